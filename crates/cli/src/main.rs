@@ -1,0 +1,4 @@
+//! `signet`: the command line client.
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,2 @@
+//! signet-server library.
+#![forbid(unsafe_code)]

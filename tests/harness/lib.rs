@@ -1,0 +1,2 @@
+//! Shared harness for the end-to-end suite.
+#![forbid(unsafe_code)]
