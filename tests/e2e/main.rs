@@ -1,1 +1,7 @@
-//! End-to-end tests.
+//! End-to-end tests: real binaries driven through the `signet_e2e` harness.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod go_notary_memory;
+mod go_notary_postgres;
+mod support;

@@ -1,2 +1,45 @@
-//! Shared harness for the end-to-end suite.
+//! Shared harness for the end-to-end suite: external-dependency checks, server processes (the Go
+//! `notary-server` and any other binary), throw-away Postgres databases, the Go `notary` CLI and
+//! parsers for its tables.
+//!
+//! Tests skip with a notice when the Go binaries or Postgres are missing, and fail instead when
+//! the `CI` environment variable is set:
+//!
+//! ```no_run
+//! use signet_e2e::{GoNotaryServer, NotaryCli, require_tool};
+//!
+//! if require_tool("notary-server").is_none() || require_tool("notary").is_none() {
+//!     return;
+//! }
+//! let server = GoNotaryServer::start_memory().unwrap();
+//! let cli = NotaryCli::new(server.url()).unwrap();
+//! cli.init("example.com/app", true).unwrap();
+//! let row = cli.add_bytes("example.com/app", "v1", b"payload", &[], true).unwrap();
+//! assert_eq!(cli.fresh().unwrap().list("example.com/app").unwrap(), vec![row]);
+//! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod command;
+mod error;
+mod go_server;
+mod http;
+mod listing;
+mod notary_cli;
+mod ports;
+mod postgres;
+mod process;
+mod require;
+mod trust_dir;
+
+pub use command::{CommandOutput, DEFAULT_COMMAND_TIMEOUT, run_command};
+pub use error::{HarnessError, Result};
+pub use go_server::GoNotaryServer;
+pub use http::{HttpResponse, http_get, is_healthy};
+pub use listing::{DelegationRow, TargetRow, parse_delegation_list, parse_target_list};
+pub use notary_cli::{DelegationKey, DelegationPaths, NotaryCli, Passphrases, TargetHashes};
+pub use ports::free_port;
+pub use postgres::{Postgres, TempDatabase};
+pub use process::{DEFAULT_STARTUP_TIMEOUT, ServerCommand, ServerProcess};
+pub use require::{find_tool, in_ci, require_postgres, require_tool};
+pub use trust_dir::{TrustDir, copy_dir_all};
