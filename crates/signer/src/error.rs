@@ -1,0 +1,243 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while generating, storing, decrypting or using private keys.
+///
+/// Variants name the key (ID or file), role and GUN involved where they are known. No variant
+/// ever carries secret material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The passphrase did not decrypt the key (Notary's `ErrPasswordInvalid`).
+    #[error("incorrect passphrase for key {key}")]
+    WrongPassphrase {
+        /// Key ID or file the passphrase was tried on.
+        key: String,
+    },
+
+    /// The passphrase source kept failing and the retry bound was reached.
+    #[error("too many passphrase attempts for {role} key {key}")]
+    PassphraseAttemptsExceeded {
+        /// Key ID or file.
+        key: String,
+        /// Role (passphrase alias) the passphrase was asked for.
+        role: String,
+    },
+
+    /// No environment variable and no interactive prompt can supply a passphrase.
+    #[error(
+        "no passphrase for {role} key {key}: please either use environment variables or STDIN \
+         with a terminal to provide key passphrases"
+    )]
+    NoPassphraseInput {
+        /// Key ID or file.
+        key: String,
+        /// Role (passphrase alias).
+        role: String,
+    },
+
+    /// A new passphrase entered interactively was shorter than the minimum.
+    #[error("passphrase for new {role} key is too short: at least {min} characters are required")]
+    PassphraseTooShort {
+        /// Role (passphrase alias).
+        role: String,
+        /// Minimum length in characters.
+        min: usize,
+    },
+
+    /// The confirmation of a new passphrase did not match.
+    #[error("the entered passphrases for the new {role} key do not match")]
+    PassphraseMismatch {
+        /// Role (passphrase alias).
+        role: String,
+    },
+
+    /// Reading a passphrase from the interactive prompt failed.
+    #[error("could not read passphrase for {role} key: {source}")]
+    Prompt {
+        /// Role (passphrase alias).
+        role: String,
+        /// Underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Text that should hold a PEM block does not.
+    #[error("invalid PEM in {context}: {reason}")]
+    Pem {
+        /// File or key the PEM came from.
+        context: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The key is of a type or curve this crate does not handle.
+    #[error("unsupported private key in {context}: {kind}")]
+    UnsupportedKey {
+        /// File or key the data came from.
+        context: String,
+        /// Key type, curve or PEM label that is not supported.
+        kind: String,
+    },
+
+    /// The key file is encrypted with a scheme this crate does not handle.
+    #[error("unsupported key encryption in {context}: {scheme}")]
+    UnsupportedEncryption {
+        /// File or key the data came from.
+        context: String,
+        /// The scheme, cipher or parameter that is not supported.
+        scheme: String,
+    },
+
+    /// The (decrypted) key structure is malformed.
+    #[error("malformed private key in {context}: {reason}")]
+    MalformedKey {
+        /// File or key the data came from.
+        context: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// No key with this ID is held.
+    #[error("private key {key_id} not found")]
+    KeyNotFound {
+        /// The key ID looked up.
+        key_id: String,
+    },
+
+    /// The role needs a GUN (targets, snapshot, timestamp keys) and none was given.
+    #[error("a {role} key must be stored with a GUN")]
+    MissingGun {
+        /// Role of the key.
+        role: String,
+    },
+
+    /// A role or GUN value cannot be stored in a PEM header.
+    #[error("invalid {field} {value:?} for key {key_id}")]
+    InvalidKeyAttribute {
+        /// Key ID.
+        key_id: String,
+        /// `role` or `gun`.
+        field: &'static str,
+        /// The rejected value.
+        value: String,
+    },
+
+    /// A file-system operation on the key store failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// Path involved.
+        path: PathBuf,
+        /// Underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Producing a signature failed.
+    #[error("signing with key {key_id} failed: {reason}")]
+    Signing {
+        /// Key ID of the signing key.
+        key_id: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// Key generation failed (no randomness, invalid parameters).
+    #[error("generating a {algorithm} key failed: {reason}")]
+    KeyGeneration {
+        /// Algorithm requested.
+        algorithm: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// Building or parsing a root certificate failed.
+    #[error("root certificate for {gun}: {reason}")]
+    Certificate {
+        /// GUN the certificate is (to be) issued for.
+        gun: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// A certificate does not belong to the private key it is paired with.
+    #[error(
+        "certificate key {cert_key_id} (canonical ID {canonical_id}) does not match private key {key_id}"
+    )]
+    CertificateKeyMismatch {
+        /// TUF key ID of the certificate key.
+        cert_key_id: String,
+        /// Canonical key ID computed from the certificate.
+        canonical_id: String,
+        /// Key ID of the private key.
+        key_id: String,
+    },
+
+    /// An error from the TUF crate while building or inspecting a public key.
+    #[error("public key {context}: {source}")]
+    PublicKey {
+        /// Which key.
+        context: String,
+        /// Underlying error.
+        #[source]
+        source: signet_tuf::Error,
+    },
+
+    /// Sealing or opening an encrypted-at-rest key blob failed.
+    #[error("sealed key {context}: {reason}")]
+    Seal {
+        /// What was being sealed or opened (for example `gun/role/key ID`).
+        context: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// The key store does not support this operation (for example exporting a hardware key).
+    #[error("key store {store} does not support {operation}")]
+    Unsupported {
+        /// Key store name.
+        store: String,
+        /// Operation attempted.
+        operation: &'static str,
+    },
+
+    /// `key import` found no block it could import.
+    #[error("failed to import all keys: {reasons}")]
+    Import {
+        /// Why each block was skipped, comma separated.
+        reasons: String,
+    },
+
+    /// Key rotation was asked for a role or in a way Notary does not allow.
+    #[error("cannot rotate {role} key for {gun}: {reason}")]
+    Rotation {
+        /// GUN of the repository.
+        gun: String,
+        /// Role being rotated.
+        role: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An [`Error::MalformedKey`].
+    pub(crate) fn malformed(context: &str, reason: impl Into<String>) -> Self {
+        Self::MalformedKey {
+            context: context.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}

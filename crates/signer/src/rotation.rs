@@ -1,0 +1,185 @@
+//! New keys for a role (`notary key rotate`), the key-store side of it.
+//!
+//! Rotation replaces every key of a base role with a new one: generated (ECDSA P-256) or
+//! supplied by the user. A new root key always gets a fresh self-signed certificate, and the
+//! new root must then be signed by the old *and* the new root keys, so old root keys are never
+//! removed from the store. For targets and snapshot the old private keys can be retired once
+//! the new root is published ([`retire_old_keys`]), as Notary does.
+//!
+//! Which rotations are allowed follows Notary ([`check_rotation`]): root and targets only
+//! locally, snapshot locally or by the server, timestamp only by the server, delegations never.
+
+use std::sync::Arc;
+
+use signet_tuf::key::{KeyId, PublicKey};
+
+use crate::cert::{self, RootCertificate};
+use crate::error::{Error, Result};
+use crate::private_key::{KeyAlgorithm, PrivateKey};
+use crate::signer::{CertifiedSigner, Signer};
+use crate::store::KeyStore;
+
+/// The result of rotating a role's key.
+pub struct RotatedKey {
+    /// Signs under [`public_key`](Self::public_key).
+    pub signer: Arc<dyn Signer>,
+    /// The key to list in `root.json` (`ecdsa-x509` for root, the plain key otherwise).
+    pub public_key: PublicKey,
+    /// The new root certificate (root rotations only).
+    pub certificate: Option<RootCertificate>,
+}
+
+impl std::fmt::Debug for RotatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedKey")
+            .field("public_key", &self.public_key)
+            .field("certificate", &self.certificate.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks that rotating `role` of `gun` is allowed, locally (`server_managed == false`) or by
+/// the server, with Notary's error messages.
+pub fn check_rotation(gun: &str, role: &str, server_managed: bool) -> Result<()> {
+    let refuse = |reason: String| Error::Rotation {
+        gun: gun.to_owned(),
+        role: role.to_owned(),
+        reason,
+    };
+    match (role, server_managed) {
+        ("root" | "targets", true) => Err(refuse(format!(
+            "notary does not permit the server managing the {role} key"
+        ))),
+        ("timestamp", false) => Err(refuse(
+            "notary does not permit the client managing the timestamp key".to_owned(),
+        )),
+        ("root" | "targets" | "snapshot", false) | ("snapshot" | "timestamp", true) => Ok(()),
+        _ => Err(refuse(format!(
+            "notary does not currently permit rotating the {role} key"
+        ))),
+    }
+}
+
+/// Creates the new local key for `role` of `gun` in `store`: `new_key` if given, else a fresh
+/// ECDSA P-256 key; for root also a new certificate (CN = `gun`).
+///
+/// # Errors
+///
+/// [`Error::Rotation`] when Notary would refuse a local rotation of `role`; store and
+/// certificate errors.
+pub fn rotate_key(
+    store: &dyn KeyStore,
+    gun: &str,
+    role: &str,
+    new_key: Option<PrivateKey>,
+) -> Result<RotatedKey> {
+    check_rotation(gun, role, false)?;
+    let signer: Arc<dyn Signer> = match new_key {
+        Some(key) => {
+            store.add_key(&key, role, Some(gun))?;
+            Arc::new(key)
+        }
+        None => store.generate_key(KeyAlgorithm::Ecdsa, role, Some(gun))?,
+    };
+    if role != "root" {
+        let public_key = signer.public_key().clone();
+        return Ok(RotatedKey {
+            signer,
+            public_key,
+            certificate: None,
+        });
+    }
+    let certificate = cert::generate_root_certificate(signer.as_ref(), gun)?;
+    let certified = CertifiedSigner::new(signer, certificate.public_key.clone())?;
+    Ok(RotatedKey {
+        public_key: certificate.public_key.clone(),
+        signer: Arc::new(certified),
+        certificate: Some(certificate),
+    })
+}
+
+/// Removes the private keys a rotation of `role` replaced (canonical IDs), once the new root is
+/// published. Root keys are always kept (they sign the next root rotation); keys the store no
+/// longer holds are skipped.
+pub fn retire_old_keys(store: &dyn KeyStore, role: &str, old_key_ids: &[KeyId]) -> Result<()> {
+    if role == "root" {
+        return Ok(());
+    }
+    for key_id in old_key_ids {
+        match store.remove_key(key_id) {
+            Ok(()) | Err(Error::KeyNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use signet_tuf::key::KeyType;
+
+    use super::*;
+    use crate::store::MemoryKeyStore;
+
+    #[test]
+    fn allowed_combinations_match_notary() {
+        for (role, server, ok) in [
+            ("root", false, true),
+            ("root", true, false),
+            ("targets", false, true),
+            ("targets", true, false),
+            ("snapshot", false, true),
+            ("snapshot", true, true),
+            ("timestamp", false, false),
+            ("timestamp", true, true),
+            ("targets/releases", false, false),
+            ("targets/releases", true, false),
+        ] {
+            assert_eq!(
+                check_rotation("g", role, server).is_ok(),
+                ok,
+                "{role} {server}"
+            );
+        }
+        let err = check_rotation("g", "timestamp", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notary does not permit the client managing the timestamp key"));
+    }
+
+    #[test]
+    fn root_rotation_makes_a_certified_key_and_keeps_old_root_keys() {
+        let store = MemoryKeyStore::new();
+        let old = rotate_key(&store, "example.com/app", "root", None).unwrap();
+        let new = rotate_key(&store, "example.com/app", "root", None).unwrap();
+        assert_eq!(new.public_key.keytype(), &KeyType::EcdsaX509);
+        let sig = new.signer.sign(b"root").unwrap();
+        assert_eq!(sig.keyid, new.public_key.key_id());
+        new.public_key
+            .verify(&sig.method, b"root", &sig.sig)
+            .unwrap();
+        let old_id = old.public_key.canonical_key_id().unwrap();
+        retire_old_keys(&store, "root", std::slice::from_ref(&old_id)).unwrap();
+        assert_eq!(store.list_keys().unwrap().len(), 2, "old root key kept");
+        let info = store.key_info(&old_id).unwrap();
+        assert_eq!((info.role.as_str(), info.gun), ("root", None));
+    }
+
+    #[test]
+    fn targets_rotation_with_a_supplied_key_and_retirement() {
+        let store = MemoryKeyStore::new();
+        let old = rotate_key(&store, "g", "targets", None).unwrap();
+        let supplied = PrivateKey::generate_ecdsa().unwrap();
+        let supplied_id = supplied.key_id().clone();
+        let new = rotate_key(&store, "g", "targets", Some(supplied)).unwrap();
+        assert_eq!(new.public_key.key_id(), supplied_id);
+        assert!(new.certificate.is_none());
+        assert_eq!(
+            store.key_info(&supplied_id).unwrap().gun.as_deref(),
+            Some("g")
+        );
+        retire_old_keys(&store, "targets", &[old.public_key.key_id()]).unwrap();
+        assert_eq!(store.list_keys().unwrap().len(), 1);
+        assert!(rotate_key(&store, "g", "timestamp", None).is_err());
+    }
+}

@@ -1,0 +1,354 @@
+//! The signing trait used by the client and the server, and key lookup across key stores.
+//!
+//! # Root keys and certificates
+//!
+//! A root key appears in `root.json` as an `ecdsa-x509` key (its public value is a certificate),
+//! and signatures name that certificate key's TUF ID. The private key behind it is an ordinary
+//! `ecdsa` key whose ID — the *canonical* ID of the certificate key — names its file
+//! (`private/<canonical id>.key`). [`CertifiedSigner`] presents a plain signer under its
+//! certificate key, and [`CryptoService::signer_for`] builds one whenever it is asked for an
+//! x509 key.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use signet_tuf::key::{KeyId, PublicKey};
+use signet_tuf::signature::Signature;
+
+use crate::error::{Error, Result};
+use crate::private_key::{KeyAlgorithm, PrivateKey};
+use crate::store::{KeyInfo, KeyStore};
+
+/// Something that signs TUF metadata: a software key, a hardware key, a remote signer.
+///
+/// Object safe and thread safe: the client and the server hold `Arc<dyn Signer>`.
+pub trait Signer: Send + Sync {
+    /// The TUF public key signatures are made for. Its key ID is the `keyid` of every signature
+    /// [`sign`](Signer::sign) returns.
+    fn public_key(&self) -> &PublicKey;
+
+    /// Signs `msg` (the canonical JSON of a `signed` value) in Notary's format: `ecdsa` raw
+    /// `r‖s` over SHA-256, `eddsa`, or `rsapss` with SHA-256 and salt 32.
+    fn sign(&self, msg: &[u8]) -> Result<Signature, Error>;
+}
+
+impl Signer for PrivateKey {
+    fn public_key(&self) -> &PublicKey {
+        Self::public_key(self)
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Signature> {
+        Self::sign(self, msg)
+    }
+}
+
+/// A signer presented under an x509 certificate key (`ecdsa-x509`/`rsa-x509`) whose canonical
+/// key ID is the inner signer's key ID: signatures carry the certificate key's TUF ID.
+pub struct CertifiedSigner {
+    inner: Arc<dyn Signer>,
+    certificate_key: PublicKey,
+    key_id: KeyId,
+}
+
+impl std::fmt::Debug for CertifiedSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertifiedSigner")
+            .field("key_id", &self.key_id)
+            .field("canonical_id", &self.inner.public_key().key_id())
+            .finish()
+    }
+}
+
+impl CertifiedSigner {
+    /// Pairs `inner` with `certificate_key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CertificateKeyMismatch`] when the certificate's key is not `inner`'s public key
+    /// (or `certificate_key` is not an x509 key); [`Error::PublicKey`] when the certificate
+    /// does not parse.
+    pub fn new(inner: Arc<dyn Signer>, certificate_key: PublicKey) -> Result<Self> {
+        let key_id = certificate_key.key_id();
+        let canonical_id =
+            certificate_key
+                .canonical_key_id()
+                .map_err(|source| Error::PublicKey {
+                    context: key_id.to_string(),
+                    source,
+                })?;
+        let inner_id = inner.public_key().key_id();
+        if !certificate_key.keytype().is_x509() || canonical_id != inner_id {
+            return Err(Error::CertificateKeyMismatch {
+                cert_key_id: key_id.to_string(),
+                canonical_id: canonical_id.to_string(),
+                key_id: inner_id.to_string(),
+            });
+        }
+        Ok(Self {
+            inner,
+            certificate_key,
+            key_id,
+        })
+    }
+
+    /// The signer behind the certificate (its key ID is the canonical ID).
+    pub fn inner(&self) -> &Arc<dyn Signer> {
+        &self.inner
+    }
+}
+
+impl Signer for CertifiedSigner {
+    fn public_key(&self) -> &PublicKey {
+        &self.certificate_key
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Signature> {
+        let mut signature = self.inner.sign(msg)?;
+        signature.keyid = self.key_id.clone();
+        Ok(signature)
+    }
+}
+
+/// Key lookup and creation over an ordered list of key stores (Notary's `CryptoService`).
+///
+/// Lookups try the stores in order, so a key held both in a hardware store and on disk is used
+/// from the store listed first.
+#[derive(Clone)]
+pub struct CryptoService {
+    stores: Vec<Arc<dyn KeyStore>>,
+}
+
+impl std::fmt::Debug for CryptoService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.stores.iter().map(|s| s.name()).collect();
+        f.debug_struct("CryptoService")
+            .field("stores", &names)
+            .finish()
+    }
+}
+
+impl CryptoService {
+    /// A service over `stores`, searched in order.
+    pub fn new(stores: Vec<Arc<dyn KeyStore>>) -> Self {
+        Self { stores }
+    }
+
+    /// The key stores, in lookup order.
+    pub fn stores(&self) -> &[Arc<dyn KeyStore>] {
+        &self.stores
+    }
+
+    /// Generates a key of `algorithm` for `role` (and `gun` for targets/snapshot/timestamp keys)
+    /// in the first store that accepts it, and returns its signer.
+    ///
+    /// # Errors
+    ///
+    /// The last store's error when no store accepts the key, or
+    /// [`Error::Unsupported`] when there are no stores.
+    pub fn create(
+        &self,
+        algorithm: KeyAlgorithm,
+        role: &str,
+        gun: Option<&str>,
+    ) -> Result<Arc<dyn Signer>> {
+        let mut last_error = Error::Unsupported {
+            store: "(none)".to_owned(),
+            operation: "creating keys",
+        };
+        for store in &self.stores {
+            match store.generate_key(algorithm, role, gun) {
+                Ok(signer) => return Ok(signer),
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// The signer for `key_id` (a canonical ID) from the first store holding it, or `None`.
+    ///
+    /// # Errors
+    ///
+    /// Any store error other than [`Error::KeyNotFound`] (a wrong passphrase, an unreadable
+    /// file).
+    pub fn signer_by_id(&self, key_id: &KeyId) -> Result<Option<Arc<dyn Signer>>> {
+        for store in &self.stores {
+            match store.signer(key_id) {
+                Ok(signer) => return Ok(Some(signer)),
+                Err(Error::KeyNotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The signer for a TUF public key as listed in metadata (plain or x509), or `None` when no
+    /// store holds its private key. For x509 keys the returned signer signs under the
+    /// certificate key's ID.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PublicKey`] for an x509 key whose certificate does not parse, and store errors
+    /// as in [`signer_by_id`](Self::signer_by_id).
+    pub fn signer_for(&self, key: &PublicKey) -> Result<Option<Arc<dyn Signer>>> {
+        let canonical = key.canonical_key_id().map_err(|source| Error::PublicKey {
+            context: key.key_id().to_string(),
+            source,
+        })?;
+        let Some(signer) = self.signer_by_id(&canonical)? else {
+            return Ok(None);
+        };
+        if key.keytype().is_x509() {
+            Ok(Some(Arc::new(CertifiedSigner::new(signer, key.clone())?)))
+        } else {
+            Ok(Some(signer))
+        }
+    }
+
+    /// The signers held for any of `keys` (for example the keys of a role in `root.json`), in
+    /// the order given, without duplicates (keys with the same TUF ID are used once).
+    ///
+    /// # Errors
+    ///
+    /// As [`signer_for`](Self::signer_for).
+    pub fn signers_for<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a PublicKey>,
+    ) -> Result<Vec<Arc<dyn Signer>>> {
+        let mut seen = HashSet::new();
+        let mut signers = Vec::new();
+        for key in keys {
+            if !seen.insert(key.key_id()) {
+                continue;
+            }
+            if let Some(signer) = self.signer_for(key)? {
+                signers.push(signer);
+            }
+        }
+        Ok(signers)
+    }
+
+    /// The signers held for the TUF key IDs `key_ids` (a role's `keyids`), looking each ID up
+    /// in `keys` (the `keys` map of `root.json` or of a parent's `delegations`). IDs missing
+    /// from `keys` are skipped, as are keys whose private half is not held.
+    ///
+    /// # Errors
+    ///
+    /// As [`signer_for`](Self::signer_for).
+    pub fn signers_for_ids(
+        &self,
+        key_ids: &[KeyId],
+        keys: &BTreeMap<KeyId, PublicKey>,
+    ) -> Result<Vec<Arc<dyn Signer>>> {
+        self.signers_for(key_ids.iter().filter_map(|id| keys.get(id)))
+    }
+
+    /// Every key of every store.
+    ///
+    /// # Errors
+    ///
+    /// The first store error.
+    pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        let mut all = Vec::new();
+        for store in &self.stores {
+            all.extend(store.list_keys()?);
+        }
+        Ok(all)
+    }
+
+    /// Removes `key_id` from every store holding it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyNotFound`] when no store held it; other store errors as they occur.
+    pub fn remove_key(&self, key_id: &KeyId) -> Result<()> {
+        let mut removed = false;
+        for store in &self.stores {
+            match store.remove_key(key_id) {
+                Ok(()) => removed = true,
+                Err(Error::KeyNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if removed {
+            Ok(())
+        } else {
+            Err(Error::KeyNotFound {
+                key_id: key_id.to_string(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryKeyStore;
+
+    #[test]
+    fn private_key_is_a_signer() {
+        let key = PrivateKey::generate_ecdsa().unwrap();
+        let signer: &dyn Signer = &key;
+        let sig = signer.sign(b"m").unwrap();
+        assert_eq!(sig.keyid, signer.public_key().key_id());
+        signer
+            .public_key()
+            .verify(&sig.method, b"m", &sig.sig)
+            .unwrap();
+    }
+
+    #[test]
+    fn crypto_service_signs_root_keys_under_their_certificate_id() {
+        let service = CryptoService::new(vec![Arc::new(MemoryKeyStore::new())]);
+        let root = service.create(KeyAlgorithm::Ecdsa, "root", None).unwrap();
+        let cert = crate::cert::generate_root_certificate(root.as_ref(), "gun").unwrap();
+        let cert_id = cert.public_key.key_id();
+        assert_ne!(cert_id, root.public_key().key_id());
+        let missing = PrivateKey::generate_ecdsa().unwrap();
+        let keys: BTreeMap<KeyId, PublicKey> = [
+            (cert_id.clone(), cert.public_key.clone()),
+            (missing.key_id().clone(), missing.public_key().clone()),
+        ]
+        .into_iter()
+        .collect();
+        let unknown = KeyId::sha256_of(b"not listed");
+        let signers = service
+            .signers_for_ids(&[unknown, missing.key_id().clone(), cert_id.clone()], &keys)
+            .unwrap();
+        assert_eq!(signers.len(), 1);
+        let sig = signers[0].sign(b"root v2").unwrap();
+        assert_eq!(sig.keyid, cert_id);
+        cert.public_key
+            .verify(&sig.method, b"root v2", &sig.sig)
+            .unwrap();
+
+        let other = PrivateKey::generate_ecdsa().unwrap();
+        assert!(matches!(
+            CertifiedSigner::new(Arc::new(other), cert.public_key),
+            Err(Error::CertificateKeyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn crypto_service_finds_plain_keys_and_skips_unknown_ones() {
+        let store = Arc::new(MemoryKeyStore::new());
+        let service = CryptoService::new(vec![store.clone()]);
+        let signer = service
+            .create(KeyAlgorithm::Ecdsa, "targets", Some("example.com/app"))
+            .unwrap();
+        let other = PrivateKey::generate_ed25519().unwrap();
+        let found = service
+            .signers_for([signer.public_key(), other.public_key(), signer.public_key()])
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].public_key(), signer.public_key());
+        let info = store.key_info(&signer.public_key().key_id()).unwrap();
+        assert_eq!(info.role, "targets");
+        assert_eq!(info.gun.as_deref(), Some("example.com/app"));
+        service.remove_key(&signer.public_key().key_id()).unwrap();
+        assert!(service.signer_for(signer.public_key()).unwrap().is_none());
+        assert!(matches!(
+            service.remove_key(&signer.public_key().key_id()),
+            Err(Error::KeyNotFound { .. })
+        ));
+    }
+}

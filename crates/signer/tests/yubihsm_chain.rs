@@ -1,0 +1,120 @@
+//! A (mock) YubiHSM 2 in front of the trust-directory store: the device wins, misses are
+//! explained.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use signet_signer::passphrase::ConstantRetriever;
+use signet_signer::yubihsm::{Error as HsmError, LOCATION, YubiHsmKeyStore, require_signer};
+use signet_signer::{
+    CryptoService, FileKeyStore, KeyAlgorithm, KeyInfo, KeyStore, PrivateKey, Result, Signer,
+};
+use signet_tuf::key::KeyId;
+use yubihsm::{Client, Connector, Credentials};
+
+fn mock_store() -> YubiHsmKeyStore {
+    let client = Client::open(Connector::mockhsm(), Credentials::default(), true).unwrap();
+    YubiHsmKeyStore::from_client(client, "mockhsm")
+}
+
+/// A store that counts the signer lookups it answers.
+struct Counting<S> {
+    inner: S,
+    lookups: AtomicUsize,
+}
+
+impl<S: KeyStore> KeyStore for Counting<S> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn add_key(&self, key: &PrivateKey, role: &str, gun: Option<&str>) -> Result<KeyInfo> {
+        self.inner.add_key(key, role, gun)
+    }
+    fn signer(&self, key_id: &KeyId) -> Result<Arc<dyn Signer>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.inner.signer(key_id)
+    }
+    fn key_info(&self, key_id: &KeyId) -> Result<KeyInfo> {
+        self.inner.key_info(key_id)
+    }
+    fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        self.inner.list_keys()
+    }
+    fn remove_key(&self, key_id: &KeyId) -> Result<()> {
+        self.inner.remove_key(key_id)
+    }
+}
+
+#[test]
+fn a_key_on_the_device_and_on_disk_is_used_from_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_store =
+        FileKeyStore::open(dir.path(), Arc::new(ConstantRetriever::new("passphrase"))).unwrap();
+    let disk = Arc::new(Counting {
+        inner: file_store,
+        lookups: AtomicUsize::new(0),
+    });
+    let device = Arc::new(mock_store());
+
+    let key = PrivateKey::generate_ecdsa().unwrap();
+    disk.add_key(&key, "root", None).unwrap();
+    device.add_key(&key, "root", None).unwrap();
+
+    let service = CryptoService::new(vec![device.clone(), disk.clone()]);
+    let listed = service.list_keys().unwrap();
+    let locations: Vec<&str> = listed
+        .iter()
+        .filter(|i| &i.key_id == key.key_id())
+        .map(|i| i.location.as_str())
+        .collect();
+    assert_eq!(locations.len(), 2);
+    assert_eq!(locations[0], LOCATION);
+
+    let signer = service.signer_for(key.public_key()).unwrap().unwrap();
+    let sig = signer.sign(b"root.json").unwrap();
+    key.public_key()
+        .verify(&sig.method, b"root.json", &sig.sig)
+        .unwrap();
+    assert_eq!(
+        disk.lookups.load(Ordering::SeqCst),
+        0,
+        "the disk store was asked"
+    );
+
+    // Once the device copy is gone, the disk copy is used.
+    device.remove_key(key.key_id()).unwrap();
+    let signer = require_signer(&service, key.key_id()).unwrap();
+    let sig = signer.sign(b"root.json").unwrap();
+    key.public_key()
+        .verify(&sig.method, b"root.json", &sig.sig)
+        .unwrap();
+    assert_eq!(disk.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_missing_key_names_the_key_and_every_store_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(
+        FileKeyStore::open(dir.path(), Arc::new(ConstantRetriever::new("passphrase"))).unwrap(),
+    );
+    let device = Arc::new(mock_store());
+    device
+        .generate_key(KeyAlgorithm::Ecdsa, "targets", Some("example.com/app"))
+        .unwrap();
+    let service = CryptoService::new(vec![device, disk.clone()]);
+
+    let missing = PrivateKey::generate_ecdsa().unwrap();
+    assert!(service.signer_for(missing.public_key()).unwrap().is_none());
+    let err = require_signer(&service, missing.key_id()).err().unwrap();
+    assert!(matches!(err, HsmError::KeyNotInStores { .. }));
+    let message = err.to_string();
+    assert!(message.contains(missing.key_id().as_str()), "{message}");
+    assert!(message.contains(LOCATION), "{message}");
+    assert!(message.contains(disk.name()), "{message}");
+    let into_crate: signet_signer::Error = err.into();
+    assert!(matches!(
+        into_crate,
+        signet_signer::Error::KeyNotFound { .. }
+    ));
+}
