@@ -4,4 +4,9 @@
 
 mod go_notary_memory;
 mod go_notary_postgres;
+mod server_concurrency;
+mod server_http;
+mod server_negative;
+mod server_parity;
+mod server_shared;
 mod support;

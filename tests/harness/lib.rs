@@ -30,6 +30,7 @@ mod ports;
 mod postgres;
 mod process;
 mod require;
+mod signet;
 mod trust_dir;
 
 pub use command::{CommandOutput, DEFAULT_COMMAND_TIMEOUT, run_command};
@@ -42,4 +43,5 @@ pub use ports::free_port;
 pub use postgres::{Postgres, TempDatabase};
 pub use process::{DEFAULT_STARTUP_TIMEOUT, ServerCommand, ServerProcess};
 pub use require::{find_tool, in_ci, require_postgres, require_tool};
+pub use signet::{SignetServer, signet_server_binary};
 pub use trust_dir::{TrustDir, copy_dir_all};

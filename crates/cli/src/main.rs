@@ -1,4 +1,184 @@
-//! `signet`: the command line client.
+//! `signet`: the command line client. A notary 0.7 compatible command set (same commands,
+//! flags, tables and error texts, so scripts calling `notary` keep working) over the
+//! `signet-client` and `signet-signer` libraries, plus `--output json` for scripts.
+//!
+//! Errors are printed as notary prints them (`* fatal: <message>` on standard output, exit
+//! status 1) followed by a `* hint:` line saying what to do next.
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod args;
+mod commands;
+mod context;
+mod error;
+mod files;
+mod output;
+mod progress;
+mod terminal;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory as _, Parser as _};
+
+use crate::args::{Cli, Command, OutputFormat};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output::Output;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return parse_failure(&e),
+    };
+    let format = cli.output;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e, format);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let mut out = Output::stdout(cli.output);
+    let command = match cli.command {
+        _ if cli.version => return print_version(&mut out),
+        Some(Command::Version) => return print_version(&mut out),
+        Some(command) => command,
+        None => {
+            let help = Cli::command().render_long_help().to_string();
+            return out.text(&help).map_err(CliError::stdio("write output"));
+        }
+    };
+    let mut ctx = Context::load(&cli.global, out)?;
+    commands::run(&mut ctx, command)
+}
+
+fn print_version(out: &mut Output) -> Result<(), CliError> {
+    let version = env!("CARGO_PKG_VERSION");
+    out.json(
+        &serde_json::json!({ "name": "signet", "version": version, "notary_compatibility": "0.7" }),
+    )
+    .map_err(CliError::stdio("write output"))?;
+    out.text(&format!(
+        "signet\n Version:    {version}\n Compatible: notary 0.7\n"
+    ))
+    .map_err(CliError::stdio("write output"))
+}
+
+/// Prints an error: notary's `* fatal:` line and a hint, or the JSON error document.
+fn report(error: &CliError, format: OutputFormat) {
+    let mut stdout = std::io::stdout().lock();
+    // If standard output is gone there is nowhere left to report to; the exit status still
+    // tells the caller.
+    let _ = match format {
+        OutputFormat::Json => output::write_json(&mut stdout, &error.to_json()),
+        OutputFormat::Text => {
+            let mut text = format!("\n* fatal: {}\n", error.message());
+            if let Some(hint) = error.hint() {
+                text.push_str(&format!("* hint: {hint}\n"));
+            }
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+        }
+    };
+}
+
+/// Help and version requests print and succeed; anything else is reported like every other
+/// error (exit status 1, as notary).
+fn parse_failure(error: &clap::Error) -> ExitCode {
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Help goes to standard output, as notary's does, even when a command group is
+            // given without its subcommand.
+            let mut stdout = std::io::stdout().lock();
+            let _ = write!(stdout, "{}", error.render());
+            let _ = stdout.flush();
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let rendered = error.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = usage_command(error).unwrap_or_else(|| command_path(&args));
+    let cli_error = CliError::Parse { message, command };
+    report(&cli_error, requested_format());
+    ExitCode::FAILURE
+}
+
+/// The command path (`signet key list`) from the usage line of a parse error.
+fn usage_command(error: &clap::Error) -> Option<String> {
+    let Some(ContextValue::StyledStr(usage)) = error.get(ContextKind::Usage) else {
+        return None;
+    };
+    let usage = usage.to_string();
+    let line = usage.lines().next()?.trim_start_matches("Usage:").trim();
+    let words: Vec<&str> = line
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<', '(', '-']))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// The command path (`signet key list`) named by a command line that did not parse: the
+/// leading words that are subcommand names.
+fn command_path(args: &[String]) -> String {
+    let mut command = Cli::command();
+    let mut path = vec!["signet".to_owned()];
+    for arg in args {
+        if arg.starts_with('-') {
+            continue;
+        }
+        let Some(sub) = command.find_subcommand(arg).cloned() else {
+            continue;
+        };
+        path.push(sub.get_name().to_owned());
+        command = sub;
+    }
+    path.join(" ")
+}
+
+/// The output format asked for on a command line that did not parse.
+fn requested_format() -> OutputFormat {
+    let args: Vec<String> = std::env::args().collect();
+    let json_arg = args
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json");
+    let json_env = std::env::var("SIGNET_OUTPUT").is_ok_and(|v| v == "json");
+    if json_arg || json_env {
+        OutputFormat::Json
+    } else {
+        OutputFormat::Text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_paths_of_unparsable_lines() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            command_path(&args(&["reset", "gun", "-n", "x"])),
+            "signet reset"
+        );
+        assert_eq!(
+            command_path(&args(&["-d", "td", "key", "list", "--x"])),
+            "signet key list"
+        );
+        assert_eq!(command_path(&args(&["frobnicate"])), "signet");
+    }
+}

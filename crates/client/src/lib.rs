@@ -1,2 +1,28 @@
-//! A trusted Notary repository as a client sees it: trust dir, cache, changelist, update and publish.
+//! A trusted Notary repository as a client sees it: trust dir, cache, changelist, update and
+//! publish. Nothing here prints; warnings are returned to the caller.
+//!
+//! * [`gun`]: validated Globally Unique Names.
+//! * [`trust_dir`]: the notary / docker trust directory layout and the metadata cache.
+//! * [`changelist`]: staged changes, byte-compatible with Go notary.
+//! * [`config`]: the notary CLI's `config.json`, including trust pinning.
+//! * [`remote`]: the Notary server over HTTP(S) with token / basic auth.
+//! * [`pinning`]: trust pinning for the update, including pinned CA bundles.
+//! * [`repository`]: update, lookups, initialisation, publish and key rotation.
 #![forbid(unsafe_code)]
+
+pub mod changelist;
+pub mod config;
+pub mod error;
+mod fsutil;
+mod gojson;
+pub mod gun;
+pub mod pinning;
+pub mod registry;
+pub mod remote;
+pub mod repository;
+pub mod trust_dir;
+
+pub use error::{Error, Result};
+pub use gun::Gun;
+pub use repository::Repository;
+pub use trust_dir::TrustDir;

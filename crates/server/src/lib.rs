@@ -1,2 +1,16 @@
 //! signet-server library.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod kek;
+pub mod names;
+pub mod pointers;
+pub mod repo;
+pub mod server;
+pub mod store;
+pub mod validation;

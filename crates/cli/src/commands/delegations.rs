@@ -1,0 +1,415 @@
+//! `delegation list | add | remove | purge`.
+
+use std::path::Path;
+
+use signet_client::Gun;
+use signet_client::changelist::{
+    Action, Change, DelegationChange, FileChangelist, SCOPE_ALL_DELEGATIONS,
+};
+use signet_signer::pem;
+use signet_tuf::x509::{self, Certificate};
+use signet_tuf::{KeyType, PublicKey, role};
+
+use crate::args::{
+    DelegationAddArgs, DelegationCommand, DelegationPurgeArgs, DelegationRemoveArgs, GunArgs,
+};
+use crate::commands::repo;
+use crate::context::Context;
+use crate::error::{CliError, Result};
+use crate::terminal;
+
+/// Largest public key file read (Docker's limit).
+const MAX_PUBLIC_KEY_FILE: u64 = 1 << 20;
+
+/// Runs a `delegation` subcommand.
+pub(crate) fn run(ctx: &mut Context, command: DelegationCommand) -> Result<()> {
+    match command {
+        DelegationCommand::List(args) => list(ctx, &args),
+        DelegationCommand::Add(args) => add(ctx, &args),
+        DelegationCommand::Remove(args) => remove(ctx, &args),
+        DelegationCommand::Purge(args) => purge(ctx, &args),
+    }
+}
+
+fn list(_ctx: &mut Context, args: &GunArgs) -> Result<()> {
+    if args.gun.is_none() {
+        return Err(CliError::Arguments {
+            message: "Please provide a Global Unique Name as an argument to list",
+            usage: "signet delegation list [OPTIONS] <GUN>",
+        });
+    }
+    Err(CliError::NotAvailable {
+        command: "delegation list",
+        missing: "the client library has no Repository (update, delegation listing) yet",
+    })
+}
+
+fn changelist(ctx: &Context, gun: &Gun) -> Result<FileChangelist> {
+    let repo = ctx.trust_dir().repo(gun);
+    repo.create()?;
+    Ok(repo.changelist())
+}
+
+fn check_delegation_name(name: &str) -> Result<()> {
+    if role::is_delegation(name) {
+        Ok(())
+    } else {
+        Err(CliError::InvalidDelegationName {
+            role: name.to_owned(),
+        })
+    }
+}
+
+/// Reads a delegation public key as notary does: the first PEM block is a `CERTIFICATE`
+/// (checked: validity period, no SHA-1, RSA ≥ 2048 bits; becomes an `ecdsa-x509`/`rsa-x509`
+/// key) or a `PUBLIC KEY` (ECDSA or RSA).
+fn read_public_key(path: &Path) -> Result<PublicKey> {
+    let invalid = |reason: String| CliError::PublicKeyInvalid {
+        path: path.to_owned(),
+        reason,
+    };
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::PublicKeyFileMissing {
+                path: path.to_owned(),
+            }
+        } else {
+            CliError::PublicKeyFileUnreadable {
+                path: path.to_owned(),
+                source: e,
+            }
+        }
+    })?;
+    if metadata.len() > MAX_PUBLIC_KEY_FILE {
+        return Err(invalid("the file is larger than 1 MiB".to_owned()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::PublicKeyFileUnreadable {
+        path: path.to_owned(),
+        source: e,
+    })?;
+    let block =
+        pem::decode_first(&text).ok_or_else(|| invalid("no valid public key found".to_owned()))?;
+    match block.label.as_str() {
+        pem::CERTIFICATE => {
+            let cert = Certificate::from_der(&block.contents)
+                .map_err(|e| invalid(format!("could not parse provided certificate: {e}")))?;
+            cert.validate(Some(chrono::Utc::now()))
+                .map_err(|e| invalid(format!("invalid certificate: {e}")))?;
+            Ok(x509::bundle_to_key(&cert, &[])?)
+        }
+        pem::PUBLIC_KEY => {
+            let key =
+                PublicKey::from_spki_der(&block.contents).map_err(|e| invalid(e.to_string()))?;
+            if matches!(key.keytype(), KeyType::Ecdsa | KeyType::Rsa) {
+                Ok(key)
+            } else {
+                Err(invalid(
+                    "only RSA or ECDSA keys are currently supported".to_owned(),
+                ))
+            }
+        }
+        other => Err(invalid(format!(
+            "unsupported PEM block type {other:?}, expected CERTIFICATE or PUBLIC KEY"
+        ))),
+    }
+}
+
+/// notary's display of paths: sorted, `""` shown as `"" <all paths>`.
+pub(crate) fn pretty_paths(paths: &[String]) -> Vec<String> {
+    let mut sorted = paths.to_vec();
+    sorted.sort();
+    sorted
+        .into_iter()
+        .map(|p| {
+            if p.is_empty() {
+                "\"\" <all paths>".to_owned()
+            } else {
+                p
+            }
+        })
+        .collect()
+}
+
+/// Go's `%s` of a string slice: `[a b c]`.
+fn go_list(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
+fn add(ctx: &mut Context, args: &DelegationAddArgs) -> Result<()> {
+    let (Some(gun), Some(name)) = (&args.gun, &args.role) else {
+        return Err(missing_add_arguments());
+    };
+    if args.key_files.is_empty() && args.paths.is_none() && !args.all_paths {
+        return Err(missing_add_arguments());
+    }
+    let gun = ctx.gun(gun)?;
+    let keys = args
+        .key_files
+        .iter()
+        .map(|path| read_public_key(path))
+        .collect::<Result<Vec<_>>>()?;
+    check_delegation_name(name)?;
+
+    let mut paths = args.paths.clone();
+    let all_paths = args.all_paths
+        || paths
+            .as_ref()
+            .is_some_and(|p| p.iter().any(String::is_empty));
+    if all_paths {
+        paths = Some(vec![String::new()]);
+    }
+
+    let changelist = changelist(ctx, &gun)?;
+    if !keys.is_empty() {
+        let change = DelegationChange {
+            threshold: 1,
+            add_keys: keys.clone(),
+            ..DelegationChange::default()
+        };
+        changelist.add(&Change::delegation(Action::Create, name.as_str(), &change))?;
+    }
+    if let Some(paths) = paths.as_ref().filter(|p| !p.is_empty()) {
+        let change = DelegationChange {
+            add_paths: paths.clone(),
+            ..DelegationChange::default()
+        };
+        changelist.add(&Change::delegation(Action::Create, name.as_str(), &change))?;
+    }
+
+    let key_ids = keys
+        .iter()
+        .map(|k| k.canonical_key_id().map(|id| id.to_string()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    ctx.out
+        .json(&serde_json::json!({
+            "gun": gun.as_str(),
+            "role": name,
+            "key_ids": key_ids,
+            "paths": paths.clone().unwrap_or_default(),
+            "staged": true,
+        }))
+        .map_err(CliError::stdio("write output"))?;
+    let mut items = String::new();
+    if !key_ids.is_empty() {
+        items.push_str(&format!("with keys {}, ", go_list(&key_ids)));
+    }
+    if let Some(paths) = &paths {
+        items.push_str(&format!(
+            "with paths [{}], ",
+            pretty_paths(paths).join("\n")
+        ));
+    }
+    ctx.out
+        .text(&format!(
+            "\nAddition of delegation role {name} {items}to repository \"{gun}\" staged for next \
+             publish.\n\n"
+        ))
+        .map_err(CliError::stdio("write output"))?;
+    repo::maybe_publish(ctx, &gun, args.publish)
+}
+
+fn missing_add_arguments() -> CliError {
+    CliError::Arguments {
+        message: "must specify the Global Unique Name and the role of the delegation along with \
+                  the public key certificate paths and/or a list of paths to add",
+        usage: "signet delegation add [OPTIONS] <GUN> <ROLE> [PEMFILE]...",
+    }
+}
+
+fn remove(ctx: &mut Context, args: &DelegationRemoveArgs) -> Result<()> {
+    let (Some(gun), Some(name)) = (&args.gun, &args.role) else {
+        return Err(CliError::Arguments {
+            message: "must specify the Global Unique Name and the role of the delegation along \
+                      with optional keyIDs and/or a list of paths to remove",
+            usage: "signet delegation remove [OPTIONS] <GUN> <ROLE> [KEY ID]...",
+        });
+    };
+    let gun = ctx.gun(gun)?;
+    check_delegation_name(name)?;
+    let remove_all = args.key_ids.is_empty() && args.paths.is_none() && !args.all_paths;
+    let paths = if args.all_paths {
+        None
+    } else {
+        args.paths.clone()
+    };
+    let changelist = changelist(ctx, &gun)?;
+
+    if remove_all {
+        let question = "\nAre you sure you want to remove all data for this delegation? (yes/no)\n";
+        if args.yes {
+            ctx.out
+                .text(&format!("{question}Confirmed `yes` from flag\n"))
+                .map_err(CliError::stdio("write output"))?;
+        } else {
+            let confirmed = if ctx.out.is_json() {
+                terminal::confirm(question, &mut std::io::stderr())
+            } else {
+                terminal::confirm(question, &mut std::io::stdout())
+            }
+            .map_err(CliError::stdio("read the answer"))?;
+            if !confirmed {
+                return Err(CliError::Aborted);
+            }
+        }
+        changelist.add(&Change::remove_delegation(name.as_str()))?;
+    } else {
+        if args.all_paths {
+            let change = DelegationChange {
+                clear_paths: true,
+                ..DelegationChange::default()
+            };
+            changelist.add(&Change::delegation(Action::Update, name.as_str(), &change))?;
+        }
+        if let Some(paths) = paths.as_ref().filter(|p| !p.is_empty()) {
+            let change = DelegationChange {
+                remove_paths: paths.clone(),
+                ..DelegationChange::default()
+            };
+            changelist.add(&Change::delegation(Action::Update, name.as_str(), &change))?;
+        }
+        if !args.key_ids.is_empty() {
+            let change = DelegationChange {
+                remove_keys: args.key_ids.clone(),
+                ..DelegationChange::default()
+            };
+            changelist.add(&Change::delegation(Action::Update, name.as_str(), &change))?;
+        }
+    }
+
+    ctx.out
+        .json(&serde_json::json!({
+            "gun": gun.as_str(),
+            "role": name,
+            "removed_role": remove_all,
+            "key_ids": args.key_ids,
+            "all_paths": args.all_paths,
+            "paths": paths.clone().unwrap_or_default(),
+            "staged": true,
+        }))
+        .map_err(CliError::stdio("write output"))?;
+    let message = if remove_all {
+        format!(
+            "Forced removal (including all keys and paths) of delegation role {name} to \
+             repository \"{gun}\" staged for next publish."
+        )
+    } else {
+        let mut items = String::new();
+        if !args.key_ids.is_empty() {
+            items.push_str(&format!("with keys {}, ", go_list(&args.key_ids)));
+        }
+        if args.all_paths {
+            items.push_str("with all paths, ");
+        }
+        if let Some(paths) = &paths {
+            items.push_str(&format!(
+                "with paths [{}], ",
+                pretty_paths(paths).join("\n")
+            ));
+        }
+        format!(
+            "Removal of delegation role {name} {items}to repository \"{gun}\" staged for next \
+             publish."
+        )
+    };
+    ctx.out
+        .text(&format!("\n{message}\n\n"))
+        .map_err(CliError::stdio("write output"))?;
+    repo::maybe_publish(ctx, &gun, args.publish)
+}
+
+fn purge(ctx: &mut Context, args: &DelegationPurgeArgs) -> Result<()> {
+    let [gun] = args.gun.as_slice() else {
+        return Err(CliError::Arguments {
+            message: "Please provide a single Global Unique Name as an argument to remove",
+            usage: "signet delegation purge [OPTIONS] <GUN> --key <KEY IDS>",
+        });
+    };
+    if args.key.is_empty() {
+        return Err(CliError::Arguments {
+            message: "Please provide at least one key ID to be removed using the --key flag",
+            usage: "signet delegation purge [OPTIONS] <GUN> --key <KEY IDS>",
+        });
+    }
+    let gun = ctx.gun(gun)?;
+    let change = DelegationChange {
+        remove_keys: args.key.clone(),
+        ..DelegationChange::default()
+    };
+    changelist(ctx, &gun)?.add(&Change::delegation(
+        Action::Update,
+        SCOPE_ALL_DELEGATIONS,
+        &change,
+    ))?;
+    ctx.out
+        .json(&serde_json::json!({
+            "gun": gun.as_str(),
+            "key_ids": args.key,
+            "staged": true,
+        }))
+        .map_err(CliError::stdio("write output"))?;
+    ctx.out
+        .line(&format!(
+            "Removal of the following keys from all delegations in {gun} staged for next \
+             publish:\n\t- {}",
+            args.key.join("\n\t- ")
+        ))
+        .map_err(CliError::stdio("write output"))?;
+    repo::maybe_publish(ctx, &gun, args.publish)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_shown_like_notary() {
+        let paths = vec!["b".to_owned(), String::new(), "a".to_owned()];
+        assert_eq!(pretty_paths(&paths), ["\"\" <all paths>", "a", "b"]);
+        assert_eq!(go_list(&["x".to_owned(), "y".to_owned()]), "[x y]");
+    }
+
+    #[test]
+    fn public_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.pem");
+        assert!(matches!(
+            read_public_key(&missing),
+            Err(CliError::PublicKeyFileMissing { .. })
+        ));
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not pem").unwrap();
+        assert!(matches!(
+            read_public_key(&garbage),
+            Err(CliError::PublicKeyInvalid { .. })
+        ));
+        let key = signet_signer::PrivateKey::generate_ecdsa().unwrap();
+        let mut block = pem::PemBlock::new(pem::PUBLIC_KEY, key.public_key().public().to_vec());
+        block.set_header("role", "alice");
+        let good = dir.path().join("alice.pem");
+        std::fs::write(&good, block.encode().unwrap()).unwrap();
+        let read = read_public_key(&good).unwrap();
+        assert_eq!(read.key_id(), *key.key_id());
+
+        let ed = signet_signer::PrivateKey::generate_ed25519().unwrap();
+        let spki = ed25519_spki(ed.public_key().public());
+        let ed_file = dir.path().join("ed.pem");
+        std::fs::write(
+            &ed_file,
+            pem::PemBlock::new(pem::PUBLIC_KEY, spki).encode().unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_public_key(&ed_file),
+            Err(CliError::PublicKeyInvalid { reason, .. }) if reason.contains("only RSA or ECDSA")
+        ));
+    }
+
+    /// The SPKI DER of a raw Ed25519 public key.
+    fn ed25519_spki(raw: &[u8]) -> Vec<u8> {
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(raw);
+        der
+    }
+}

@@ -1,0 +1,389 @@
+//! `key list | generate | export | passwd | remove | import | rotate`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use signet_signer::passphrase::new_key_passphrase;
+use signet_signer::pem::{self, PemBlock};
+use signet_signer::{KeyAlgorithm, KeyInfo, KeyStore, PrivateKey, keyfile};
+use signet_tuf::KeyId;
+
+use crate::args::{KeyCommand, KeyExportArgs, KeyGenerateArgs, KeyIdArgs};
+use crate::context::Context;
+use crate::error::{CliError, Result};
+use crate::files;
+use crate::output::{Table, truncate_with_ellipsis};
+use crate::progress::Progress;
+use crate::terminal;
+
+/// notary's key list truncates GUNs to this many characters (from the left).
+const MAX_GUN_WIDTH: usize = 25;
+/// notary's key list truncates locations to this many characters (from the left).
+const MAX_LOCATION_WIDTH: usize = 40;
+/// Length of a key ID in hex.
+const KEY_ID_LEN: usize = 64;
+
+/// Runs a `key` subcommand.
+pub(crate) fn run(ctx: &mut Context, command: KeyCommand) -> Result<()> {
+    match command {
+        KeyCommand::List => list(ctx),
+        KeyCommand::Generate(args) => generate(ctx, &args),
+        KeyCommand::Export(args) => export(ctx, &args),
+        KeyCommand::Passwd(args) => passwd(ctx, &args),
+        KeyCommand::Remove(args) => remove(ctx, &args),
+        KeyCommand::Import(args) => {
+            if args.files.is_empty() {
+                return Err(CliError::Arguments {
+                    message: "must specify at least one input file to import keys from",
+                    usage: "signet key import [OPTIONS] <PEMFILE>...",
+                });
+            }
+            Err(CliError::NotAvailable {
+                command: "key import",
+                missing: "the signer library has no key importer yet (notary's per-block \
+                          rules for path/role/gun headers and re-encryption)",
+            })
+        }
+        KeyCommand::Rotate(args) => {
+            if args.gun.is_none() || args.role.is_none() {
+                return Err(CliError::Arguments {
+                    message: "Must specify a GUN and a key role to rotate",
+                    usage: "signet key rotate [OPTIONS] <GUN> <KEY ROLE>",
+                });
+            }
+            Err(CliError::NotAvailable {
+                command: "key rotate",
+                missing: "the client library has no Repository with key rotation yet",
+            })
+        }
+    }
+}
+
+/// One key in `key list --output json`.
+#[derive(Debug, Serialize)]
+struct KeyJson<'a> {
+    role: &'a str,
+    gun: Option<&'a str>,
+    key_id: &'a str,
+    location: &'a str,
+}
+
+fn sorted_keys(ctx: &Context) -> Result<Vec<KeyInfo>> {
+    let mut keys = ctx.crypto_service()?.list_keys()?;
+    keys.sort_by(KeyInfo::listing_order);
+    Ok(keys)
+}
+
+fn list(ctx: &mut Context) -> Result<()> {
+    let keys = sorted_keys(ctx)?;
+    let out = &mut ctx.out;
+    let json: Vec<KeyJson<'_>> = keys
+        .iter()
+        .map(|k| KeyJson {
+            role: &k.role,
+            gun: k.gun.as_deref(),
+            key_id: k.key_id.as_str(),
+            location: &k.location,
+        })
+        .collect();
+    out.json(&serde_json::json!({ "keys": json }))
+        .map_err(CliError::stdio("write output"))?;
+    let text = if keys.is_empty() {
+        "\nNo signing keys found.\n\n".to_owned()
+    } else {
+        let mut table = Table::new(&["ROLE", "GUN", "KEY ID", "LOCATION"]);
+        for key in &keys {
+            table.row(&[
+                key.role.clone(),
+                truncate_with_ellipsis(key.gun.as_deref().unwrap_or(""), MAX_GUN_WIDTH, true),
+                key.key_id.to_string(),
+                truncate_with_ellipsis(&key.location, MAX_LOCATION_WIDTH, true),
+            ]);
+        }
+        format!("\n{}\n", table.render())
+    };
+    out.text(&text).map_err(CliError::stdio("write output"))
+}
+
+fn generate(ctx: &mut Context, args: &KeyGenerateArgs) -> Result<()> {
+    if args.algorithm.len() > 1 {
+        return Err(CliError::Arguments {
+            message: "Please provide only one Algorithm as an argument to generate (rsa, ecdsa)",
+            usage: "signet key generate [OPTIONS] [ALGORITHM]",
+        });
+    }
+    let algorithm = args
+        .algorithm
+        .first()
+        .map_or_else(|| "ecdsa".to_owned(), |a| a.to_lowercase());
+    if algorithm != "ecdsa" {
+        return Err(CliError::AlgorithmNotAllowed { algorithm });
+    }
+    let role = args.role.as_str();
+    match &args.output {
+        None => {
+            let service = ctx.crypto_service()?;
+            let signer = service
+                .create(KeyAlgorithm::Ecdsa, role, None)
+                .map_err(|source| CliError::KeyCreation {
+                    role: role.to_owned(),
+                    source: Box::new(source),
+                })?;
+            let key_id = signer.public_key().key_id();
+            ctx.out
+                .json(&serde_json::json!({
+                    "key_id": key_id.as_str(),
+                    "role": role,
+                    "algorithm": algorithm,
+                }))
+                .map_err(CliError::stdio("write output"))?;
+            ctx.out
+                .line(&format!(
+                    "Generated new {algorithm} {role} key with keyID: {key_id}"
+                ))
+                .map_err(CliError::stdio("write output"))
+        }
+        Some(prefix) => generate_to_files(ctx, role, &algorithm, prefix),
+    }
+}
+
+/// `key generate -o PREFIX`: `PREFIX-key.pem` (encrypted private key with a `role` header) and
+/// `PREFIX.pem` (public key with a `role` header), nothing in the key store.
+fn generate_to_files(ctx: &mut Context, role: &str, algorithm: &str, prefix: &Path) -> Result<()> {
+    let key =
+        PrivateKey::generate(KeyAlgorithm::Ecdsa).map_err(|source| CliError::KeyCreation {
+            role: role.to_owned(),
+            source: Box::new(source),
+        })?;
+    let key_id = key.key_id().clone();
+    // notary asks with an empty alias here, so the delegation passphrase variable applies.
+    let retriever = ctx.retriever();
+    let passphrase = new_key_passphrase(retriever.as_ref(), key_id.as_str(), "")?;
+    let private_pem = keyfile::encode_key_file(&key, role, None, &passphrase)?;
+    let mut public = PemBlock::new(pem::PUBLIC_KEY, key.public_key().public().to_vec());
+    public.set_header(pem::ROLE_HEADER, role);
+    let public_pem = public.encode()?;
+
+    let private_path = with_suffix(prefix, "-key.pem");
+    let public_path = with_suffix(prefix, ".pem");
+    files::write_private(&private_path, private_pem.as_bytes())?;
+    files::write_private(&public_path, public_pem.as_bytes())?;
+    ctx.out
+        .json(&serde_json::json!({
+            "key_id": key_id.as_str(),
+            "role": role,
+            "algorithm": algorithm,
+            "private_key_file": private_path,
+            "public_key_file": public_path,
+        }))
+        .map_err(CliError::stdio("write output"))
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// One exported key in `key export --output json`.
+#[derive(Debug, Serialize)]
+struct ExportedKey {
+    key_id: String,
+    role: String,
+    gun: Option<String>,
+    pem: String,
+}
+
+fn export(ctx: &mut Context, args: &KeyExportArgs) -> Result<()> {
+    if !args.extra.is_empty() {
+        return Err(CliError::Arguments {
+            message: "export does not take any positional arguments",
+            usage: "signet key export [OPTIONS]",
+        });
+    }
+    if !args.gun.is_empty() && !args.key.is_empty() {
+        return Err(CliError::ExportFilterMix);
+    }
+    let store = ctx.key_store()?;
+    let keys = store.list_keys()?;
+    let selected: Vec<&KeyInfo> = if !args.gun.is_empty() {
+        keys.iter()
+            .filter(|k| {
+                k.gun
+                    .as_deref()
+                    .is_some_and(|g| args.gun.iter().any(|wanted| wanted == g))
+            })
+            .collect()
+    } else if !args.key.is_empty() {
+        for wanted in &args.key {
+            if !keys.iter().any(|k| k.key_id.as_str() == wanted) {
+                ctx.warn(&format!("no key with ID {wanted} found to export"));
+            }
+        }
+        keys.iter()
+            .filter(|k| args.key.iter().any(|wanted| wanted == k.key_id.as_str()))
+            .collect()
+    } else {
+        keys.iter().collect()
+    };
+
+    let mut progress = Progress::new("Exporting keys", selected.len());
+    let mut exported = Vec::with_capacity(selected.len());
+    for key in selected {
+        progress.step(key.key_id.as_str());
+        exported.push(ExportedKey {
+            pem: store.export_key(&key.key_id)?,
+            key_id: key.key_id.to_string(),
+            role: key.role.clone(),
+            gun: key.gun.clone(),
+        });
+    }
+    progress.finish();
+
+    let all: String = exported.iter().map(|k| k.pem.as_str()).collect();
+    match &args.output {
+        Some(path) => {
+            files::write_private(path, all.as_bytes())?;
+            let ids: Vec<&str> = exported.iter().map(|k| k.key_id.as_str()).collect();
+            ctx.out
+                .json(&serde_json::json!({ "file": path, "key_ids": ids }))
+                .map_err(CliError::stdio("write output"))
+        }
+        None if ctx.out.is_json() => ctx
+            .out
+            .json(&serde_json::json!({ "keys": exported }))
+            .map_err(CliError::stdio("write output")),
+        None => ctx
+            .out
+            .raw(all.as_bytes())
+            .map_err(CliError::stdio("write output")),
+    }
+}
+
+/// Parses a key ID argument as notary checks it (64 characters), then as hex.
+fn key_id_argument(key_id: &str) -> Result<KeyId> {
+    if key_id.len() != KEY_ID_LEN {
+        return Err(CliError::InvalidKeyId {
+            key_id: key_id.to_owned(),
+        });
+    }
+    key_id.parse().map_err(|_| CliError::InvalidKeyId {
+        key_id: key_id.to_owned(),
+    })
+}
+
+fn passwd(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
+    let Some(key_id) = &args.key_id else {
+        return Err(CliError::Arguments {
+            message: "must specify the key ID of the key to change the passphrase of",
+            usage: "signet key passwd <KEY ID>",
+        });
+    };
+    let key_id = key_id_argument(key_id)?;
+    let store = ctx.key_store()?;
+    let role = store.key_info(&key_id).ok().map(|info| info.role);
+    store
+        .private_key(&key_id)
+        .map_err(|source| CliError::NoKeyToChange {
+            key_id: key_id.to_string(),
+            role,
+            source: Box::new(source),
+        })?;
+    // A retriever of its own, so that the old passphrase is not reused from a cache.
+    let new_passphrase = ctx.retriever();
+    store.change_passphrase(&key_id, new_passphrase.as_ref())?;
+    ctx.out
+        .json(&serde_json::json!({ "key_id": key_id.as_str(), "passphrase_changed": true }))
+        .map_err(CliError::stdio("write output"))?;
+    ctx.out
+        .text(&format!(
+            "\nSuccessfully updated passphrase for key ID: {key_id}\n"
+        ))
+        .map_err(CliError::stdio("write output"))
+}
+
+fn remove(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
+    let Some(key_id) = &args.key_id else {
+        return Err(CliError::Arguments {
+            message: "must specify the key ID of the key to remove",
+            usage: "signet key remove <KEY ID>",
+        });
+    };
+    let key_id = key_id_argument(key_id)?;
+    let store = ctx.key_store()?;
+    ctx.out
+        .text("\n")
+        .map_err(CliError::stdio("write output"))?;
+    let result = remove_interactively(ctx, store.as_ref(), &key_id);
+    ctx.out
+        .text("\n")
+        .map_err(CliError::stdio("write output"))?;
+    result
+}
+
+fn remove_interactively(ctx: &mut Context, store: &dyn KeyStore, key_id: &KeyId) -> Result<()> {
+    let info = match store.key_info(key_id) {
+        Ok(info) => info,
+        Err(signet_signer::Error::KeyNotFound { .. }) => {
+            return Err(CliError::NoKeyToRemove {
+                key_id: key_id.to_string(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let description = format!("{key_id} (role {}) from {}", info.role, info.location);
+    let question = format!("Are you sure you want to remove {description}?  (yes/no)  ");
+    let confirmed = if ctx.out.is_json() {
+        terminal::confirm(&question, &mut std::io::stderr())
+    } else {
+        terminal::confirm(&question, &mut std::io::stdout())
+    }
+    .map_err(CliError::stdio("read the answer"))?;
+    if !confirmed {
+        ctx.out
+            .json(&serde_json::json!({ "key_id": key_id.as_str(), "removed": false }))
+            .map_err(CliError::stdio("write output"))?;
+        return ctx
+            .out
+            .line("\nAborting action.")
+            .map_err(CliError::stdio("write output"));
+    }
+    store.remove_key(key_id)?;
+    ctx.out
+        .json(&serde_json::json!({
+            "key_id": key_id.as_str(),
+            "role": info.role,
+            "location": info.location,
+            "removed": true,
+        }))
+        .map_err(CliError::stdio("write output"))?;
+    ctx.out
+        .line(&format!("\nDeleted {description}."))
+        .map_err(CliError::stdio("write output"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_id_arguments() {
+        assert!(matches!(
+            key_id_argument("abc"),
+            Err(CliError::InvalidKeyId { .. })
+        ));
+        assert!(matches!(
+            key_id_argument(&"g".repeat(64)),
+            Err(CliError::InvalidKeyId { .. })
+        ));
+        assert!(key_id_argument(&"a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn generated_file_names() {
+        assert_eq!(
+            with_suffix(Path::new("dir/alice"), "-key.pem"),
+            Path::new("dir/alice-key.pem")
+        );
+    }
+}

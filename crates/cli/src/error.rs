@@ -1,0 +1,529 @@
+//! The errors of the `signet` binary and what the user should do about each.
+//!
+//! Every error is printed as notary prints it — an empty line, then `* fatal: <message>` on
+//! standard output, exit status 1 — followed by a second line, `* hint: <next step>`, that says
+//! what to do next (which key is missing and how to import it, which environment variable
+//! supplies a passphrase, ...). With `--output json` the same information is one JSON document:
+//! `{"error": {"message": ..., "hint": ...}}`.
+
+use std::io;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Result alias of the binary.
+pub(crate) type Result<T, E = CliError> = std::result::Result<T, E>;
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// Positional arguments are missing or extra (notary's message, and the usage line).
+    #[error("{message}")]
+    Arguments {
+        /// notary's message, for example "Must specify a GUN".
+        message: &'static str,
+        /// The command's usage line.
+        usage: &'static str,
+    },
+
+    /// The command line could not be parsed (unknown flag, bad value, ...).
+    #[error("{message}")]
+    Parse {
+        /// The parser's message.
+        message: String,
+        /// The command path, for the hint (`signet key list`).
+        command: String,
+    },
+
+    /// `key generate` with an algorithm other than ECDSA.
+    #[error("Algorithm not allowed, possible values are: ECDSA")]
+    AlgorithmNotAllowed {
+        /// The algorithm asked for.
+        algorithm: String,
+    },
+
+    /// A new key could not be created.
+    #[error("Failed to create a new {role} key: {source}")]
+    KeyCreation {
+        /// The role of the key.
+        role: String,
+        /// Why.
+        #[source]
+        source: Box<signet_signer::Error>,
+    },
+
+    /// A key ID argument that is not 64 characters long.
+    #[error("invalid key ID provided: {key_id}")]
+    InvalidKeyId {
+        /// The argument.
+        key_id: String,
+    },
+
+    /// `key remove` of a key no store holds.
+    #[error("No key with ID {key_id} found")]
+    NoKeyToRemove {
+        /// The key ID.
+        key_id: String,
+    },
+
+    /// `key passwd` of a key that cannot be read.
+    #[error("could not retrieve local key for key ID provided: {key_id} ({source})")]
+    NoKeyToChange {
+        /// The key ID.
+        key_id: String,
+        /// The key's role, when the key store knows the key.
+        role: Option<String>,
+        /// Why the key could not be read.
+        #[source]
+        source: Box<signet_signer::Error>,
+    },
+
+    /// `key export` with both `--gun` and `--key`.
+    #[error("Only the --gun or --key flag may be provided, not a mix of the two flags")]
+    ExportFilterMix,
+
+    /// Targets can be added only to `targets` and delegation roles.
+    #[error("tuf: invalid role {role}. cannot add targets to this role")]
+    InvalidTargetRole {
+        /// The role given with `-r`.
+        role: String,
+    },
+
+    /// Only `targets` and delegation roles can be witnessed.
+    #[error("tuf: invalid role {role}. only the targets role and delegations can be witnessed")]
+    InvalidWitnessRole {
+        /// The role given.
+        role: String,
+    },
+
+    /// A delegation command with a role that is not a delegation name.
+    #[error("invalid delegation name {role}")]
+    InvalidDelegationName {
+        /// The role given.
+        role: String,
+    },
+
+    /// A hash given to `addhash` of the wrong length or not hex.
+    #[error("invalid {algorithm} hex contents provided")]
+    InvalidHash {
+        /// `sha256` or `sha512`.
+        algorithm: &'static str,
+    },
+
+    /// The byte size given to `addhash` is not an integer.
+    #[error("invalid byte size {size:?}: expected a non-negative integer")]
+    InvalidSize {
+        /// The argument.
+        size: String,
+    },
+
+    /// The `--custom` file does not hold one JSON value.
+    #[error("invalid custom data in {}: {reason}", path.display())]
+    InvalidCustom {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        reason: String,
+    },
+
+    /// A change number given to `reset -n` that is negative.
+    #[error("invalid change number {number}: numbers start at 0, as shown by status")]
+    InvalidChangeNumber {
+        /// The number.
+        number: i64,
+    },
+
+    /// A delegation key file that does not exist.
+    #[error("file for public key does not exist: {}", path.display())]
+    PublicKeyFileMissing {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A delegation key file that cannot be read.
+    #[error("unable to read public key from file: {}", path.display())]
+    PublicKeyFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A delegation key file that holds no usable public key or certificate.
+    #[error("unable to parse valid public key certificate from PEM file {}: {reason}", path.display())]
+    PublicKeyInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// The user declined a confirmation that notary treats as fatal.
+    #[error("Aborting action.")]
+    Aborted,
+
+    /// A file could not be read or written.
+    #[error("{action} {}: {}", path.display(), io_reason(source))]
+    File {
+        /// `open`, `write`, ...
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Standard input or output failed.
+    #[error("{action}: {}", io_reason(source))]
+    Stdio {
+        /// What was being done.
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The command needs a part of the client library this build does not have yet.
+    #[error("`signet {command}` is not available in this build: {missing}")]
+    NotAvailable {
+        /// The command.
+        command: &'static str,
+        /// What the library is missing.
+        missing: &'static str,
+    },
+
+    /// An error from the client library (trust dir, changelist, config, server).
+    #[error(transparent)]
+    Client(Box<signet_client::Error>),
+
+    /// An error from the signer library (keys, passphrases).
+    #[error(transparent)]
+    Signer(Box<signet_signer::Error>),
+
+    /// An error from the TUF library (metadata, key formats).
+    #[error(transparent)]
+    Tuf(Box<signet_tuf::Error>),
+}
+
+impl From<signet_client::Error> for CliError {
+    fn from(error: signet_client::Error) -> Self {
+        Self::Client(Box::new(error))
+    }
+}
+
+impl From<signet_signer::Error> for CliError {
+    fn from(error: signet_signer::Error) -> Self {
+        Self::Signer(Box::new(error))
+    }
+}
+
+impl From<signet_tuf::Error> for CliError {
+    fn from(error: signet_tuf::Error) -> Self {
+        Self::Tuf(Box::new(error))
+    }
+}
+
+/// Go-style text of an I/O error: lower-case, without Rust's `(os error N)` suffix.
+pub(crate) fn io_reason(error: &io::Error) -> String {
+    let text = error.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl CliError {
+    /// A [`CliError::File`] for `path`.
+    pub(crate) fn file(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::File {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A [`CliError::Stdio`].
+    pub(crate) fn stdio(action: &'static str) -> impl FnOnce(io::Error) -> Self {
+        move |source| Self::Stdio { action, source }
+    }
+
+    /// The message of the `* fatal:` line.
+    pub(crate) fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// What the user should do next, when something useful can be said.
+    pub(crate) fn hint(&self) -> Option<String> {
+        match self {
+            Self::Arguments { usage, .. } => Some(format!("usage: {usage}")),
+            Self::Parse { command, .. } => Some(format!("see '{command} --help'")),
+            Self::AlgorithmNotAllowed { .. } => Some(
+                "omit the algorithm or use 'ecdsa'; RSA keys can only be imported with \
+                 'signet key import'"
+                    .to_owned(),
+            ),
+            Self::KeyCreation { source, .. } => signer_hint(source),
+            Self::InvalidKeyId { .. } => Some(
+                "key IDs are 64 hexadecimal characters; 'signet key list' shows them".to_owned(),
+            ),
+            Self::NoKeyToRemove { .. } => {
+                Some("'signet key list' shows the keys in this trust directory".to_owned())
+            }
+            Self::NoKeyToChange {
+                role: Some(role),
+                source,
+                ..
+            } if matches!(**source, signet_signer::Error::WrongPassphrase { .. }) => Some(format!(
+                "check the passphrase of this {role} key ({} when set in the environment)",
+                passphrase_variable(role)
+            )),
+            Self::NoKeyToChange { source, .. } => signer_hint(source),
+            Self::ExportFilterMix => {
+                Some("export either by repository (--gun) or by key ID (--key)".to_owned())
+            }
+            Self::InvalidTargetRole { .. } => Some(
+                "targets can be added to 'targets' or to a delegation role such as \
+                 'targets/releases'"
+                    .to_owned(),
+            ),
+            Self::InvalidWitnessRole { .. } => Some(
+                "witness 'targets' or a delegation role; other roles are re-signed by \
+                 'signet key rotate' or by publishing"
+                    .to_owned(),
+            ),
+            Self::InvalidDelegationName { .. } => Some(
+                "delegation names start with 'targets/' and use lowercase letters, digits, \
+                 '-', '_' and '/'"
+                    .to_owned(),
+            ),
+            Self::InvalidHash { algorithm } => Some(format!(
+                "give the {algorithm} digest as {} hexadecimal characters",
+                if *algorithm == "sha256" { 64 } else { 128 }
+            )),
+            Self::InvalidSize { .. } => {
+                Some("give the size in bytes, for example 1024 or 0x400".to_owned())
+            }
+            Self::InvalidCustom { .. } => {
+                Some("the --custom file must hold exactly one JSON value".to_owned())
+            }
+            Self::InvalidChangeNumber { .. } => {
+                Some("'signet status GUN' shows the change numbers".to_owned())
+            }
+            Self::PublicKeyFileMissing { .. } | Self::PublicKeyFileUnreadable { .. } => None,
+            Self::PublicKeyInvalid { .. } => Some(
+                "give a PEM 'PUBLIC KEY' (ECDSA or RSA) or 'CERTIFICATE' file, such as the \
+                 .pem written by 'signet key generate -o NAME'"
+                    .to_owned(),
+            ),
+            Self::Aborted | Self::File { .. } | Self::Stdio { .. } => None,
+            Self::NotAvailable { .. } => Some(
+                "use the Go notary client for this command until signet supports it".to_owned(),
+            ),
+            Self::Client(e) => client_hint(e),
+            Self::Signer(e) => signer_hint(e),
+            Self::Tuf(e) => tuf_hint(e),
+        }
+    }
+
+    /// The JSON form printed with `--output json`.
+    pub(crate) fn to_json(&self) -> ErrorDocument {
+        ErrorDocument {
+            error: ErrorBody {
+                message: self.message(),
+                hint: self.hint(),
+            },
+        }
+    }
+}
+
+/// `{"error": {...}}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorDocument {
+    /// The error.
+    pub(crate) error: ErrorBody,
+}
+
+/// The error's message and hint.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorBody {
+    /// The `* fatal:` message.
+    pub(crate) message: String,
+    /// The next step, if any.
+    pub(crate) hint: Option<String>,
+}
+
+/// The environment variable notary reads the passphrase of a key of `role` from.
+pub(crate) fn passphrase_variable(role: &str) -> &'static str {
+    match role {
+        "root" => "NOTARY_ROOT_PASSPHRASE",
+        "targets" => "NOTARY_TARGETS_PASSPHRASE",
+        "snapshot" => "NOTARY_SNAPSHOT_PASSPHRASE",
+        _ => "NOTARY_DELEGATION_PASSPHRASE",
+    }
+}
+
+fn signer_hint(error: &signet_signer::Error) -> Option<String> {
+    use signet_signer::Error as E;
+    match error {
+        E::NoPassphraseInput { role, .. } => Some(format!(
+            "set {} or run signet in a terminal to be asked for the passphrase of the {role} key",
+            passphrase_variable(role)
+        )),
+        E::WrongPassphrase { key } => Some(format!(
+            "check the passphrase of key {key}: NOTARY_ROOT_PASSPHRASE, \
+             NOTARY_TARGETS_PASSPHRASE or NOTARY_SNAPSHOT_PASSPHRASE for those roles, \
+             NOTARY_DELEGATION_PASSPHRASE for any other"
+        )),
+        E::PassphraseAttemptsExceeded { role, .. } => Some(format!(
+            "check the passphrase of the {role} key ({} when set)",
+            passphrase_variable(role)
+        )),
+        E::PassphraseTooShort { min, .. } => {
+            Some(format!("choose a passphrase of at least {min} characters"))
+        }
+        E::PassphraseMismatch { .. } => Some("type the same passphrase twice".to_owned()),
+        E::KeyNotFound { key_id } => Some(format!(
+            "import the private key {key_id} with 'signet key import FILE', or check \
+             'signet key list' and the trust directory given with -d"
+        )),
+        E::MissingGun { role } => Some(format!("give the repository of the {role} key with --gun")),
+        E::Unsupported { .. } => {
+            Some("this key lives in hardware; use the device's own tools".to_owned())
+        }
+        E::Rotation { role, .. } if role == "timestamp" => Some(
+            "the server manages the timestamp key: rotate it with 'signet key rotate GUN \
+             timestamp -r'"
+                .to_owned(),
+        ),
+        E::Rotation { .. } => Some(
+            "root and targets keys are rotated locally, snapshot locally or with -r, timestamp \
+             only with -r"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+fn client_hint(error: &signet_client::Error) -> Option<String> {
+    use signet_client::Error as E;
+    match error {
+        E::InvalidGun { .. } => Some(
+            "a GUN is a repository name such as 'example.com/org/app': no '..', empty \
+             components or leading '/'"
+                .to_owned(),
+        ),
+        E::ChangeIndexOutOfRange { .. } => {
+            Some("'signet status GUN' shows the change numbers".to_owned())
+        }
+        E::ChangeUnreadable { path, .. } => Some(format!(
+            "remove or repair {}; 'signet reset GUN --all' discards every staged change",
+            path.display()
+        )),
+        E::ConfigFile { path, .. } => Some(format!(
+            "check {} (given with -c, or the default in the trust directory)",
+            path.display()
+        )),
+        E::ConfigValue { .. } | E::TrustPinningCertsFormat => {
+            Some("see the notary client configuration reference for the expected types".to_owned())
+        }
+        E::ClientCertPair => Some(
+            "give both --tlscert and --tlskey (or remote_server.tls_client_cert and \
+             tls_client_key), or neither"
+                .to_owned(),
+        ),
+        E::ServerUrl { .. } => Some(
+            "give the server as -s https://host:port or set remote_server.url in the config"
+                .to_owned(),
+        ),
+        E::InvalidTrustPinning { gun } => Some(format!(
+            "add a trust_pinning.certs or trust_pinning.ca entry for {gun}, or unset \
+             trust_pinning.disable_tofu"
+        )),
+        E::Tls { .. } => Some(
+            "check --tlscacert, --tlscert, --tlskey and remote_server in the config".to_owned(),
+        ),
+        E::Offline | E::Network { .. } | E::ServerUnavailable { .. } => Some(
+            "check that the trust server (-s or remote_server.url) is running and reachable"
+                .to_owned(),
+        ),
+        E::MetaNotFound { gun, .. } => Some(format!(
+            "initialize the repository with 'signet init {gun}' and 'signet publish {gun}', or \
+             check the server URL"
+        )),
+        E::Unauthorized { .. } | E::TokenFetch { .. } => Some(
+            "set NOTARY_AUTH to base64 of 'user:password', or run signet in a terminal to be \
+             asked for credentials"
+                .to_owned(),
+        ),
+        E::InvalidCredentials { .. } => {
+            Some("NOTARY_AUTH must be base64 of 'user:password'".to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn tuf_hint(error: &signet_tuf::Error) -> Option<String> {
+    use signet_tuf::Error as E;
+    match error {
+        E::Expired { role, .. } if role == "timestamp" => Some(
+            "the server re-signs the timestamp: ask its operator, or check the local clock"
+                .to_owned(),
+        ),
+        E::Expired { role, .. } if role == "root" => Some(
+            "re-sign root with the root key: 'signet key rotate GUN root' or publish a change"
+                .to_owned(),
+        ),
+        E::Expired { role, .. } => Some(format!(
+            "re-sign it: 'signet witness GUN {role} -p' (needs the {role} key)"
+        )),
+        E::ThresholdNotMet { role, .. } => Some(format!(
+            "the {role} metadata lacks valid signatures; re-sign it with 'signet witness GUN \
+             {role} -p' once the keys are available"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_reasons_read_like_go() {
+        let e = io::Error::from_raw_os_error(2);
+        assert_eq!(io_reason(&e), "no such file or directory");
+        let err = CliError::file("open", "/nonexistent", e);
+        assert_eq!(
+            err.message(),
+            "open /nonexistent: no such file or directory"
+        );
+    }
+
+    #[test]
+    fn missing_passphrases_name_the_variable() {
+        let err = CliError::Signer(signet_signer::Error::NoPassphraseInput {
+            key: "abc".into(),
+            role: "targets/releases".into(),
+        });
+        assert!(err.hint().unwrap().contains("NOTARY_DELEGATION_PASSPHRASE"));
+        let err = CliError::Signer(signet_signer::Error::KeyNotFound {
+            key_id: "abc".into(),
+        });
+        assert!(err.hint().unwrap().contains("signet key import"));
+    }
+
+    #[test]
+    fn json_form() {
+        let err = CliError::InvalidKeyId { key_id: "x".into() };
+        let json = serde_json::to_value(err.to_json()).unwrap();
+        assert_eq!(json["error"]["message"], "invalid key ID provided: x");
+        assert!(json["error"]["hint"].is_string());
+    }
+}

@@ -1,0 +1,280 @@
+//! Error messages: notary's `* fatal:` line (exit status 1) and signet's `* hint:` line, and the
+//! JSON error document.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Sandbox, json};
+
+/// Runs each command (all must fail with status 1) and returns the transcript.
+fn transcript(sandbox: &Sandbox, commands: &[&[&str]]) -> String {
+    let mut text = String::new();
+    for args in commands {
+        text.push_str(&format!("$ signet {}\n", args.join(" ")));
+        text.push_str(&sandbox.fails(args));
+    }
+    sandbox.mask(&text)
+}
+
+#[test]
+fn missing_arguments() {
+    let sandbox = Sandbox::new();
+    let text = transcript(
+        &sandbox,
+        &[
+            &["add"],
+            &["add", "gun", "target"],
+            &["addhash", "gun", "target", "12"],
+            &["remove", "gun"],
+            &["status"],
+            &["reset", "gun"],
+            &["reset"],
+            &["publish"],
+            &["init"],
+            &["list"],
+            &["lookup", "gun"],
+            &["verify", "gun"],
+            &["delete"],
+            &["witness", "gun"],
+            &["key", "generate", "ecdsa", "rsa"],
+            &["key", "import"],
+            &["key", "export", "extra"],
+            &["key", "passwd"],
+            &["key", "remove"],
+            &["key", "rotate", "gun"],
+            &["delegation", "list"],
+            &["delegation", "add", "gun", "targets/releases"],
+            &["delegation", "remove", "gun"],
+            &["delegation", "purge", "gun"],
+            &["delegation", "purge", "gun", "other", "--key", "abc"],
+        ],
+    );
+    insta::assert_snapshot!("missing_arguments", text);
+}
+
+#[test]
+fn invalid_values() {
+    let sandbox = Sandbox::new();
+    sandbox.file("payload.txt", b"x");
+    sandbox.file("bad.json", b"{\"a\":1");
+    sandbox.file(
+        "not-a-key.pem",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    let zeros = "0".repeat(64);
+    let text = transcript(
+        &sandbox,
+        &[
+            &["key", "generate", "rsa"],
+            &["key", "passwd", "abc"],
+            &["key", "passwd", &zeros],
+            &["key", "remove", "abc"],
+            &["key", "export", "--gun", "g", "--key", "k"],
+            &["add", "example.com/app", "v1", "missing.txt"],
+            &["add", "example.com/app", "v1", "payload.txt", "-r", "foo"],
+            &["add", "example.com/app", "v1", "payload.txt", "-r", "root"],
+            &[
+                "add",
+                "example.com/app",
+                "v1",
+                "payload.txt",
+                "--custom",
+                "bad.json",
+            ],
+            &["add", "../escape", "v1", "payload.txt"],
+            &["addhash", "example.com/app", "v1", "12", "--sha256", "abcd"],
+            &["addhash", "example.com/app", "v1", "12", "--sha512", "abcd"],
+            &[
+                "addhash",
+                "example.com/app",
+                "v1",
+                "12x",
+                "--sha256",
+                &zeros,
+            ],
+            &["reset", "example.com/app", "-n", "-1"],
+            &["reset", "example.com/app", "-n", "5"],
+            &["witness", "example.com/app", "snapshot"],
+            &[
+                "delegation",
+                "add",
+                "example.com/app",
+                "releases",
+                "--all-paths",
+            ],
+            &[
+                "delegation",
+                "add",
+                "example.com/app",
+                "targets/releases",
+                "missing.pem",
+            ],
+            &[
+                "delegation",
+                "add",
+                "example.com/app",
+                "targets/releases",
+                "not-a-key.pem",
+            ],
+            &[
+                "delegation",
+                "remove",
+                "example.com/app",
+                "targets/releases",
+            ],
+        ],
+    );
+    insta::assert_snapshot!("invalid_values", text);
+}
+
+#[test]
+fn passphrases_without_environment_or_terminal() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.bare().args(["key", "generate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(
+        "no_passphrase_source",
+        sandbox.mask(&String::from_utf8(out.stdout).unwrap())
+    );
+    let out = sandbox
+        .bare()
+        .env("NOTARY_ROOT_PASSPHRASE", "root-passphrase")
+        .args(["key", "generate", "--role", "targets/releases"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("* hint: set NOTARY_DELEGATION_PASSPHRASE"),
+        "delegation keys use the delegation variable:\n{stdout}"
+    );
+}
+
+#[test]
+fn commands_the_libraries_do_not_support_yet_say_so() {
+    let sandbox = Sandbox::new();
+    sandbox.file("payload.txt", b"x");
+    let text = transcript(
+        &sandbox,
+        &[
+            &["init", "example.com/app"],
+            &["publish", "example.com/app"],
+            &["list", "example.com/app"],
+            &["key", "import", "payload.txt"],
+            &["add", "example.com/app", "v1", "payload.txt", "-p"],
+        ],
+    );
+    insta::assert_snapshot!("not_available", text);
+    // The staged change of `add -p` stays staged.
+    let status = json(&sandbox.ok(&["--output", "json", "status", "example.com/app"]));
+    assert_eq!(status["changes"][0]["path"], "v1");
+}
+
+#[test]
+fn parse_errors_are_fatal_with_status_1() {
+    let sandbox = Sandbox::new();
+    let text = transcript(
+        &sandbox,
+        &[
+            &["frobnicate"],
+            &["key", "list", "--bogus"],
+            &["reset", "gun", "-n", "x"],
+            &["--output", "yaml", "key", "list"],
+        ],
+    );
+    insta::assert_snapshot!("parse_errors", text);
+}
+
+#[test]
+fn config_errors() {
+    let sandbox = Sandbox::new();
+    sandbox.file("broken.json", b"{ not json");
+    sandbox.file(
+        "bad-types.json",
+        br#"{"trust_pinning": {"certs": {"g": "not-a-list"}}}"#,
+    );
+    let text = transcript(
+        &sandbox,
+        &[
+            &["-c", "missing.json", "key", "list"],
+            &["-c", "broken.json", "key", "list"],
+            &["-c", "bad-types.json", "key", "list"],
+        ],
+    );
+    insta::assert_snapshot!("config_errors", text);
+}
+
+#[test]
+fn json_error_documents() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.fails(&["--output", "json", "key", "passwd", "abc"]);
+    let doc = json(&out);
+    assert_eq!(doc["error"]["message"], "invalid key ID provided: abc");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("signet key list")
+    );
+
+    let out = sandbox.fails(&["--output", "json", "status"]);
+    assert_eq!(json(&out)["error"]["message"], "Must specify a GUN");
+
+    let out = sandbox.fails(&["--output", "json", "key", "list", "--bogus"]);
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--bogus")
+    );
+
+    let out = sandbox
+        .bare()
+        .env("SIGNET_OUTPUT", "json")
+        .args(["key", "generate"])
+        .output()
+        .unwrap();
+    let doc = json(&String::from_utf8(out.stdout).unwrap());
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("NOTARY_ROOT_PASSPHRASE")
+    );
+}
+
+#[test]
+fn config_file_trust_dir_and_flag_precedence() {
+    let sandbox = Sandbox::new();
+    sandbox.file("config.json", br#"{"trust_dir": "from-config"}"#);
+    let out = sandbox
+        .signet()
+        .args(["-c", "config.json", "--output", "json", "key", "generate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // `-d td` (set by the sandbox) wins over the config file.
+    assert!(sandbox.trust_dir().join("private").is_dir());
+    assert!(!sandbox.path().join("from-config").exists());
+
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_signet"));
+    let out = cmd
+        .current_dir(sandbox.path())
+        .env("HOME", sandbox.path().join("home"))
+        .env("NOTARY_ROOT_PASSPHRASE", "root-passphrase")
+        .args(["-c", "config.json", "key", "generate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(sandbox.path().join("from-config/private").is_dir());
+
+    // Without -d and -c, the trust dir is ~/.notary.
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_signet"));
+    let out = cmd
+        .current_dir(sandbox.path())
+        .env("HOME", sandbox.path().join("home"))
+        .args(["key", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(sandbox.path().join("home/.notary/private").is_dir());
+}

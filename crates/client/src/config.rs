@@ -1,0 +1,418 @@
+//! The notary CLI's `config.json` (docker ignores it).
+//!
+//! ```json
+//! {
+//!   "trust_dir": "~/.notary",
+//!   "remote_server": {"url": "https://notary.example:4443", "root_ca": "root-ca.crt",
+//!                     "tls_client_cert": "c.crt", "tls_client_key": "c.key", "skipTLSVerify": false},
+//!   "trust_pinning": {"certs": {"example.com/app": ["<root key id>"], "example.com/*": ["..."]},
+//!                     "ca": {"example.com/": "ca.pem"}, "disable_tofu": false}
+//! }
+//! ```
+//!
+//! Path rules (as the Go CLI applies them):
+//!
+//! * `trust_dir`: a leading `~` (alone or followed by `/`) is replaced by `$HOME`; a relative
+//!   path is resolved against the **current directory**.
+//! * `remote_server.root_ca`, `tls_client_cert`, `tls_client_key`: relative to the **config
+//!   file's directory**.
+//! * `trust_pinning.ca` values: relative to the current directory.
+//!
+//! Keys are matched case-insensitively (the Go CLI reads the file through viper), except the
+//! GUN keys of `trust_pinning.certs` / `ca`, which are taken verbatim.
+//!
+//! An explicitly named config file must exist; a missing default file means defaults.
+
+use std::collections::BTreeMap;
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::gun::Gun;
+use crate::trust_dir::{CONFIG_FILE, notary_default_dir};
+
+/// The notary CLI's default server URL (`defaultServerURL` in Go).
+pub const DEFAULT_SERVER_URL: &str = "https://notary-server:4443";
+
+/// Where the configuration comes from: the explicit `-c` file (if any), `$HOME` and the current
+/// directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigEnv {
+    /// `-c/--configFile`, if given.
+    pub config_file: Option<PathBuf>,
+    /// `$HOME`, if set and not empty.
+    pub home: Option<PathBuf>,
+    /// The current directory.
+    pub cwd: PathBuf,
+}
+
+impl ConfigEnv {
+    /// The process environment, with an optional explicit config file.
+    pub fn from_process(config_file: Option<PathBuf>) -> Self {
+        Self {
+            config_file,
+            home: env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from),
+            cwd: env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        }
+    }
+
+    /// Resolves a command-line path against the current directory.
+    pub fn cli_path(&self, path: impl AsRef<Path>) -> PathBuf {
+        self.cwd.join(path)
+    }
+}
+
+/// `remote_server` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteServerConfig {
+    /// `url` (default [`DEFAULT_SERVER_URL`]).
+    pub url: String,
+    /// `root_ca`: exclusive CA bundle for the server's certificate.
+    pub root_ca: Option<PathBuf>,
+    /// `tls_client_cert`.
+    pub tls_client_cert: Option<PathBuf>,
+    /// `tls_client_key`.
+    pub tls_client_key: Option<PathBuf>,
+    /// `skipTLSVerify`.
+    pub skip_tls_verify: bool,
+}
+
+impl Default for RemoteServerConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_SERVER_URL.to_owned(),
+            root_ca: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            skip_tls_verify: false,
+        }
+    }
+}
+
+impl RemoteServerConfig {
+    /// The parsed server URL.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ServerUrl`] ("trust server url has to be in the form of http(s)://URL:PORT.
+    /// Got: …") when the URL does not parse or is not http(s).
+    pub fn parsed_url(&self) -> Result<reqwest::Url> {
+        parse_server_url(&self.url)
+    }
+
+    /// Checks that the client certificate and key are given together.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ClientCertPair`] ("either pass both client key and cert, or neither").
+    pub fn check_client_pair(&self) -> Result<()> {
+        if self.tls_client_cert.is_some() != self.tls_client_key.is_some() {
+            return Err(Error::ClientCertPair);
+        }
+        Ok(())
+    }
+}
+
+/// Parses a trust server URL as the notary CLI requires it (`http://` or `https://`).
+///
+/// # Errors
+///
+/// [`Error::ServerUrl`].
+pub fn parse_server_url(url: &str) -> Result<reqwest::Url> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() =>
+        {
+            Ok(parsed)
+        }
+        _ => Err(Error::ServerUrl {
+            url: url.to_owned(),
+        }),
+    }
+}
+
+/// `trust_pinning` settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustPinning {
+    /// `certs`: GUN or `prefix*` → TUF key IDs of allowed root certificates.
+    pub certs: BTreeMap<String, Vec<String>>,
+    /// `ca`: GUN prefix → CA bundle path.
+    pub ca: BTreeMap<String, PathBuf>,
+    /// `disable_tofu`: refuse a first root that no pin covers.
+    pub disable_tofu: bool,
+}
+
+/// How the first root of one GUN must be validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PinningMode {
+    /// The root must hold a certificate whose TUF key ID is one of these.
+    Certs(Vec<String>),
+    /// The root's certificate must chain to a CA in this bundle.
+    Ca(PathBuf),
+    /// Trust on first use.
+    Tofu,
+}
+
+impl TrustPinning {
+    /// The pinning that applies to `gun`: `certs[gun]` exactly, else the longest matching
+    /// `certs["prefix*"]`, else the longest matching `ca` prefix, else TOFU.
+    pub fn mode_for(&self, gun: &Gun) -> PinningMode {
+        let gun = gun.as_str();
+        if let Some(ids) = self.certs.get(gun) {
+            return PinningMode::Certs(ids.clone());
+        }
+        let wildcard = self
+            .certs
+            .iter()
+            .filter_map(|(pattern, ids)| {
+                let prefix = pattern.strip_suffix('*')?;
+                gun.starts_with(prefix).then_some((pattern.len(), ids))
+            })
+            .max_by_key(|(len, _)| *len);
+        if let Some((_, ids)) = wildcard {
+            return PinningMode::Certs(ids.clone());
+        }
+        let ca = self
+            .ca
+            .iter()
+            .filter(|(prefix, _)| gun.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len());
+        if let Some((_, path)) = ca {
+            return PinningMode::Ca(path.clone());
+        }
+        PinningMode::Tofu
+    }
+
+    /// The mode for a bootstrap of `gun`; `first_bootstrap` is true when no trusted root is
+    /// cached.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTrustPinning`] ("invalid trust pinning specified") when TOFU would
+    /// apply to a first bootstrap while `disable_tofu` is set.
+    pub fn checked_mode_for(&self, gun: &Gun, first_bootstrap: bool) -> Result<PinningMode> {
+        let mode = self.mode_for(gun);
+        if mode == PinningMode::Tofu && self.disable_tofu && first_bootstrap {
+            return Err(Error::InvalidTrustPinning {
+                gun: gun.to_string(),
+            });
+        }
+        Ok(mode)
+    }
+}
+
+/// The parsed notary configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotaryConfig {
+    /// The config file used (whether or not it existed).
+    pub file: PathBuf,
+    /// Whether the file existed and was read.
+    pub file_found: bool,
+    /// The trust dir (absolute, `~` expanded).
+    pub trust_dir: PathBuf,
+    /// `remote_server`.
+    pub remote: RemoteServerConfig,
+    /// `trust_pinning`.
+    pub trust_pinning: TrustPinning,
+}
+
+impl NotaryConfig {
+    /// Loads the configuration: the explicit file of `env` or `<home>/.notary/config.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConfigFile`] ("error opening config file: …") when the explicit file is
+    /// missing or any found file cannot be read or parsed; [`Error::ConfigValue`],
+    /// [`Error::TrustPinningCertsFormat`] for values of the wrong type.
+    pub fn load(env: &ConfigEnv) -> Result<Self> {
+        let default_trust_dir = notary_default_dir(env.home.as_deref(), &env.cwd);
+        let file = match &env.config_file {
+            Some(path) => env.cwd.join(path),
+            None => default_trust_dir.join(CONFIG_FILE),
+        };
+        let (root, file_found) = match fs::read(&file) {
+            Ok(bytes) => (parse_root(&bytes, &file)?, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && env.config_file.is_none() => {
+                (Map::new(), false)
+            }
+            Err(e) => {
+                return Err(Error::ConfigFile {
+                    reason: format!("open {}: {e}", file.display()),
+                    path: file,
+                });
+            }
+        };
+        Self::from_map(&root, file, file_found, env, &default_trust_dir)
+    }
+
+    /// Parses a configuration document already in memory (`file` names it for relative
+    /// paths).
+    ///
+    /// # Errors
+    ///
+    /// As [`load`](Self::load).
+    pub fn parse(json: &[u8], file: impl Into<PathBuf>, env: &ConfigEnv) -> Result<Self> {
+        let file = env.cwd.join(file.into());
+        let map = parse_root(json, &file)?;
+        let default_trust_dir = notary_default_dir(env.home.as_deref(), &env.cwd);
+        Self::from_map(&map, file, true, env, &default_trust_dir)
+    }
+
+    fn from_map(
+        root: &Map<String, Value>,
+        file: PathBuf,
+        file_found: bool,
+        env: &ConfigEnv,
+        default_trust_dir: &Path,
+    ) -> Result<Self> {
+        let config_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let trust_dir = match string_at(root, &["trust_dir"])? {
+            Some(dir) if !dir.is_empty() => env.cwd.join(home_expand(env.home.as_deref(), &dir)),
+            _ => default_trust_dir.to_path_buf(),
+        };
+        let relative_to_config = |key: &str| -> Result<Option<PathBuf>> {
+            Ok(string_at(root, &["remote_server", key])?
+                .filter(|p| !p.is_empty())
+                .map(|p| config_dir.join(p)))
+        };
+        let remote = RemoteServerConfig {
+            url: string_at(root, &["remote_server", "url"])?
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned()),
+            root_ca: relative_to_config("root_ca")?,
+            tls_client_cert: relative_to_config("tls_client_cert")?,
+            tls_client_key: relative_to_config("tls_client_key")?,
+            skip_tls_verify: bool_at(root, &["remote_server", "skipTLSVerify"])?,
+        };
+        let trust_pinning = TrustPinning {
+            certs: pinned_certs(root)?,
+            ca: pinned_cas(root, &env.cwd)?,
+            disable_tofu: bool_at(root, &["trust_pinning", "disable_tofu"])?,
+        };
+        Ok(Self {
+            file,
+            file_found,
+            trust_dir,
+            remote,
+            trust_pinning,
+        })
+    }
+}
+
+fn parse_root(json: &[u8], file: &Path) -> Result<Map<String, Value>> {
+    let error = |reason: String| Error::ConfigFile {
+        path: file.to_path_buf(),
+        reason: format!("While parsing config: {reason}"),
+    };
+    match serde_json::from_slice(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(error("the document is not a JSON object".to_owned())),
+        Err(e) => Err(error(e.to_string())),
+    }
+}
+
+/// Expands a leading `~` (alone or followed by `/`) to `home`, as the notary CLI does.
+pub fn home_expand(home: Option<&Path>, path: &str) -> PathBuf {
+    let home = home.unwrap_or_else(|| Path::new(""));
+    if path == "~" {
+        return home.to_path_buf();
+    }
+    match path.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None => PathBuf::from(path),
+    }
+}
+
+/// Case-insensitive lookup, as viper does.
+fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+fn value_at<'a>(root: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let (last, parents) = path.split_last()?;
+    let mut map = root;
+    for key in parents {
+        map = get_ci(map, key)?.as_object()?;
+    }
+    get_ci(map, last).filter(|v| !v.is_null())
+}
+
+fn string_at(root: &Map<String, Value>, path: &[&str]) -> Result<Option<String>> {
+    match value_at(root, path) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(Error::ConfigValue {
+            key: path.join("."),
+            reason: "expected a string".to_owned(),
+        }),
+    }
+}
+
+fn bool_at(root: &Map<String, Value>, path: &[&str]) -> Result<bool> {
+    match value_at(root, path) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "1" | "t" | "true" => Ok(true),
+            "0" | "f" | "false" | "" => Ok(false),
+            _ => Err(Error::ConfigValue {
+                key: path.join("."),
+                reason: format!("{s:?} is not a boolean"),
+            }),
+        },
+        Some(Value::Number(n)) => Ok(n.as_f64().is_some_and(|f| f != 0.0)),
+        Some(_) => Err(Error::ConfigValue {
+            key: path.join("."),
+            reason: "expected a boolean".to_owned(),
+        }),
+    }
+}
+
+fn pinned_certs(root: &Map<String, Value>) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut certs = BTreeMap::new();
+    let Some(value) = value_at(root, &["trust_pinning", "certs"]) else {
+        return Ok(certs);
+    };
+    let map = value.as_object().ok_or(Error::TrustPinningCertsFormat)?;
+    for (gun, ids) in map {
+        let ids = ids
+            .as_array()
+            .ok_or(Error::TrustPinningCertsFormat)?
+            .iter()
+            .map(|id| id.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(Error::TrustPinningCertsFormat)?;
+        certs.insert(gun.clone(), ids);
+    }
+    Ok(certs)
+}
+
+fn pinned_cas(root: &Map<String, Value>, cwd: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    let mut cas = BTreeMap::new();
+    let Some(value) = value_at(root, &["trust_pinning", "ca"]) else {
+        return Ok(cas);
+    };
+    let invalid = || Error::ConfigValue {
+        key: "trust_pinning.ca".to_owned(),
+        reason: "expected an object of GUN prefix to CA file path".to_owned(),
+    };
+    for (prefix, path) in value.as_object().ok_or_else(invalid)? {
+        let path = path.as_str().ok_or_else(invalid)?;
+        cas.insert(prefix.clone(), cwd.join(path));
+    }
+    Ok(cas)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,442 @@
+//! The error type of this crate.
+//!
+//! Variants name the GUN, role, file or server response involved. Where the Go notary client
+//! has a well-known message, the same text is used so that scripts and users see familiar
+//! errors.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Result alias used throughout `signet-client`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A validation error reported by a Notary server in the `detail` of an `INVALID_UPDATE`
+/// (Go's `validation.SerializableError`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// `ErrValidation`.
+    #[error("An error occurred during validation: {msg}")]
+    Validation {
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadHierarchy`.
+    #[error("Metadata hierarchy is incomplete: {msg}")]
+    BadHierarchy {
+        /// `Missing`: the role that is missing.
+        missing: String,
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadRoot`.
+    #[error("The root metadata is invalid: {msg}")]
+    BadRoot {
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadTargets`.
+    #[error("The targets metadata is invalid: {msg}")]
+    BadTargets {
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadSnapshot`.
+    #[error("The snapshot metadata is invalid: {msg}")]
+    BadSnapshot {
+        /// `Msg`.
+        msg: String,
+    },
+}
+
+/// One entry of a Notary / docker-distribution error envelope
+/// (`{"errors":[{"code":…,"message":…,"detail":…}]}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerErrorEntry {
+    /// `code`, such as `INVALID_UPDATE` or `METADATA_NOT_FOUND`.
+    pub code: String,
+    /// `message`.
+    pub message: String,
+    /// `detail` as raw JSON text, when present.
+    pub detail: Option<String>,
+}
+
+/// What the server said alongside an error status (from the first KiB of the body).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerResponse {
+    /// The decoded envelope entries (empty when the body was not an envelope).
+    pub errors: Vec<ServerErrorEntry>,
+    /// The validation error decoded from the single entry's `detail`, if it is one.
+    pub validation: Option<ValidationError>,
+}
+
+impl ServerResponse {
+    /// The server's messages joined for display (`code: message`), empty when there are none.
+    pub fn summary(&self) -> String {
+        self.errors
+            .iter()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Everything that can go wrong in the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A GUN that could escape the trust dir or cannot be addressed on a server.
+    #[error("invalid GUN {gun:?}: {reason}")]
+    InvalidGun {
+        /// The rejected GUN.
+        gun: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+
+    /// A role name that is not a base role or a valid delegation name.
+    #[error("invalid role {role:?} for {gun}")]
+    InvalidRole {
+        /// The collection.
+        gun: String,
+        /// The rejected role name.
+        role: String,
+    },
+
+    /// A file system operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`read`, `create directory`, …).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+
+    /// A changelist file that cannot be parsed (publish refuses to go on).
+    #[error("cannot read change {}: {reason}", path.display())]
+    ChangeUnreadable {
+        /// The change file.
+        path: PathBuf,
+        /// Why it could not be parsed.
+        reason: String,
+    },
+
+    /// A change whose `data` payload does not fit its type.
+    #[error("invalid data in {action} {change_type} change for {scope} {path:?}: {reason}")]
+    ChangePayload {
+        /// The change's action.
+        action: String,
+        /// The change's scope (role).
+        scope: String,
+        /// The change's type.
+        change_type: String,
+        /// The change's path.
+        path: String,
+        /// Why the payload was rejected.
+        reason: String,
+    },
+
+    /// `reset -n` named a change that does not exist.
+    #[error("there is no change number {index} (the changelist holds {count})")]
+    ChangeIndexOutOfRange {
+        /// The requested index.
+        index: usize,
+        /// How many changes there are.
+        count: usize,
+    },
+
+    /// The configuration file could not be opened or parsed.
+    #[error("error opening config file: {reason}")]
+    ConfigFile {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// A configuration value of the wrong type.
+    #[error("invalid value for {key} in config: {reason}")]
+    ConfigValue {
+        /// The dotted key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// `trust_pinning.certs` is not a map of lists of strings.
+    #[error("invalid format for trust_pinning.certs")]
+    TrustPinningCertsFormat,
+
+    /// Only one of the TLS client certificate and key was given.
+    #[error("either pass both client key and cert, or neither")]
+    ClientCertPair,
+
+    /// The trust server URL is unusable.
+    #[error("trust server url has to be in the form of http(s)://URL:PORT. Got: {url}")]
+    ServerUrl {
+        /// The URL as given.
+        url: String,
+    },
+
+    /// `disable_tofu` is set and no pin covers a GUN seen for the first time.
+    #[error("invalid trust pinning specified")]
+    InvalidTrustPinning {
+        /// The collection.
+        gun: String,
+    },
+
+    /// TLS material could not be loaded.
+    #[error("unable to configure TLS: {reason}")]
+    Tls {
+        /// Why (names the file involved).
+        reason: String,
+    },
+
+    /// The server could not be reached when the remote was set up; every remote operation
+    /// fails with this error.
+    #[error("client is offline")]
+    Offline,
+
+    /// A transport-level failure (connection, TLS, timeout).
+    #[error("{reason}")]
+    Network {
+        /// The URL requested.
+        url: String,
+        /// The transport error with its causes.
+        reason: String,
+    },
+
+    /// The server answered 404.
+    #[error("{resource} trust data unavailable.  Has a notary repository been initialized?")]
+    MetaNotFound {
+        /// The collection.
+        gun: String,
+        /// What was requested (`timestamp`, `snapshot.<hash>`, `timestamp key`, …).
+        resource: String,
+    },
+
+    /// The server answered 401, even after authenticating.
+    #[error("you are not authorized to perform this operation: server returned 401.")]
+    Unauthorized {
+        /// The collection, when the request named one.
+        gun: Option<String>,
+        /// What was requested.
+        resource: String,
+        /// What the server said.
+        response: Box<ServerResponse>,
+    },
+
+    /// The server answered a status other than 200, 400, 401 or 404.
+    #[error("unable to reach trust server at this time: {status}.")]
+    ServerUnavailable {
+        /// The collection, when the request named one.
+        gun: Option<String>,
+        /// What was requested.
+        resource: String,
+        /// The HTTP status.
+        status: u16,
+        /// What the server said.
+        response: Box<ServerResponse>,
+    },
+
+    /// The server answered 400 with a validation error.
+    #[error("{validation}")]
+    ServerValidation {
+        /// The collection.
+        gun: String,
+        /// The decoded validation error.
+        validation: ValidationError,
+        /// The whole response.
+        response: Box<ServerResponse>,
+    },
+
+    /// The server answered 400 without a decodable validation error.
+    #[error("trust server rejected operation{}", rejected_suffix(response))]
+    ServerRejected {
+        /// The collection.
+        gun: String,
+        /// What was requested.
+        resource: String,
+        /// What the server said.
+        response: Box<ServerResponse>,
+    },
+
+    /// The server announced more bytes than allowed for the resource.
+    #[error("trust server returned a bad response.")]
+    MaliciousServer {
+        /// The collection.
+        gun: String,
+        /// What was requested.
+        resource: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// The announced `Content-Length`.
+        content_length: u64,
+    },
+
+    /// A successful response whose body cannot be used (for example a key that is not TUF
+    /// key JSON).
+    #[error("invalid response from the trust server for {resource}: {reason}")]
+    BadResponse {
+        /// What was requested.
+        resource: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+
+    /// Fetching a bearer token failed.
+    #[error("unable to get an authorization token from {realm}: {reason}")]
+    TokenFetch {
+        /// The token service URL.
+        realm: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// The update (fetch and verification of the repository) failed.
+    #[error("{source}")]
+    Update {
+        /// The collection.
+        gun: String,
+        /// What the update found.
+        #[source]
+        source: Box<signet_tuf::update::Error>,
+    },
+
+    /// Metadata could not be built, parsed or checked.
+    #[error("{role} metadata of {gun}: {source}")]
+    Metadata {
+        /// The collection.
+        gun: String,
+        /// The role whose document is involved.
+        role: String,
+        /// What went wrong.
+        #[source]
+        source: Box<signet_tuf::Error>,
+    },
+
+    /// A key store or signer failed.
+    #[error("{role} key of {gun}: {source}")]
+    Key {
+        /// The collection.
+        gun: String,
+        /// The role whose key was needed.
+        role: String,
+        /// What went wrong.
+        #[source]
+        source: Box<signet_signer::Error>,
+    },
+
+    /// None of the keys that may sign a role is held.
+    #[error(
+        "could not find necessary signing keys, at least one of these keys must be available: {}",
+        key_ids.join(", ")
+    )]
+    NoSigningKeys {
+        /// The collection.
+        gun: String,
+        /// The role to sign.
+        role: String,
+        /// Canonical IDs of the keys that could sign.
+        key_ids: Vec<String>,
+    },
+
+    /// The server has no trust data for the collection (and it cannot be created here).
+    #[error("{host} does not have trust data for {gun}")]
+    RepositoryNotExist {
+        /// The server.
+        host: String,
+        /// The collection.
+        gun: String,
+    },
+
+    /// No trust data for the collection exists locally (and none could be fetched).
+    #[error("repository {gun} has not been initialized")]
+    NotInitialized {
+        /// The collection.
+        gun: String,
+    },
+
+    /// A staged change cannot be applied.
+    #[error("cannot apply {action} {change_type} change to {scope} of {gun}: {reason}")]
+    ChangeRejected {
+        /// The collection.
+        gun: String,
+        /// The change's action.
+        action: String,
+        /// The change's scope.
+        scope: String,
+        /// The change's type.
+        change_type: String,
+        /// Why (Notary's texts: "could not add all targets", "invalid paths to add to role").
+        reason: String,
+    },
+
+    /// A trust pinning CA bundle cannot be used.
+    #[error("{reason}")]
+    PinnedCa {
+        /// The collection.
+        gun: String,
+        /// The bundle.
+        path: PathBuf,
+        /// Notary's texts: "could not load root cert from CA path", "invalid CA certs
+        /// provided".
+        reason: String,
+    },
+
+    /// `NOTARY_AUTH` or supplied credentials are malformed.
+    #[error("invalid credentials: {reason}")]
+    InvalidCredentials {
+        /// Why.
+        reason: String,
+    },
+}
+
+fn rejected_suffix(response: &ServerResponse) -> String {
+    let summary = response
+        .errors
+        .iter()
+        .map(|e| {
+            if e.message.is_empty() {
+                e.code.clone()
+            } else {
+                e.message.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    if summary.is_empty() {
+        ".".to_owned()
+    } else {
+        format!(": {summary}")
+    }
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Whether the failure means "the server could not be used" (offline, transport error,
+    /// 401, 5xx, unexpected status) rather than "the server said no": the cases in which Notary
+    /// falls back to cached metadata.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Offline
+                | Self::Network { .. }
+                | Self::Unauthorized { .. }
+                | Self::ServerUnavailable { .. }
+        )
+    }
+
+    /// Whether the server answered 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::MetaNotFound { .. })
+    }
+}

@@ -1,0 +1,709 @@
+//! The Notary server as a remote store, over HTTP(S).
+//!
+//! | operation | request |
+//! |---|---|
+//! | [`ping`](RemoteStore::ping) | `GET <server>/v2/` |
+//! | [`get_meta`](RemoteStore::get_meta) | `GET …/v2/<gun>/_trust/tuf/<name>.json` (`<name>` = `timestamp`, `snapshot.<sha256>`, `3.root`, `targets/x.<sha256>`, …) |
+//! | [`get_key`](RemoteStore::get_key) | `GET …/_trust/tuf/<role>.key` |
+//! | [`rotate_key`](RemoteStore::rotate_key) | `POST …/_trust/tuf/<role>.key` |
+//! | [`publish`](RemoteStore::publish) | `POST …/_trust/tuf/`, multipart |
+//! | [`delete_repo`](RemoteStore::delete_repo) | `DELETE …/_trust/tuf/` |
+//!
+//! Status mapping (as the Go client): 200 is success; 404 → [`Error::MetaNotFound`]; 400 →
+//! [`Error::ServerValidation`] when the error envelope carries a validation error, else
+//! [`Error::ServerRejected`]; 401 → [`Error::Unauthorized`]; anything else →
+//! [`Error::ServerUnavailable`]. Error bodies are read up to 1 KiB. A `Content-Length` above
+//! the caller's limit is [`Error::MaliciousServer`]; bodies are read through the limit.
+//!
+//! [`RemoteStore::connect`] pings the server first, like the notary CLI: when the ping fails
+//! (transport error, or a status that is neither 2xx nor 401) the store is **offline** and
+//! every operation returns [`Error::Offline`]; the reason is kept for the caller to show.
+
+pub mod auth;
+mod envelope;
+mod multipart;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode, Url};
+use signet_tuf::PublicKey;
+
+use crate::config::parse_server_url;
+use crate::error::{Error, Result};
+use crate::gojson;
+use crate::gun::Gun;
+
+pub use auth::{Access, CredentialSource, Credentials};
+pub use tls::{ClientIdentity, TlsOptions};
+
+use auth::{Challenge, CredentialCache, Identity};
+
+/// Largest metadata download when no length is known (Notary's `MaxDownloadSize`, 100 MiB).
+pub const MAX_DOWNLOAD_SIZE: u64 = 100 << 20;
+/// Largest timestamp download (Notary's `MaxTimestampSize`, 1 MiB).
+pub const MAX_TIMESTAMP_SIZE: u64 = 1 << 20;
+/// Largest public key response (256 KiB).
+pub const MAX_KEY_SIZE: u64 = 256 << 10;
+/// How much of an error body is read (1 KiB).
+pub const MAX_ERROR_RESPONSE_SIZE: u64 = 1 << 10;
+/// Largest token service response read.
+const MAX_TOKEN_RESPONSE_SIZE: u64 = 1 << 20;
+
+/// How a [`RemoteStore`] connects and authenticates.
+#[derive(Clone)]
+pub struct RemoteOptions {
+    /// TLS roots, client certificate, skip-verify.
+    pub tls: TlsOptions,
+    /// The permission requested in token scopes.
+    pub access: Access,
+    /// Where credentials come from when the server asks (asked at most once).
+    pub credentials: Option<Arc<dyn CredentialSource>>,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// Timeout of the `/v2/` ping (the notary CLI uses 5 s).
+    pub ping_timeout: Duration,
+    /// Timeout for establishing connections (the notary CLI uses 30 s).
+    pub connect_timeout: Duration,
+    /// Timeout of each whole request, if any (the notary CLI sets none).
+    pub request_timeout: Option<Duration>,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> Self {
+        Self {
+            tls: TlsOptions::default(),
+            access: Access::Pull,
+            credentials: None,
+            user_agent: concat!("signet/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ping_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(30),
+            request_timeout: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RemoteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteOptions")
+            .field("tls", &self.tls)
+            .field("access", &self.access)
+            .field("credentials", &self.credentials.is_some())
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a ping found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PingOutcome {
+    /// The server answered 2xx or 401: it is a Notary server.
+    Reachable {
+        /// The status.
+        status: u16,
+    },
+    /// The server could not be reached or answered something else.
+    Unreachable {
+        /// Why, for the user ("could not reach <url>: …").
+        reason: String,
+    },
+}
+
+struct AuthState {
+    challenges: Vec<Challenge>,
+    tokens: HashMap<TokenKey, String>,
+    credentials: CredentialCache,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct TokenKey {
+    identity: Identity,
+    realm: String,
+    service: Option<String>,
+    scope: String,
+}
+
+/// A request body and its content type.
+#[derive(Clone)]
+struct Body {
+    content_type: String,
+    bytes: Bytes,
+}
+
+/// A Notary server.
+pub struct RemoteStore {
+    base: Url,
+    http: reqwest::Client,
+    access: Access,
+    ping_timeout: Duration,
+    offline: Option<String>,
+    auth: Mutex<AuthState>,
+}
+
+impl std::fmt::Debug for RemoteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteStore")
+            .field("base", &self.base.as_str())
+            .field("access", &self.access)
+            .field("offline", &self.offline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteStore {
+    /// A store for `server` (`http(s)://host[:port][/prefix]`) without pinging it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ServerUrl`] for an unusable URL, [`Error::Tls`] when the TLS configuration
+    /// cannot be built.
+    pub fn new(server: &str, options: RemoteOptions) -> Result<Self> {
+        let base = parse_server_url(server)?;
+        tls::install_ring_provider();
+        let tls_config = options.tls.client_config()?;
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls_config)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(options.user_agent.clone())
+            .connect_timeout(options.connect_timeout);
+        if let Some(timeout) = options.request_timeout {
+            builder = builder.timeout(timeout);
+        }
+        let http = builder.build().map_err(|e| Error::Tls {
+            reason: error_chain(&e),
+        })?;
+        Ok(Self {
+            base,
+            http,
+            access: options.access,
+            ping_timeout: options.ping_timeout,
+            offline: None,
+            auth: Mutex::new(AuthState {
+                challenges: Vec::new(),
+                tokens: HashMap::new(),
+                credentials: CredentialCache::new(options.credentials),
+            }),
+        })
+    }
+
+    /// A store for `server` that pings it first; when the ping fails the store is offline
+    /// (see [`offline_reason`](Self::offline_reason)) rather than an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub async fn connect(server: &str, options: RemoteOptions) -> Result<Self> {
+        let mut store = Self::new(server, options)?;
+        if let PingOutcome::Unreachable { reason } = store.ping().await {
+            store.offline = Some(reason);
+        }
+        Ok(store)
+    }
+
+    /// A store on which every operation fails with [`Error::Offline`].
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn offline(server: &str, reason: impl Into<String>) -> Result<Self> {
+        let mut store = Self::new(server, RemoteOptions::default())?;
+        store.offline = Some(reason.into());
+        Ok(store)
+    }
+
+    /// The server's base URL.
+    pub fn server_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// `host[:port]` of the server, as Notary names it in messages.
+    pub fn server_host(&self) -> String {
+        match (self.base.host_str(), self.base.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            _ => self.base.to_string(),
+        }
+    }
+
+    /// The permission used in token scopes.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Why the store is offline, if it is.
+    pub fn offline_reason(&self) -> Option<&str> {
+        self.offline.as_deref()
+    }
+
+    /// Whether the store is offline.
+    pub fn is_offline(&self) -> bool {
+        self.offline.is_some()
+    }
+
+    /// `GET <server>/v2/` with the ping timeout; records any authentication challenge.
+    pub async fn ping(&self) -> PingOutcome {
+        let url = self.v2_url(&[]);
+        let result = self
+            .http
+            .get(url.clone())
+            .timeout(self.ping_timeout)
+            .send()
+            .await;
+        match result {
+            Err(e) => PingOutcome::Unreachable {
+                reason: format!("could not reach {}: {}", self.base, error_chain(&e)),
+            },
+            Ok(resp) => {
+                let status = resp.status();
+                if status == StatusCode::UNAUTHORIZED {
+                    self.record_challenges(&resp);
+                }
+                if status.is_success() || status == StatusCode::UNAUTHORIZED {
+                    PingOutcome::Reachable {
+                        status: status.as_u16(),
+                    }
+                } else {
+                    PingOutcome::Unreachable {
+                        reason: format!("could not reach {}: {}", self.base, status.as_u16()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Downloads metadata file `<name>.json` of `gun`, at most `max_len` bytes
+    /// ([`MAX_TIMESTAMP_SIZE`] for the timestamp, the known length for checksummed files,
+    /// [`MAX_DOWNLOAD_SIZE`] otherwise). A shorter body is returned as is.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Offline`], [`Error::Network`], the status errors of the module documentation,
+    /// [`Error::MaliciousServer`] when `Content-Length` exceeds `max_len`, [`Error::InvalidRole`]
+    /// when `name` is not a metadata name.
+    pub async fn get_meta(&self, gun: &Gun, name: &str, max_len: u64) -> Result<Vec<u8>> {
+        self.ensure_online()?;
+        check_meta_name(gun, name)?;
+        let url = self.tuf_url(gun, &format!("{name}.json"));
+        let resp = self.execute(gun, Method::GET, url, None).await?;
+        let resp = check_status(resp, gun, name).await?;
+        if let Some(length) = content_length(&resp)
+            && length > max_len
+        {
+            return Err(Error::MaliciousServer {
+                gun: gun.to_string(),
+                resource: name.to_owned(),
+                limit: max_len,
+                content_length: length,
+            });
+        }
+        read_limited(resp, max_len).await
+    }
+
+    /// `GET <role>.key`: the server's public key for `timestamp` or `snapshot`.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_meta`](Self::get_meta); [`Error::BadResponse`] when the body is not a TUF key.
+    pub async fn get_key(&self, gun: &Gun, role: &str) -> Result<PublicKey> {
+        self.key_request(gun, role, Method::GET).await
+    }
+
+    /// `POST <role>.key`: asks the server for a new key for `timestamp` or `snapshot` (no
+    /// metadata changes until a root listing it is published).
+    ///
+    /// # Errors
+    ///
+    /// As [`get_key`](Self::get_key).
+    pub async fn rotate_key(&self, gun: &Gun, role: &str) -> Result<PublicKey> {
+        self.key_request(gun, role, Method::POST).await
+    }
+
+    async fn key_request(&self, gun: &Gun, role: &str, method: Method) -> Result<PublicKey> {
+        self.ensure_online()?;
+        if !matches!(role, "timestamp" | "snapshot") {
+            return Err(Error::InvalidRole {
+                gun: gun.to_string(),
+                role: role.to_owned(),
+            });
+        }
+        let resource = format!("{role} key");
+        let url = self.tuf_url(gun, &format!("{role}.key"));
+        let resp = self.execute(gun, method, url, None).await?;
+        let resp = check_status(resp, gun, &resource).await?;
+        let body = read_limited(resp, MAX_KEY_SIZE).await?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| Error::BadResponse {
+                resource: resource.clone(),
+                reason: e.to_string(),
+            })?;
+        gojson::parse_key(&value).map_err(|reason| Error::BadResponse { resource, reason })
+    }
+
+    /// Uploads `files` (role name, exact bytes) in one multipart `POST`; the server accepts or
+    /// rejects them together.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Offline`], [`Error::Network`], the status errors of the module documentation
+    /// (validation failures as [`Error::ServerValidation`]).
+    pub async fn publish(&self, gun: &Gun, files: &[(String, Vec<u8>)]) -> Result<()> {
+        self.ensure_online()?;
+        let multipart = multipart::build(&multipart::random_boundary(), files);
+        let body = Body {
+            content_type: multipart.content_type(),
+            bytes: Bytes::from(multipart.body),
+        };
+        let url = self.tuf_url(gun, "");
+        let resp = self.execute(gun, Method::POST, url, Some(body)).await?;
+        check_status(resp, gun, "POST metadata endpoint").await?;
+        Ok(())
+    }
+
+    /// `DELETE …/_trust/tuf/`: removes all of the collection's metadata on the server.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish).
+    pub async fn delete_repo(&self, gun: &Gun) -> Result<()> {
+        self.ensure_online()?;
+        let url = self.tuf_url(gun, "");
+        let resp = self.execute(gun, Method::DELETE, url, None).await?;
+        check_status(resp, gun, "DELETE metadata for GUN endpoint").await?;
+        Ok(())
+    }
+
+    fn ensure_online(&self) -> Result<()> {
+        if self.offline.is_some() {
+            return Err(Error::Offline);
+        }
+        Ok(())
+    }
+
+    /// `<base>/v2/<segments…>/` (always with a trailing slash when `segments` is empty).
+    fn v2_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            path.push("v2");
+            for segment in segments {
+                path.push(segment);
+            }
+            if segments.is_empty() {
+                path.push("");
+            }
+        }
+        url
+    }
+
+    /// `<base>/v2/<gun>/_trust/tuf/<file>`; `file` may contain `/` (delegations).
+    fn tuf_url(&self, gun: &Gun, file: &str) -> Url {
+        let mut segments: Vec<&str> = gun.components().collect();
+        segments.push("_trust");
+        segments.push("tuf");
+        segments.extend(file.split('/'));
+        self.v2_url(&segments)
+    }
+
+    fn lock_auth(&self) -> MutexGuard<'_, AuthState> {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the challenges of a 401; returns whether they differ from those known.
+    fn record_challenges(&self, resp: &reqwest::Response) -> bool {
+        let challenges: Vec<Challenge> = resp
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(auth::parse_challenges)
+            .collect();
+        if challenges.is_empty() {
+            return false;
+        }
+        let mut state = self.lock_auth();
+        if state.challenges == challenges {
+            return false;
+        }
+        state.challenges = challenges;
+        true
+    }
+
+    fn credentials(&self) -> Option<Credentials> {
+        let server = self.base.to_string();
+        self.lock_auth().credentials.get(&server)
+    }
+
+    /// The `Authorization` header for an attempt as `identity`, and the token cache key when
+    /// the header carries a bearer token.
+    async fn authorization(
+        &self,
+        gun: &Gun,
+        identity: Identity,
+    ) -> Result<(Option<String>, Option<TokenKey>)> {
+        let challenges = self.lock_auth().challenges.clone();
+        let bearer = challenges.iter().find_map(|c| match c {
+            Challenge::Bearer { realm, service } => Some((realm.clone(), service.clone())),
+            Challenge::Basic => None,
+        });
+        if let Some((realm, service)) = bearer {
+            let key = TokenKey {
+                identity,
+                realm,
+                service,
+                scope: self.access.scope(gun.as_str()),
+            };
+            if let Some(token) = self.lock_auth().tokens.get(&key).cloned() {
+                return Ok((Some(format!("Bearer {token}")), Some(key)));
+            }
+            let creds = match identity {
+                Identity::Anonymous => None,
+                Identity::User => self.credentials(),
+            };
+            return match self.fetch_token(&key, creds.as_ref()).await {
+                Ok(token) => {
+                    self.lock_auth().tokens.insert(key.clone(), token.clone());
+                    Ok((Some(format!("Bearer {token}")), Some(key)))
+                }
+                // An anonymous token that cannot be had just means "try with credentials".
+                Err(_) if identity == Identity::Anonymous => Ok((None, None)),
+                Err(e) => Err(e),
+            };
+        }
+        if challenges.contains(&Challenge::Basic)
+            && identity == Identity::User
+            && let Some(creds) = self.credentials()
+        {
+            return Ok((Some(auth::basic_authorization(&creds)), None));
+        }
+        Ok((None, None))
+    }
+
+    async fn fetch_token(&self, key: &TokenKey, creds: Option<&Credentials>) -> Result<String> {
+        let token_error = |reason: String| Error::TokenFetch {
+            realm: key.realm.clone(),
+            reason,
+        };
+        let mut url = Url::parse(&key.realm).map_err(|e| token_error(e.to_string()))?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(service) = &key.service {
+                query.append_pair("service", service);
+            }
+            query.append_pair("scope", &key.scope);
+            if let Some(creds) = creds {
+                query.append_pair("account", creds.username());
+            }
+        }
+        let mut request = self.http.get(url);
+        if let Some(creds) = creds {
+            request = request.header(AUTHORIZATION, auth::basic_authorization(creds));
+        }
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| token_error(error_chain(&e)))?;
+        if resp.status() != StatusCode::OK {
+            return Err(token_error(format!(
+                "token server answered {}",
+                resp.status().as_u16()
+            )));
+        }
+        let body = read_limited(resp, MAX_TOKEN_RESPONSE_SIZE).await?;
+        #[derive(serde::Deserialize)]
+        struct TokenResponse {
+            #[serde(default)]
+            token: Option<String>,
+            #[serde(default)]
+            access_token: Option<String>,
+        }
+        let parsed: TokenResponse =
+            serde_json::from_slice(&body).map_err(|e| token_error(e.to_string()))?;
+        parsed
+            .token
+            .or(parsed.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| token_error("the response holds no token".to_owned()))
+    }
+
+    /// Sends a request, authenticating as challenged: anonymously first for [`Access::Pull`],
+    /// then with credentials. Returns the last response (possibly a 401).
+    async fn execute(
+        &self,
+        gun: &Gun,
+        method: Method,
+        url: Url,
+        body: Option<Body>,
+    ) -> Result<reqwest::Response> {
+        let identities: &[Identity] = match self.access {
+            Access::Pull => &[Identity::Anonymous, Identity::User],
+            Access::PushPull | Access::Admin => &[Identity::User],
+        };
+        let mut last = None;
+        for &identity in identities {
+            if identity == Identity::User
+                && self.access == Access::Pull
+                && (!self.lock_auth().credentials.has_source() || self.credentials().is_none())
+            {
+                break;
+            }
+            for attempt in 0..2 {
+                let (header, token_key) = self.authorization(gun, identity).await?;
+                let mut request = self.http.request(method.clone(), url.clone());
+                if let Some(header) = header {
+                    request = request.header(AUTHORIZATION, header);
+                }
+                if let Some(body) = &body {
+                    request = request
+                        .header(CONTENT_TYPE, body.content_type.clone())
+                        .body(body.bytes.clone());
+                }
+                let resp = request.send().await.map_err(|e| Error::Network {
+                    url: url.to_string(),
+                    reason: error_chain(&e),
+                })?;
+                if resp.status() != StatusCode::UNAUTHORIZED {
+                    return Ok(resp);
+                }
+                let learned = self.record_challenges(&resp);
+                // A token the server calls invalid (expired) is dropped and fetched again
+                // once; one that merely lacks rights is kept.
+                let invalid_token = token_key.is_some()
+                    && resp
+                        .headers()
+                        .get_all(WWW_AUTHENTICATE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .filter_map(auth::bearer_error)
+                        .any(|e| e == "invalid_token");
+                if invalid_token && let Some(key) = &token_key {
+                    self.lock_auth().tokens.remove(key);
+                }
+                last = Some(resp);
+                if attempt > 0 || !(learned || invalid_token) {
+                    break;
+                }
+            }
+        }
+        last.ok_or_else(|| Error::Network {
+            url: url.to_string(),
+            reason: "no request was sent".to_owned(),
+        })
+    }
+}
+
+fn check_meta_name(gun: &Gun, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidRole {
+            gun: gun.to_string(),
+            role: name.to_owned(),
+        })
+    }
+}
+
+fn content_length(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Maps a status to the Go client's errors (only 200 is success).
+async fn check_status(
+    resp: reqwest::Response,
+    gun: &Gun,
+    resource: &str,
+) -> Result<reqwest::Response> {
+    let status = resp.status();
+    if status == StatusCode::OK {
+        return Ok(resp);
+    }
+    if status == StatusCode::NOT_FOUND {
+        return Err(Error::MetaNotFound {
+            gun: gun.to_string(),
+            resource: resource.to_owned(),
+        });
+    }
+    let body = read_limited(resp, MAX_ERROR_RESPONSE_SIZE)
+        .await
+        .unwrap_or_default();
+    let response = Box::new(envelope::decode(&body));
+    Err(match status {
+        StatusCode::BAD_REQUEST => match response.validation.clone() {
+            Some(validation) => Error::ServerValidation {
+                gun: gun.to_string(),
+                validation,
+                response,
+            },
+            None => Error::ServerRejected {
+                gun: gun.to_string(),
+                resource: resource.to_owned(),
+                response,
+            },
+        },
+        StatusCode::UNAUTHORIZED => Error::Unauthorized {
+            gun: Some(gun.to_string()),
+            resource: resource.to_owned(),
+            response,
+        },
+        _ => Error::ServerUnavailable {
+            gun: Some(gun.to_string()),
+            resource: resource.to_owned(),
+            status: status.as_u16(),
+            response,
+        },
+    })
+}
+
+/// Reads at most `limit` bytes of the body (the rest is dropped).
+async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>> {
+    let url = resp.url().to_string();
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(content_length(&resp).map_or(0, |l| {
+        usize::try_from(l.min(limit)).unwrap_or(0).min(1 << 20)
+    }));
+    while out.len() < cap {
+        let chunk = resp.chunk().await.map_err(|e| Error::Network {
+            url: url.clone(),
+            reason: error_chain(&e),
+        })?;
+        let Some(chunk) = chunk else { break };
+        let room = cap - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(out)
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

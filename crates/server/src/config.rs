@@ -1,0 +1,629 @@
+//! Server configuration: a TOML file, overridden by `SIGNET_SERVER_*` environment variables,
+//! overridden by command-line flags. Without any of them the server runs for trying it out:
+//! plain HTTP on 127.0.0.1:4443, SQLite and a generated key-encryption key under a local
+//! data directory.
+//!
+//! ```toml
+//! [server]
+//! listen = "0.0.0.0:4443"
+//! tls_cert_file = "server.crt"      # TLS when both cert and key are set
+//! tls_key_file = "server.key"
+//! client_ca_file = "clients-ca.pem" # requires client certificates signed by this CA
+//! max_body_bytes = 67108864
+//! request_timeout_secs = 60
+//! shutdown_grace_secs = 30
+//!
+//! [storage]
+//! url = "postgres://notary@db/notary"   # or "sqlite:///var/lib/signet/signet.db?mode=rwc"
+//! max_connections = 10
+//! auto_migrate = true
+//!
+//! [keys]
+//! kek_file = "/etc/signet/kek"      # 32 random bytes as 64 hex digits
+//! algorithm = "ecdsa"                # or "ed25519"
+//!
+//! [caching.max_age]
+//! current_metadata = 300
+//! consistent_metadata = 2592000
+//!
+//! [caching]
+//! memory_bytes = 268435456
+//! current_ttl_ms = 2000
+//! poll_interval_ms = 1000
+//!
+//! [repositories]
+//! gun_prefixes = ["docker.io/"]
+//!
+//! [auth]
+//! type = "token"
+//! [auth.options]
+//! realm = "https://auth.example/token"
+//! service = "notary"
+//! issuer = "auth.example"
+//! rootcertbundle = "/etc/signet/token-ca.pem"
+//!
+//! [logging]
+//! level = "info"
+//! format = "text"                    # or "json"
+//! ```
+//!
+//! Relative paths in the file are relative to the file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML for this schema.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent with another.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting, in `section.key` form.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The `[server]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// PEM certificate chain for TLS.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle; when set, clients must present a certificate it signed.
+    pub client_ca_file: Option<PathBuf>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Per-request timeout in seconds.
+    pub request_timeout_secs: Option<u64>,
+    /// How long shutdown waits for requests in flight, in seconds.
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// The `[storage]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Database URL (`postgres://…` or `sqlite://…`).
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: Option<u32>,
+    /// Apply migrations at start-up.
+    pub auto_migrate: Option<bool>,
+}
+
+/// The `[keys]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSection {
+    /// File holding the key-encryption key (64 hex digits).
+    pub kek_file: Option<PathBuf>,
+    /// Algorithm of keys the server creates: `ecdsa` or `ed25519`.
+    pub algorithm: Option<String>,
+}
+
+/// The `[caching.max_age]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxAgeSection {
+    /// Seconds for `<role>.json`.
+    pub current_metadata: Option<u32>,
+    /// Seconds for files by checksum or version.
+    pub consistent_metadata: Option<u32>,
+}
+
+/// The `[caching]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CachingSection {
+    /// HTTP cache lifetimes.
+    #[serde(default)]
+    pub max_age: MaxAgeSection,
+    /// Bytes of immutable metadata kept in memory.
+    pub memory_bytes: Option<usize>,
+    /// How long a current timestamp is served from memory, in milliseconds.
+    pub current_ttl_ms: Option<u64>,
+    /// How often the changefeed is polled for other replicas' writes, in milliseconds.
+    pub poll_interval_ms: Option<u64>,
+}
+
+/// The `[repositories]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoriesSection {
+    /// Accepted GUN prefixes; each ends in `/`.
+    #[serde(default)]
+    pub gun_prefixes: Vec<String>,
+}
+
+/// The `[auth.options]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthOptions {
+    /// Token realm.
+    pub realm: Option<String>,
+    /// Service name (token audience).
+    pub service: Option<String>,
+    /// Token issuer.
+    pub issuer: Option<String>,
+    /// PEM bundle of certificates that token chains must lead to.
+    pub rootcertbundle: Option<PathBuf>,
+    /// Use `https://<Host>/auth/token` as realm.
+    #[serde(default)]
+    pub autoredirect: bool,
+}
+
+/// The `[auth]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// `token` turns token auth on; anything else (or nothing) means no auth.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Token options.
+    #[serde(default)]
+    pub options: AuthOptions,
+}
+
+/// The `[logging]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSection {
+    /// Filter directive (`info`, `debug`, `signet_server=debug,info`).
+    pub level: Option<String>,
+    /// `text` or `json`.
+    pub format: Option<String>,
+}
+
+/// The configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[server]`.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// `[storage]`.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// `[keys]`.
+    #[serde(default)]
+    pub keys: KeysSection,
+    /// `[caching]`.
+    #[serde(default)]
+    pub caching: CachingSection,
+    /// `[repositories]`.
+    #[serde(default)]
+    pub repositories: RepositoriesSection,
+    /// `[auth]`.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// `[logging]`.
+    #[serde(default)]
+    pub logging: LoggingSection,
+    /// Directory for the default SQLite database and key-encryption key.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Settings from flags or the environment; each overrides the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `SIGNET_SERVER_LISTEN`.
+    pub listen: Option<String>,
+    /// `--database-url` / `SIGNET_SERVER_DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// `--data-dir` / `SIGNET_SERVER_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--kek-file` / `SIGNET_SERVER_KEK_FILE`.
+    pub kek_file: Option<PathBuf>,
+    /// `--key-algorithm` / `SIGNET_SERVER_KEY_ALGORITHM`.
+    pub key_algorithm: Option<String>,
+    /// `--tls-cert` / `SIGNET_SERVER_TLS_CERT`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// `--tls-key` / `SIGNET_SERVER_TLS_KEY`.
+    pub tls_key_file: Option<PathBuf>,
+    /// `--client-ca` / `SIGNET_SERVER_CLIENT_CA`.
+    pub client_ca_file: Option<PathBuf>,
+    /// `--log-level` / `SIGNET_SERVER_LOG_LEVEL`.
+    pub log_level: Option<String>,
+    /// `--log-format` / `SIGNET_SERVER_LOG_FORMAT`.
+    pub log_format: Option<String>,
+    /// `--max-body-bytes` / `SIGNET_SERVER_MAX_BODY_BYTES`.
+    pub max_body_bytes: Option<usize>,
+    /// `--gun-prefix` (repeatable) / `SIGNET_SERVER_GUN_PREFIXES` (comma-separated).
+    pub gun_prefixes: Vec<String>,
+}
+
+/// Key algorithm of server-created keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKeyAlgorithm {
+    /// ECDSA P-256.
+    Ecdsa,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Certificate chain file.
+    pub cert_file: PathBuf,
+    /// Private key file.
+    pub key_file: PathBuf,
+    /// Client CA bundle; when set, client certificates are required.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// Token auth settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Realm, service, issuer and redirect flag.
+    pub token: crate::auth::TokenAuthSettings,
+    /// The root certificate bundle file.
+    pub root_cert_bundle: PathBuf,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// TLS, when configured.
+    pub tls: Option<TlsSettings>,
+    /// Database URL.
+    pub database_url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Apply migrations at start-up.
+    pub auto_migrate: bool,
+    /// Key-encryption key file.
+    pub kek_file: PathBuf,
+    /// Whether the database and key-encryption key are the built-in local defaults.
+    pub local_defaults: bool,
+    /// Algorithm of server-created keys.
+    pub key_algorithm: ServerKeyAlgorithm,
+    /// HTTP settings.
+    pub http: crate::http::HttpSettings,
+    /// Cache settings.
+    pub cache: crate::cache::CacheSettings,
+    /// Changefeed poll interval for cache invalidation.
+    pub poll_interval: std::time::Duration,
+    /// Token auth, when configured.
+    pub auth: Option<AuthSettings>,
+    /// Log filter.
+    pub log_level: String,
+    /// Log as JSON lines.
+    pub log_json: bool,
+    /// Shutdown grace period.
+    pub shutdown_grace: std::time::Duration,
+    /// The data directory used for defaults.
+    pub data_dir: PathBuf,
+}
+
+/// The data directory when none is configured: `$XDG_DATA_HOME/signet-server`, or
+/// `./signet-data`.
+pub fn default_data_dir() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("signet-server"),
+        _ => PathBuf::from("signet-data"),
+    }
+}
+
+fn resolve(base: Option<&Path>, p: PathBuf) -> PathBuf {
+    match base {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p,
+    }
+}
+
+impl Config {
+    /// Reads `path` (if given) and applies `overrides`.
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let (file, base) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.to_owned(),
+                    message: e.to_string(),
+                })?;
+                (file, p.parent().map(Path::to_owned))
+            }
+            None => (FileConfig::default(), None),
+        };
+        Self::resolve(file, base.as_deref(), overrides)
+    }
+
+    /// Combines a parsed file (paths relative to `base`) with overrides.
+    pub fn resolve(
+        file: FileConfig,
+        base: Option<&Path>,
+        o: Overrides,
+    ) -> Result<Self, ConfigError> {
+        let path = |p: Option<PathBuf>| p.map(|p| resolve(base, p));
+        let data_dir = o
+            .data_dir
+            .or_else(|| path(file.data_dir.clone()))
+            .unwrap_or_else(default_data_dir);
+        let listen_text = o
+            .listen
+            .or(file.server.listen)
+            .unwrap_or_else(|| "127.0.0.1:4443".to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|e| ConfigError::Invalid {
+            key: "server.listen",
+            message: format!("{listen_text:?}: {e}"),
+        })?;
+        let explicit_db = o.database_url.or(file.storage.url);
+        let explicit_kek = o.kek_file.or_else(|| path(file.keys.kek_file));
+        let local_defaults = explicit_db.is_none() || explicit_kek.is_none();
+        let database_url = explicit_db.unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", data_dir.join("signet.db").display())
+        });
+        let kek_file = explicit_kek.unwrap_or_else(|| data_dir.join("kek"));
+        let alg = o
+            .key_algorithm
+            .or(file.keys.algorithm)
+            .unwrap_or_else(|| "ecdsa".to_owned());
+        let key_algorithm = match alg.as_str() {
+            "ecdsa" => ServerKeyAlgorithm::Ecdsa,
+            "ed25519" => ServerKeyAlgorithm::Ed25519,
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "keys.algorithm",
+                    message: format!("{other:?}: expected ecdsa or ed25519"),
+                });
+            }
+        };
+        let cert = o.tls_cert_file.or_else(|| path(file.server.tls_cert_file));
+        let key = o.tls_key_file.or_else(|| path(file.server.tls_key_file));
+        let client_ca = o
+            .client_ca_file
+            .or_else(|| path(file.server.client_ca_file));
+        let tls = match (cert, key) {
+            (Some(cert_file), Some(key_file)) => Some(TlsSettings {
+                cert_file,
+                key_file,
+                client_ca_file: client_ca,
+            }),
+            (None, None) if client_ca.is_none() => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "server.tls_cert_file",
+                    message: "TLS needs both a certificate and a key file \
+                              (and a client CA only with them)"
+                        .into(),
+                });
+            }
+        };
+        let mut http = crate::http::HttpSettings::default();
+        if let Some(n) = o.max_body_bytes.or(file.server.max_body_bytes) {
+            http.max_body_bytes = n;
+        }
+        if let Some(s) = file.server.request_timeout_secs {
+            http.request_timeout = std::time::Duration::from_secs(s.max(1));
+        }
+        for (key, v, slot) in [
+            (
+                "caching.max_age.current_metadata",
+                file.caching.max_age.current_metadata,
+                &mut http.current_max_age,
+            ),
+            (
+                "caching.max_age.consistent_metadata",
+                file.caching.max_age.consistent_metadata,
+                &mut http.consistent_max_age,
+            ),
+        ] {
+            if let Some(v) = v {
+                if v > 31_536_000 {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: format!("{v} is above 31536000"),
+                    });
+                }
+                *slot = v;
+            }
+        }
+        let prefixes = if o.gun_prefixes.is_empty() {
+            file.repositories.gun_prefixes
+        } else {
+            o.gun_prefixes
+        };
+        for p in &prefixes {
+            if !crate::names::is_valid_gun_prefix(p) {
+                return Err(ConfigError::Invalid {
+                    key: "repositories.gun_prefixes",
+                    message: format!(
+                        "{p:?}: a prefix must end in '/', must not start with '/' or '..', \
+                         and must be a clean path"
+                    ),
+                });
+            }
+        }
+        http.gun_prefixes = prefixes;
+        let mut cache = crate::cache::CacheSettings::default();
+        if let Some(n) = file.caching.memory_bytes {
+            cache.max_bytes = n;
+        }
+        if let Some(ms) = file.caching.current_ttl_ms {
+            cache.current_ttl = std::time::Duration::from_millis(ms);
+        }
+        let poll_interval =
+            std::time::Duration::from_millis(file.caching.poll_interval_ms.unwrap_or(1000).max(50));
+        let auth = match file.auth.kind.as_deref() {
+            Some("token") => {
+                let opts = file.auth.options;
+                let need = |v: Option<String>, key: &'static str| {
+                    v.filter(|s| !s.is_empty()).ok_or(ConfigError::Invalid {
+                        key,
+                        message: "required for token auth".into(),
+                    })
+                };
+                Some(AuthSettings {
+                    token: crate::auth::TokenAuthSettings {
+                        realm: need(opts.realm, "auth.options.realm")?,
+                        service: need(opts.service, "auth.options.service")?,
+                        issuer: need(opts.issuer, "auth.options.issuer")?,
+                        autoredirect: opts.autoredirect,
+                    },
+                    root_cert_bundle: path(opts.rootcertbundle).ok_or(ConfigError::Invalid {
+                        key: "auth.options.rootcertbundle",
+                        message: "required for token auth".into(),
+                    })?,
+                })
+            }
+            _ => None,
+        };
+        let log_format = o
+            .log_format
+            .or(file.logging.format)
+            .unwrap_or_else(|| "text".into());
+        let log_json = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "logging.format",
+                    message: format!("{other:?}: expected text or json"),
+                });
+            }
+        };
+        Ok(Self {
+            listen,
+            tls,
+            database_url,
+            max_connections: file.storage.max_connections.unwrap_or(10).max(1),
+            auto_migrate: file.storage.auto_migrate.unwrap_or(true),
+            kek_file,
+            local_defaults,
+            key_algorithm,
+            http,
+            cache,
+            poll_interval,
+            auth,
+            log_level: o
+                .log_level
+                .or(file.logging.level)
+                .unwrap_or_else(|| "info".into()),
+            log_json,
+            shutdown_grace: std::time::Duration::from_secs(
+                file.server.shutdown_grace_secs.unwrap_or(30),
+            ),
+            data_dir,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_local() {
+        let c = Config::resolve(
+            FileConfig::default(),
+            None,
+            Overrides {
+                data_dir: Some("d".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4443");
+        assert_eq!(c.database_url, "sqlite://d/signet.db?mode=rwc");
+        assert_eq!(c.kek_file, PathBuf::from("d/kek"));
+        assert!(c.local_defaults);
+        assert!(c.tls.is_none());
+        assert!(c.auth.is_none());
+        assert_eq!(c.key_algorithm, ServerKeyAlgorithm::Ecdsa);
+        assert_eq!(c.http.current_max_age, 300);
+        assert_eq!(c.http.consistent_max_age, 2_592_000);
+    }
+
+    #[test]
+    fn file_and_overrides() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [server]
+            listen = "0.0.0.0:9000"
+            tls_cert_file = "c.pem"
+            tls_key_file = "k.pem"
+            [storage]
+            url = "postgres://x/y"
+            [keys]
+            kek_file = "kek"
+            algorithm = "ed25519"
+            [caching.max_age]
+            current_metadata = 0
+            [repositories]
+            gun_prefixes = ["docker.io/"]
+            [auth]
+            type = "token"
+            [auth.options]
+            realm = "r"
+            service = "s"
+            issuer = "i"
+            rootcertbundle = "ca.pem"
+            "#,
+        )
+        .unwrap();
+        let c = Config::resolve(
+            file,
+            Some(Path::new("/etc/signet")),
+            Overrides {
+                listen: Some("127.0.0.1:1".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:1");
+        assert!(!c.local_defaults);
+        assert_eq!(c.kek_file, PathBuf::from("/etc/signet/kek"));
+        assert_eq!(c.tls.unwrap().cert_file, PathBuf::from("/etc/signet/c.pem"));
+        assert_eq!(c.key_algorithm, ServerKeyAlgorithm::Ed25519);
+        assert_eq!(c.http.current_max_age, 0);
+        assert_eq!(c.http.gun_prefixes, vec!["docker.io/".to_owned()]);
+        let auth = c.auth.unwrap();
+        assert_eq!(auth.root_cert_bundle, PathBuf::from("/etc/signet/ca.pem"));
+        assert_eq!(auth.token.service, "s");
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let bad = |toml_text: &str| {
+            let file: FileConfig = toml::from_str(toml_text).unwrap();
+            Config::resolve(file, None, Overrides::default()).is_err()
+        };
+        assert!(bad("[server]\ntls_cert_file = \"c\""));
+        assert!(bad("[server]\nlisten = \"nowhere\""));
+        assert!(bad("[keys]\nalgorithm = \"rsa\""));
+        assert!(bad("[repositories]\ngun_prefixes = [\"noslash\"]"));
+        assert!(bad("[caching.max_age]\ncurrent_metadata = 99999999"));
+        assert!(bad("[auth]\ntype = \"token\""));
+        assert!(toml::from_str::<FileConfig>("[server]\nunknown = 1").is_err());
+    }
+}

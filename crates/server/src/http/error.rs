@@ -1,0 +1,371 @@
+//! The one place where errors become HTTP responses: status code, Notary error code, message
+//! and detail, in the docker-distribution errcode envelope
+//! `{"errors":[{"code":…,"message":…,"detail":…}]}` followed by `\n`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::error::{ServerError, ValidationError};
+
+/// The error codes the server sends, with their fixed status and message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `NO_FILENAME`, 400.
+    NoFilename,
+    /// `INVALID_ROLE`, 400.
+    InvalidRole,
+    /// `MALFORMED_JSON`, 400.
+    MalformedJson,
+    /// `UPDATING`, 500.
+    Updating,
+    /// `VERSION`, 400.
+    Version,
+    /// `METADATA_NOT_FOUND`, 404.
+    MetadataNotFound,
+    /// `INVALID_UPDATE`, 400.
+    InvalidUpdate,
+    /// `MALFORMED_UPLOAD`, 400.
+    MalformedUpload,
+    /// `INVALID_GUN`, 400.
+    InvalidGun,
+    /// `INVALID_PARAMETERS`, 400.
+    InvalidParameters,
+    /// `UNKNOWN`, 500.
+    Unknown,
+    /// `UNAUTHORIZED`, 401.
+    Unauthorized,
+    /// `UNAVAILABLE`, 503.
+    Unavailable,
+    /// `TOO_LARGE`, 413: the request body exceeds the configured limit.
+    TooLarge,
+}
+
+impl ErrorCode {
+    /// The code string on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoFilename => "NO_FILENAME",
+            Self::InvalidRole => "INVALID_ROLE",
+            Self::MalformedJson => "MALFORMED_JSON",
+            Self::Updating => "UPDATING",
+            Self::Version => "VERSION",
+            Self::MetadataNotFound => "METADATA_NOT_FOUND",
+            Self::InvalidUpdate => "INVALID_UPDATE",
+            Self::MalformedUpload => "MALFORMED_UPLOAD",
+            Self::InvalidGun => "INVALID_GUN",
+            Self::InvalidParameters => "INVALID_PARAMETERS",
+            Self::Unknown => "UNKNOWN",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::TooLarge => "TOO_LARGE",
+        }
+    }
+
+    /// The fixed message of the code.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::NoFilename => "No file/role name provided.",
+            Self::InvalidRole => "The role you are attempting to operate on is invalid.",
+            Self::MalformedJson => "JSON sent by the client could not be parsed by the server",
+            Self::Updating => "An error has occurred while updating the TUF repository.",
+            Self::Version => "A newer version of metadata is already available.",
+            Self::MetadataNotFound => "You have requested metadata that does not exist.",
+            Self::InvalidUpdate => "Update sent by the client is invalid.",
+            Self::MalformedUpload => "The body of your request is malformed.",
+            Self::InvalidGun => "The server does not support actions on images of this name.",
+            Self::InvalidParameters => "The parameters provided are not valid.",
+            Self::Unknown => "unknown error",
+            Self::Unauthorized => "authentication required",
+            Self::Unavailable => "service unavailable",
+            Self::TooLarge => "The request body is too large.",
+        }
+    }
+
+    /// The HTTP status of the code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::NoFilename
+            | Self::InvalidRole
+            | Self::MalformedJson
+            | Self::Version
+            | Self::InvalidUpdate
+            | Self::MalformedUpload
+            | Self::InvalidGun
+            | Self::InvalidParameters => StatusCode::BAD_REQUEST,
+            Self::MetadataNotFound => StatusCode::NOT_FOUND,
+            Self::Updating | Self::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    errors: [Entry<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    code: &'static str,
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a RawValue>,
+}
+
+/// `{"Name":…,"Error":{…}}`, the `INVALID_UPDATE` detail the Notary client decodes.
+#[derive(Serialize)]
+struct SerializableError<'a, E: Serialize> {
+    #[serde(rename = "Name")]
+    name: &'static str,
+    #[serde(rename = "Error")]
+    error: E,
+    #[serde(skip)]
+    _marker: std::marker::PhantomData<&'a ()>,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct AtoiError<'a> {
+    #[serde(rename = "Func")]
+    func: &'static str,
+    #[serde(rename = "Num")]
+    num: &'a str,
+    #[serde(rename = "Err")]
+    err: Empty,
+}
+
+#[derive(Serialize)]
+struct MsgOnly<'a> {
+    #[serde(rename = "Msg")]
+    msg: &'a str,
+}
+
+#[derive(Serialize)]
+struct MissingMsg<'a> {
+    #[serde(rename = "Missing")]
+    missing: &'a str,
+    #[serde(rename = "Msg")]
+    msg: &'a str,
+}
+
+/// Longest message placed in a detail, so that 400 bodies stay under 1 KiB (the Notary
+/// client reads no more).
+const MAX_DETAIL_MSG: usize = 600;
+
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_DETAIL_MSG {
+        return s;
+    }
+    let mut end = MAX_DETAIL_MSG;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A detail value; field order is kept as written.
+pub type Detail = Box<RawValue>;
+
+/// Serialises a detail, keeping struct field order.
+pub fn to_detail<T: Serialize + ?Sized>(v: &T) -> Option<Detail> {
+    serde_json::value::to_raw_value(v).ok()
+}
+
+fn named(name: &'static str, msg: &str) -> Option<Detail> {
+    to_detail(&SerializableError {
+        name,
+        error: MsgOnly { msg: clip(msg) },
+        _marker: std::marker::PhantomData,
+    })
+}
+
+fn validation_detail(e: &ValidationError) -> Option<Detail> {
+    match e {
+        ValidationError::BadRoot { msg, .. } => named("ErrBadRoot", msg),
+        ValidationError::BadTargets { msg, .. } => named("ErrBadTargets", msg),
+        ValidationError::BadSnapshot { msg, .. } => named("ErrBadSnapshot", msg),
+        ValidationError::Validation { msg, .. } => named("ErrValidation", msg),
+        ValidationError::BadHierarchy { missing, msg, .. } => to_detail(&SerializableError {
+            name: "ErrBadHierarchy",
+            error: MissingMsg {
+                missing: clip(missing),
+                msg: clip(msg),
+            },
+            _marker: std::marker::PhantomData,
+        }),
+        ValidationError::StoredUnusable { .. } => None,
+    }
+}
+
+/// The code and detail for an error.
+pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
+    let empty = || RawValue::from_string("{}".to_owned()).ok();
+    let text = |s: &str| to_detail(clip(s));
+    match err {
+        ServerError::NoFilename { .. } => (ErrorCode::NoFilename, None),
+        ServerError::InvalidRole { role, .. } => (ErrorCode::InvalidRole, text(role)),
+        ServerError::MalformedJson { .. } => (ErrorCode::MalformedJson, None),
+        ServerError::MalformedUpload { .. } => (ErrorCode::MalformedUpload, None),
+        ServerError::BodyTooLarge { limit, .. } => (
+            ErrorCode::TooLarge,
+            to_detail(&serde_json::json!({ "limit": limit })),
+        ),
+        ServerError::InvalidGun { reason, .. } => (ErrorCode::InvalidGun, text(reason)),
+        ServerError::MetadataNotFound { .. } => (ErrorCode::MetadataNotFound, empty()),
+        ServerError::BadVersionNumber { text, .. } => (
+            ErrorCode::MetadataNotFound,
+            to_detail(&AtoiError {
+                func: "Atoi",
+                num: clip(text),
+                err: Empty {},
+            }),
+        ),
+        ServerError::OldVersion { .. } => (ErrorCode::Version, empty()),
+        ServerError::Invalid(v) => (ErrorCode::InvalidUpdate, validation_detail(v)),
+        ServerError::InvalidParameters { detail, .. } => {
+            (ErrorCode::InvalidParameters, text(detail))
+        }
+        ServerError::Unauthorized(ch) => (ErrorCode::Unauthorized, to_detail(&ch.detail())),
+        ServerError::Updating { .. } => (ErrorCode::Updating, None),
+        ServerError::Unavailable { .. } => (ErrorCode::Unavailable, None),
+        ServerError::Storage { .. }
+        | ServerError::Signing { .. }
+        | ServerError::ServerKey { .. }
+        | ServerError::Internal(_) => (ErrorCode::Unknown, text(&err.to_string())),
+    }
+}
+
+/// Builds the envelope body (with its trailing newline) for a code and detail.
+pub fn envelope_body(code: ErrorCode, detail: Option<&RawValue>) -> Vec<u8> {
+    let env = Envelope {
+        errors: [Entry {
+            code: code.as_str(),
+            message: code.message(),
+            detail,
+        }],
+    };
+    let mut body = serde_json::to_vec(&env).unwrap_or_else(|_| b"{\"errors\":[]}".to_vec());
+    body.push(b'\n');
+    body
+}
+
+/// The response for a code and detail.
+pub fn envelope_response(code: ErrorCode, detail: Option<&RawValue>) -> Response {
+    let mut resp = (code.status(), envelope_body(code, detail)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let (code, detail) = classify(&self);
+        if code.status().is_server_error() {
+            tracing::error!(error = %self, code = code.as_str(), "request failed");
+        } else if code == ErrorCode::MetadataNotFound {
+            tracing::debug!(error = %self, "not found");
+        } else {
+            tracing::info!(error = %self, code = code.as_str(), "request refused");
+        }
+        let mut resp = envelope_response(code, detail.as_deref());
+        if let Self::Unauthorized(ch) = &self
+            && let Ok(v) = HeaderValue::from_str(&ch.header_value())
+        {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(err: ServerError) -> (StatusCode, String) {
+        let (code, detail) = classify(&err);
+        (
+            code.status(),
+            String::from_utf8(envelope_body(code, detail.as_deref())).unwrap(),
+        )
+    }
+
+    #[test]
+    fn version_conflict_is_byte_exact() {
+        let (status, b) = body(ServerError::OldVersion {
+            gun: "g".into(),
+            role: "targets".into(),
+        });
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            b,
+            "{\"errors\":[{\"code\":\"VERSION\",\"message\":\"A newer version of metadata is already available.\",\"detail\":{}}]}\n"
+        );
+        assert_eq!(b.len(), 106);
+    }
+
+    #[test]
+    fn bad_hierarchy_detail() {
+        let (status, b) = body(ServerError::Invalid(ValidationError::BadHierarchy {
+            gun: "g".into(),
+            missing: "snapshot".into(),
+            msg: "no snapshot was included in update and server does not hold current snapshot key for repository".into(),
+        }));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            b,
+            "{\"errors\":[{\"code\":\"INVALID_UPDATE\",\"message\":\"Update sent by the client is invalid.\",\"detail\":{\"Name\":\"ErrBadHierarchy\",\"Error\":{\"Missing\":\"snapshot\",\"Msg\":\"no snapshot was included in update and server does not hold current snapshot key for repository\"}}}]}\n"
+        );
+    }
+
+    #[test]
+    fn detail_less_errors() {
+        let (_, b) = body(ServerError::NoFilename { gun: "g".into() });
+        assert_eq!(
+            b,
+            "{\"errors\":[{\"code\":\"NO_FILENAME\",\"message\":\"No file/role name provided.\"}]}\n"
+        );
+        let (s, b) = body(ServerError::Invalid(ValidationError::StoredUnusable {
+            gun: "g".into(),
+            role: "root".into(),
+            msg: "x".into(),
+        }));
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(!b.contains("detail"));
+    }
+
+    #[test]
+    fn long_messages_stay_under_one_kib() {
+        let (_, b) = body(ServerError::Invalid(ValidationError::BadTargets {
+            gun: "g".into(),
+            role: "targets".into(),
+            msg: "é".repeat(5000),
+        }));
+        assert!(b.len() < 1024, "{}", b.len());
+        let (_, b) = body(ServerError::InvalidRole {
+            gun: "g".into(),
+            role: "x".repeat(5000),
+        });
+        assert!(b.len() < 1024);
+    }
+
+    #[test]
+    fn atoi_detail() {
+        let (s, b) = body(ServerError::BadVersionNumber {
+            gun: "g".into(),
+            role: "root".into(),
+            text: "99999999999999999999".into(),
+        });
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(b.contains(
+            "\"detail\":{\"Func\":\"Atoi\",\"Num\":\"99999999999999999999\",\"Err\":{}}"
+        ));
+    }
+}

@@ -1,0 +1,212 @@
+//! Reads: files by checksum and version, and the current-metadata chain
+//! timestamp → snapshot (by checksum) → role (by checksum).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::Repo;
+use crate::cache::CachedFile;
+use crate::error::ServerError;
+
+/// A file to send, with the time to report as `Last-Modified`.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The stored file.
+    pub file: Arc<CachedFile>,
+    /// When the file was stored (or generated, for a just re-signed timestamp).
+    pub last_modified: DateTime<Utc>,
+}
+
+impl Served {
+    /// Serves a stored file with its storage time.
+    pub fn stored(file: Arc<CachedFile>) -> Self {
+        let last_modified = file.file.created_at;
+        Self {
+            file,
+            last_modified,
+        }
+    }
+}
+
+fn not_found(gun: &str, role: &str) -> ServerError {
+    ServerError::MetadataNotFound {
+        gun: gun.to_owned(),
+        role: role.to_owned(),
+    }
+}
+
+impl Repo {
+    /// The stored timestamp with the highest version (cached for a short time).
+    pub(crate) async fn latest_timestamp(
+        &self,
+        gun: &str,
+    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+        let cache = self.cache();
+        if let Some(hit) = cache.timestamp(gun) {
+            return Ok(hit);
+        }
+        let ticket = cache.ticket(gun);
+        let file = self
+            .store()
+            .latest(gun, "timestamp")
+            .await
+            .map_err(|e| ServerError::from_store_read(gun, e))?
+            .map(CachedFile::new);
+        cache.put_timestamp(gun, file.clone(), ticket);
+        Ok(file)
+    }
+
+    /// The file of `role` whose SHA-256 is `sha256_hex` (lowercase hex), if stored.
+    pub async fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+        let cache = self.cache();
+        if let Some(hit) = cache.by_checksum(gun, role, sha256_hex) {
+            return Ok(Some(hit));
+        }
+        let ticket = cache.ticket(gun);
+        let file = self
+            .store()
+            .by_checksum(gun, role, sha256_hex)
+            .await
+            .map_err(|e| ServerError::from_store_read(gun, e))?
+            .map(CachedFile::new);
+        if let Some(f) = &file {
+            cache.put_file(gun, f, ticket);
+        }
+        Ok(file)
+    }
+
+    /// The file of `role` at `version`, if stored.
+    pub async fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+        let cache = self.cache();
+        if let Some(hit) = cache.by_version(gun, role, version) {
+            return Ok(Some(hit));
+        }
+        let ticket = cache.ticket(gun);
+        let file = self
+            .store()
+            .by_version(gun, role, version)
+            .await
+            .map_err(|e| ServerError::from_store_read(gun, e))?
+            .map(CachedFile::new);
+        if let Some(f) = &file {
+            cache.put_file(gun, f, ticket);
+        }
+        Ok(file)
+    }
+
+    /// The file a snapshot or timestamp names for `role`, if both exist.
+    pub(crate) async fn referenced(
+        &self,
+        gun: &str,
+        from: &CachedFile,
+        role: &str,
+    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+        match from.pointers().sha256.get(role) {
+            Some(hex) => self.by_checksum(gun, role, hex).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The current snapshot: the one the latest timestamp names.
+    pub(crate) async fn chain_snapshot(
+        &self,
+        gun: &str,
+    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+        match self.latest_timestamp(gun).await? {
+            Some(ts) => self.referenced(gun, &ts, "snapshot").await,
+            None => Ok(None),
+        }
+    }
+
+    /// The current file of a role other than timestamp and snapshot: the one the current
+    /// snapshot names. A role the snapshot does not list is not found.
+    pub async fn current_role(&self, gun: &str, role: &str) -> Result<Served, ServerError> {
+        let snapshot = self
+            .chain_snapshot(gun)
+            .await?
+            .ok_or_else(|| not_found(gun, role))?;
+        self.referenced(gun, &snapshot, role)
+            .await?
+            .map(Served::stored)
+            .ok_or_else(|| not_found(gun, role))
+    }
+
+    /// The current file of `role`, or `None`; like [`Repo::current_role`] without the error.
+    pub(crate) async fn current_file(
+        &self,
+        gun: &str,
+        role: &str,
+    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+        match self.chain_snapshot(gun).await? {
+            Some(s) if role == "snapshot" => Ok(Some(s)),
+            Some(s) => self.referenced(gun, &s, role).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The exact bytes of the current root, if the GUN has one.
+    pub(crate) async fn current_root_file(
+        &self,
+        gun: &str,
+    ) -> Result<Option<bytes::Bytes>, ServerError> {
+        Ok(self
+            .current_file(gun, "root")
+            .await?
+            .map(|f| f.file.data.clone()))
+    }
+
+    /// `GET <role>.<checksum>.json`.
+    pub async fn get_by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        checksum: &str,
+    ) -> Result<Served, ServerError> {
+        // Only lowercase SHA-256 is indexed; other forms never match (as in Go).
+        if checksum.len() != 64 || checksum.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(not_found(gun, role));
+        }
+        self.by_checksum(gun, role, checksum)
+            .await?
+            .map(Served::stored)
+            .ok_or_else(|| not_found(gun, role))
+    }
+
+    /// `GET <version>.<role>.json`; `digits` as written in the path.
+    pub async fn get_by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        digits: &str,
+    ) -> Result<Served, ServerError> {
+        let version: i64 = digits.parse().map_err(|_| ServerError::BadVersionNumber {
+            gun: gun.to_owned(),
+            role: role.to_owned(),
+            text: digits.to_owned(),
+        })?;
+        self.by_version(gun, role, version)
+            .await?
+            .map(Served::stored)
+            .ok_or_else(|| not_found(gun, role))
+    }
+
+    /// `DELETE`: removes every file of exactly `gun`.
+    pub async fn delete(&self, gun: &str) -> Result<(), ServerError> {
+        let result = self.store().delete(gun).await;
+        self.cache().invalidate_gun(gun);
+        result
+            .map(|_| ())
+            .map_err(|e| ServerError::from_store_write(gun, e))
+    }
+}

@@ -1,0 +1,294 @@
+//! Running the server: logging, storage, background tasks, TLS, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::auth::TokenAuth;
+use crate::cache::MetaCache;
+use crate::config::{Config, TlsSettings};
+use crate::http::{AppState, router};
+use crate::kek::Kek;
+use crate::repo::{Repo, RepoSettings};
+use crate::store::{Store, StoreOptions};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The database could not be opened or migrated.
+    #[error("storage: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The key-encryption key could not be loaded.
+    #[error(transparent)]
+    Kek(#[from] crate::kek::KekError),
+    /// TLS files could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Token auth could not be set up.
+    #[error("token auth: {0}")]
+    Auth(String),
+    /// The listener failed.
+    #[error("listener on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Sets up `tracing` output; `RUST_LOG` overrides the configured level.
+pub fn init_logging(level: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Opens the database named by the configuration.
+pub async fn open_store(config: &Config, migrate: bool) -> Result<Store, RunError> {
+    if config.database_url.starts_with("sqlite:") && config.local_defaults {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+    }
+    let opts = StoreOptions {
+        max_connections: config.max_connections,
+        run_migrations: migrate,
+        ..StoreOptions::default()
+    };
+    Ok(Store::connect_with(&config.database_url, &opts).await?)
+}
+
+/// Loads the key-encryption key; the built-in local default is created when missing, a
+/// configured file must exist.
+pub fn load_kek(config: &Config) -> Result<Kek, RunError> {
+    if config.local_defaults {
+        let (kek, created) = crate::kek::load_or_create(&config.kek_file)?;
+        if created {
+            tracing::warn!(path = %config.kek_file.display(), "generated a local key-encryption key");
+        }
+        Ok(kek)
+    } else {
+        Ok(crate::kek::load(&config.kek_file)?)
+    }
+}
+
+/// Builds the application state for a configuration and an open store.
+pub fn build_state(config: &Config, store: Store, kek: Kek) -> Result<AppState, RunError> {
+    let auth = match &config.auth {
+        Some(a) => {
+            let bundle = std::fs::read(&a.root_cert_bundle)
+                .map_err(|e| RunError::Auth(format!("{}: {e}", a.root_cert_bundle.display())))?;
+            Some(
+                TokenAuth::new(a.token.clone(), &bundle)
+                    .map_err(|e| RunError::Auth(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let cache = MetaCache::new(config.cache);
+    let repo = Repo::new(
+        store,
+        cache,
+        RepoSettings {
+            kek: Arc::new(kek),
+            key_algorithm: config.key_algorithm,
+        },
+    );
+    Ok(AppState::new(repo, config.http.clone(), auth))
+}
+
+fn load_tls(tls: &TlsSettings) -> Result<rustls::ServerConfig, RunError> {
+    let err = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        RunError::Tls(format!("{what} {}: {e}", path.display()))
+    };
+    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
+        .map_err(|e| err("certificate file", &tls.cert_file, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err("certificate file", &tls.cert_file, &e))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
+        .map_err(|e| err("key file", &tls.key_file, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RunError::Tls(e.to_string()))?;
+    let builder = match &tls.client_ca_file {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| err("client CA file", ca, &e))? {
+                let c = c.map_err(|e| err("client CA file", ca, &e))?;
+                roots.add(c).map_err(|e| err("client CA file", ca, &e))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| RunError::Tls(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| RunError::Tls(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// Background work: metrics upkeep and cache invalidation from the changefeed.
+fn spawn_background(state: &AppState, poll: Duration) -> Vec<tokio::task::JoinHandle<()>> {
+    let metrics = crate::http::metrics_handle();
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+        }
+    });
+    let repo = state.repo().clone();
+    let poller = tokio::spawn(async move { repo.watch_changes(poll).await });
+    vec![upkeep, poller]
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM, then lets requests in flight finish (up to the
+/// grace period) and closes the database.
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if config.local_defaults {
+        tracing::warn!(
+            "!!! signet-server is running with LOCAL DEFAULTS (SQLite database and key-encryption \
+             key under {}). This is for trying it out only: configure [storage] url and \
+             [keys] kek_file for real use. !!!",
+            config.data_dir.display()
+        );
+    }
+    let store = open_store(&config, config.auto_migrate).await?;
+    let kek = load_kek(&config)?;
+    let state = build_state(&config, store.clone(), kek)?;
+    let background = spawn_background(&state, config.poll_interval);
+    let app = router(state);
+    let handle = Handle::new();
+    let grace = config.shutdown_grace;
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        h.graceful_shutdown(Some(grace));
+    });
+    let addr = config.listen;
+    let served = match &config.tls {
+        Some(tls) => {
+            let cfg = RustlsConfig::from_config(Arc::new(load_tls(tls)?));
+            tracing::info!(%addr, "listening (TLS)");
+            axum_server::bind_rustls(addr, cfg)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+        }
+        None => {
+            tracing::info!(%addr, "listening (plain HTTP)");
+            axum_server::bind(addr)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+        }
+    };
+    for task in background {
+        task.abort();
+    }
+    store.close().await;
+    served.map_err(|source| RunError::Listen { addr, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_pair(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let c = dir.join(format!("{name}.crt"));
+        let k = dir.join(format!("{name}.key"));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+
+    #[test]
+    fn tls_configs_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_file, key_file) = write_pair(dir.path(), "server");
+        let (ca, _) = write_pair(dir.path(), "ca");
+        let plain = load_tls(&TlsSettings {
+            cert_file: cert_file.clone(),
+            key_file: key_file.clone(),
+            client_ca_file: None,
+        })
+        .unwrap();
+        assert_eq!(plain.alpn_protocols[0], b"h2");
+        load_tls(&TlsSettings {
+            cert_file: cert_file.clone(),
+            key_file: key_file.clone(),
+            client_ca_file: Some(ca),
+        })
+        .unwrap();
+        let missing = load_tls(&TlsSettings {
+            cert_file: dir.path().join("nope.crt"),
+            key_file,
+            client_ca_file: None,
+        });
+        assert!(matches!(missing, Err(RunError::Tls(_))));
+        let swapped = load_tls(&TlsSettings {
+            cert_file: cert_file.clone(),
+            key_file: cert_file,
+            client_ca_file: None,
+        });
+        assert!(matches!(swapped, Err(RunError::Tls(_))));
+    }
+}

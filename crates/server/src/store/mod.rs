@@ -1,0 +1,314 @@
+//! Storage of TUF metadata, the changefeed and server-held keys, on PostgreSQL or SQLite.
+//!
+//! The PostgreSQL tables are those of the Go notary-server (`tuf_files`, `change_category`,
+//! `changefeed`), so signet can adopt an existing notary database and both servers can share
+//! one. Signet adds its own indexes and the `signet_server_keys` table.
+//!
+//! Every operation is one transaction; reads are one database round trip. Connection
+//! trouble is reported as [`StoreError::Unavailable`] and the pools reconnect by themselves.
+
+mod checks;
+pub mod error;
+mod postgres;
+mod sqlite;
+mod types;
+
+use std::time::Duration;
+
+use checks::{found_key, unstorable};
+
+pub use error::{StoreError, StoreResult};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use types::{
+    CATEGORY_DELETION, CATEGORY_UPDATE, Change, DEFAULT_CHANGE_RECORDS, FileUpdate, KeyState,
+    NewServerKey, ServerKey, StoredFile, TIMESTAMP_ROLE, UnknownKeyState,
+};
+
+/// Connection settings of a [`Store`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most connections the pool opens (for SQLite: readers; writes use one connection).
+    pub max_connections: u32,
+    /// How long an operation waits for a connection before failing with
+    /// [`StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+    /// Whether [`Store::connect_with`] applies pending migrations (and so needs the database
+    /// to be up). Without them the pool connects on first use.
+    pub run_migrations: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            run_migrations: true,
+        }
+    }
+}
+
+/// Which database a [`Store`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// The lowercase name (`postgres` or `sqlite`), for logs and metrics.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+
+    /// The backend a database URL names: `postgres://`, `postgresql://` or `sqlite:`.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        let scheme = url.split_once(':').map_or("", |(s, _)| s);
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "sqlite" => Ok(Self::Sqlite),
+            _ => Err(StoreError::UnsupportedUrl {
+                scheme: scheme.chars().take(32).collect(),
+            }),
+        }
+    }
+}
+
+/// The metadata store: a PostgreSQL or SQLite connection pool. Cheap to clone (the pools are
+/// shared).
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// PostgreSQL.
+    Postgres(PgStore),
+    /// SQLite.
+    Sqlite(SqliteStore),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            Store::Postgres($s) => $e,
+            Store::Sqlite($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the database at `url` (`postgres://…` or `sqlite://path?mode=rwc`) with default
+    /// options, applying pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Opens the database at `url` with `opts`; applies pending migrations when
+    /// `opts.run_migrations` is set.
+    pub async fn connect_with(url: &str, opts: &StoreOptions) -> StoreResult<Self> {
+        let store = match Backend::from_url(url)? {
+            Backend::Postgres => Self::Postgres(PgStore::open(url, opts)?),
+            Backend::Sqlite => Self::Sqlite(SqliteStore::open(url, opts)?),
+        };
+        if opts.run_migrations {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// Applies pending migrations (the `migrate` subcommand). Adopts an existing Go
+    /// notary-server database: its tables are kept as they are.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        dispatch!(self, s => s.migrate().await)
+    }
+
+    /// The versions and descriptions of the embedded migrations of this backend.
+    #[must_use]
+    pub fn migrations(&self) -> Vec<(i64, String)> {
+        let migrator = match self {
+            Self::Postgres(_) => PgStore::migrator(),
+            Self::Sqlite(_) => SqliteStore::migrator(),
+        };
+        migrator
+            .iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect()
+    }
+
+    /// Which database this store uses.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Checks that the database answers (health checks).
+    pub async fn ping(&self) -> StoreResult<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    /// Stores every file of one upload to `gun`, or none.
+    ///
+    /// Fails with [`StoreError::OldVersion`] when two updates share a (role, version), or
+    /// when a stored row of a role has a version at least the lowest new version of that
+    /// role. Each timestamp row also writes an `update` changefeed record. Concurrent writers
+    /// of one GUN are serialised: one wins, the others get `OldVersion`.
+    pub async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
+        dispatch!(self, s => s.update_many(gun, updates).await)
+    }
+
+    /// The stored file of `role` with the highest version.
+    pub async fn latest(&self, gun: &str, role: &str) -> StoreResult<Option<StoredFile>> {
+        if unstorable(gun) || unstorable(role) {
+            return Ok(None);
+        }
+        dispatch!(self, s => s.latest(gun, role).await)
+    }
+
+    /// The stored file of `role` whose SHA-256 is `sha256_hex` (64 lowercase hex digits;
+    /// anything else finds nothing).
+    pub async fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> StoreResult<Option<StoredFile>> {
+        if unstorable(gun) || unstorable(role) {
+            return Ok(None);
+        }
+        dispatch!(self, s => s.by_checksum(gun, role, sha256_hex).await)
+    }
+
+    /// The stored file of `role` at `version`.
+    pub async fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> StoreResult<Option<StoredFile>> {
+        if unstorable(gun) || unstorable(role) {
+            return Ok(None);
+        }
+        dispatch!(self, s => s.by_version(gun, role, version).await)
+    }
+
+    /// Deletes every file of exactly `gun` (never other GUNs sharing its prefix) and, when
+    /// there were any, writes a `deletion` changefeed record. Returns whether anything was
+    /// deleted. Server keys are kept.
+    pub async fn delete(&self, gun: &str) -> StoreResult<bool> {
+        if unstorable(gun) {
+            return Ok(false);
+        }
+        dispatch!(self, s => s.delete(gun).await)
+    }
+
+    /// Changefeed records, oldest first (protocol §1.8).
+    ///
+    /// `records` = 0 means [`DEFAULT_CHANGE_RECORDS`]. With `change_id` ≥ 0 and
+    /// `records` > 0: up to `records` records with IDs above `change_id`. With a negative
+    /// `records` or `change_id`: up to |`records`| records before `change_id` (from the
+    /// newest when `change_id` ≤ 0). The record `change_id` itself is never included.
+    /// `gun` restricts the feed to one GUN.
+    pub async fn changes(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> StoreResult<Vec<Change>> {
+        if gun.is_some_and(unstorable) {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.changes(gun, change_id, records).await)
+    }
+
+    /// Stores a server-held key; [`StoreError::KeyExists`] if its (GUN, role, key ID) is
+    /// already stored.
+    pub async fn put_server_key(&self, key: &NewServerKey) -> StoreResult<()> {
+        dispatch!(self, s => s.put_server_key(key).await)
+    }
+
+    /// Every server-held key of (`gun`, `role`) in any state, oldest first.
+    pub async fn server_keys(&self, gun: &str, role: &str) -> StoreResult<Vec<ServerKey>> {
+        if unstorable(gun) || unstorable(role) {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.server_keys(gun, role).await)
+    }
+
+    /// One server-held key.
+    pub async fn server_key(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<ServerKey>> {
+        if unstorable(gun) || unstorable(role) || unstorable(key_id) {
+            return Ok(None);
+        }
+        dispatch!(self, s => s.server_key(gun, role, key_id).await)
+    }
+
+    /// Sets the state of a server-held key; [`StoreError::KeyNotFound`] if there is none.
+    pub async fn mark_key_state(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+        state: KeyState,
+    ) -> StoreResult<()> {
+        if unstorable(gun) || unstorable(role) || unstorable(key_id) {
+            return found_key(0, gun, role, key_id);
+        }
+        dispatch!(self, s => s.mark_key_state(gun, role, key_id, state).await)
+    }
+
+    /// Records that a server-held key signed just now (sets `last_used`);
+    /// [`StoreError::KeyNotFound`] if there is none.
+    pub async fn touch_server_key(&self, gun: &str, role: &str, key_id: &str) -> StoreResult<()> {
+        if unstorable(gun) || unstorable(role) || unstorable(key_id) {
+            return found_key(0, gun, role, key_id);
+        }
+        dispatch!(self, s => s.touch_server_key(gun, role, key_id).await)
+    }
+
+    /// Closes the pools; later operations fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(
+            Backend::from_url("postgres://u:pw@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("sqlite://x.db?mode=rwc").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").ok(),
+            Some(Backend::Sqlite)
+        );
+        match Backend::from_url("mysql://root:secret@h/db") {
+            Err(e @ StoreError::UnsupportedUrl { .. }) => {
+                assert!(!e.to_string().contains("secret"), "{e}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

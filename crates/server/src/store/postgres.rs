@@ -1,0 +1,672 @@
+//! The PostgreSQL backend. Shares its tables with the Go notary-server.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::Row as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+
+use super::checks::{self as batch, check_key_names, found_key};
+use super::error::{StoreError, StoreResult, is_broken_connection};
+use super::types::{
+    CATEGORY_DELETION, Change, ChangeQuery, KeyState, NewServerKey, ServerKey, StoredFile,
+    checksum_of, is_sha256_hex, zero_time,
+};
+use super::{FileUpdate, StoreOptions};
+
+/// Embedded PostgreSQL migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Advisory-lock class (first key of `pg_advisory_xact_lock(int, int)`) for GUN writers.
+const GUN_LOCK_CLASS: i32 = 0x5347_4e54; // "SGNT"
+
+const LATEST: &str = "SELECT role, version, sha256, data, created_at FROM tuf_files \
+     WHERE gun = $1 AND role = $2 AND deleted_at IS NULL ORDER BY version DESC LIMIT 1";
+
+const BY_CHECKSUM: &str = "SELECT role, version, sha256, data, created_at FROM tuf_files \
+     WHERE gun = $1 AND role = $2 AND sha256 = $3::bpchar AND deleted_at IS NULL LIMIT 1";
+
+const BY_VERSION: &str = "SELECT role, version, sha256, data, created_at FROM tuf_files \
+     WHERE gun = $1 AND role = $2 AND version = $3 AND deleted_at IS NULL";
+
+/// The highest stored version of each role: one backward index probe per role, however many
+/// versions are stored.
+const MAX_VERSIONS: &str = "SELECT r.role, \
+       (SELECT t.version FROM tuf_files t WHERE t.gun = $1 AND t.role = r.role \
+        ORDER BY t.version DESC LIMIT 1) AS version \
+     FROM UNNEST($2::text[]) AS r(role)";
+
+/// Inserts the batch in upload order, and one `update` change per timestamp row.
+const INSERT_FILES: &str = "WITH clock AS (SELECT (now() AT TIME ZONE 'UTC') AS t), \
+     ins AS ( \
+       INSERT INTO tuf_files (created_at, updated_at, gun, role, version, data, sha256) \
+       SELECT clock.t, clock.t, $1, u.role, u.version, u.data, u.sha256 \
+       FROM clock, UNNEST($2::text[], $3::int4[], $4::bytea[], $5::text[]) \
+         WITH ORDINALITY AS u(role, version, data, sha256, ord) \
+       ORDER BY u.ord \
+       RETURNING created_at, role, version, sha256) \
+     INSERT INTO changefeed (created_at, gun, version, sha256, category) \
+     SELECT created_at, $1, version, sha256, 'update' FROM ins \
+     WHERE role = 'timestamp' ORDER BY version";
+
+const CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
+     WHERE id > $1 ORDER BY id ASC LIMIT $2";
+const CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
+     WHERE id < $1 ORDER BY id DESC LIMIT $2";
+const GUN_CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, category \
+     FROM changefeed WHERE gun = $3 AND id > $1 ORDER BY id ASC LIMIT $2";
+const GUN_CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category \
+     FROM changefeed WHERE gun = $3 AND id < $1 ORDER BY id DESC LIMIT $2";
+
+const KEYS_BY_ROLE: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
+     state, created_at, last_used FROM signet_server_keys WHERE gun = $1 AND role = $2 \
+     ORDER BY created_at, key_id";
+
+const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
+     state, created_at, last_used FROM signet_server_keys \
+     WHERE gun = $1 AND role = $2 AND key_id = $3";
+
+/// A metadata store on PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Attempts for a read whose pooled connection turns out to be broken.
+    attempts: u32,
+}
+
+impl PgStore {
+    /// A lazily connecting pool for `url`; nothing is sent to the database yet.
+    pub(crate) fn open(url: &str, opts: &StoreOptions) -> StoreResult<Self> {
+        let connect =
+            PgConnectOptions::from_str(url).map_err(|source| StoreError::Config { source })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            // Connections are checked when released; a read that meets one broken since is
+            // retried on another connection, so each read is one round trip.
+            .test_before_acquire(false)
+            .connect_lazy_with(connect);
+        Ok(Self {
+            pool,
+            attempts: opts.max_connections.saturating_add(1),
+        })
+    }
+
+    /// The embedded migrations.
+    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    /// Applies pending migrations.
+    pub(crate) async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::from_migrate)
+    }
+
+    /// The connection pool, for callers that need raw access (tests, metrics).
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `op`, again on another connection while the error says the connection it got
+    /// was broken (a restarted server leaves stale connections in the pool).
+    async fn retry<T, F, Fut>(&self, mut op: F) -> Result<T, sqlx::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let mut left = self.attempts;
+        loop {
+            match op().await {
+                Err(e) if left > 1 && is_broken_connection(&e) => left -= 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.retry(|| self.pool.begin()).await
+    }
+
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
+        self.retry(|| sqlx::query("SELECT 1").execute(&self.pool))
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::from_sqlx("ping", e))
+    }
+
+    pub(crate) async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
+        let batch = batch::prepare(gun, updates)?;
+        if batch.rows.is_empty() {
+            return Ok(());
+        }
+        let ctx = || format!("update of {gun}");
+        let err = |e| StoreError::from_sqlx(ctx(), e);
+        let mut tx = self.begin().await.map_err(err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(GUN_LOCK_CLASS)
+            .bind(batch::gun_lock_key(gun))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+
+        let roles: Vec<&str> = batch.min_version.keys().copied().collect();
+        let stored = sqlx::query(MAX_VERSIONS)
+            .bind(gun)
+            .bind(roles.as_slice())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        for row in &stored {
+            let role: String = row.try_get("role").map_err(err)?;
+            let max: Option<i32> = row.try_get("version").map_err(err)?;
+            batch.check_stored(gun, &role, max.map(i64::from))?;
+        }
+
+        let roles: Vec<&str> = batch.rows.iter().map(|r| r.role).collect();
+        let versions: Vec<i32> = batch.rows.iter().map(|r| r.version).collect();
+        let datas: Vec<&[u8]> = batch.rows.iter().map(|r| r.data).collect();
+        let sums: Vec<&str> = batch.rows.iter().map(|r| r.sha256.as_str()).collect();
+        let inserted = sqlx::query(INSERT_FILES)
+            .bind(gun)
+            .bind(roles.as_slice())
+            .bind(versions.as_slice())
+            .bind(datas.as_slice())
+            .bind(sums.as_slice())
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(batch.first_conflict(gun));
+            }
+            Err(e) => return Err(err(e)),
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    pub(crate) async fn latest(&self, gun: &str, role: &str) -> StoreResult<Option<StoredFile>> {
+        let row = self
+            .retry(|| {
+                sqlx::query(LATEST)
+                    .bind(gun)
+                    .bind(role)
+                    .fetch_optional(&self.pool)
+            })
+            .await
+            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role}"), e))?;
+        row.map(|r| file_from_row(gun, &r)).transpose()
+    }
+
+    pub(crate) async fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> StoreResult<Option<StoredFile>> {
+        if !is_sha256_hex(sha256_hex) {
+            return Ok(None);
+        }
+        let row = self
+            .retry(|| {
+                sqlx::query(BY_CHECKSUM)
+                    .bind(gun)
+                    .bind(role)
+                    .bind(sha256_hex)
+                    .fetch_optional(&self.pool)
+            })
+            .await
+            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role}.{sha256_hex}"), e))?;
+        row.map(|r| file_from_row(gun, &r)).transpose()
+    }
+
+    pub(crate) async fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> StoreResult<Option<StoredFile>> {
+        let Ok(version) = i32::try_from(version) else {
+            return Ok(None);
+        };
+        let row = self
+            .retry(|| {
+                sqlx::query(BY_VERSION)
+                    .bind(gun)
+                    .bind(role)
+                    .bind(version)
+                    .fetch_optional(&self.pool)
+            })
+            .await
+            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {version}.{role}"), e))?;
+        row.map(|r| file_from_row(gun, &r)).transpose()
+    }
+
+    pub(crate) async fn delete(&self, gun: &str) -> StoreResult<bool> {
+        let err = |e| StoreError::from_sqlx(format!("delete of {gun}"), e);
+        let mut tx = self.begin().await.map_err(err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(GUN_LOCK_CLASS)
+            .bind(batch::gun_lock_key(gun))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        let deleted = sqlx::query("DELETE FROM tuf_files WHERE gun = $1")
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if deleted > 0 {
+            sqlx::query(
+                "INSERT INTO changefeed (created_at, gun, version, sha256, category) \
+                 VALUES (now() AT TIME ZONE 'UTC', $1, 0, '', $2)",
+            )
+            .bind(gun)
+            .bind(CATEGORY_DELETION)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(deleted > 0)
+    }
+
+    pub(crate) async fn changes(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> StoreResult<Vec<Change>> {
+        let q = ChangeQuery::new(change_id, records);
+        let sql = match (gun.is_some(), q.reversed) {
+            (false, false) => CHANGES_AFTER,
+            (false, true) => CHANGES_BEFORE,
+            (true, false) => GUN_CHANGES_AFTER,
+            (true, true) => GUN_CHANGES_BEFORE,
+        };
+        let ctx = || format!("changefeed read of {}", gun.unwrap_or("all GUNs"));
+        let rows = self
+            .retry(|| {
+                let query = sqlx::query(sql).bind(q.bound).bind(q.limit);
+                let query = match gun {
+                    Some(g) => query.bind(g),
+                    None => query,
+                };
+                query.fetch_all(&self.pool)
+            })
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        let mut out = rows
+            .iter()
+            .map(change_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        if q.reversed {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn put_server_key(&self, key: &NewServerKey) -> StoreResult<()> {
+        check_key_names(&key.gun, &key.role, &key.key_id)?;
+        // Not retried: an insert whose connection broke may have committed.
+        let result = sqlx::query(
+            "INSERT INTO signet_server_keys \
+             (gun, role, key_id, algorithm, public_key, sealed_private_key, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&key.gun)
+        .bind(&key.role)
+        .bind(&key.key_id)
+        .bind(&key.algorithm)
+        .bind(key.public_key.as_ref())
+        .bind(key.sealed_private_key.as_ref())
+        .bind(key.state.as_str())
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::KeyExists {
+                    gun: key.gun.clone(),
+                    role: key.role.clone(),
+                    key_id: key.key_id.clone(),
+                })
+            }
+            Err(e) => Err(StoreError::from_sqlx(
+                format!("store of {} {} key {}", key.gun, key.role, key.key_id),
+                e,
+            )),
+        }
+    }
+
+    pub(crate) async fn server_keys(&self, gun: &str, role: &str) -> StoreResult<Vec<ServerKey>> {
+        let ctx = || format!("read of {gun} {role} keys");
+        let rows = self
+            .retry(|| {
+                sqlx::query(KEYS_BY_ROLE)
+                    .bind(gun)
+                    .bind(role)
+                    .fetch_all(&self.pool)
+            })
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub(crate) async fn server_key(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<ServerKey>> {
+        let row = self
+            .retry(|| {
+                sqlx::query(KEY_BY_ID)
+                    .bind(gun)
+                    .bind(role)
+                    .bind(key_id)
+                    .fetch_optional(&self.pool)
+            })
+            .await
+            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role} key {key_id}"), e))?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    pub(crate) async fn mark_key_state(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+        state: KeyState,
+    ) -> StoreResult<()> {
+        let done = self
+            .retry(|| {
+                sqlx::query(
+                    "UPDATE signet_server_keys SET state = $4 \
+                     WHERE gun = $1 AND role = $2 AND key_id = $3",
+                )
+                .bind(gun)
+                .bind(role)
+                .bind(key_id)
+                .bind(state.as_str())
+                .execute(&self.pool)
+            })
+            .await
+            .map_err(|e| {
+                StoreError::from_sqlx(format!("state change of {gun} {role} key {key_id}"), e)
+            })?;
+        found_key(done.rows_affected(), gun, role, key_id)
+    }
+
+    pub(crate) async fn touch_server_key(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<()> {
+        let done = self
+            .retry(|| {
+                sqlx::query(
+                    "UPDATE signet_server_keys SET last_used = now() \
+                     WHERE gun = $1 AND role = $2 AND key_id = $3",
+                )
+                .bind(gun)
+                .bind(role)
+                .bind(key_id)
+                .execute(&self.pool)
+            })
+            .await
+            .map_err(|e| StoreError::from_sqlx(format!("use of {gun} {role} key {key_id}"), e))?;
+        found_key(done.rows_affected(), gun, role, key_id)
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn file_from_row(gun: &str, row: &PgRow) -> StoreResult<StoredFile> {
+    let decode = |e| StoreError::from_sqlx(format!("decode of a {gun} row"), e);
+    let role: String = row.try_get("role").map_err(decode)?;
+    let version: i32 = row.try_get("version").map_err(decode)?;
+    let sha256: Option<String> = row.try_get("sha256").map_err(decode)?;
+    let data: Vec<u8> = row.try_get("data").map_err(decode)?;
+    let created_at: Option<NaiveDateTime> = row.try_get("created_at").map_err(decode)?;
+    Ok(StoredFile {
+        sha256: checksum_of(sha256.as_deref(), &data),
+        role,
+        version: i64::from(version),
+        data: Bytes::from(data),
+        created_at: created_at.map_or_else(zero_time, |t| t.and_utc()),
+    })
+}
+
+fn change_from_row(row: &PgRow) -> Result<Change, sqlx::Error> {
+    let id: i32 = row.try_get("id")?;
+    let created_at: Option<NaiveDateTime> = row.try_get("created_at")?;
+    let version: i32 = row.try_get("version")?;
+    let sha256: Option<String> = row.try_get("sha256")?;
+    Ok(Change {
+        id: i64::from(id),
+        created_at: created_at.map_or_else(zero_time, |t| t.and_utc()),
+        gun: row.try_get("gun")?,
+        version: i64::from(version),
+        sha256: sha256.map(|s| s.trim_end().to_owned()).unwrap_or_default(),
+        category: row.try_get("category")?,
+    })
+}
+
+fn key_from_row(row: &PgRow) -> StoreResult<ServerKey> {
+    let gun: String = row.try_get("gun").map_err(key_decode)?;
+    let role: String = row.try_get("role").map_err(key_decode)?;
+    let state: String = row.try_get("state").map_err(key_decode)?;
+    let state = state.parse().map_err(|e| StoreError::Corrupt {
+        gun: gun.clone(),
+        role: role.clone(),
+        detail: format!("server key: {e}"),
+    })?;
+    let public_key: Vec<u8> = row.try_get("public_key").map_err(key_decode)?;
+    let sealed: Vec<u8> = row.try_get("sealed_private_key").map_err(key_decode)?;
+    let created_at: DateTime<Utc> = row.try_get("created_at").map_err(key_decode)?;
+    Ok(ServerKey {
+        key_id: row.try_get("key_id").map_err(key_decode)?,
+        algorithm: row.try_get("algorithm").map_err(key_decode)?,
+        public_key: Bytes::from(public_key),
+        sealed_private_key: Bytes::from(sealed),
+        state,
+        created_at,
+        last_used: row.try_get("last_used").map_err(key_decode)?,
+        gun,
+        role,
+    })
+}
+
+fn key_decode(e: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx("decode of a server key row", e)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+    enum P {
+        S(&'static str),
+        I4(i32),
+        I8(i64),
+        A(&'static [&'static str]),
+    }
+
+    /// A migrated store in a fresh schema, and an admin pool to drop it; `None` (with a
+    /// notice) when Postgres is down and CI is unset.
+    async fn fresh() -> Option<(PgStore, PgPool, String)> {
+        let admin = match PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(BASE)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if std::env::var_os("CI").is_some() => {
+                panic!("CI is set and Postgres at {BASE} is unreachable: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipping: Postgres at {BASE} is unreachable: {e}");
+                return None;
+            }
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let schema = format!("signet_u_{}_{nanos}", std::process::id());
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let url = format!("{BASE}?options=-c%20search_path%3D{schema}");
+        let store = PgStore::open(&url, &StoreOptions::default()).unwrap();
+        store.migrate().await.unwrap();
+        Some((store, admin, schema))
+    }
+
+    async fn plan(store: &PgStore, sql: &str, params: &[P]) -> String {
+        let mut conn = store.pool.acquire().await.unwrap();
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let explain = format!("EXPLAIN {sql}");
+        let mut q = sqlx::query(&explain);
+        for p in params {
+            q = match p {
+                P::S(s) => q.bind(*s),
+                P::I4(n) => q.bind(*n),
+                P::I8(n) => q.bind(*n),
+                P::A(a) => q.bind(*a),
+            };
+        }
+        let rows = q.fetch_all(&mut *conn).await.unwrap();
+        sqlx::query("RESET enable_seqscan")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn hot_queries_use_indexes() {
+        let Some((store, admin, schema)) = fresh().await else {
+            return;
+        };
+        let outcome = tokio::spawn(check_plans(store.clone())).await;
+        store.close().await;
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
+    async fn check_plans(store: PgStore) {
+        // Realistic statistics: many GUNs, roles and versions.
+        sqlx::raw_sql(
+            "INSERT INTO tuf_files (created_at, updated_at, gun, role, version, data, sha256) \
+             SELECT now(), now(), 'gun' || g, r, v, convert_to(g || r || v, 'UTF8'), \
+                    encode(sha256(convert_to(g || r || v, 'UTF8')), 'hex') \
+             FROM generate_series(1, 50) g, unnest(ARRAY['root', 'targets', 'snapshot', \
+                  'timestamp']) r, generate_series(1, 20) v; \
+             INSERT INTO changefeed (created_at, gun, version, sha256) \
+             SELECT now(), 'gun' || g, v, '' FROM generate_series(1, 500) v, \
+                    generate_series(1, 50) g ORDER BY v, g; \
+             INSERT INTO changefeed (created_at, gun, version, sha256) \
+             SELECT now(), 'rare', v, '' FROM generate_series(1, 5) v; \
+             ANALYZE tuf_files; ANALYZE changefeed;",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let sum = "ab".repeat(32).leak();
+        // (query, parameters, the index it must use without sorting; None: any index).
+        let cases: [(&str, Vec<P>, Option<&str>); 8] = [
+            (
+                LATEST,
+                vec![P::S("gun7"), P::S("targets")],
+                Some("tuf_files_gun_role_version_key"),
+            ),
+            (
+                BY_VERSION,
+                vec![P::S("gun7"), P::S("targets"), P::I4(3)],
+                Some("tuf_files_gun_role_version_key"),
+            ),
+            (
+                BY_CHECKSUM,
+                vec![P::S("gun7"), P::S("targets"), P::S(sum)],
+                Some("signet_tuf_files_gun_role_sha256_idx"),
+            ),
+            (
+                MAX_VERSIONS,
+                vec![P::S("gun7"), P::A(&["root", "timestamp"])],
+                Some("tuf_files_gun_role_version_key"),
+            ),
+            (
+                CHANGES_AFTER,
+                vec![P::I8(5), P::I8(10)],
+                Some("changefeed_pkey"),
+            ),
+            (
+                CHANGES_BEFORE,
+                vec![P::I8(i64::MAX), P::I8(10)],
+                Some("changefeed_pkey"),
+            ),
+            // Whether the per-GUN pages walk the primary key or a GUN index depends on how
+            // many records the GUN has.
+            (
+                GUN_CHANGES_AFTER,
+                vec![P::I8(5), P::I8(10), P::S("rare")],
+                None,
+            ),
+            (
+                GUN_CHANGES_BEFORE,
+                vec![P::I8(i64::MAX), P::I8(10), P::S("gun7")],
+                None,
+            ),
+        ];
+        for (sql, params, index) in &cases {
+            let p = plan(&store, sql, params).await;
+            assert!(!p.contains("Seq Scan"), "{sql}:\n{p}");
+            if let Some(index) = index {
+                assert!(!p.contains("Sort"), "{sql}:\n{p}");
+                assert!(p.contains(index), "{sql}: expected {index}:\n{p}");
+            }
+        }
+        // The checksum is compared inside the index, not filtered afterwards.
+        let p = plan(
+            &store,
+            BY_CHECKSUM,
+            &[P::S("gun7"), P::S("targets"), P::S(sum)],
+        )
+        .await;
+        assert!(
+            p.lines()
+                .any(|l| l.contains("Index Cond") && l.contains("sha256")),
+            "{p}"
+        );
+    }
+}

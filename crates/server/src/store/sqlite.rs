@@ -1,0 +1,502 @@
+//! The SQLite backend: the same tables as PostgreSQL, one writer at a time.
+
+use std::str::FromStr;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+
+use super::checks::{self as batch, check_key_names, found_key};
+use super::error::{StoreError, StoreResult};
+use super::types::{
+    CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, KeyState, NewServerKey, ServerKey,
+    StoredFile, checksum_of, is_sha256_hex, zero_time,
+};
+use super::{FileUpdate, StoreOptions};
+
+/// Embedded SQLite migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+const LATEST: &str = "SELECT role, version, sha256, data, created_at FROM tuf_files \
+     WHERE gun = ?1 AND role = ?2 AND deleted_at IS NULL ORDER BY version DESC LIMIT 1";
+
+const BY_CHECKSUM: &str = "SELECT role, version, sha256, data, created_at FROM tuf_files \
+     WHERE gun = ?1 AND role = ?2 AND sha256 = ?3 AND deleted_at IS NULL LIMIT 1";
+
+const BY_VERSION: &str = "SELECT role, version, sha256, data, created_at FROM tuf_files \
+     WHERE gun = ?1 AND role = ?2 AND version = ?3 AND deleted_at IS NULL";
+
+const MAX_VERSION: &str = "SELECT version FROM tuf_files WHERE gun = ?1 AND role = ?2 \
+     ORDER BY version DESC LIMIT 1";
+
+const INSERT_FILE: &str = "INSERT INTO tuf_files \
+     (created_at, updated_at, gun, role, version, data, sha256) \
+     VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6)";
+
+const INSERT_CHANGE: &str = "INSERT INTO changefeed (created_at, gun, version, sha256, category) \
+     VALUES (?1, ?2, ?3, ?4, ?5)";
+
+const CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
+     WHERE id > ?1 ORDER BY id ASC LIMIT ?2";
+const CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
+     WHERE id < ?1 ORDER BY id DESC LIMIT ?2";
+const GUN_CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, category \
+     FROM changefeed WHERE gun = ?3 AND id > ?1 ORDER BY id ASC LIMIT ?2";
+const GUN_CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category \
+     FROM changefeed WHERE gun = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2";
+
+const KEYS_BY_ROLE: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
+     state, created_at, last_used FROM signet_server_keys WHERE gun = ?1 AND role = ?2 \
+     ORDER BY created_at, key_id";
+
+const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
+     state, created_at, last_used FROM signet_server_keys \
+     WHERE gun = ?1 AND role = ?2 AND key_id = ?3";
+
+/// A metadata store on SQLite. Writes go through a single connection and take the database
+/// write lock when they begin (`BEGIN IMMEDIATE`), so concurrent uploads queue up instead of
+/// failing part-way.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Lazily connecting pools for `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`).
+    pub(crate) fn open(url: &str, opts: &StoreOptions) -> StoreResult<Self> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut connect =
+            SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Config { source })?;
+        if in_memory {
+            // One connection holds the whole database: never let the pool close it.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_lazy_with(connect);
+            return Ok(Self {
+                reader: pool.clone(),
+                writer: pool,
+            });
+        }
+        connect = connect
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(opts.acquire_timeout);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .test_before_acquire(false)
+            .connect_lazy_with(connect.clone());
+        let reader = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .test_before_acquire(false)
+            .connect_lazy_with(connect);
+        Ok(Self { reader, writer })
+    }
+
+    /// The embedded migrations.
+    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    /// Applies pending migrations.
+    pub(crate) async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.writer)
+            .await
+            .map_err(StoreError::from_migrate)
+    }
+
+    /// The pool used for reads, for callers that need raw access (tests, metrics).
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::from_sqlx("ping", e))
+    }
+
+    pub(crate) async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
+        let batch = batch::prepare(gun, updates)?;
+        if batch.rows.is_empty() {
+            return Ok(());
+        }
+        let err = |e| StoreError::from_sqlx(format!("update of {gun}"), e);
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
+        for &role in batch.min_version.keys() {
+            let max: Option<i64> = sqlx::query_scalar(MAX_VERSION)
+                .bind(gun)
+                .bind(role)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+            batch.check_stored(gun, role, max)?;
+        }
+        let now = Utc::now();
+        for row in &batch.rows {
+            let inserted = sqlx::query(INSERT_FILE)
+                .bind(now)
+                .bind(gun)
+                .bind(row.role)
+                .bind(row.version)
+                .bind(row.data)
+                .bind(&row.sha256)
+                .execute(&mut *tx)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    return Err(StoreError::OldVersion {
+                        gun: gun.to_owned(),
+                        role: row.role.to_owned(),
+                        version: i64::from(row.version),
+                    });
+                }
+                Err(e) => return Err(err(e)),
+            }
+            if row.is_timestamp() {
+                sqlx::query(INSERT_CHANGE)
+                    .bind(now)
+                    .bind(gun)
+                    .bind(row.version)
+                    .bind(&row.sha256)
+                    .bind(CATEGORY_UPDATE)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn fetch_file<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        gun: &str,
+        what: impl FnOnce() -> String,
+    ) -> StoreResult<Option<StoredFile>> {
+        let row = query
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx(what(), e))?;
+        row.map(|r| file_from_row(gun, &r)).transpose()
+    }
+
+    pub(crate) async fn latest(&self, gun: &str, role: &str) -> StoreResult<Option<StoredFile>> {
+        let q = sqlx::query(LATEST).bind(gun).bind(role);
+        self.fetch_file(q, gun, || format!("read of {gun} {role}"))
+            .await
+    }
+
+    pub(crate) async fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> StoreResult<Option<StoredFile>> {
+        if !is_sha256_hex(sha256_hex) {
+            return Ok(None);
+        }
+        let q = sqlx::query(BY_CHECKSUM)
+            .bind(gun)
+            .bind(role)
+            .bind(sha256_hex);
+        self.fetch_file(q, gun, || format!("read of {gun} {role}.{sha256_hex}"))
+            .await
+    }
+
+    pub(crate) async fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> StoreResult<Option<StoredFile>> {
+        let q = sqlx::query(BY_VERSION).bind(gun).bind(role).bind(version);
+        self.fetch_file(q, gun, || format!("read of {gun} {version}.{role}"))
+            .await
+    }
+
+    pub(crate) async fn delete(&self, gun: &str) -> StoreResult<bool> {
+        let err = |e| StoreError::from_sqlx(format!("delete of {gun}"), e);
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
+        let deleted = sqlx::query("DELETE FROM tuf_files WHERE gun = ?1")
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if deleted > 0 {
+            sqlx::query(INSERT_CHANGE)
+                .bind(Utc::now())
+                .bind(gun)
+                .bind(0_i64)
+                .bind("")
+                .bind(CATEGORY_DELETION)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(deleted > 0)
+    }
+
+    pub(crate) async fn changes(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> StoreResult<Vec<Change>> {
+        let q = ChangeQuery::new(change_id, records);
+        let sql = match (gun.is_some(), q.reversed) {
+            (false, false) => CHANGES_AFTER,
+            (false, true) => CHANGES_BEFORE,
+            (true, false) => GUN_CHANGES_AFTER,
+            (true, true) => GUN_CHANGES_BEFORE,
+        };
+        let ctx = || format!("changefeed read of {}", gun.unwrap_or("all GUNs"));
+        let query = sqlx::query(sql).bind(q.bound).bind(q.limit);
+        let query = match gun {
+            Some(g) => query.bind(g),
+            None => query,
+        };
+        let rows = query
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        let mut out = rows
+            .iter()
+            .map(change_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        if q.reversed {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn put_server_key(&self, key: &NewServerKey) -> StoreResult<()> {
+        check_key_names(&key.gun, &key.role, &key.key_id)?;
+        let result = sqlx::query(
+            "INSERT INTO signet_server_keys \
+             (gun, role, key_id, algorithm, public_key, sealed_private_key, state, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&key.gun)
+        .bind(&key.role)
+        .bind(&key.key_id)
+        .bind(&key.algorithm)
+        .bind(key.public_key.as_ref())
+        .bind(key.sealed_private_key.as_ref())
+        .bind(key.state.as_str())
+        .bind(Utc::now())
+        .execute(&self.writer)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::KeyExists {
+                    gun: key.gun.clone(),
+                    role: key.role.clone(),
+                    key_id: key.key_id.clone(),
+                })
+            }
+            Err(e) => Err(StoreError::from_sqlx(
+                format!("store of {} {} key {}", key.gun, key.role, key.key_id),
+                e,
+            )),
+        }
+    }
+
+    pub(crate) async fn server_keys(&self, gun: &str, role: &str) -> StoreResult<Vec<ServerKey>> {
+        let rows = sqlx::query(KEYS_BY_ROLE)
+            .bind(gun)
+            .bind(role)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role} keys"), e))?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub(crate) async fn server_key(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<ServerKey>> {
+        let row = sqlx::query(KEY_BY_ID)
+            .bind(gun)
+            .bind(role)
+            .bind(key_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role} key {key_id}"), e))?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    pub(crate) async fn mark_key_state(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+        state: KeyState,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE signet_server_keys SET state = ?4 WHERE gun = ?1 AND role = ?2 AND key_id = ?3",
+        )
+        .bind(gun)
+        .bind(role)
+        .bind(key_id)
+        .bind(state.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| {
+            StoreError::from_sqlx(format!("state change of {gun} {role} key {key_id}"), e)
+        })?;
+        found_key(done.rows_affected(), gun, role, key_id)
+    }
+
+    pub(crate) async fn touch_server_key(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE signet_server_keys SET last_used = ?4 \
+             WHERE gun = ?1 AND role = ?2 AND key_id = ?3",
+        )
+        .bind(gun)
+        .bind(role)
+        .bind(key_id)
+        .bind(Utc::now())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_sqlx(format!("use of {gun} {role} key {key_id}"), e))?;
+        found_key(done.rows_affected(), gun, role, key_id)
+    }
+
+    pub(crate) async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+fn file_from_row(gun: &str, row: &SqliteRow) -> StoreResult<StoredFile> {
+    let decode = |e| StoreError::from_sqlx(format!("decode of a {gun} row"), e);
+    let role: String = row.try_get("role").map_err(decode)?;
+    let version: i64 = row.try_get("version").map_err(decode)?;
+    let sha256: Option<String> = row.try_get("sha256").map_err(decode)?;
+    let data: Vec<u8> = row.try_get("data").map_err(decode)?;
+    let created_at: Option<DateTime<Utc>> = row.try_get("created_at").map_err(decode)?;
+    Ok(StoredFile {
+        sha256: checksum_of(sha256.as_deref(), &data),
+        role,
+        version,
+        data: Bytes::from(data),
+        created_at: created_at.unwrap_or_else(zero_time),
+    })
+}
+
+fn change_from_row(row: &SqliteRow) -> Result<Change, sqlx::Error> {
+    let created_at: Option<DateTime<Utc>> = row.try_get("created_at")?;
+    let sha256: Option<String> = row.try_get("sha256")?;
+    Ok(Change {
+        id: row.try_get("id")?,
+        created_at: created_at.unwrap_or_else(zero_time),
+        gun: row.try_get("gun")?,
+        version: row.try_get("version")?,
+        sha256: sha256.map(|s| s.trim_end().to_owned()).unwrap_or_default(),
+        category: row.try_get("category")?,
+    })
+}
+
+fn key_from_row(row: &SqliteRow) -> StoreResult<ServerKey> {
+    let decode = |e| StoreError::from_sqlx("decode of a server key row", e);
+    let gun: String = row.try_get("gun").map_err(decode)?;
+    let role: String = row.try_get("role").map_err(decode)?;
+    let state: String = row.try_get("state").map_err(decode)?;
+    let state = state.parse().map_err(|e| StoreError::Corrupt {
+        gun: gun.clone(),
+        role: role.clone(),
+        detail: format!("server key: {e}"),
+    })?;
+    let public_key: Vec<u8> = row.try_get("public_key").map_err(decode)?;
+    let sealed: Vec<u8> = row.try_get("sealed_private_key").map_err(decode)?;
+    Ok(ServerKey {
+        key_id: row.try_get("key_id").map_err(decode)?,
+        algorithm: row.try_get("algorithm").map_err(decode)?,
+        public_key: Bytes::from(public_key),
+        sealed_private_key: Bytes::from(sealed),
+        state,
+        created_at: row.try_get("created_at").map_err(decode)?,
+        last_used: row.try_get("last_used").map_err(decode)?,
+        gun,
+        role,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The query plan of `sql` with every parameter bound to a placeholder value.
+    async fn plan(store: &SqliteStore, sql: &str, params: usize) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut q = sqlx::query(&explain);
+        for _ in 0..params {
+            q = q.bind("x");
+        }
+        let rows = q.fetch_all(&store.reader).await.unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn hot_queries_use_indexes_without_sorting() {
+        let store = SqliteStore::open("sqlite::memory:", &StoreOptions::default()).unwrap();
+        store.migrate().await.unwrap();
+        for (sql, params) in [(LATEST, 2), (BY_VERSION, 3), (MAX_VERSION, 2)] {
+            let p = plan(&store, sql, params).await;
+            assert!(p.contains("INDEX sqlite_autoindex_tuf_files"), "{sql}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{sql}: {p}");
+        }
+        let p = plan(&store, BY_CHECKSUM, 3).await;
+        assert!(p.contains("signet_tuf_files_gun_role_sha256_idx"), "{p}");
+        for sql in [GUN_CHANGES_AFTER, GUN_CHANGES_BEFORE] {
+            let p = plan(&store, sql, 3).await;
+            assert!(p.contains("signet_changefeed_gun_id_idx"), "{sql}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{sql}: {p}");
+        }
+        for sql in [CHANGES_AFTER, CHANGES_BEFORE] {
+            let p = plan(&store, sql, 2).await;
+            assert!(
+                p.contains("PRIMARY KEY") || p.contains("INTEGER PRIMARY"),
+                "{sql}: {p}"
+            );
+            assert!(!p.contains("TEMP B-TREE"), "{sql}: {p}");
+        }
+    }
+}

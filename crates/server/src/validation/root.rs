@@ -1,0 +1,31 @@
+//! Step 3 of upload validation: an uploaded root.
+
+use chrono::{DateTime, Utc};
+use signet_tuf::metadata::{Envelope, Root};
+use signet_tuf::repo::check_root_version_step;
+use signet_tuf::verify::{check_expiry, verify_root};
+
+use super::{Fail, tuf_msg};
+use crate::error::ServerError;
+use crate::repo::UploadedFile;
+
+/// Checks an uploaded root against the stored one (`previous`), returning it parsed.
+pub(crate) fn validate_new_root(
+    gun: &str,
+    up: &UploadedFile,
+    previous: Option<&Root>,
+    now: DateTime<Utc>,
+) -> Result<Envelope<Root>, ServerError> {
+    let fail = Fail(gun);
+    let current = previous.map(|r| r.version);
+    if let Err(e) = check_root_version_step(current, up.version) {
+        return Err(fail.root(match e {
+            signet_tuf::Error::InvalidMetadata { reason, .. } => reason,
+            other => other.to_string(),
+        }));
+    }
+    let env = Envelope::<Root>::parse(&up.data).map_err(|e| fail.root(tuf_msg(&e)))?;
+    verify_root(&env, previous, gun, now).map_err(|e| fail.root(tuf_msg(&e)))?;
+    check_expiry("root", &env.signed().expires, now).map_err(|e| fail.root(tuf_msg(&e)))?;
+    Ok(env)
+}

@@ -1,0 +1,80 @@
+//! Standard base64 as Go's `encoding/base64.StdEncoding` reads and writes it (padding required,
+//! non-zero trailing bits tolerated on input), plus serde helpers for byte fields.
+
+use base64::Engine as _;
+use base64::alphabet::STANDARD as STANDARD_ALPHABET;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+const ENGINE: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD_ALPHABET,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Encodes `bytes` as padded standard base64.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    ENGINE.encode(bytes)
+}
+
+/// Decodes padded standard base64.
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    ENGINE.decode(text)
+}
+
+/// Serde adapter for `Vec<u8>` fields written as base64 strings.
+pub(crate) mod serde_bytes {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        super::decode(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde adapter for `BTreeMap<String, Vec<u8>>` fields whose values are base64 strings.
+pub(crate) mod serde_byte_map {
+    use std::collections::BTreeMap;
+
+    use serde::ser::SerializeMap as _;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        map: &BTreeMap<String, Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(map.len()))?;
+        for (k, v) in map {
+            out.serialize_entry(k, &super::encode(v))?;
+        }
+        out.end()
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Vec<u8>>, D::Error> {
+        let raw = BTreeMap::<String, String>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(k, v)| match super::decode(&v) {
+                Ok(bytes) => Ok((k, bytes)),
+                Err(e) => Err(serde::de::Error::custom(format!("hash {k:?}: {e}"))),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tolerates_trailing_bits_but_requires_padding() {
+        assert_eq!(super::decode("QR==").unwrap(), b"A");
+        assert_eq!(super::decode("QQ==").unwrap(), b"A");
+        assert!(super::decode("QQ").is_err());
+        assert_eq!(super::encode(b"A"), "QQ==");
+    }
+}

@@ -1,0 +1,71 @@
+//! Typed Notary metadata documents and the signed envelope around them.
+//!
+//! Every document type keeps fields it does not model in an `unknown` map (serde `flatten`),
+//! so unknown fields survive parse → sign → write. Missing optional collections default to
+//! empty, as Go's zero values do.
+//!
+//! `_type` is checked case-sensitively against the capitalised names Notary uses, per role:
+//! `Root` for root, `Targets` for targets **and every delegation**, `Snapshot`, `Timestamp`.
+//! The check happens in each type's `validate` method (not while parsing), so a document with the
+//! wrong `_type` still parses and the error names the role and the type found, as Notary's does.
+
+mod envelope;
+mod expires;
+mod filemeta;
+mod root;
+mod snapshot;
+mod targets;
+mod timestamp;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use envelope::{Envelope, signing_bytes};
+pub use expires::Expires;
+pub use filemeta::{FileMeta, SHA256, SHA512};
+pub use root::{RoleKeys, Root};
+pub use snapshot::Snapshot;
+pub use targets::{DelegationRole, Delegations, Targets};
+pub use timestamp::Timestamp;
+
+use crate::error::{Error, Result};
+
+/// What every metadata document type has in common.
+pub trait Metadata: Serialize + DeserializeOwned + Clone {
+    /// The `_type` value this document type must carry.
+    const TYPE: &'static str;
+
+    /// The `_type` value found in the document.
+    fn type_name(&self) -> &str;
+
+    /// The document version.
+    fn version(&self) -> i64;
+
+    /// The expiry time.
+    fn expires(&self) -> &Expires;
+}
+
+/// Notary's `_type` check: exact, case-sensitive comparison.
+pub(crate) fn check_type(role: &str, expected: &'static str, found: &str) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(Error::WrongType {
+            role: role.to_owned(),
+            expected,
+            found: found.to_owned(),
+        })
+    }
+}
+
+/// Notary's version check: at least 1.
+pub(crate) fn check_version_at_least_one(role: &str, version: i64) -> Result<()> {
+    if version < 1 {
+        Err(Error::InvalidMetadata {
+            role: role.to_owned(),
+            reason: "version cannot be less than one".into(),
+        })
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,334 @@
+//! Repository-side builders: snapshot and timestamp from exact bytes, version and expiry
+//! bookkeeping, key replacement, rotation signing rules and the server's consistency checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod update_support;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, TimeZone as _, Utc};
+use signet_tuf::metadata::{Envelope, Expires, FileMeta, Metadata as _, Root, Snapshot, Timestamp};
+use signet_tuf::repo::{self, SnapshotBuilder};
+use signet_tuf::{Error, role, verify};
+use update_support::{GUN, Repo, TestKey, sign_file};
+
+/// The instant of the spec's example: 2026-11-23T15:13:27.103855892Z.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 15, 13, 27).unwrap() + Duration::nanoseconds(103_855_892)
+}
+
+#[test]
+fn default_expiries_are_notarys_with_nanoseconds() {
+    let e = |r| repo::default_expires(r, t0()).unwrap().as_str().to_owned();
+    assert_eq!(e(role::ROOT), "2036-11-20T15:13:27.103855892Z");
+    assert_eq!(e(role::TARGETS), "2029-11-22T15:13:27.103855892Z");
+    assert_eq!(e("targets/releases"), "2029-11-22T15:13:27.103855892Z");
+    assert_eq!(e(role::SNAPSHOT), "2029-11-22T15:13:27.103855892Z");
+    assert_eq!(e(role::TIMESTAMP), "2026-12-07T15:13:27.103855892Z");
+    assert!(matches!(
+        repo::default_expires("mirror", t0()),
+        Err(Error::InvalidRole { ref role, .. }) if role == "mirror"
+    ));
+}
+
+#[test]
+fn bump_increments_the_version_and_resets_the_expiry() {
+    let mut t = signet_tuf::metadata::Targets::new(0, Expires::from_utc(t0()));
+    repo::bump(&mut t, "targets/x", t0()).unwrap();
+    assert_eq!(t.version, 1);
+    assert_eq!(t.expires.utc(), t0() + repo::TARGETS_EXPIRY);
+    repo::bump(&mut t, "targets/x", t0() + Duration::days(1)).unwrap();
+    assert_eq!(t.version, 2);
+    assert_eq!(
+        t.expires.utc(),
+        t0() + Duration::days(1) + repo::TARGETS_EXPIRY
+    );
+    t.version = i64::MAX;
+    assert!(matches!(
+        repo::bump(&mut t, "targets/x", t0()),
+        Err(Error::InvalidMetadata { .. })
+    ));
+}
+
+#[test]
+fn near_expiry_means_within_six_calendar_months() {
+    let now = Utc.with_ymd_and_hms(2030, 8, 31, 0, 0, 0).unwrap();
+    let at = |y, m, d| Expires::from_utc(Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap());
+    // Six months after Aug 31 is Feb 28 (clamped).
+    assert!(repo::near_expiry(&at(2031, 2, 27), now));
+    assert!(!repo::near_expiry(&at(2031, 2, 28), now));
+    assert!(!repo::near_expiry(&at(2031, 6, 1), now));
+    assert!(repo::near_expiry(&at(2030, 1, 1), now));
+    assert!(repo::is_expired(&at(2030, 1, 1), now));
+}
+
+#[test]
+fn first_snapshot_records_exact_bytes_and_starts_at_version_one() {
+    let root = b"{\"signed\":\"root\"}".to_vec();
+    let targets = b"{\"signed\":\"targets\"}".to_vec();
+    let mut b = SnapshotBuilder::new(None);
+    b.set_file(role::ROOT, &root).unwrap();
+    b.set_file(role::TARGETS, &targets).unwrap();
+    let env = b.build(t0()).unwrap();
+    let s = env.signed();
+    assert_eq!(s.version, 1);
+    assert_eq!(s.expires.as_str(), "2029-11-22T15:13:27.103855892Z");
+    assert_eq!(s.meta[role::ROOT], FileMeta::from_bytes(&root));
+    assert_eq!(s.meta[role::TARGETS], FileMeta::from_bytes(&targets));
+    assert_eq!(s.meta[role::TARGETS].length, targets.len() as i64);
+    assert!(env.signatures().is_empty());
+    // The signing bytes are the canonical form of the document.
+    assert_eq!(
+        env.signing_bytes(),
+        signet_tuf::metadata::signing_bytes(s).unwrap()
+    );
+    repo::check_snapshot_matches(s, [(role::ROOT, &root[..]), (role::TARGETS, &targets[..])])
+        .unwrap();
+}
+
+#[test]
+fn refreshed_snapshot_keeps_old_entries_and_drops_deleted_delegations() {
+    let mut b = SnapshotBuilder::new(None);
+    b.set_file(role::ROOT, b"r").unwrap();
+    b.set_file(role::TARGETS, b"t").unwrap();
+    b.set_file("targets/a", b"a").unwrap();
+    b.set_file("targets/b", b"b").unwrap();
+    b.set_file("targets/b/c", b"c").unwrap();
+    let first = b.build(t0()).unwrap().signed().clone();
+
+    let mut b = SnapshotBuilder::new(Some(&first));
+    b.set_file(role::TARGETS, b"t2").unwrap();
+    b.remove_role("targets/a").unwrap();
+    b.retain_delegations(|name| !name.starts_with("targets/b/"));
+    let second = b.build(t0() + Duration::hours(1)).unwrap().signed().clone();
+    assert_eq!(second.version, 2);
+    let names: Vec<&str> = second.meta.keys().map(String::as_str).collect();
+    assert_eq!(names, ["root", "targets", "targets/b"]);
+    assert_eq!(second.meta[role::ROOT], first.meta[role::ROOT]);
+    assert_eq!(second.meta[role::TARGETS], FileMeta::from_bytes(b"t2"));
+
+    let mut b = SnapshotBuilder::new(Some(&second));
+    assert!(matches!(
+        b.remove_role(role::TARGETS),
+        Err(Error::InvalidRole { .. })
+    ));
+    assert!(matches!(
+        b.set_file(role::TIMESTAMP, b"x"),
+        Err(Error::InvalidRole { .. })
+    ));
+    assert!(matches!(
+        b.set_file("targets/Bad", b"x"),
+        Err(Error::InvalidRole { .. })
+    ));
+}
+
+#[test]
+fn snapshot_without_targets_is_refused() {
+    let mut b = SnapshotBuilder::new(None);
+    b.set_file(role::ROOT, b"r").unwrap();
+    assert!(matches!(
+        b.build(t0()),
+        Err(Error::InvalidMetadata { ref role, ref reason })
+            if role == "snapshot" && reason == "missing targets sha256 checksum information"
+    ));
+}
+
+#[test]
+fn timestamp_records_the_snapshot_bytes() {
+    let snapshot = b"snapshot bytes".to_vec();
+    let first = repo::build_timestamp(None, &snapshot, t0()).unwrap();
+    let ts = first.signed();
+    assert_eq!(ts.version, 1);
+    assert_eq!(ts.expires.as_str(), "2026-12-07T15:13:27.103855892Z");
+    assert_eq!(ts.snapshot_meta(), Some(&FileMeta::from_bytes(&snapshot)));
+    repo::check_timestamp_matches(ts, &snapshot).unwrap();
+    assert!(matches!(
+        repo::check_timestamp_matches(ts, b"other"),
+        Err(Error::ChecksumMismatch { .. })
+    ));
+
+    let mut prev = ts.clone();
+    prev.version = 41;
+    prev.unknown.insert("x-extra".into(), serde_json::json!(1));
+    let next = repo::build_timestamp(Some(&prev), b"new", t0()).unwrap();
+    assert_eq!(next.signed().version, 42);
+    assert_eq!(next.signed().meta.len(), 1);
+    assert_eq!(next.signed().unknown["x-extra"], 1);
+    assert_eq!(
+        next.signed().snapshot_meta(),
+        Some(&FileMeta::from_bytes(b"new"))
+    );
+}
+
+#[test]
+fn built_documents_verify_once_signed() {
+    let repo = Repo::new();
+    let snapshot = Envelope::<Snapshot>::parse(&repo.snapshot_file).unwrap();
+    verify::verify_snapshot(&snapshot, &repo.root).unwrap();
+    let ts = Envelope::<Timestamp>::parse(&repo.timestamp_file).unwrap();
+    verify::verify_timestamp(&ts, &repo.root).unwrap();
+    repo::check_timestamp_matches(ts.signed(), &repo.snapshot_file).unwrap();
+    repo::check_snapshot_matches(
+        snapshot.signed(),
+        [
+            (role::ROOT, repo.root_file.as_slice()),
+            (role::TARGETS, repo.files["targets"].as_slice()),
+        ],
+    )
+    .unwrap();
+    // A snapshot that does not describe the uploaded targets would leave the repository
+    // unverifiable.
+    assert!(matches!(
+        repo::check_snapshot_matches(snapshot.signed(), [(role::TARGETS, &b"other"[..])]),
+        Err(Error::ChecksumMismatch { ref role, .. }) if role == "targets"
+    ));
+    assert!(matches!(
+        repo::check_snapshot_matches(snapshot.signed(), [("targets/x", &b"x"[..])]),
+        Err(Error::InvalidMetadata { .. })
+    ));
+}
+
+#[test]
+fn root_version_must_stay_or_step_by_one() {
+    repo::check_root_version_step(None, 1).unwrap();
+    repo::check_root_version_step(None, 2).unwrap();
+    repo::check_root_version_step(Some(3), 3).unwrap();
+    repo::check_root_version_step(Some(3), 4).unwrap();
+    for (cur, new) in [(None, 3), (Some(3), 5), (Some(3), 2)] {
+        let err = repo::check_root_version_step(cur, new).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "root metadata invalid: Root modifications must increment the version. Current {}, new {new}",
+                cur.unwrap_or(1)
+            )
+        );
+    }
+    repo::check_version_not_lower("targets", Some(3), 3).unwrap();
+    repo::check_version_not_lower("targets", None, 1).unwrap();
+    assert_eq!(
+        repo::check_version_not_lower("targets", Some(3), 2)
+            .unwrap_err()
+            .to_string(),
+        "targets: version 2 is lower than current version 3"
+    );
+    let past = Expires::parse("2026-11-22T15:17:00Z").unwrap();
+    assert_eq!(
+        repo::check_not_expired("root", &past, t0())
+            .unwrap_err()
+            .to_string(),
+        "root expired at Sun Nov 22 15:17:00 UTC 2026"
+    );
+}
+
+#[test]
+fn server_can_sign_only_with_enough_listed_keys() {
+    let repo = Repo::new();
+    let held: BTreeSet<_> = [repo.timestamp_key.id()].into();
+    repo::check_can_sign(&repo.root, role::TIMESTAMP, &held).unwrap();
+    assert!(matches!(
+        repo::check_can_sign(&repo.root, role::SNAPSHOT, &held),
+        Err(Error::ThresholdNotMet { ref role, threshold: 1, valid: 0 }) if role == "snapshot"
+    ));
+    let mut root = repo.root;
+    root.roles.get_mut(role::TIMESTAMP).unwrap().threshold = 2;
+    assert!(matches!(
+        repo::check_can_sign(&root, role::TIMESTAMP, &held),
+        Err(Error::ThresholdNotMet {
+            threshold: 2,
+            valid: 1,
+            ..
+        })
+    ));
+    root.roles.get_mut(role::TIMESTAMP).unwrap().threshold = 0;
+    assert!(matches!(
+        repo::check_can_sign(&root, role::TIMESTAMP, &held),
+        Err(Error::InvalidThreshold { .. })
+    ));
+    assert!(repo::check_can_sign(&root, "mirror", &held).is_err());
+}
+
+#[test]
+fn replacing_keys_removes_unused_keys_but_keeps_old_root_keys() {
+    let repo = Repo::new();
+    let mut root: Root = repo.root.clone();
+    let old_targets = repo.targets_keys[0].id();
+    let new_targets = TestKey::ecdsa();
+    let removed =
+        repo::replace_base_keys(&mut root, role::TARGETS, &[new_targets.public().clone()]).unwrap();
+    assert_eq!(removed, std::slice::from_ref(&old_targets));
+    assert!(!root.keys.contains_key(&old_targets));
+    assert_eq!(root.roles[role::TARGETS].keyids, [new_targets.id()]);
+
+    let old_root = repo.root_keys[0].id();
+    let new_root = TestKey::root(GUN);
+    let removed =
+        repo::replace_base_keys(&mut root, role::ROOT, &[new_root.public().clone()]).unwrap();
+    assert!(removed.is_empty());
+    assert!(root.keys.contains_key(&old_root));
+    assert_eq!(root.roles[role::ROOT].keyids, [new_root.id()]);
+    root.validate().unwrap();
+
+    // A key still used by another role stays.
+    let shared = repo.snapshot_key.public().clone();
+    let removed = repo::replace_base_keys(&mut root, role::TARGETS, &[shared]).unwrap();
+    assert_eq!(removed, [new_targets.id()]);
+    let removed =
+        repo::replace_base_keys(&mut root, role::TARGETS, &[new_targets.public().clone()]).unwrap();
+    assert!(
+        removed.is_empty(),
+        "the snapshot key is still the snapshot role's"
+    );
+
+    assert!(repo::replace_base_keys(&mut root, "targets/a", &[]).is_err());
+    assert!(repo::replace_base_keys(&mut root, role::TARGETS, &[]).is_err());
+}
+
+#[test]
+fn a_rotated_root_needs_the_old_and_the_new_root_keys() {
+    let repo = Repo::new();
+    let loaded = repo.root.clone();
+    let same = repo::root_signing_requirements(&loaded, &loaded).unwrap();
+    assert_eq!(same.len(), 1);
+
+    let mut new = loaded.clone();
+    let new_key = TestKey::root(GUN);
+    repo::replace_base_keys(&mut new, role::ROOT, &[new_key.public().clone()]).unwrap();
+    repo::bump(&mut new, role::ROOT, t0()).unwrap();
+    let reqs = repo::root_signing_requirements(&loaded, &new).unwrap();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[0].keys.contains_key(&repo.root_keys[0].id()));
+    assert!(reqs[1].keys.contains_key(&new_key.id()));
+
+    let both =
+        Envelope::<Root>::parse(&sign_file(new.clone(), &[&repo.root_keys[0], &new_key])).unwrap();
+    for r in &reqs {
+        repo::check_requirement(role::ROOT, &both, r).unwrap();
+    }
+    let only_new = Envelope::<Root>::parse(&sign_file(new.clone(), &[&new_key])).unwrap();
+    assert!(matches!(
+        repo::check_requirement(role::ROOT, &only_new, &reqs[0]),
+        Err(Error::ThresholdNotMet {
+            threshold: 1,
+            valid: 0,
+            ..
+        })
+    ));
+    repo::check_requirement(role::ROOT, &only_new, &reqs[1]).unwrap();
+    let unsigned = Envelope::from_signed(new.clone()).unwrap();
+    assert!(matches!(
+        repo::check_requirement(role::ROOT, &unsigned, &reqs[1]),
+        Err(Error::NoSignatures { .. })
+    ));
+
+    // A threshold change alone also requires the old role.
+    let mut stricter = loaded.clone();
+    stricter.roles.get_mut(role::ROOT).unwrap().threshold = 2;
+    assert_eq!(
+        repo::root_signing_requirements(&loaded, &stricter)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(new.version() > loaded.version());
+}
