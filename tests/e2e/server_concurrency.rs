@@ -101,12 +101,15 @@ fn concurrent_notary_publishers_on_postgres_all_land() {
     let gun = "example.com/concurrency/postgres";
     let refused = concurrent_publishes(server.url(), gun);
     eprintln!("postgres: {refused} publishes refused and retried");
-    // Exactly one targets version per accepted publish (init, base, one per writer).
+    // Exactly one stored targets file per accepted publish (init, base, one per writer). The
+    // Go client may skip a version number when it re-signs after a refusal, so only distinctness
+    // and the count are pinned.
     let versions = server
         .database()
         .unwrap()
         .execute(&format!(
-            "SELECT max(version), count(*) FROM tuf_files WHERE gun = '{gun}' AND role = 'targets'"
+            "SELECT count(*), count(DISTINCT version) FROM tuf_files \
+             WHERE gun = '{gun}' AND role = 'targets'"
         ))
         .unwrap();
     let expected = format!("{}|{}", WRITERS + 2, WRITERS + 2);

@@ -11,6 +11,9 @@ use crate::server_http::{Reply, current_files, multipart, request, upload};
 use crate::server_shared::shared_servers;
 use crate::support::go_notary_available;
 
+/// Display name of signet-server in messages.
+const SIGNET: &str = "signet-server";
+
 /// A repository published by the Go CLI on one server: `init -p` and one `add -p`.
 struct Published {
     server: &'static str,
@@ -113,12 +116,15 @@ fn all_cases(repo: &Published, gun: &str) {
     refused(repo, "no content type", (400, "MALFORMED_UPLOAD"), &|r| {
         request("POST", &r.tuf_url, None, &multipart(&[("targets", b"{}")]))
     });
-    refused(
-        repo,
-        "body without parts",
-        (400, "MALFORMED_UPLOAD"),
-        &|r| request("POST", &r.tuf_url, Some(&ct), b"no boundary at all"),
-    );
+    if repo.server == SIGNET {
+        // The Go server dereferences a nil part here and drops the connection unanswered.
+        refused(
+            repo,
+            "body without parts",
+            (400, "MALFORMED_UPLOAD"),
+            &|r| request("POST", &r.tuf_url, Some(&ct), b"no boundary at all"),
+        );
+    }
     refused(repo, "bad JSON", (400, "MALFORMED_JSON"), &|r| {
         upload(&r.tuf_url, &[("targets", b"{not json")])
     });
@@ -197,7 +203,7 @@ fn refused_uploads_match_the_go_server_and_change_nothing() {
         return;
     };
     let gun = "example.com/negative/uploads";
-    let signet = publish("signet-server", servers.signet.url(), gun);
+    let signet = publish(SIGNET, servers.signet.url(), gun);
     let go = publish("Go notary-server", servers.go.url(), gun);
     for repo in [&signet, &go] {
         all_cases(repo, gun);
@@ -228,7 +234,7 @@ fn oversize_upload_is_413_too_large_and_changes_nothing() {
     }
     let server = SignetServer::start_sqlite_with(&["--max-body-bytes", "16384"]).unwrap();
     let gun = "example.com/negative/oversize";
-    let repo = publish("signet-server", server.url(), gun);
+    let repo = publish(SIGNET, server.url(), gun);
     refused(&repo, "oversize body", (413, "TOO_LARGE"), &|r| {
         let big = vec![b' '; 64 * 1024];
         upload(&r.tuf_url, &[("targets", &big)])

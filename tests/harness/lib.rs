@@ -29,6 +29,7 @@ mod notary_cli;
 mod ports;
 mod postgres;
 mod process;
+pub mod registry;
 mod require;
 mod signet;
 mod trust_dir;

@@ -1,13 +1,16 @@
 //! What every command starts from: the configuration (config file plus command-line
 //! overrides, resolved like notary does), the trust directory, the key store and the output.
 
+use std::cell::OnceCell;
 use std::path::Path;
 use std::sync::Arc;
 
 use signet_client::config::{ConfigEnv, NotaryConfig};
 use signet_client::remote::{Access, RemoteOptions, RemoteStore, TlsOptions};
-use signet_client::{Gun, TrustDir};
+use signet_client::repository::RepoWarning;
+use signet_client::{Gun, Repository, TrustDir};
 use signet_signer::{CryptoService, FileKeyStore, KeyStore, PassphraseRetriever};
+use signet_tuf::update;
 
 use crate::args::GlobalOptions;
 use crate::error::{CliError, Result};
@@ -22,6 +25,10 @@ pub(crate) struct Context {
     pub(crate) out: Output,
     debug: bool,
     verbose: bool,
+    /// The passphrase retriever of the whole command, so that each passphrase is asked once.
+    retriever: Arc<dyn PassphraseRetriever>,
+    /// The trust directory's key store, opened on first use.
+    key_store: OnceCell<Arc<FileKeyStore>>,
 }
 
 impl Context {
@@ -58,6 +65,8 @@ impl Context {
             out,
             debug: global.debug,
             verbose: global.verbose || global.debug,
+            retriever: terminal::notary_retriever(),
+            key_store: OnceCell::new(),
         };
         context.debug(&format!(
             "Using the following trust directory: {}",
@@ -95,18 +104,26 @@ impl Context {
         Ok(Gun::new(gun)?)
     }
 
-    /// A fresh passphrase retriever (environment variables, then prompts on a terminal).
+    /// The passphrase retriever of this command (environment variables, then prompts on a
+    /// terminal; entered passphrases are remembered for the command).
     pub(crate) fn retriever(&self) -> Arc<dyn PassphraseRetriever> {
+        self.retriever.clone()
+    }
+
+    /// A passphrase retriever with nothing remembered, for choosing a new passphrase.
+    pub(crate) fn fresh_retriever(&self) -> Arc<dyn PassphraseRetriever> {
         terminal::notary_retriever()
     }
 
-    /// Opens the trust directory's key store with `retriever`, reporting what a legacy-layout
-    /// migration did.
-    pub(crate) fn key_store_with(
-        &self,
-        retriever: Arc<dyn PassphraseRetriever>,
-    ) -> Result<Arc<FileKeyStore>> {
-        let store = FileKeyStore::open(self.trust_dir().path(), retriever)?;
+    /// The trust directory's key store (opened, and legacy layouts migrated, on first use).
+    pub(crate) fn key_store(&self) -> Result<Arc<FileKeyStore>> {
+        if let Some(store) = self.key_store.get() {
+            return Ok(store.clone());
+        }
+        let store = Arc::new(FileKeyStore::open(
+            self.trust_dir().path(),
+            self.retriever(),
+        )?);
         let migration = store.migration();
         for migrated in &migration.migrated {
             self.info(&format!(
@@ -120,12 +137,7 @@ impl Context {
                 skipped.display()
             ));
         }
-        Ok(Arc::new(store))
-    }
-
-    /// Opens the key store with a fresh retriever.
-    pub(crate) fn key_store(&self) -> Result<Arc<FileKeyStore>> {
-        self.key_store_with(self.retriever())
+        Ok(self.key_store.get_or_init(|| store).clone())
     }
 
     /// The crypto service over every key store (the trust directory's).
@@ -149,10 +161,45 @@ impl Context {
         self.debug(&format!("trust server: {url}"));
         let store = RemoteStore::connect(url.as_str(), options).await?;
         if let Some(reason) = store.offline_reason() {
-            self.warn(reason);
-            self.info("continuing in offline mode");
+            self.warn(&format!("{reason}; continuing in offline mode"));
         }
         Ok(store)
+    }
+
+    /// Opens the trusted collection `gun` with a connection to the trust server for `access`
+    /// (offline when the server cannot be reached), the configured trust pinning and the trust
+    /// directory's keys.
+    pub(crate) async fn repository(&self, gun: Gun, access: Access) -> Result<Repository> {
+        let remote = self.remote(access).await?;
+        Ok(Repository::open(
+            &self.trust_dir(),
+            gun,
+            remote,
+            self.config.trust_pinning.clone(),
+            self.crypto_service()?,
+        )?
+        .with_reloadable_store(self.key_store()?))
+    }
+
+    /// Prints the warnings of a repository operation on standard error.
+    /// Two findings are normal and shown with `-v` only, as notary logs them below warning
+    /// level: a delegation that has no metadata of its own yet (nothing was signed into it),
+    /// and an update retried after fetching a rotated root.
+    pub(crate) fn warn_all(&self, warnings: &[RepoWarning]) {
+        for warning in warnings {
+            match warning {
+                RepoWarning::Update(
+                    update::Warning::DelegationSkipped {
+                        reason: update::SkipReason::NotInSnapshot,
+                        ..
+                    }
+                    | update::Warning::Retried { .. },
+                ) => self.info(&warning.to_string()),
+                // Already said when the server was found unreachable.
+                RepoWarning::Offline { .. } => {}
+                _ => self.warn(&warning.to_string()),
+            }
+        }
     }
 
     /// Runs `future` to completion on a single-threaded runtime.

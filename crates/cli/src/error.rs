@@ -159,6 +159,94 @@ pub(crate) enum CliError {
         reason: String,
     },
 
+    /// A private key file given on the command line cannot be read.
+    #[error("Error reading input root key file: {}", io_reason(source))]
+    KeyFileRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A key file given on the command line holds no private key.
+    #[error("no valid private key found in {}", path.display())]
+    NoPrivateKey {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// `init --rootkey` / `key rotate root -k` with an unencrypted key.
+    #[error("only encrypted root keys may be imported")]
+    RootKeyNotEncrypted {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A key read from the command line could not be stored.
+    #[error("Error importing key: {source}")]
+    KeyImport {
+        /// Why.
+        #[source]
+        source: Box<signet_signer::Error>,
+    },
+
+    /// The `--rootcert` file cannot be read.
+    #[error("error reading certificate file: {}", io_reason(source))]
+    RootCertRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The `--rootcert` file holds no usable certificate.
+    #[error("invalid root certificate {}: {reason}", path.display())]
+    RootCertInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// `--rootkey` and `--rootcert` do not belong together.
+    #[error("the root certificate (key {cert_key_id}) does not match the root key {key_id}")]
+    RootCertMismatch {
+        /// The root key given with `--rootkey`.
+        key_id: String,
+        /// The canonical ID of the certificate's key.
+        cert_key_id: String,
+    },
+
+    /// `verify` could not find the target.
+    #[error("error retrieving target by name:{target}, error:{source}")]
+    VerifyLookup {
+        /// The target name.
+        target: String,
+        /// Why.
+        #[source]
+        source: Box<signet_client::Error>,
+    },
+
+    /// `verify` got a payload whose hashes differ from the trusted ones.
+    #[error("data not present in the trusted collection, {source}")]
+    VerifyMismatch {
+        /// The mismatch.
+        #[source]
+        source: Box<signet_tuf::Error>,
+    },
+
+    /// `delegation list` failed.
+    #[error("Error retrieving delegation roles for repository {gun}: {source}")]
+    DelegationList {
+        /// The collection.
+        gun: String,
+        /// Why.
+        #[source]
+        source: Box<Self>,
+    },
+
     /// The user declined a confirmation that notary treats as fatal.
     #[error("Aborting action.")]
     Aborted,
@@ -323,6 +411,33 @@ impl CliError {
                     .to_owned(),
             ),
             Self::Aborted | Self::File { .. } | Self::Stdio { .. } => None,
+            Self::KeyFileRead { .. } | Self::RootCertRead { .. } => None,
+            Self::NoPrivateKey { .. } => Some(
+                "give a PEM private key file, such as one written by 'signet key export' or \
+                 'signet key generate -o NAME'"
+                    .to_owned(),
+            ),
+            Self::RootKeyNotEncrypted { path } => Some(format!(
+                "encrypt {} first (for example with 'openssl pkcs8 -topk8 -v2 aes-256-cbc \
+                 -v2prf hmacWithSHA1')",
+                path.display()
+            )),
+            Self::KeyImport { source } => signer_hint(source),
+            Self::RootCertInvalid { .. } => Some(
+                "give a PEM certificate whose common name is the GUN and that is not a CA \
+                 certificate"
+                    .to_owned(),
+            ),
+            Self::RootCertMismatch { .. } => Some(
+                "give the certificate of the --rootkey key, or leave out one of the two".to_owned(),
+            ),
+            Self::VerifyLookup { source, .. } => client_hint(source),
+            Self::VerifyMismatch { .. } => Some(
+                "the data differs from what was signed; 'signet lookup GUN TARGET' shows the \
+                 trusted digest"
+                    .to_owned(),
+            ),
+            Self::DelegationList { source, .. } => source.hint(),
             Self::NotAvailable { .. } => Some(
                 "use the Go notary client for this command until signet supports it".to_owned(),
             ),
@@ -393,6 +508,11 @@ fn signer_hint(error: &signet_signer::Error) -> Option<String> {
             "import the private key {key_id} with 'signet key import FILE', or check \
              'signet key list' and the trust directory given with -d"
         )),
+        E::Import { .. } => Some(
+            "encrypted keys need the 'path' header 'signet key export' writes; give the role and \
+             repository with --role and --gun when the file has no headers"
+                .to_owned(),
+        ),
         E::MissingGun { role } => Some(format!("give the repository of the {role} key with --gun")),
         E::Unsupported { .. } => {
             Some("this key lives in hardware; use the device's own tools".to_owned())
@@ -465,6 +585,70 @@ fn client_hint(error: &signet_client::Error) -> Option<String> {
         E::InvalidCredentials { .. } => {
             Some("NOTARY_AUTH must be base64 of 'user:password'".to_owned())
         }
+        E::RepositoryNotExist { gun, .. } => Some(format!(
+            "create it with 'signet init {gun}' and 'signet publish {gun}', or check the server \
+             URL (-s or remote_server.url)"
+        )),
+        E::NotInitialized { gun } => Some(format!("run 'signet init {gun}' first")),
+        E::NoSigningKeys { role, key_ids, .. } => Some(format!(
+            "import the private key of the {role} role ({}) with 'signet key import FILE'; \
+             'signet key list' shows the keys held here",
+            key_ids.join(" or ")
+        )),
+        E::ChangeRejected { gun, .. } => Some(format!(
+            "'signet status {gun}' lists the staged changes; drop the failing one with \
+             'signet reset {gun} -n NUMBER'"
+        )),
+        E::Key { source, .. } => signer_hint(source),
+        E::Metadata { source, .. } => tuf_hint(source),
+        E::Update { gun, source } => update_hint(gun, source),
+        E::ServerValidation { gun, .. } | E::ServerRejected { gun, .. } => Some(format!(
+            "the server refused the update; 'signet status {gun}' shows the staged changes"
+        )),
+        E::PinnedCa { .. } => {
+            Some("check the CA bundle given in trust_pinning.ca in the config".to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn update_hint(gun: &str, error: &signet_tuf::update::Error) -> Option<String> {
+    use signet_tuf::update::Error as E;
+    match error {
+        E::Expired { role, .. } if role == "timestamp" => Some(
+            "the server signs the timestamp: ask its operator, or check this machine's clock"
+                .to_owned(),
+        ),
+        E::Expired { role, .. } if role == "root" => Some(format!(
+            "the holder of the root key must re-sign root: 'signet key rotate {gun} root' or \
+             any publish with the root key available"
+        )),
+        E::Expired { role, .. } => Some(format!(
+            "the holder of the {role} key must re-sign it: 'signet witness {gun} {role} -p'"
+        )),
+        E::NotFound { role, .. } => Some(format!(
+            "the server has no {role} metadata for {gun}: if it was initialized here, publish it \
+             with 'signet publish {gun}'"
+        )),
+        E::NoSuchTarget { .. } => Some(format!("'signet list {gun}' shows the trusted targets")),
+        E::TrustPinning { .. } => Some(format!(
+            "the server's root for {gun} is not the pinned one: check trust_pinning in the \
+             config, or the server"
+        )),
+        E::CachedRoot { .. } | E::RootRotation { .. } => Some(format!(
+            "the server's root is not signed by the root trusted here; if the repository was \
+             legitimately re-created, 'signet delete {gun}' forgets the cached trust (keys stay)"
+        )),
+        E::Rollback { .. } | E::Mismatch { .. } | E::RootVersion { .. } => Some(
+            "the server offers older or inconsistent data than already trusted: possibly an \
+             attack, or a server restored from backup; contact its operator"
+                .to_owned(),
+        ),
+        E::Invalid { source, .. } => tuf_hint(source),
+        E::Unavailable { .. } => Some(
+            "check that the trust server (-s or remote_server.url) is running and reachable"
+                .to_owned(),
+        ),
         _ => None,
     }
 }
@@ -508,12 +692,12 @@ mod tests {
 
     #[test]
     fn missing_passphrases_name_the_variable() {
-        let err = CliError::Signer(signet_signer::Error::NoPassphraseInput {
+        let err = CliError::from(signet_signer::Error::NoPassphraseInput {
             key: "abc".into(),
             role: "targets/releases".into(),
         });
         assert!(err.hint().unwrap().contains("NOTARY_DELEGATION_PASSPHRASE"));
-        let err = CliError::Signer(signet_signer::Error::KeyNotFound {
+        let err = CliError::from(signet_signer::Error::KeyNotFound {
             key_id: "abc".into(),
         });
         assert!(err.hint().unwrap().contains("signet key import"));

@@ -1,6 +1,7 @@
-//! Progress on standard error while a command works through many items (only when standard
-//! error is a terminal, and only for two items or more): one line, rewritten in place, erased
-//! when done.
+//! Progress on standard error, only when standard error is a terminal: [`Progress`] while a
+//! command works through many items (two or more), [`Activity`] while it waits for the trust
+//! server or signs. Both use one line, rewritten in place and erased when done; prompts erase
+//! it too before they ask.
 
 use std::io::Write as _;
 
@@ -53,6 +54,41 @@ impl Progress {
             let _ = write!(err, "\r\x1b[2K");
             let _ = err.flush();
         }
+    }
+}
+
+/// A one-line note of what is going on (`Fetching trust data for <gun>`).
+#[derive(Debug)]
+pub(crate) struct Activity {
+    enabled: bool,
+}
+
+impl Activity {
+    /// Shows `message` until [`finish`](Self::finish).
+    pub(crate) fn start(message: &str) -> Self {
+        let enabled = terminal::stderr_is_terminal();
+        if enabled {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{message} ...");
+            let _ = err.flush();
+        }
+        Self { enabled }
+    }
+
+    /// Erases the line.
+    pub(crate) fn finish(self) {
+        if self.enabled {
+            clear_line();
+        }
+    }
+}
+
+/// Erases the current line of standard error (when it is a terminal).
+pub(crate) fn clear_line() {
+    if terminal::stderr_is_terminal() {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K");
+        let _ = err.flush();
     }
 }
 

@@ -30,12 +30,14 @@ pub(crate) struct TerminalPrompter;
 
 impl Prompter for TerminalPrompter {
     fn message(&self, text: &str) {
+        crate::progress::clear_line();
         let mut err = io::stderr().lock();
         // Nothing sensible can be done when standard error is closed.
         let _ = writeln!(err, "{text}");
     }
 
     fn read_secret(&self, prompt: &str) -> io::Result<Zeroizing<String>> {
+        crate::progress::clear_line();
         rpassword::prompt_password(prompt).map(Zeroizing::new)
     }
 }
@@ -98,6 +100,7 @@ impl CredentialSource for CredentialPrompt {
         if !stdin_is_terminal() {
             return None;
         }
+        crate::progress::clear_line();
         eprintln!("The trust server {server} asks for credentials.");
         eprint!("Enter username: ");
         let _ = io::stderr().flush();

@@ -150,23 +150,35 @@ fn passphrases_without_environment_or_terminal() {
 }
 
 #[test]
-fn commands_the_libraries_do_not_support_yet_say_so() {
+fn online_commands_without_a_server() {
     let sandbox = Sandbox::new();
     sandbox.file("payload.txt", b"x");
-    let text = transcript(
-        &sandbox,
-        &[
-            &["init", "example.com/app"],
-            &["publish", "example.com/app"],
-            &["list", "example.com/app"],
-            &["key", "import", "payload.txt"],
-            &["add", "example.com/app", "v1", "payload.txt", "-p"],
-        ],
-    );
-    insta::assert_snapshot!("not_available", text);
+    // Nothing listens on the discard port of the loopback address.
+    let server = ["-s", "http://127.0.0.1:9"];
+    let mut text = String::new();
+    for args in [
+        &["init", "example.com/app"][..],
+        &["publish", "example.com/app"],
+        &["list", "example.com/app"],
+        &["add", "example.com/app", "v1", "payload.txt", "-p"],
+    ] {
+        let out = sandbox.signet().args(server).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        text.push_str(&format!("$ signet {}\n", args.join(" ")));
+        text.push_str(&String::from_utf8(out.stdout).unwrap());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("warning: could not reach http://127.0.0.1:9"),
+            "{args:?}: {stderr}"
+        );
+    }
+    insta::assert_snapshot!("server_unreachable", sandbox.mask(&text));
     // The staged change of `add -p` stays staged.
     let status = json(&sandbox.ok(&["--output", "json", "status", "example.com/app"]));
     assert_eq!(status["changes"][0]["path"], "v1");
+    // Rotating with legacy root signing is not supported yet, and says so.
+    let out = sandbox.fails(&["key", "rotate", "example.com/app", "root", "-l", "2"]);
+    insta::assert_snapshot!("rotate_legacy_not_available", out);
 }
 
 #[test]

@@ -276,3 +276,69 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn import_what_export_wrote_and_unencrypted_keys() {
+    let sandbox = Sandbox::new();
+    let alice = sandbox.generate("alice");
+    sandbox.ok(&["key", "export", "-o", "exported.pem"]);
+    let other = sandbox
+        .signet_in("other")
+        .args(["key", "import", "exported.pem"])
+        .output()
+        .unwrap();
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stdout)
+    );
+    assert!(other.stdout.is_empty(), "notary prints nothing on success");
+    let listed = json(
+        &String::from_utf8(
+            sandbox
+                .signet_in("other")
+                .args(["--output", "json", "key", "list"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap(),
+    );
+    assert_eq!(listed["keys"][0]["key_id"], alice.as_str());
+    assert_eq!(listed["keys"][0]["role"], "alice");
+
+    // An unencrypted PKCS#8 key takes --role/--gun and is encrypted on import.
+    let key = signet_signer::PrivateKey::generate_ecdsa().unwrap();
+    let plain = signet_signer::keyfile::encode_key_file(&key, "", None, "").unwrap();
+    sandbox.file("plain.pem", plain.as_bytes());
+    let refused = sandbox.fails(&["key", "import", "plain.pem", "--role", "targets"]);
+    insta::assert_snapshot!("key_import_targets_without_gun", refused);
+    let out = json(&sandbox.ok(&[
+        "--output",
+        "json",
+        "key",
+        "import",
+        "plain.pem",
+        "-r",
+        "targets",
+        "-g",
+        "example.com/app",
+    ]));
+    assert_eq!(out["imported"][0]["locations"][0], key.key_id().as_str());
+    let stored = std::fs::read_to_string(
+        sandbox
+            .trust_dir()
+            .join(format!("private/{}.key", key.key_id())),
+    )
+    .unwrap();
+    let block = pem::decode_first(&stored).unwrap();
+    assert_eq!(block.label, pem::ENCRYPTED_PRIVATE_KEY);
+    assert_eq!(block.header("role"), Some("targets"));
+    assert_eq!(block.header("gun"), Some("example.com/app"));
+    signet_signer::keyfile::decode_key_block(&block, common::TARGETS_PASSPHRASE, "k").unwrap();
+
+    // An encrypted key without the path header export writes cannot be placed.
+    sandbox.ok(&["key", "generate", "-o", "bob", "--role", "bob"]);
+    let refused = sandbox.fails(&["key", "import", "bob-key.pem"]);
+    insta::assert_snapshot!("key_import_encrypted_without_path", refused);
+}

@@ -72,6 +72,26 @@ fn key_lists_are_identical_and_keys_are_shared() {
     );
     assert_eq!(sandbox.ok(&["key", "list"]), go_list);
 
+    // What notary exports, signet imports.
+    notary(
+        &go,
+        &sandbox,
+        "td",
+        &["key", "export", "--key", &go_key, "-o", "from-go.pem"],
+    );
+    let imported = sandbox
+        .signet_in("td3")
+        .args(["key", "import", "from-go.pem"])
+        .output()
+        .unwrap();
+    assert!(imported.status.success());
+    let listed = sandbox
+        .signet_in("td3")
+        .args(["key", "list"])
+        .output()
+        .unwrap();
+    assert!(stdout(&listed).contains(&go_key));
+
     // What signet exports, notary imports.
     sandbox.ok(&["key", "export", "--key", &ours, "-o", "exported.pem"]);
     notary(&go, &sandbox, "td2", &["key", "import", "exported.pem"]);

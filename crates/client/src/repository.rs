@@ -18,9 +18,10 @@ mod working;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use signet_signer::{CryptoService, KeyAlgorithm, PrivateKey, rotation};
+use signet_signer::{CryptoService, FileKeyStore, KeyAlgorithm, PrivateKey, rotation};
 use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{Envelope, RoleKeys, Root, Snapshot, Targets};
 use signet_tuf::repo::{self, SnapshotBuilder};
@@ -147,6 +148,7 @@ pub struct Repository {
     remote: RemoteStore,
     pinning: TrustPinning,
     crypto: CryptoService,
+    reloadable: Vec<Arc<FileKeyStore>>,
     verified: Option<update::Repository>,
 }
 
@@ -183,8 +185,26 @@ impl Repository {
             remote,
             pinning,
             crypto,
+            reloadable: Vec::new(),
             verified: None,
         })
+    }
+
+    /// Registers a file key store (also listed in the crypto service) to be re-read before
+    /// keys are looked up for signing, so keys another process (or another [`Repository`] on
+    /// the same trust dir) created after the store was opened are found.
+    #[must_use]
+    pub fn with_reloadable_store(mut self, store: Arc<FileKeyStore>) -> Self {
+        self.reloadable.push(store);
+        self
+    }
+
+    /// Re-reads the registered file key stores (see
+    /// [`with_reloadable_store`](Self::with_reloadable_store)).
+    pub fn reload_keys(&self) {
+        for store in &self.reloadable {
+            store.reload();
+        }
     }
 
     /// The GUN.
@@ -263,10 +283,18 @@ impl Repository {
 
     fn update_error(&self, source: update::Error) -> Error {
         match source {
+            // As Notary: a missing root (bootstrap, or the newest root after `init` left one
+            // in the cache) means the server has no trust data for the GUN.
             update::Error::RepositoryNotFound { .. } => Error::RepositoryNotExist {
                 host: self.remote.server_host(),
                 gun: self.gun.to_string(),
             },
+            update::Error::NotFound { ref role, .. } if role == role::ROOT => {
+                Error::RepositoryNotExist {
+                    host: self.remote.server_host(),
+                    gun: self.gun.to_string(),
+                }
+            }
             source => Error::Update {
                 gun: self.gun.to_string(),
                 source: Box::new(source),
@@ -409,6 +437,7 @@ impl Repository {
             source: Box::new(source),
         };
 
+        self.reload_keys();
         let timestamp_key = self.remote.get_key(&self.gun, role::TIMESTAMP).await?;
         let root_keys = self.root_keys_for_init(&options)?;
         let targets_signer = self
@@ -695,6 +724,7 @@ impl Repository {
             warnings.extend(self.update().await?);
             self.working_from_verified()?
         };
+        self.reload_keys();
         for change in changes {
             working.apply(change, &self.crypto, &mut warnings)?;
         }

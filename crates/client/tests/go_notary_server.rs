@@ -305,3 +305,58 @@ async fn server_managed_snapshot_and_reading_go_published_data() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn update_after_init_says_the_server_has_no_trust_data() {
+    let Some(server) = server() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = TrustDir::new(tmp.path().join("trust"));
+    let gun = Gun::new("example.com/signet/init-only").unwrap();
+    let mut repo = open(&trust, &gun, server.url(), Access::PushPull).await;
+    repo.initialize(InitOptions::default()).await.unwrap();
+
+    let err = repo.update().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::RepositoryNotExist { gun: g, .. } if g == gun.as_str()),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("does not have trust data for example.com/signet/init-only"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_repository_finds_keys_created_after_its_store_was_opened() {
+    let Some(server) = server() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = TrustDir::new(tmp.path().join("trust"));
+    let gun = Gun::new("example.com/signet/reload").unwrap();
+    let store = Arc::new(
+        FileKeyStore::open(trust.path(), Arc::new(ConstantRetriever::new(PASSPHRASE))).unwrap(),
+    );
+    let remote = RemoteStore::connect(server.url(), RemoteOptions::default())
+        .await
+        .unwrap();
+    let mut late = Repository::open(
+        &trust,
+        gun.clone(),
+        remote,
+        TrustPinning::default(),
+        CryptoService::new(vec![store.clone()]),
+    )
+    .unwrap()
+    .with_reloadable_store(store);
+
+    // Another repository on the same trust dir creates the keys and the cached metadata.
+    let mut first = open(&trust, &gun, server.url(), Access::PushPull).await;
+    first.initialize(InitOptions::default()).await.unwrap();
+
+    late.stage(&Change::add_target("targets", "t", &meta_of(b"t")))
+        .unwrap();
+    let report = late.publish().await.unwrap();
+    assert!(report.initial);
+    late.update().await.unwrap();
+    assert_eq!(late.lookup("t", &[]).unwrap().name, "t");
+}

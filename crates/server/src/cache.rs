@@ -10,6 +10,21 @@
 //!   longer than the time-to-live even when polling fails.
 //! * A delete drops every entry of the GUN, including the immutable ones, because a GUN
 //!   deleted and created again reuses versions with different content.
+//!
+//! # Bounds for replicas sharing one database
+//!
+//! With `P` the poll interval (`caching.poll_interval_ms`, default 1 s) and `T` the
+//! time-to-live of current timestamps (`caching.current_ttl_ms`, default 2 s), after a write
+//! or delete through another replica commits:
+//!
+//! * this replica serves the new current metadata after at most `P` plus the duration of
+//!   one changefeed query, while the database answers; never later than `T` in any case;
+//! * files by checksum or version of a GUN deleted elsewhere stop being served after at most
+//!   `P` plus one changefeed query. While the changefeed cannot be read these entries stay
+//!   (they are not bounded by `T`); reads that reach the database fail meanwhile anyway.
+//!
+//! Writes through this replica are visible to its own next request at once.
+//! `tests/postgres_replicas.rs` checks both bounds with two routers on one database.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -49,7 +49,16 @@ pub enum RunError {
     },
 }
 
-/// Sets up `tracing` output; `RUST_LOG` overrides the configured level.
+/// Whether log lines written to stderr may carry ANSI colour codes: only when stderr is a
+/// terminal and `NO_COLOR` is not set.
+pub fn log_colours() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Sets up `tracing` output on stderr; `RUST_LOG` overrides the configured level. Colour codes
+/// are written only to a terminal ([`log_colours`]), so log files and collectors get plain
+/// text (or JSON lines with `json`).
 pub fn init_logging(level: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
@@ -58,9 +67,9 @@ pub fn init_logging(level: &str, json: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = if json {
-        builder.json().try_init()
+        builder.json().with_ansi(false).try_init()
     } else {
-        builder.try_init()
+        builder.with_ansi(log_colours()).try_init()
     };
 }
 
@@ -119,7 +128,10 @@ pub fn build_state(config: &Config, store: Store, kek: Kek) -> Result<AppState, 
     Ok(AppState::new(repo, config.http.clone(), auth))
 }
 
-fn load_tls(tls: &TlsSettings) -> Result<rustls::ServerConfig, RunError> {
+/// The rustls server configuration of the TLS settings: the certificate chain and key, and
+/// when a client CA bundle is set, a verifier that requires client certificates it signed.
+/// ALPN offers HTTP/2 and HTTP/1.1.
+pub fn tls_config(tls: &TlsSettings) -> Result<rustls::ServerConfig, RunError> {
     let err = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
         RunError::Tls(format!("{what} {}: {e}", path.display()))
     };
@@ -219,28 +231,50 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         h.graceful_shutdown(Some(grace));
     });
     let addr = config.listen;
-    let served = match &config.tls {
-        Some(tls) => {
-            let cfg = RustlsConfig::from_config(Arc::new(load_tls(tls)?));
-            tracing::info!(%addr, "listening (TLS)");
-            axum_server::bind_rustls(addr, cfg)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-        }
-        None => {
-            tracing::info!(%addr, "listening (plain HTTP)");
-            axum_server::bind(addr)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-        }
-    };
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| RunError::Listen { addr, source })?;
+    let served = serve(listener, app, config.tls.as_ref(), handle).await;
     for task in background {
         task.abort();
     }
     store.close().await;
-    served.map_err(|source| RunError::Listen { addr, source })
+    served
+}
+
+/// Serves `app` on an already bound listener, over TLS when `tls` is given, until `handle`
+/// is told to shut down. [`run`] uses it; tests use it to serve on an ephemeral port.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    app: axum::Router,
+    tls: Option<&TlsSettings>,
+    handle: Handle<std::net::SocketAddr>,
+) -> Result<(), RunError> {
+    let addr = listener.local_addr().map_err(|source| RunError::Listen {
+        addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
+    let listen_err = |source| RunError::Listen { addr, source };
+    match tls {
+        Some(tls) => {
+            let cfg = RustlsConfig::from_config(Arc::new(tls_config(tls)?));
+            tracing::info!(%addr, client_certificates = tls.client_ca_file.is_some(), "listening (TLS)");
+            axum_server::from_tcp_rustls(listener, cfg)
+                .map_err(listen_err)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .map_err(listen_err)
+        }
+        None => {
+            tracing::info!(%addr, "listening (plain HTTP)");
+            axum_server::from_tcp(listener)
+                .map_err(listen_err)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .map_err(listen_err)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -265,26 +299,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert_file, key_file) = write_pair(dir.path(), "server");
         let (ca, _) = write_pair(dir.path(), "ca");
-        let plain = load_tls(&TlsSettings {
+        let plain = tls_config(&TlsSettings {
             cert_file: cert_file.clone(),
             key_file: key_file.clone(),
             client_ca_file: None,
         })
         .unwrap();
         assert_eq!(plain.alpn_protocols[0], b"h2");
-        load_tls(&TlsSettings {
+        tls_config(&TlsSettings {
             cert_file: cert_file.clone(),
             key_file: key_file.clone(),
             client_ca_file: Some(ca),
         })
         .unwrap();
-        let missing = load_tls(&TlsSettings {
+        let missing = tls_config(&TlsSettings {
             cert_file: dir.path().join("nope.crt"),
             key_file,
             client_ca_file: None,
         });
         assert!(matches!(missing, Err(RunError::Tls(_))));
-        let swapped = load_tls(&TlsSettings {
+        let swapped = tls_config(&TlsSettings {
             cert_file: cert_file.clone(),
             key_file: cert_file,
             client_ca_file: None,

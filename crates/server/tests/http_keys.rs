@@ -9,9 +9,7 @@ use signet_server::config::ServerKeyAlgorithm;
 use signet_server::http::HttpSettings;
 use signet_server::store::KeyState;
 
-#[tokio::test]
-async fn get_key_creates_one_pending_key_and_reuses_it() {
-    let s = TestServer::new().await;
+async fn get_key_creates_one_pending_key_and_reuses_it(s: TestServer) {
     let a = s.get("/v2/example.com/app/_trust/tuf/timestamp.key").await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(
@@ -68,11 +66,43 @@ async fn ed25519_keys_when_configured() {
     assert_eq!(r.json()["keytype"], "ed25519");
 }
 
-#[tokio::test]
-async fn key_routes_fail_cleanly_without_database() {
-    let s = TestServer::new().await;
+async fn key_routes_fail_cleanly_without_database(s: TestServer) {
     s.store.close().await;
     let r = s.get("/v2/g/_trust/tuf/timestamp.key").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.error_code(), "UNAVAILABLE");
+}
+
+/// Each flow above, on SQLite and on PostgreSQL (a fresh schema per test).
+mod backends {
+    use super::*;
+
+    macro_rules! on_both {
+        ($($name:ident),+ $(,)?) => {
+            mod sqlite {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        super::super::$name(super::TestServer::new().await).await;
+                    }
+                )+
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(s) = super::TestServer::postgres().await else {
+                            return;
+                        };
+                        super::super::$name(s).await;
+                    }
+                )+
+            }
+        };
+    }
+
+    on_both!(
+        get_key_creates_one_pending_key_and_reuses_it,
+        key_routes_fail_cleanly_without_database
+    );
 }

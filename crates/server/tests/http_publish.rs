@@ -51,9 +51,7 @@ fn current_ts(body: &[u8]) -> Envelope<Timestamp> {
     Envelope::<Timestamp>::parse(body).expect("timestamp")
 }
 
-#[tokio::test]
-async fn notary_init_and_publish_then_read_back() {
-    let s = TestServer::new().await;
+async fn notary_init_and_publish_then_read_back(s: TestServer) {
     assert_eq!(
         s.get(&format!("/v2/{GUN}/_trust/tuf/root.json"))
             .await
@@ -185,9 +183,7 @@ async fn notary_init_and_publish_then_read_back() {
     let _ = repo.root_key.id();
 }
 
-#[tokio::test]
-async fn docker_style_server_managed_snapshot() {
-    let s = TestServer::new().await;
+async fn docker_style_server_managed_snapshot(s: TestServer) {
     let timestamp = key_from_json(
         &s.get(&format!("/v2/{GUN}/_trust/tuf/timestamp.key"))
             .await
@@ -288,9 +284,7 @@ async fn docker_style_server_managed_snapshot() {
     verify_timestamp(&ts, root_env.signed()).unwrap();
 }
 
-#[tokio::test]
-async fn delete_removes_everything_and_allows_a_fresh_start() {
-    let s = TestServer::new().await;
+async fn delete_removes_everything_and_allows_a_fresh_start(s: TestServer) {
     let repo = init_client_repo(&s).await;
     let targets = sign(targets_doc(1, &["a"]), &[repo.targets_key.as_ref()]);
     let snapshot = sign(
@@ -361,9 +355,7 @@ async fn delete_removes_everything_and_allows_a_fresh_start() {
     assert_eq!(s.get(&by_version).await.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn root_rotation_signed_by_old_and_new_keys() {
-    let s = TestServer::new().await;
+async fn root_rotation_signed_by_old_and_new_keys(s: TestServer) {
     let repo = init_client_repo(&s).await;
     let targets = sign(targets_doc(1, &["a"]), &[repo.targets_key.as_ref()]);
     let snapshot = sign(
@@ -420,9 +412,7 @@ async fn root_rotation_signed_by_old_and_new_keys() {
     );
 }
 
-#[tokio::test]
-async fn delegations_publish_and_read() {
-    let s = TestServer::new().await;
+async fn delegations_publish_and_read(s: TestServer) {
     let repo = init_client_repo(&s).await;
     let deleg_key = plain_key();
     let mut t = targets_doc(1, &[]);
@@ -499,5 +489,42 @@ async fn delegations_publish_and_read() {
             .await
             .body,
         releases2
+    );
+}
+
+/// Each flow above, on SQLite and on PostgreSQL (a fresh schema per test).
+mod backends {
+    use super::*;
+
+    macro_rules! on_both {
+        ($($name:ident),+ $(,)?) => {
+            mod sqlite {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        super::super::$name(super::TestServer::new().await).await;
+                    }
+                )+
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(s) = super::TestServer::postgres().await else {
+                            return;
+                        };
+                        super::super::$name(s).await;
+                    }
+                )+
+            }
+        };
+    }
+
+    on_both!(
+        notary_init_and_publish_then_read_back,
+        docker_style_server_managed_snapshot,
+        delete_removes_everything_and_allows_a_fresh_start,
+        root_rotation_signed_by_old_and_new_keys,
+        delegations_publish_and_read
     );
 }

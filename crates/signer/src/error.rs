@@ -134,6 +134,33 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A hardware key store (its device, connector or session) failed. The source is the
+    /// backend's own error, naming the command and the device object involved.
+    #[error("key store {store} failed{}: {source}", for_key(.key_id.as_deref()))]
+    Device {
+        /// Name of the key store (for example `yubihsm`).
+        store: String,
+        /// Key ID of the key the operation was about, when there was one.
+        key_id: Option<String>,
+        /// The backend error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// A key needed for signing is in none of the key stores searched.
+    #[error(
+        "private key {key_id} not found in {stores}; import it with `signet key import <file>` \
+         (or `notary key import <file>`) into the trust directory, or onto the device the key \
+         lives on (for a YubiHSM 2: from its wrapped backup)"
+    )]
+    KeyNotInStores {
+        /// The key ID looked up.
+        key_id: String,
+        /// The names of the stores searched, in order, comma separated (`no key stores` when
+        /// there were none).
+        stores: String,
+    },
+
     /// Producing a signature failed.
     #[error("signing with key {key_id} failed: {reason}")]
     Signing {
@@ -219,6 +246,13 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+}
+
+/// ` for key <id>` when a key ID is known, for [`Error::Device`] messages.
+fn for_key(key_id: Option<&str>) -> String {
+    key_id
+        .map(|id| format!(" for key {id}"))
+        .unwrap_or_default()
 }
 
 /// Result alias for this crate.

@@ -8,16 +8,46 @@
 //!
 //! Which rotations are allowed follows Notary ([`check_rotation`]): root and targets only
 //! locally, snapshot locally or by the server, timestamp only by the server, delegations never.
+//!
+//! The new key comes from a [`NewKey`]: generated, supplied by the user (a key file read with
+//! [`read_key_file`], as `notary key rotate -k` does), or a key a store already holds, by key
+//! ID — for example a key on a YubiHSM 2, found by its object ID with
+//! [`YubiHsmKeyStore::device_key_by_object_id`](crate::yubihsm::YubiHsmKeyStore::device_key_by_object_id).
+//! [`rotate`] takes it from or puts it into the stores of a [`CryptoService`], in order.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use signet_tuf::key::{KeyId, PublicKey};
 
 use crate::cert::{self, RootCertificate};
 use crate::error::{Error, Result};
+use crate::keyfile;
+use crate::passphrase::{self, PassphraseRetriever};
+use crate::pem;
 use crate::private_key::{KeyAlgorithm, PrivateKey};
-use crate::signer::{CertifiedSigner, Signer};
+use crate::signer::{CertifiedSigner, CryptoService, Signer};
 use crate::store::KeyStore;
+
+/// Where the new key of a rotation comes from.
+#[derive(Debug)]
+pub enum NewKey {
+    /// A key generated in the first store that accepts it (Notary generates ECDSA P-256).
+    Generate(KeyAlgorithm),
+    /// A key supplied by the user (for example read from a file with [`read_key_file`]); it is
+    /// added to the first store that accepts it, for the rotated role (and GUN).
+    Supplied(Box<PrivateKey>),
+    /// A key one of the stores already holds, by canonical key ID (a trust-directory key, or
+    /// a YubiHSM 2 key). The key is used as it is stored; its recorded role is not changed.
+    Held(KeyId),
+}
+
+impl Default for NewKey {
+    /// A generated ECDSA P-256 key, as Notary makes.
+    fn default() -> Self {
+        Self::Generate(KeyAlgorithm::Ecdsa)
+    }
+}
 
 /// The result of rotating a role's key.
 pub struct RotatedKey {
@@ -60,6 +90,90 @@ pub fn check_rotation(gun: &str, role: &str, server_managed: bool) -> Result<()>
     }
 }
 
+/// Reads a key file given for a rotation (`notary key rotate -k FILE`) or `init --rootkey`:
+/// the first private key PEM block of `path`, decrypted with a passphrase from `retriever`
+/// asked for alias `role`. Root keys must be encrypted, as Notary requires.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be read, [`Error::Pem`] when it holds no private key,
+/// [`Error::Rotation`] for an unencrypted root key, passphrase and format errors.
+pub fn read_key_file(
+    path: &Path,
+    gun: &str,
+    role: &str,
+    retriever: &dyn PassphraseRetriever,
+) -> Result<PrivateKey> {
+    let context = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let block = pem::decode_all(&text)
+        .into_iter()
+        .find(|b| keyfile::is_private_key_label(&b.label))
+        .ok_or_else(|| Error::Pem {
+            context: context.clone(),
+            reason: "no private key block".to_owned(),
+        })?;
+    if !keyfile::is_encrypted(&block) {
+        if role == "root" {
+            return Err(Error::Rotation {
+                gun: gun.to_owned(),
+                role: role.to_owned(),
+                reason: format!("only encrypted root keys may be imported ({context})"),
+            });
+        }
+        return keyfile::decode_key_block(&block, "", &context);
+    }
+    passphrase::decrypt_with_retries(retriever, &context, role, |pass| {
+        keyfile::decode_key_block(&block, pass, &context)
+    })
+}
+
+/// Creates or finds the new local key for `role` of `gun` among the stores of `service`
+/// (searched and tried in order) and, for root, issues its certificate (CN = `gun`).
+///
+/// Old keys stay in their stores; remove replaced targets and snapshot keys with
+/// [`retire_old_keys`] once the new root is published.
+///
+/// # Errors
+///
+/// [`Error::Rotation`] when Notary would refuse a local rotation of `role`;
+/// [`Error::KeyNotInStores`] for a [`NewKey::Held`] key no store holds; the last store's
+/// error when no store accepts a generated or supplied key ([`Error::Unsupported`] without
+/// stores); certificate errors (root keys must be ECDSA P-256).
+pub fn rotate(
+    service: &CryptoService,
+    gun: &str,
+    role: &str,
+    new_key: NewKey,
+) -> Result<RotatedKey> {
+    check_rotation(gun, role, false)?;
+    let signer: Arc<dyn Signer> = match new_key {
+        NewKey::Generate(algorithm) => service.create(algorithm, role, Some(gun))?,
+        NewKey::Supplied(key) => {
+            let mut last_error = Error::Unsupported {
+                store: "(none)".to_owned(),
+                operation: "adding keys",
+            };
+            let mut added = false;
+            for store in service.stores() {
+                match store.add_key(&key, role, Some(gun)) {
+                    Ok(_) => {
+                        added = true;
+                        break;
+                    }
+                    Err(e) => last_error = e,
+                }
+            }
+            if !added {
+                return Err(last_error);
+            }
+            Arc::new(*key)
+        }
+        NewKey::Held(key_id) => service.require_signer_by_id(&key_id)?,
+    };
+    finish_rotation(signer, gun, role)
+}
+
 /// Creates the new local key for `role` of `gun` in `store`: `new_key` if given, else a fresh
 /// ECDSA P-256 key; for root also a new certificate (CN = `gun`).
 ///
@@ -81,6 +195,11 @@ pub fn rotate_key(
         }
         None => store.generate_key(KeyAlgorithm::Ecdsa, role, Some(gun))?,
     };
+    finish_rotation(signer, gun, role)
+}
+
+/// The rotation result for `signer`: for root with a new certificate.
+fn finish_rotation(signer: Arc<dyn Signer>, gun: &str, role: &str) -> Result<RotatedKey> {
     if role != "root" {
         let public_key = signer.public_key().clone();
         return Ok(RotatedKey {

@@ -204,6 +204,57 @@ impl CryptoService {
         }
     }
 
+    /// The signer for `key_id` (a canonical ID) from the first store holding it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyNotInStores`] naming the key ID and every store searched when none holds
+    /// it; other store errors (a wrong passphrase, a device failure) as they occur.
+    pub fn require_signer_by_id(&self, key_id: &KeyId) -> Result<Arc<dyn Signer>> {
+        self.signer_by_id(key_id)?
+            .ok_or_else(|| self.not_in_stores(key_id))
+    }
+
+    /// The signer for a TUF public key as listed in metadata (plain or x509; see
+    /// [`signer_for`](Self::signer_for)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyNotInStores`] naming the key's canonical ID (the ID its private key is
+    /// stored under) and every store searched when none holds it; otherwise as
+    /// [`signer_for`](Self::signer_for).
+    pub fn require_signer_for(&self, key: &PublicKey) -> Result<Arc<dyn Signer>> {
+        match self.signer_for(key)? {
+            Some(signer) => Ok(signer),
+            None => {
+                let canonical = key.canonical_key_id().map_err(|source| Error::PublicKey {
+                    context: key.key_id().to_string(),
+                    source,
+                })?;
+                Err(self.not_in_stores(&canonical))
+            }
+        }
+    }
+
+    /// Comma-separated names of the stores, in lookup order.
+    fn store_names(&self) -> String {
+        if self.stores.is_empty() {
+            return "no key stores".to_owned();
+        }
+        self.stores
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn not_in_stores(&self, key_id: &KeyId) -> Error {
+        Error::KeyNotInStores {
+            key_id: key_id.to_string(),
+            stores: self.store_names(),
+        }
+    }
+
     /// The signers held for any of `keys` (for example the keys of a role in `root.json`), in
     /// the order given, without duplicates (keys with the same TUF ID are used once).
     ///
@@ -326,6 +377,45 @@ mod tests {
             CertifiedSigner::new(Arc::new(other), cert.public_key),
             Err(Error::CertificateKeyMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn required_keys_name_the_key_and_every_store_searched() {
+        let service = CryptoService::new(vec![
+            Arc::new(MemoryKeyStore::new()),
+            Arc::new(MemoryKeyStore::new()),
+        ]);
+        let root = service.create(KeyAlgorithm::Ecdsa, "root", None).unwrap();
+        let cert = crate::cert::generate_root_certificate(root.as_ref(), "gun").unwrap();
+        let signer = service.require_signer_for(&cert.public_key).unwrap();
+        assert_eq!(signer.public_key(), &cert.public_key);
+        let by_id = service
+            .require_signer_by_id(&root.public_key().key_id())
+            .unwrap();
+        assert_eq!(by_id.public_key(), root.public_key());
+
+        let missing = PrivateKey::generate_ecdsa().unwrap();
+        let missing_cert = crate::cert::generate_root_certificate(&missing, "gun").unwrap();
+        let err = service
+            .require_signer_for(&missing_cert.public_key)
+            .err()
+            .unwrap();
+        let Error::KeyNotInStores { key_id, stores } = &err else {
+            panic!("unexpected {err:?}");
+        };
+        // The canonical ID is the one the private key is stored under.
+        assert_eq!(key_id, missing.key_id().as_str());
+        assert_eq!(stores, "memory, memory");
+        let message = err.to_string();
+        assert!(message.contains("signet key import"), "{message}");
+        let err = CryptoService::new(Vec::new())
+            .require_signer_by_id(missing.key_id())
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("not found in no key stores"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use signet_signer::passphrase::ConstantRetriever;
-use signet_signer::yubihsm::{Error as HsmError, LOCATION, YubiHsmKeyStore, require_signer};
+use signet_signer::yubihsm::{LOCATION, YubiHsmKeyStore};
 use signet_signer::{
     CryptoService, FileKeyStore, KeyAlgorithm, KeyInfo, KeyStore, PrivateKey, Result, Signer,
 };
@@ -84,7 +84,7 @@ fn a_key_on_the_device_and_on_disk_is_used_from_the_device() {
 
     // Once the device copy is gone, the disk copy is used.
     device.remove_key(key.key_id()).unwrap();
-    let signer = require_signer(&service, key.key_id()).unwrap();
+    let signer = service.require_signer_by_id(key.key_id()).unwrap();
     let sig = signer.sign(b"root.json").unwrap();
     key.public_key()
         .verify(&sig.method, b"root.json", &sig.sig)
@@ -106,15 +106,48 @@ fn a_missing_key_names_the_key_and_every_store_searched() {
 
     let missing = PrivateKey::generate_ecdsa().unwrap();
     assert!(service.signer_for(missing.public_key()).unwrap().is_none());
-    let err = require_signer(&service, missing.key_id()).err().unwrap();
-    assert!(matches!(err, HsmError::KeyNotInStores { .. }));
+    let err = service
+        .require_signer_for(missing.public_key())
+        .err()
+        .unwrap();
+    assert!(matches!(err, signet_signer::Error::KeyNotInStores { .. }));
     let message = err.to_string();
     assert!(message.contains(missing.key_id().as_str()), "{message}");
     assert!(message.contains(LOCATION), "{message}");
     assert!(message.contains(disk.name()), "{message}");
-    let into_crate: signet_signer::Error = err.into();
-    assert!(matches!(
-        into_crate,
-        signet_signer::Error::KeyNotFound { .. }
-    ));
+    assert!(
+        message.find(LOCATION) < message.find(disk.name()),
+        "stores are named in lookup order: {message}"
+    );
+    assert!(message.contains("import it with"), "{message}");
+}
+
+#[test]
+fn a_device_failure_while_signing_is_a_device_error_naming_the_key() {
+    let device = mock_store();
+    let signer = device
+        .generate(KeyAlgorithm::Ecdsa, "targets", Some("example.com/app"))
+        .unwrap();
+    // The object disappears behind the store's back (another client deleted it).
+    device
+        .client()
+        .delete_object(signer.object_id(), yubihsm::object::Type::AsymmetricKey)
+        .unwrap();
+    let err = Signer::sign(&signer, b"targets.json").unwrap_err();
+    let signet_signer::Error::Device { store, key_id, .. } = &err else {
+        panic!("expected a device error, got {err:?}");
+    };
+    assert_eq!(store, LOCATION);
+    assert_eq!(key_id.as_deref(), Some(signer.key_id().as_str()));
+    let message = err.to_string();
+    assert!(message.contains(signer.key_id().as_str()), "{message}");
+    assert!(message.contains("ECDSA sign"), "{message}");
+    let source = std::error::Error::source(&err).unwrap();
+    let hsm = source
+        .downcast_ref::<signet_signer::yubihsm::Error>()
+        .unwrap();
+    assert_eq!(
+        hsm.device_error(),
+        Some(yubihsm::device::ErrorKind::ObjectNotFound)
+    );
 }

@@ -100,8 +100,21 @@ fn no_connector_is_a_connect_error() {
     assert!(matches!(err, HsmError::Connect { .. }), "{err}");
     // Converted for callers of the KeyStore API, the cause is kept.
     let converted: signet_signer::Error = err.into();
+    assert!(
+        matches!(
+            &converted,
+            signet_signer::Error::Device { store, key_id: None, .. } if store == "yubihsm"
+        ),
+        "{converted:?}"
+    );
     assert!(converted.to_string().contains("yubihsm"), "{converted}");
-    assert!(std::error::Error::source(&converted).is_some());
+    let source = std::error::Error::source(&converted).unwrap();
+    assert!(
+        source
+            .downcast_ref::<HsmError>()
+            .is_some_and(|e| matches!(e, HsmError::Connect { .. })),
+        "{source}"
+    );
 }
 
 #[cfg(not(feature = "yubihsm-usb"))]

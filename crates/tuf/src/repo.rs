@@ -73,11 +73,6 @@ pub fn near_expiry(expires: &Expires, now: DateTime<Utc>) -> bool {
     }
 }
 
-/// Whether `expires` has passed at `now`.
-pub fn is_expired(expires: &Expires, now: DateTime<Utc>) -> bool {
-    expires.is_expired(now)
-}
-
 /// A document whose version and expiry can be reset for re-signing.
 pub trait Resign: Metadata {
     /// Sets the version.
@@ -119,6 +114,17 @@ pub fn bump<T: Resign>(doc: &mut T, role: &str, now: DateTime<Utc>) -> Result<()
     doc.set_version(version);
     doc.set_expires(expires);
     Ok(())
+}
+
+/// [`bump`]s `doc` and wraps it in an unsigned envelope: the document to sign, its canonical
+/// signing bytes ([`Envelope::signing_bytes`]) and a place for the signatures.
+///
+/// # Errors
+///
+/// As [`bump`] and [`Envelope::from_signed`].
+pub fn prepare<T: Resign>(mut doc: T, role: &str, now: DateTime<Utc>) -> Result<Envelope<T>> {
+    bump(&mut doc, role, now)?;
+    Envelope::from_signed(doc)
 }
 
 /// Builds the next snapshot from the exact bytes of role files.
@@ -282,7 +288,7 @@ pub fn check_timestamp_matches(timestamp: &Timestamp, snapshot_bytes: &[u8]) -> 
 /// # Errors
 ///
 /// [`Error::InvalidMetadata`] with Notary's message "Root modifications must increment the
-/// version. Current <cur>, new <v>".
+/// version. Current `cur`, new `v`".
 pub fn check_root_version_step(current: Option<i64>, new: i64) -> Result<()> {
     let cur = current.unwrap_or(1);
     if new == cur || Some(new) == cur.checked_add(1) {
@@ -294,40 +300,6 @@ pub fn check_root_version_step(current: Option<i64>, new: i64) -> Result<()> {
                 "Root modifications must increment the version. Current {cur}, new {new}"
             ),
         })
-    }
-}
-
-/// Checks that a new version of a role does not go back (`new ≥ current`; equal is allowed, as
-/// Notary's client allows it).
-///
-/// # Errors
-///
-/// [`Error::LowVersion`].
-pub fn check_version_not_lower(role: &str, current: Option<i64>, new: i64) -> Result<()> {
-    match current {
-        Some(cur) if new < cur => Err(Error::LowVersion {
-            role: role.to_owned(),
-            version: new,
-            current: cur,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Checks that a document is not expired at `now`.
-///
-/// # Errors
-///
-/// [`Error::Expired`], with the expiry in Go's `Mon Jan 2 15:04:05 UTC 2006` layout as in
-/// Notary's message "<role> expired at <date>".
-pub fn check_not_expired(role: &str, expires: &Expires, now: DateTime<Utc>) -> Result<()> {
-    if expires.is_expired(now) {
-        Err(Error::Expired {
-            role: role.to_owned(),
-            expires: expires.go_display(),
-        })
-    } else {
-        Ok(())
     }
 }
 

@@ -142,3 +142,33 @@ fn expired_delegation_is_skipped_with_a_warning() {
     );
     assert!(out.cache_writes.iter().all(|w| w.role != "targets/old"));
 }
+
+#[test]
+fn roles_and_root_certificates_near_expiry_are_reported() {
+    let mut repo = Repo::new();
+    repo.rotate_root(
+        vec![update_support::TestKey::root_valid(
+            update_support::GUN,
+            (2020, 1, 1),
+            (2030, 4, 1),
+        )],
+        true,
+    );
+    let soon = signed_at() + Duration::days(90);
+    repo.sign_targets_edit(role::TARGETS, |t| t.expires = expires_at(soon));
+    repo.publish(&[]);
+    let out = update(&repo.cache_with_root(), &repo.server, now()).ok();
+    let cert_key = repo.root_keys[0].id();
+    match out.warnings.as_slice() {
+        [
+            Warning::NearExpiry { role, expires },
+            Warning::CertificateNearExpiry { key_id, not_after },
+        ] => {
+            assert_eq!(role, "targets");
+            assert_eq!(expires, expires_at(soon).as_str());
+            assert_eq!(key_id, &cert_key);
+            assert_eq!(*not_after, update_support::at(2030, 4, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+}

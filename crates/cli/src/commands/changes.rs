@@ -129,15 +129,18 @@ pub(crate) fn add(ctx: &mut Context, args: &AddArgs) -> Result<()> {
     };
     stage_target(ctx, &gun, target, &args.roles, &meta)?;
     let roles = target_roles(&args.roles)?;
-    ctx.out
-        .json(&StagedTarget::new(&gun, target, &roles, &meta))
-        .map_err(CliError::stdio("write output"))?;
+    let doc = to_json(&StagedTarget::new(&gun, target, &roles, &meta));
     ctx.out
         .line(&format!(
             "Addition of target \"{target}\" to repository \"{gun}\" staged for next publish."
         ))
         .map_err(CliError::stdio("write output"))?;
-    repo::maybe_publish(ctx, &gun, args.publish)
+    let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    repo::finish_staging(ctx, doc, published)
+}
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
 /// Parses a size like Go's `strconv.ParseInt(s, 0, 64)`: optional `+`, `0x`/`0o`/`0b`
@@ -240,9 +243,7 @@ pub(crate) fn addhash(ctx: &mut Context, args: &AddHashArgs) -> Result<()> {
     };
     stage_target(ctx, &gun, target, &args.roles, &meta)?;
     let roles = target_roles(&args.roles)?;
-    ctx.out
-        .json(&StagedTarget::new(&gun, target, &roles, &meta))
-        .map_err(CliError::stdio("write output"))?;
+    let doc = to_json(&StagedTarget::new(&gun, target, &roles, &meta));
     let used: Vec<&str> = meta.hashes.keys().map(String::as_str).collect();
     ctx.out
         .line(&format!(
@@ -251,7 +252,8 @@ pub(crate) fn addhash(ctx: &mut Context, args: &AddHashArgs) -> Result<()> {
             used.join(", ")
         ))
         .map_err(CliError::stdio("write output"))?;
-    repo::maybe_publish(ctx, &gun, args.publish)
+    let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    repo::finish_staging(ctx, doc, published)
 }
 
 fn missing_addhash_arguments() -> CliError {
@@ -275,20 +277,19 @@ pub(crate) fn remove(ctx: &mut Context, args: &RemoveArgs) -> Result<()> {
     for r in &roles {
         changelist.add(&Change::remove_target(r.clone(), target.as_str()))?;
     }
-    ctx.out
-        .json(&serde_json::json!({
-            "gun": gun.as_str(),
-            "target": target,
-            "roles": roles,
-            "staged": true,
-        }))
-        .map_err(CliError::stdio("write output"))?;
+    let doc = serde_json::json!({
+        "gun": gun.as_str(),
+        "target": target,
+        "roles": roles,
+        "staged": true,
+    });
     ctx.out
         .line(&format!(
             "Removal of {target} from {gun} staged for next publish."
         ))
         .map_err(CliError::stdio("write output"))?;
-    repo::maybe_publish(ctx, &gun, args.publish)
+    let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    repo::finish_staging(ctx, doc, published)
 }
 
 /// `witness GUN ROLE... [-p]`.
@@ -309,9 +310,7 @@ pub(crate) fn witness(ctx: &mut Context, args: &WitnessArgs) -> Result<()> {
     for r in &args.roles {
         changelist.add(&Change::witness(r.clone()))?;
     }
-    ctx.out
-        .json(&serde_json::json!({ "gun": gun.as_str(), "roles": args.roles, "staged": true }))
-        .map_err(CliError::stdio("write output"))?;
+    let doc = serde_json::json!({ "gun": gun.as_str(), "roles": args.roles, "staged": true });
     ctx.out
         .line(&format!(
             "The following roles were successfully marked for witnessing on the next \
@@ -319,7 +318,8 @@ pub(crate) fn witness(ctx: &mut Context, args: &WitnessArgs) -> Result<()> {
             args.roles.join("\n\t- ")
         ))
         .map_err(CliError::stdio("write output"))?;
-    repo::maybe_publish(ctx, &gun, args.publish)
+    let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    repo::finish_staging(ctx, doc, published)
 }
 
 fn missing_witness_arguments() -> CliError {

@@ -16,6 +16,7 @@ use crate::args::{
 use crate::commands::repo;
 use crate::context::Context;
 use crate::error::{CliError, Result};
+use crate::output::Table;
 use crate::terminal;
 
 /// Largest public key file read (Docker's limit).
@@ -31,17 +32,67 @@ pub(crate) fn run(ctx: &mut Context, command: DelegationCommand) -> Result<()> {
     }
 }
 
-fn list(_ctx: &mut Context, args: &GunArgs) -> Result<()> {
-    if args.gun.is_none() {
+fn list(ctx: &mut Context, args: &GunArgs) -> Result<()> {
+    let Some(gun) = &args.gun else {
         return Err(CliError::Arguments {
             message: "Please provide a Global Unique Name as an argument to list",
             usage: "signet delegation list [OPTIONS] <GUN>",
         });
+    };
+    let gun = ctx.gun(gun)?;
+    let wrap = |source: CliError| CliError::DelegationList {
+        gun: gun.to_string(),
+        source: Box::new(source),
+    };
+    let repo = repo::open_and_update(ctx, gun.clone()).map_err(wrap)?;
+    let mut roles = repo.delegations().map_err(|e| wrap(CliError::from(e)))?;
+    roles.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut listed = Vec::with_capacity(roles.len());
+    for role in &roles {
+        let mut key_ids = role
+            .keys
+            .values()
+            .map(|k| k.canonical_key_id().map(|id| id.to_string()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        key_ids.sort();
+        key_ids.dedup();
+        listed.push((role, key_ids));
     }
-    Err(CliError::NotAvailable {
-        command: "delegation list",
-        missing: "the client library has no Repository (update, delegation listing) yet",
-    })
+    ctx.out
+        .json(&serde_json::json!({
+            "gun": gun.as_str(),
+            "delegations": listed
+                .iter()
+                .map(|(role, key_ids)| serde_json::json!({
+                    "role": role.name,
+                    "paths": role.paths,
+                    "key_ids": key_ids,
+                    "threshold": role.threshold,
+                }))
+                .collect::<Vec<_>>(),
+        }))
+        .map_err(CliError::stdio("write output"))?;
+    let text = if listed.is_empty() {
+        "\n\nNo delegations present in this repository.\n\n\n".to_owned()
+    } else {
+        let mut table = Table::new(&["ROLE", "PATHS", "KEY IDS", "THRESHOLD"]);
+        for (role, key_ids) in &listed {
+            let paths = pretty_paths(&role.paths);
+            let rows = paths.len().max(key_ids.len()).max(1);
+            let threshold = role.threshold.to_string();
+            for i in 0..rows {
+                let first = i == 0;
+                table.row(&[
+                    if first { role.name.as_str() } else { "" },
+                    paths.get(i).map_or("", String::as_str),
+                    key_ids.get(i).map_or("", String::as_str),
+                    if first { threshold.as_str() } else { "" },
+                ]);
+            }
+        }
+        format!("\n{}\n", table.render())
+    };
+    ctx.out.text(&text).map_err(CliError::stdio("write output"))
 }
 
 fn changelist(ctx: &Context, gun: &Gun) -> Result<FileChangelist> {
@@ -180,15 +231,13 @@ fn add(ctx: &mut Context, args: &DelegationAddArgs) -> Result<()> {
         .iter()
         .map(|k| k.canonical_key_id().map(|id| id.to_string()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    ctx.out
-        .json(&serde_json::json!({
-            "gun": gun.as_str(),
-            "role": name,
-            "key_ids": key_ids,
-            "paths": paths.clone().unwrap_or_default(),
-            "staged": true,
-        }))
-        .map_err(CliError::stdio("write output"))?;
+    let doc = serde_json::json!({
+        "gun": gun.as_str(),
+        "role": name,
+        "key_ids": key_ids,
+        "paths": paths.clone().unwrap_or_default(),
+        "staged": true,
+    });
     let mut items = String::new();
     if !key_ids.is_empty() {
         items.push_str(&format!("with keys {}, ", go_list(&key_ids)));
@@ -205,7 +254,8 @@ fn add(ctx: &mut Context, args: &DelegationAddArgs) -> Result<()> {
              publish.\n\n"
         ))
         .map_err(CliError::stdio("write output"))?;
-    repo::maybe_publish(ctx, &gun, args.publish)
+    let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    repo::finish_staging(ctx, doc, published)
 }
 
 fn missing_add_arguments() -> CliError {
@@ -276,17 +326,15 @@ fn remove(ctx: &mut Context, args: &DelegationRemoveArgs) -> Result<()> {
         }
     }
 
-    ctx.out
-        .json(&serde_json::json!({
-            "gun": gun.as_str(),
-            "role": name,
-            "removed_role": remove_all,
-            "key_ids": args.key_ids,
-            "all_paths": args.all_paths,
-            "paths": paths.clone().unwrap_or_default(),
-            "staged": true,
-        }))
-        .map_err(CliError::stdio("write output"))?;
+    let doc = serde_json::json!({
+        "gun": gun.as_str(),
+        "role": name,
+        "removed_role": remove_all,
+        "key_ids": args.key_ids,
+        "all_paths": args.all_paths,
+        "paths": paths.clone().unwrap_or_default(),
+        "staged": true,
+    });
     let message = if remove_all {
         format!(
             "Forced removal (including all keys and paths) of delegation role {name} to \
@@ -314,7 +362,8 @@ fn remove(ctx: &mut Context, args: &DelegationRemoveArgs) -> Result<()> {
     ctx.out
         .text(&format!("\n{message}\n\n"))
         .map_err(CliError::stdio("write output"))?;
-    repo::maybe_publish(ctx, &gun, args.publish)
+    let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    repo::finish_staging(ctx, doc, published)
 }
 
 fn purge(ctx: &mut Context, args: &DelegationPurgeArgs) -> Result<()> {
@@ -340,13 +389,11 @@ fn purge(ctx: &mut Context, args: &DelegationPurgeArgs) -> Result<()> {
         SCOPE_ALL_DELEGATIONS,
         &change,
     ))?;
-    ctx.out
-        .json(&serde_json::json!({
-            "gun": gun.as_str(),
-            "key_ids": args.key,
-            "staged": true,
-        }))
-        .map_err(CliError::stdio("write output"))?;
+    let doc = serde_json::json!({
+        "gun": gun.as_str(),
+        "key_ids": args.key,
+        "staged": true,
+    });
     ctx.out
         .line(&format!(
             "Removal of the following keys from all delegations in {gun} staged for next \
@@ -354,7 +401,8 @@ fn purge(ctx: &mut Context, args: &DelegationPurgeArgs) -> Result<()> {
             args.key.join("\n\t- ")
         ))
         .map_err(CliError::stdio("write output"))?;
-    repo::maybe_publish(ctx, &gun, args.publish)
+    let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    repo::finish_staging(ctx, doc, published)
 }
 
 #[cfg(test)]

@@ -8,12 +8,17 @@ use signet_signer::pem::{self, PemBlock};
 use signet_signer::{KeyAlgorithm, KeyInfo, KeyStore, PrivateKey, keyfile};
 use signet_tuf::KeyId;
 
-use crate::args::{KeyCommand, KeyExportArgs, KeyGenerateArgs, KeyIdArgs};
+use signet_client::remote::Access;
+
+use crate::args::{
+    KeyCommand, KeyExportArgs, KeyGenerateArgs, KeyIdArgs, KeyImportArgs, KeyRotateArgs,
+};
+use crate::commands::repo;
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::files;
 use crate::output::{Table, truncate_with_ellipsis};
-use crate::progress::Progress;
+use crate::progress::{Activity, Progress};
 use crate::terminal;
 
 /// notary's key list truncates GUNs to this many characters (from the left).
@@ -31,32 +36,114 @@ pub(crate) fn run(ctx: &mut Context, command: KeyCommand) -> Result<()> {
         KeyCommand::Export(args) => export(ctx, &args),
         KeyCommand::Passwd(args) => passwd(ctx, &args),
         KeyCommand::Remove(args) => remove(ctx, &args),
-        KeyCommand::Import(args) => {
-            if args.files.is_empty() {
-                return Err(CliError::Arguments {
-                    message: "must specify at least one input file to import keys from",
-                    usage: "signet key import [OPTIONS] <PEMFILE>...",
-                });
-            }
-            Err(CliError::NotAvailable {
-                command: "key import",
-                missing: "the signer library has no key importer yet (notary's per-block \
-                          rules for path/role/gun headers and re-encryption)",
-            })
+        KeyCommand::Import(args) => import(ctx, &args),
+        KeyCommand::Rotate(args) => rotate(ctx, &args),
+    }
+}
+
+/// `key import FILE... [-r ROLE] [-g GUN]`: every private key PEM block of every file, with
+/// notary's rules for the `path`, `role` and `gun` headers.
+fn import(ctx: &mut Context, args: &KeyImportArgs) -> Result<()> {
+    if args.files.is_empty() {
+        return Err(CliError::Arguments {
+            message: "must specify at least one input file to import keys from",
+            usage: "signet key import [OPTIONS] <PEMFILE>...",
+        });
+    }
+    let store = ctx.key_store()?;
+    let mut progress = Progress::new("Importing keys", args.files.len());
+    let mut imported = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        progress.step(&path.display().to_string());
+        let bytes = crate::context::read_file(path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let locations = store.import_keys(&text, args.role.as_deref(), args.gun.as_deref())?;
+        imported.push(serde_json::json!({ "file": path, "locations": locations }));
+    }
+    progress.finish();
+    ctx.out
+        .json(&serde_json::json!({ "imported": imported }))
+        .map_err(CliError::stdio("write output"))
+}
+
+/// `key rotate GUN ROLE [-r] [-k FILE] [-l N]`.
+fn rotate(ctx: &mut Context, args: &KeyRotateArgs) -> Result<()> {
+    let (Some(gun), Some(role)) = (&args.gun, &args.role) else {
+        return Err(CliError::Arguments {
+            message: "Must specify a GUN and a key role to rotate",
+            usage: "signet key rotate [OPTIONS] <GUN> <KEY ROLE>",
+        });
+    };
+    if args.legacy != 0 {
+        return Err(CliError::NotAvailable {
+            command: "key rotate --legacy",
+            missing: "the client library cannot sign new roots with the keys of older root \
+                      versions yet",
+        });
+    }
+    if args.keys.len() > 1 {
+        return Err(CliError::NotAvailable {
+            command: "key rotate with several -k keys",
+            missing: "the client library rotates a role to one key at a time",
+        });
+    }
+    let gun = ctx.gun(gun)?;
+    let new_key = args
+        .keys
+        .first()
+        .map(|path| repo::read_key_file(ctx, role, path))
+        .transpose()?;
+    if role == "root" {
+        let question = "Warning: you are about to rotate your root key.\n\nYou must use your old \
+                        key to sign this root rotation.\nAre you sure you want to proceed?  \
+                        (yes/no)  ";
+        let confirmed = if ctx.out.is_json() {
+            terminal::confirm(question, &mut std::io::stderr())
+        } else {
+            terminal::confirm(question, &mut std::io::stdout())
         }
-        KeyCommand::Rotate(args) => {
-            if args.gun.is_none() || args.role.is_none() {
-                return Err(CliError::Arguments {
-                    message: "Must specify a GUN and a key role to rotate",
-                    usage: "signet key rotate [OPTIONS] <GUN> <KEY ROLE>",
-                });
-            }
-            Err(CliError::NotAvailable {
-                command: "key rotate",
-                missing: "the client library has no Repository with key rotation yet",
-            })
+        .map_err(CliError::stdio("read the answer"))?;
+        if !confirmed {
+            ctx.out
+                .json(&serde_json::json!({ "gun": gun.as_str(), "role": role, "rotated": false }))
+                .map_err(CliError::stdio("write output"))?;
+            return ctx
+                .out
+                .line("\nAborting action.")
+                .map_err(CliError::stdio("write output"));
         }
     }
+    let message = format!("Rotating the {role} key of {gun}");
+    let activity = Activity::start(&message);
+    let result = ctx.block_on(async {
+        let mut repository = ctx.repository(gun.clone(), Access::Admin).await?;
+        Ok::<_, CliError>(
+            repository
+                .rotate_key(role, args.server_managed, new_key)
+                .await?,
+        )
+    });
+    activity.finish();
+    let report = result??;
+    ctx.warn_all(&report.publish.warnings);
+    let new_key_id = report.new_key.key_id();
+    let canonical = report.new_key.canonical_key_id()?;
+    ctx.out
+        .json(&serde_json::json!({
+            "gun": gun.as_str(),
+            "role": role,
+            "rotated": true,
+            "server_managed": args.server_managed,
+            "key_id": new_key_id.as_str(),
+            "canonical_key_id": canonical.as_str(),
+            "published_roles": report.publish.roles,
+        }))
+        .map_err(CliError::stdio("write output"))?;
+    ctx.out
+        .line(&format!(
+            "Successfully rotated {role} key for repository {gun}"
+        ))
+        .map_err(CliError::stdio("write output"))
 }
 
 /// One key in `key list --output json`.
@@ -290,7 +377,7 @@ fn passwd(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
             source: Box::new(source),
         })?;
     // A retriever of its own, so that the old passphrase is not reused from a cache.
-    let new_passphrase = ctx.retriever();
+    let new_passphrase = ctx.fresh_retriever();
     store.change_passphrase(&key_id, new_passphrase.as_ref())?;
     ctx.out
         .json(&serde_json::json!({ "key_id": key_id.as_str(), "passphrase_changed": true }))

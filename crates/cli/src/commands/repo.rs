@@ -1,43 +1,214 @@
-//! Repository commands: `init`, `publish`, `list`, `lookup`, `verify`, `delete`, and the
-//! `-p/--publish` of staging commands.
+//! Repository commands: `init`, `publish`, `list`, `lookup`, `verify`, `delete`, the
+//! `-p/--publish` of staging commands, and the key reading shared with `key rotate`.
 
-use signet_client::Gun;
+use std::io::Read as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
 use signet_client::remote::Access;
+use signet_client::repository::InitOptions;
+use signet_client::{Gun, Repository};
+use signet_signer::passphrase::decrypt_with_retries;
+use signet_signer::{KeyStore as _, PrivateKey, keyfile, pem};
+use signet_tuf::PublicKey;
+use signet_tuf::update::TargetWithRole;
+use signet_tuf::x509::{self, Certificate};
 
 use crate::args::{DeleteArgs, GunArgs, InitArgs, ListArgs, LookupArgs, VerifyArgs};
 use crate::context::Context;
 use crate::error::{CliError, Result};
+use crate::files;
+use crate::output::Table;
+use crate::progress::Activity;
 
-/// What the online commands wait for in the client library.
-const NEEDS_REPOSITORY: &str = "the client library has no Repository (update, initialize, \
-                                publish) yet";
+/// Runs `future` (given the context) with an activity line shown, and unwraps both layers of
+/// errors.
+fn with_activity<T>(
+    ctx: &Context,
+    message: &str,
+    future: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let activity = Activity::start(message);
+    let result = ctx.block_on(future);
+    activity.finish();
+    result?
+}
 
-/// Publishes the staged changes of `gun` after a staging command when `-p` was given.
-pub(crate) fn maybe_publish(ctx: &mut Context, gun: &Gun, publish: bool) -> Result<()> {
+/// Opens `gun` for reading and updates it from the server (or the verified cache when the
+/// server cannot be used), printing the update's warnings.
+pub(crate) fn open_and_update(ctx: &Context, gun: Gun) -> Result<Repository> {
+    let message = format!("Fetching trust data for {gun}");
+    let (repo, warnings) = with_activity(ctx, &message, async {
+        let mut repo = ctx.repository(gun, Access::Pull).await?;
+        let warnings = repo.update().await?;
+        Ok((repo, warnings))
+    })?;
+    ctx.warn_all(&warnings);
+    Ok(repo)
+}
+
+/// Publishes the staged changes of `gun`; returns the JSON summary.
+fn publish_now(ctx: &mut Context, gun: &Gun) -> Result<Value> {
+    let message = format!("Publishing changes to {gun}");
+    let report = with_activity(ctx, &message, async {
+        let mut repo = ctx.repository(gun.clone(), Access::PushPull).await?;
+        Ok(repo.publish().await?)
+    })?;
+    ctx.warn_all(&report.warnings);
+    ctx.out
+        .line(&format!(
+            "Successfully published changes for repository {gun}"
+        ))
+        .map_err(CliError::stdio("write output"))?;
+    Ok(json!({ "roles": report.roles, "initial": report.initial }))
+}
+
+/// Publishes the staged changes of `gun` after a staging command when `-p` was given; returns
+/// the publish summary for the command's JSON document.
+pub(crate) fn maybe_publish(ctx: &mut Context, gun: &Gun, publish: bool) -> Result<Option<Value>> {
     if !publish {
-        return Ok(());
+        return Ok(None);
     }
     ctx.out
         .line(&format!("Auto-publishing changes to {gun}"))
         .map_err(CliError::stdio("write output"))?;
-    Err(CliError::NotAvailable {
-        command: "publish",
-        missing: NEEDS_REPOSITORY,
-    })
+    publish_now(ctx, gun).map(Some)
+}
+
+/// Prints a staging command's JSON document, with the publish summary when there was one.
+pub(crate) fn finish_staging(
+    ctx: &mut Context,
+    mut doc: Value,
+    published: Option<Value>,
+) -> Result<()> {
+    if let (Some(published), Some(map)) = (published, doc.as_object_mut()) {
+        map.insert("published".to_owned(), published);
+    }
+    ctx.out.json(&doc).map_err(CliError::stdio("write output"))
+}
+
+/// Reads a private key file given on the command line, as notary does for `init --rootkey` and
+/// `key rotate -k`: an encrypted key is decrypted with the root passphrase; an unencrypted key
+/// is refused for the root role.
+pub(crate) fn read_key_file(ctx: &Context, role: &str, path: &Path) -> Result<PrivateKey> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::KeyFileRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let block = pem::decode_first(&text)
+        .filter(|b| keyfile::is_private_key_label(&b.label))
+        .ok_or_else(|| CliError::NoPrivateKey {
+            path: path.to_owned(),
+        })?;
+    let name = path.display().to_string();
+    if keyfile::is_encrypted(&block) {
+        let retriever = ctx.retriever();
+        Ok(decrypt_with_retries(
+            retriever.as_ref(),
+            &name,
+            "root",
+            |pass| keyfile::decode_key_block(&block, pass, &name),
+        )?)
+    } else if role == "root" {
+        Err(CliError::RootKeyNotEncrypted {
+            path: path.to_owned(),
+        })
+    } else {
+        Ok(keyfile::decode_key_block(&block, "", &name)?)
+    }
+}
+
+/// Reads the root certificate given with `--rootcert` (the first PEM block).
+fn read_root_certificate(path: &Path) -> Result<PublicKey> {
+    let invalid = |reason: String| CliError::RootCertInvalid {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::RootCertRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let block = pem::decode_first(&text)
+        .filter(|b| b.label == pem::CERTIFICATE)
+        .ok_or_else(|| invalid("the file does not contain a valid PEM certificate".to_owned()))?;
+    let cert = Certificate::from_der(&block.contents)
+        .map_err(|e| invalid(format!("parsing the certificate failed: {e}")))?;
+    Ok(x509::bundle_to_key(&cert, &[])?)
 }
 
 /// `init GUN [--rootkey FILE] [--rootcert FILE] [-p]`.
-pub(crate) fn init(_ctx: &mut Context, args: &InitArgs) -> Result<()> {
-    if args.gun.is_none() {
+pub(crate) fn init(ctx: &mut Context, args: &InitArgs) -> Result<()> {
+    let Some(gun) = &args.gun else {
         return Err(CliError::Arguments {
             message: "Must specify a GUN",
             usage: "signet init [OPTIONS] <GUN>",
         });
+    };
+    let gun = ctx.gun(gun)?;
+    let store = ctx.key_store()?;
+    let mut root_key_ids = Vec::new();
+    if let Some(path) = &args.root_key {
+        let key = read_key_file(ctx, "root", path)?;
+        store
+            .add_key(&key, "root", None)
+            .map_err(|source| CliError::KeyImport {
+                source: Box::new(source),
+            })?;
+        root_key_ids.push(key.key_id().clone());
+    } else {
+        let mut existing: Vec<_> = store
+            .list_keys()?
+            .into_iter()
+            .filter(|k| k.role == "root")
+            .map(|k| k.key_id)
+            .collect();
+        existing.sort();
+        if let Some(first) = existing.first() {
+            root_key_ids.push(first.clone());
+        }
     }
-    Err(CliError::NotAvailable {
-        command: "init",
-        missing: NEEDS_REPOSITORY,
-    })
+    if let Some(id) = root_key_ids.first() {
+        ctx.out
+            .line(&format!("Root key found, using: {id}"))
+            .map_err(CliError::stdio("write output"))?;
+    }
+    let mut root_certificates = Vec::new();
+    if let Some(path) = &args.root_cert {
+        let cert = read_root_certificate(path)?;
+        let cert_key = cert.canonical_key_id()?;
+        if args.root_key.is_some() {
+            if let Some(id) = root_key_ids.first().filter(|id| **id != cert_key) {
+                return Err(CliError::RootCertMismatch {
+                    key_id: id.to_string(),
+                    cert_key_id: cert_key.to_string(),
+                });
+            }
+        } else {
+            // The private key is looked up by the certificate's key.
+            root_key_ids.clear();
+        }
+        root_certificates.push(cert);
+    }
+    if args.root_key.is_none() && args.root_cert.is_none() {
+        // Let the client choose (the existing root key with the smallest ID, or a new one).
+        root_key_ids.clear();
+    }
+    let options = InitOptions {
+        root_key_ids,
+        root_certificates,
+        server_managed_snapshot: false,
+    };
+    let message = format!("Initializing {gun}");
+    with_activity(ctx, &message, async {
+        let mut repo = ctx.repository(gun.clone(), Access::PushPull).await?;
+        Ok(repo.initialize(options).await?)
+    })?;
+    let published = maybe_publish(ctx, &gun, args.publish)?;
+    finish_staging(
+        ctx,
+        json!({ "gun": gun.as_str(), "initialized": true }),
+        published,
+    )
 }
 
 /// `publish GUN`.
@@ -52,52 +223,149 @@ pub(crate) fn publish(ctx: &mut Context, args: &GunArgs) -> Result<()> {
     ctx.out
         .line(&format!("Pushing changes to {gun}"))
         .map_err(CliError::stdio("write output"))?;
-    Err(CliError::NotAvailable {
-        command: "publish",
-        missing: NEEDS_REPOSITORY,
+    let mut doc = publish_now(ctx, &gun)?;
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("gun".to_owned(), json!(gun.as_str()));
+    }
+    ctx.out.json(&doc).map_err(CliError::stdio("write output"))
+}
+
+/// A target in JSON.
+fn target_json(target: &TargetWithRole) -> Value {
+    let custom = target.meta.custom_value().ok().flatten();
+    json!({
+        "name": target.name,
+        "length": target.meta.length,
+        "hashes": target
+            .meta
+            .hashes
+            .iter()
+            .map(|(alg, digest)| (alg.clone(), Value::String(hex::encode(digest))))
+            .collect::<serde_json::Map<String, Value>>(),
+        "role": target.role,
+        "custom": custom,
     })
 }
 
+fn sha256_hex(target: &TargetWithRole) -> String {
+    target.meta.sha256().map(hex::encode).unwrap_or_default()
+}
+
 /// `list GUN [-r roles]`.
-pub(crate) fn list(_ctx: &mut Context, args: &ListArgs) -> Result<()> {
-    if args.gun.is_none() {
+pub(crate) fn list(ctx: &mut Context, args: &ListArgs) -> Result<()> {
+    let Some(gun) = &args.gun else {
         return Err(CliError::Arguments {
             message: "Must specify a GUN",
             usage: "signet list [OPTIONS] <GUN>",
         });
-    }
-    Err(CliError::NotAvailable {
-        command: "list",
-        missing: NEEDS_REPOSITORY,
-    })
+    };
+    let gun = ctx.gun(gun)?;
+    let repo = open_and_update(ctx, gun.clone())?;
+    let roles: Vec<&str> = args.roles.iter().map(String::as_str).collect();
+    let mut targets = repo.list_targets(&roles)?;
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    ctx.out
+        .json(&json!({
+            "gun": gun.as_str(),
+            "targets": targets.iter().map(target_json).collect::<Vec<_>>(),
+        }))
+        .map_err(CliError::stdio("write output"))?;
+    let text = if targets.is_empty() {
+        "\nNo targets present in this repository.\n\n".to_owned()
+    } else {
+        let mut table = Table::new(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"]);
+        for target in &targets {
+            table.row(&[
+                target.name.clone(),
+                sha256_hex(target),
+                target.meta.length.to_string(),
+                target.role.clone(),
+            ]);
+        }
+        table.render()
+    };
+    ctx.out.text(&text).map_err(CliError::stdio("write output"))
 }
 
 /// `lookup GUN TARGET`.
-pub(crate) fn lookup(_ctx: &mut Context, args: &LookupArgs) -> Result<()> {
-    if args.gun.is_none() || args.target.is_none() {
+pub(crate) fn lookup(ctx: &mut Context, args: &LookupArgs) -> Result<()> {
+    let (Some(gun), Some(name)) = (&args.gun, &args.target) else {
         return Err(CliError::Arguments {
             message: "Must specify a GUN and target",
             usage: "signet lookup [OPTIONS] <GUN> <TARGET>",
         });
-    }
-    Err(CliError::NotAvailable {
-        command: "lookup",
-        missing: NEEDS_REPOSITORY,
-    })
+    };
+    let gun = ctx.gun(gun)?;
+    let repo = open_and_update(ctx, gun)?;
+    let target = repo.lookup(name, &[])?;
+    ctx.out
+        .json(&target_json(&target))
+        .map_err(CliError::stdio("write output"))?;
+    ctx.out
+        .line(&format!(
+            "{} sha256:{} {}",
+            target.name,
+            sha256_hex(&target),
+            target.meta.length
+        ))
+        .map_err(CliError::stdio("write output"))
 }
 
-/// `verify GUN TARGET [-i FILE] [-o FILE] [-q]`.
-pub(crate) fn verify(_ctx: &mut Context, args: &VerifyArgs) -> Result<()> {
-    if args.gun.is_none() || args.target.is_none() {
+/// `verify GUN TARGET [-i FILE] [-o FILE] [-q]`: checks that the payload (standard input or
+/// `-i`) has the length-independent hashes the trusted collection lists for TARGET, then
+/// passes it through to standard output or `-o`.
+pub(crate) fn verify(ctx: &mut Context, args: &VerifyArgs) -> Result<()> {
+    let (Some(gun), Some(name)) = (&args.gun, &args.target) else {
         return Err(CliError::Arguments {
             message: "Must specify a GUN and target",
             usage: "signet verify [OPTIONS] <GUN> <TARGET>",
         });
+    };
+    let payload = match &args.input {
+        Some(path) => crate::context::read_file(path)?,
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(CliError::stdio("error reading content from STDIN"))?;
+            bytes
+        }
+    };
+    let gun = ctx.gun(gun)?;
+    let repo = open_and_update(ctx, gun.clone())?;
+    let target = repo
+        .lookup(name, &[])
+        .map_err(|source| CliError::VerifyLookup {
+            target: name.clone(),
+            source: Box::new(source),
+        })?;
+    target
+        .meta
+        .check_hashes(name, &payload)
+        .map_err(|source| CliError::VerifyMismatch {
+            source: Box::new(source),
+        })?;
+    if ctx.out.is_json() {
+        if let Some(path) = args.output.as_deref().filter(|_| !args.quiet) {
+            files::write_private(path, &payload)?;
+        }
+        let mut doc = target_json(&target);
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("verified".to_owned(), json!(true));
+            map.insert("gun".to_owned(), json!(gun.as_str()));
+        }
+        return ctx.out.json(&doc).map_err(CliError::stdio("write output"));
     }
-    Err(CliError::NotAvailable {
-        command: "verify",
-        missing: NEEDS_REPOSITORY,
-    })
+    if args.quiet {
+        return Ok(());
+    }
+    match &args.output {
+        Some(path) => files::write_private(path, &payload),
+        None => ctx
+            .out
+            .raw(&payload)
+            .map_err(CliError::stdio("write output")),
+    }
 }
 
 /// `delete GUN [--remote]`: removes the local trust data (never keys) and, with `--remote`,
@@ -124,7 +392,7 @@ pub(crate) fn delete(ctx: &mut Context, args: &DeleteArgs) -> Result<()> {
     }
     let which = if args.remote { " and remote" } else { "" };
     ctx.out
-        .json(&serde_json::json!({
+        .json(&json!({
             "gun": gun.as_str(),
             "deleted_local": true,
             "deleted_remote": args.remote,

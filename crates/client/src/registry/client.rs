@@ -49,8 +49,7 @@ pub const MEDIA_TYPE_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1
 pub const MEDIA_TYPE_DOCKER_MANIFEST_LIST: &str =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Docker image manifest, schema 2.
-pub const MEDIA_TYPE_DOCKER_MANIFEST: &str =
-    "application/vnd.docker.distribution.manifest.v2+json";
+pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// The `Accept` list sent with manifest requests, in docker's order.
 pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
     MEDIA_TYPE_OCI_INDEX,
@@ -323,7 +322,10 @@ impl RegistryClient {
     /// # Errors
     ///
     /// As [`new`](Self::new).
-    pub fn for_image(image: &ImageReference, options: RegistryOptions) -> Result<Self, RegistryError> {
+    pub fn for_image(
+        image: &ImageReference,
+        options: RegistryOptions,
+    ) -> Result<Self, RegistryError> {
         Self::new(image.domain(), options)
     }
 
@@ -362,13 +364,18 @@ impl RegistryClient {
     /// # Errors
     ///
     /// As [`fetch_manifest`](Self::fetch_manifest).
-    pub async fn resolve(&self, image: &ImageReference) -> Result<ManifestDescriptor, RegistryError> {
+    pub async fn resolve(
+        &self,
+        image: &ImageReference,
+    ) -> Result<ManifestDescriptor, RegistryError> {
         self.check_registry(image)?;
-        if !self.verify_with_get
-            && image.digest().is_none()
-            && let Some(descriptor) = self.head_manifest(image).await?
-        {
-            return Ok(descriptor);
+        if !self.verify_with_get && image.digest().is_none() {
+            match self.head_manifest(image).await {
+                Ok(Some(descriptor)) => return Ok(descriptor),
+                // A refused HEAD has no body; the GET reports the registry's message.
+                Ok(None) | Err(RegistryError::AccessDenied { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(self.fetch_manifest(image).await?.descriptor)
     }
@@ -431,7 +438,8 @@ impl RegistryClient {
             Some(digest) if digest.algorithm() == DigestAlgorithm::Sha256 => digest,
             _ => return Ok(None),
         };
-        let Some(size) = header_u64(&response, CONTENT_LENGTH.as_str()) else {
+        // No manifest is empty: a zero length is a server that does not fill it in for HEAD.
+        let Some(size) = header_u64(&response, CONTENT_LENGTH.as_str()).filter(|s| *s > 0) else {
             return Ok(None);
         };
         if size > MAX_MANIFEST_SIZE {
@@ -490,16 +498,17 @@ impl RegistryClient {
         let mut last_error = None;
         for scheme in schemes {
             let base_text = format!("{scheme}://{}/", self.host);
-            let (base, url) = match Url::parse(&base_text).and_then(|b| Ok((b.clone(), b.join("v2/")?))) {
-                Ok(pair) => pair,
-                Err(e) => {
-                    return Err(RegistryError::Network {
-                        registry: self.domain.clone(),
-                        url: base_text,
-                        reason: e.to_string(),
-                    });
-                }
-            };
+            let (base, url) =
+                match Url::parse(&base_text).and_then(|b| Ok((b.clone(), b.join("v2/")?))) {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        return Err(RegistryError::Network {
+                            registry: self.domain.clone(),
+                            url: base_text,
+                            reason: e.to_string(),
+                        });
+                    }
+                };
             let response = match self
                 .http
                 .get(url.clone())
@@ -557,7 +566,12 @@ impl RegistryClient {
             StoredCredentials::Helper(helper) => (None, Some(helper)),
             StoredCredentials::Missing => (None, None),
         };
-        let mut source_asked = false;
+        // Once the source has been asked, its answer is used from the start.
+        let previous_answer = self.state().asked_source.clone();
+        let mut source_asked = previous_answer.is_some();
+        if let Some(Some(answer)) = previous_answer {
+            credentials = Some(answer);
+        }
         let mut challenges_refreshed = false;
         loop {
             let endpoint = self.endpoint().await?;
@@ -587,8 +601,7 @@ impl RegistryClient {
                     }
                     self.forget_token(&endpoint, credentials.as_ref(), &scope);
                     let fresh = challenges(&response);
-                    if !challenges_refreshed && !fresh.is_empty() && fresh != endpoint.challenges
-                    {
+                    if !challenges_refreshed && !fresh.is_empty() && fresh != endpoint.challenges {
                         challenges_refreshed = true;
                         if let Some(stored) = self.state().endpoint.as_mut() {
                             stored.challenges = fresh;
@@ -910,14 +923,16 @@ fn summarize_error_body(body: &[u8]) -> String {
             .collect::<Vec<_>>()
             .join("; ");
     }
-    let text = String::from_utf8_lossy(body);
-    let cleaned: String = text
-        .trim()
+    let text: String = String::from_utf8_lossy(body)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
         .collect();
-    cleaned
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// An error and its causes, `: `-separated.
@@ -960,7 +975,9 @@ mod tests {
     fn refuses_a_bad_domain_and_knows_docker_hub() {
         assert!(matches!(
             RegistryClient::new("bad domain", RegistryOptions::default()),
-            Err(RegistryError::Reference(ReferenceError::InvalidFormat { .. }))
+            Err(RegistryError::Reference(
+                ReferenceError::InvalidFormat { .. }
+            ))
         ));
         let hub = RegistryClient::new("docker.io", RegistryOptions::default()).unwrap();
         assert_eq!(hub.host(), "registry-1.docker.io");
@@ -993,7 +1010,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, RegistryError::Tls { .. }), "{error}");
-        assert!(error.to_string().contains("registry.example.com:5000"), "{error}");
+        assert!(
+            error.to_string().contains("registry.example.com:5000"),
+            "{error}"
+        );
     }
 
     #[tokio::test]
@@ -1001,6 +1021,9 @@ mod tests {
         let client = RegistryClient::new("localhost:1", RegistryOptions::default()).unwrap();
         let image = ImageReference::parse("registry.example.com/a:b").unwrap();
         let error = client.resolve(&image).await.unwrap_err();
-        assert!(matches!(error, RegistryError::WrongRegistry { .. }), "{error}");
+        assert!(
+            matches!(error, RegistryError::WrongRegistry { .. }),
+            "{error}"
+        );
     }
 }

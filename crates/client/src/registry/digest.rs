@@ -215,7 +215,10 @@ mod tests {
             (":abc", DigestError::Format),
             ("sha256:abc", DigestError::Length),
             (upper.as_str(), DigestError::Format),
-            ("md5:d41d8cd98f00b204e9800998ecf8427e", DigestError::Unsupported),
+            (
+                "md5:d41d8cd98f00b204e9800998ecf8427e",
+                DigestError::Unsupported,
+            ),
             ("MD5:d41d8cd98f00b204e9800998ecf8427e", DigestError::Format),
             ("sha256+b64:abc", DigestError::Unsupported),
         ];

@@ -123,9 +123,7 @@ impl DockerConfig {
             .read_to_end(&mut bytes)
             .map_err(|e| fail(e.to_string()))?;
         if bytes.len() as u64 > MAX_DOCKER_CONFIG_SIZE {
-            return Err(fail(format!(
-                "larger than {MAX_DOCKER_CONFIG_SIZE} bytes"
-            )));
+            return Err(fail(format!("larger than {MAX_DOCKER_CONFIG_SIZE} bytes")));
         }
         Self::parse(&bytes, path)
     }
@@ -259,7 +257,12 @@ mod tests {
             found(cfg.lookup("registry.example.com:8443")),
             ("bob".to_owned(), "pw".to_owned())
         );
-        for missing in ["empty.example.com", "noauth.example.com", "localhost:5001", "localhost"] {
+        for missing in [
+            "empty.example.com",
+            "noauth.example.com",
+            "localhost:5001",
+            "localhost",
+        ] {
             assert!(
                 matches!(cfg.lookup(missing), StoredCredentials::Missing),
                 "{missing}"
@@ -285,12 +288,18 @@ mod tests {
     fn rejects_what_docker_rejects() {
         for bad in [
             r#"{"auths": {"x": {"auth": "!!!"}}}"#,
-            &format!(r#"{{"auths": {{"x": {{"auth": "{}"}}}}}}"#, STANDARD.encode("nocolon")),
-            &format!(r#"{{"auths": {{"x": {{"auth": "{}"}}}}}}"#, STANDARD.encode(":pw")),
+            &format!(
+                r#"{{"auths": {{"x": {{"auth": "{}"}}}}}}"#,
+                STANDARD.encode("nocolon")
+            ),
+            &format!(
+                r#"{{"auths": {{"x": {{"auth": "{}"}}}}}}"#,
+                STANDARD.encode(":pw")
+            ),
             "not json",
         ] {
-            let error = DockerConfig::parse(bad.as_bytes(), Path::new("/cfg/config.json"))
-                .unwrap_err();
+            let error =
+                DockerConfig::parse(bad.as_bytes(), Path::new("/cfg/config.json")).unwrap_err();
             assert!(
                 matches!(error, RegistryError::DockerConfig { .. }),
                 "{bad}: {error}"
@@ -303,7 +312,10 @@ mod tests {
     fn missing_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = DockerConfig::load_from_dir(dir.path()).unwrap();
-        assert!(matches!(cfg.lookup("docker.io"), StoredCredentials::Missing));
+        assert!(matches!(
+            cfg.lookup("docker.io"),
+            StoredCredentials::Missing
+        ));
         std::fs::write(
             dir.path().join(DOCKER_CONFIG_FILE),
             format!(

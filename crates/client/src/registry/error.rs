@@ -43,9 +43,7 @@ pub enum ReferenceError {
     },
 
     /// The whole reference is 64 hexadecimal characters (an image ID, not a name).
-    #[error(
-        "invalid repository name ({reference}), cannot specify 64-byte hexadecimal strings"
-    )]
+    #[error("invalid repository name ({reference}), cannot specify 64-byte hexadecimal strings")]
     HexadecimalName {
         /// The rejected input.
         reference: String,
@@ -210,7 +208,10 @@ pub enum RegistryError {
     },
 
     /// The registry has no such repository or manifest (404).
-    #[error("manifest for {image} not found on registry {registry}{}", message_suffix(message))]
+    #[error(
+        "manifest for {image} not found on registry {registry}{}",
+        message_suffix(message)
+    )]
     ManifestNotFound {
         /// The image.
         image: String,

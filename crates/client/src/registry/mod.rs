@@ -29,9 +29,7 @@ pub mod docker_config;
 pub mod error;
 pub mod reference;
 
-pub use client::{
-    Manifest, ManifestDescriptor, RegistryClient, RegistryOptions, RegistryScheme,
-};
+pub use client::{Manifest, ManifestDescriptor, RegistryClient, RegistryOptions, RegistryScheme};
 pub use digest::{Digest, DigestAlgorithm, DigestError};
 pub use docker_config::{DockerConfig, StoredCredentials};
 pub use error::{ReferenceError, RegistryError};

@@ -323,7 +323,9 @@ fn parse_normalized_named(input: &str) -> Result<ImageReference, ReferenceError>
         });
     }
     let (domain, remainder) = split_docker_domain(input);
-    let remote = remainder.split_once(':').map_or(remainder.as_str(), |(r, _)| r);
+    let remote = remainder
+        .split_once(':')
+        .map_or(remainder.as_str(), |(r, _)| r);
     if remote.to_lowercase() != remote {
         return Err(ReferenceError::UppercaseName {
             reference: input.to_owned(),
@@ -357,10 +359,7 @@ fn split_docker_domain(name: &str) -> (String, String) {
         (DOCKER_HUB_DOMAIN, name)
     };
     if domain == DOCKER_HUB_DOMAIN && !remote.contains('/') {
-        (
-            domain.to_owned(),
-            format!("{OFFICIAL_REPO_PREFIX}{remote}"),
-        )
+        (domain.to_owned(), format!("{OFFICIAL_REPO_PREFIX}{remote}"))
     } else {
         (domain.to_owned(), remote.to_owned())
     }
@@ -537,7 +536,9 @@ fn is_domain_name(text: &str) -> bool {
             (Some(first), Some(last)) => {
                 first.is_ascii_alphanumeric()
                     && last.is_ascii_alphanumeric()
-                    && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                    && bytes
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
             }
             _ => false,
         }

@@ -1,6 +1,7 @@
 //! Verification of docker-registry bearer tokens (JWTs): the signing key comes from the
-//! token's `x5c` chain, which must lead to a certificate of the configured root bundle, or
-//! from its `kid`, the libtrust ID of a key of a bundle certificate.
+//! token's `x5c` chain, which must lead to a certificate of the configured root bundle, from
+//! its `jwk` (an elliptic-curve key that must be the key of a bundle certificate), or from
+//! its `kid`, the libtrust ID of a key of a bundle certificate.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -86,6 +87,41 @@ struct JoseHeader {
     kid: Option<String>,
     #[serde(default)]
     x5c: Option<Vec<String>>,
+    #[serde(default)]
+    jwk: Option<Jwk>,
+}
+
+/// A JSON Web Key in a token header. Only elliptic-curve keys are understood.
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    #[serde(default)]
+    crv: String,
+    #[serde(default)]
+    x: String,
+    #[serde(default)]
+    y: String,
+}
+
+impl Jwk {
+    /// The key as a SEC1 uncompressed point with its curve.
+    fn key_info(&self) -> Result<KeyInfo, TokenError> {
+        let (kind, len) = match (self.kty.as_str(), self.crv.as_str()) {
+            ("EC", "P-256") => (KeyKind::P256, 32),
+            ("EC", "P-384") => (KeyKind::P384, 48),
+            (kty, crv) => return Err(invalid(format!("unsupported jwk {kty} {crv}"))),
+        };
+        let x = b64url(&self.x)?;
+        let y = b64url(&self.y)?;
+        if x.len() != len || y.len() != len {
+            return Err(invalid("jwk coordinates have the wrong length"));
+        }
+        let mut bytes = Vec::with_capacity(1 + 2 * len);
+        bytes.push(0x04);
+        bytes.extend_from_slice(&x);
+        bytes.extend_from_slice(&y);
+        Ok(KeyInfo { kind, bytes })
+    }
 }
 
 #[derive(Deserialize)]
@@ -400,6 +436,17 @@ impl TokenAuth {
             self.verify_chain(&certs, now)?;
             let (_, leaf) = certs.first().ok_or_else(|| invalid("empty x5c"))?;
             return key_info(leaf);
+        }
+        if let Some(jwk) = &header.jwk {
+            // As in the registry's token library: the key itself must be the key of a
+            // certificate of the bundle.
+            let key = jwk.key_info()?;
+            return self
+                .roots
+                .iter()
+                .find(|r| r.key.kind == key.kind && r.key.bytes == key.bytes)
+                .map(|r| r.key.clone())
+                .ok_or_else(|| invalid("token jwk is not a trusted key"));
         }
         if let Some(kid) = &header.kid {
             return self

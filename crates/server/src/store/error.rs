@@ -162,9 +162,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Whether the error comes from a connection that broke or could not be made, or from a
 /// database refusing work for a transient reason.
+///
+/// A protocol error (bytes that are not the PostgreSQL wire protocol, such as a connection
+/// closed by a proxy or load balancer in the middle of the start-up exchange) is a transport
+/// failure too: the request itself is not at fault and a new connection may succeed.
 pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_)
+        sqlx::Error::Protocol(_)
+        | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -179,7 +184,10 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
 /// produce a connection at all, which already waited for its acquire timeout.
 pub(crate) fn is_broken_connection(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Protocol(_)
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db
             .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
             .is_some_and(|pg| {

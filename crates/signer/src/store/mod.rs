@@ -7,7 +7,7 @@
 //!
 //! The trait is object safe: callers hold `Arc<dyn KeyStore>`. A hardware backend implements
 //! [`KeyStore::generate_key`] to create keys on the device, returns
-//! [`Error::Unsupported`](crate::Error::Unsupported) from
+//! [`Error::Unsupported`] from
 //! [`export_key`](KeyStore::export_key) and [`change_passphrase`](KeyStore::change_passphrase),
 //! and hands out signers that never expose key material.
 

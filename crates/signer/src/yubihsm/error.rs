@@ -1,6 +1,8 @@
 //! Errors of the YubiHSM 2 backend, and their conversion into the crate's [`crate::Error`].
 
-use std::path::PathBuf;
+use signet_tuf::key::KeyId;
+
+use super::store::LOCATION;
 
 /// Result alias of the YubiHSM 2 backend.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,6 +62,8 @@ pub enum Error {
         operation: &'static str,
         /// The object the command addressed (object ID, key ID).
         object: String,
+        /// The TUF key ID of the key the command was about, when known.
+        key_id: Option<String>,
         /// The device or transport error.
         #[source]
         source: yubihsm::client::Error,
@@ -72,13 +76,11 @@ pub enum Error {
         key_id: String,
     },
 
-    /// No key store of a chain holds the key.
-    #[error("private key {key_id} not found in any key store (searched: {stores})")]
-    KeyNotInStores {
-        /// The key ID looked up.
-        key_id: String,
-        /// The names of the stores searched, in order, comma separated.
-        stores: String,
+    /// No signet key has this object ID.
+    #[error("YubiHSM 2 object {object_id:#06x} is not a signet key")]
+    ObjectNotFound {
+        /// The object ID looked up.
+        object_id: u16,
     },
 
     /// The key's algorithm cannot be held on the device by this backend.
@@ -193,7 +195,37 @@ impl Error {
         move |source| Self::Device {
             operation,
             object,
+            key_id: None,
             source,
+        }
+    }
+
+    /// A [`Error::Device`] for `operation` on key `key_id` (described as `object`).
+    pub(crate) fn device_for_key(
+        operation: &'static str,
+        key_id: &KeyId,
+        object: impl std::fmt::Display,
+    ) -> impl FnOnce(yubihsm::client::Error) -> Self {
+        let object = object.to_string();
+        let key_id = key_id.to_string();
+        move |source| Self::Device {
+            operation,
+            object,
+            key_id: Some(key_id),
+            source,
+        }
+    }
+
+    /// The TUF key ID the error is about, when it names one.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Self::Device { key_id, .. } => key_id.as_deref(),
+            Self::KeyNotFound { key_id }
+            | Self::MessageTooLong { key_id, .. }
+            | Self::BadSignature { key_id, .. }
+            | Self::Certificate { key_id, .. } => Some(key_id),
+            Self::WrappedKey { context, .. } if context.parse::<KeyId>().is_ok() => Some(context),
+            _ => None,
         }
     }
 
@@ -206,23 +238,21 @@ impl Error {
     }
 }
 
-/// Name used for the device in converted errors.
-const DEVICE: &str = "yubihsm";
-
 impl From<Error> for crate::Error {
     /// Maps backend errors onto the crate's error: missing keys stay
     /// [`crate::Error::KeyNotFound`], unsupported algorithms become
-    /// [`crate::Error::UnsupportedKey`], signing problems [`crate::Error::Signing`], and device
-    /// or transport failures an [`crate::Error::Io`] on `yubihsm` whose source is the
-    /// backend error.
+    /// [`crate::Error::UnsupportedKey`], signing problems [`crate::Error::Signing`], and
+    /// device, connector, configuration and backup failures a [`crate::Error::Device`] on
+    /// store `yubihsm` (with the key ID when one is known) whose source is the backend error.
     fn from(e: Error) -> Self {
         match e {
             Error::Signer(inner) => inner,
-            Error::KeyNotFound { key_id } | Error::KeyNotInStores { key_id, .. } => {
-                Self::KeyNotFound { key_id }
-            }
+            Error::KeyNotFound { key_id } => Self::KeyNotFound { key_id },
+            Error::ObjectNotFound { object_id } => Self::KeyNotFound {
+                key_id: format!("{LOCATION} object {object_id:#06x}"),
+            },
             Error::UnsupportedAlgorithm { key, algorithm } => Self::UnsupportedKey {
-                context: format!("{DEVICE} key {key}"),
+                context: format!("{LOCATION} key {key}"),
                 kind: algorithm,
             },
             Error::MissingGun { role } => Self::MissingGun { role },
@@ -231,7 +261,7 @@ impl From<Error> for crate::Error {
                 value,
                 reason,
             } => Self::InvalidKeyAttribute {
-                key_id: format!("on {DEVICE} ({reason})"),
+                key_id: format!("on {LOCATION} ({reason})"),
                 field,
                 value,
             },
@@ -249,9 +279,10 @@ impl From<Error> for crate::Error {
                 gun,
                 reason: format!("YubiHSM 2 key {key_id}: {reason}"),
             },
-            other => Self::Io {
-                path: PathBuf::from(DEVICE),
-                source: std::io::Error::other(other),
+            other => Self::Device {
+                store: LOCATION.to_owned(),
+                key_id: other.key_id().map(str::to_owned),
+                source: Box::new(other),
             },
         }
     }

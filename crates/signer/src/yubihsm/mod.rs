@@ -12,7 +12,7 @@
 //!   every signature with `signet-tuf` before returning it;
 //! * imports existing keys (a [`PrivateKey`](crate::PrivateKey) read from a notary key file),
 //!   and makes and restores wrapped backups ([`WrappedKey`]);
-//! * signs root certificates: a [`YubiHsmSigner`] is a [`Signer`], so
+//! * signs root certificates: a [`YubiHsmSigner`] is a [`Signer`](crate::Signer), so
 //!   [`cert::generate_root_certificate`](crate::cert::generate_root_certificate) works with it,
 //!   and it implements [`rcgen::SigningKey`] directly (DER ECDSA signatures).
 //!
@@ -26,17 +26,18 @@
 //! # Blocking
 //!
 //! The device client is blocking and serialises commands on one session, so this API is
-//! synchronous, like the [`Signer`] and [`KeyStore`](crate::KeyStore) traits.
+//! synchronous, like the [`Signer`](crate::Signer) and [`KeyStore`](crate::KeyStore) traits.
 //! Async callers run store and signer calls inside `tokio::task::spawn_blocking` (or a
 //! dedicated thread), never directly on a runtime worker.
 //!
 //! # Store chains
 //!
-//! [`CryptoService`] searches its stores in order. With
+//! [`CryptoService`](crate::CryptoService) searches its stores in order. With
 //! `[yubihsm, file store]` a key present on the device and on disk (for example a root key
 //! imported into the device and still in the trust directory) is used from the device, and the
-//! file store is never asked for it. [`require_signer`] turns a miss into an error naming the
-//! key ID and every store searched.
+//! file store is never asked for it.
+//! [`CryptoService::require_signer_by_id`](crate::CryptoService::require_signer_by_id) and [`CryptoService::require_signer_for`](crate::CryptoService::require_signer_for) turn a
+//! miss into [`crate::Error::KeyNotInStores`], naming the key ID and every store searched.
 //!
 //! # Labels and metadata
 //!
@@ -58,8 +59,6 @@ mod signer;
 mod store;
 mod wrapped;
 
-use std::sync::Arc;
-
 pub use config::{
     AUTH_KEY_ENV, CONNECTOR_ENV, ConnectorConfig, DEFAULT_AUTH_KEY_ID, DEFAULT_CONNECTOR_ADDR,
     DEFAULT_CONNECTOR_PORT, DEFAULT_DOMAIN, DEFAULT_TIMEOUT_MS, DOMAIN_ENV, PASSWORD_ENV,
@@ -67,28 +66,5 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use signer::{MAX_ED25519_MESSAGE_LEN, YubiHsmSigner};
-use signet_tuf::key::KeyId;
 pub use store::{DeviceKeyInfo, FIRST_OBJECT_ID, LAST_OBJECT_ID, LOCATION, YubiHsmKeyStore};
 pub use wrapped::{WRAPPED_KEY_LABEL, WrappedKey};
-
-use crate::signer::{CryptoService, Signer};
-
-/// The signer for `key_id` from the first store of `service` holding it.
-///
-/// # Errors
-///
-/// [`Error::KeyNotInStores`] naming the key ID and every store searched when none holds it;
-/// store errors (a wrong passphrase, a device failure) as [`Error::Signer`].
-pub fn require_signer(service: &CryptoService, key_id: &KeyId) -> Result<Arc<dyn Signer>> {
-    service
-        .signer_by_id(key_id)?
-        .ok_or_else(|| Error::KeyNotInStores {
-            key_id: key_id.to_string(),
-            stores: service
-                .stores()
-                .iter()
-                .map(|s| s.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
-}

@@ -204,7 +204,11 @@ impl YubiHsmSigner {
         let der = self
             .client
             .sign_ecdsa_prehash_raw(self.object_id, digest.to_vec())
-            .map_err(Error::device("ECDSA sign", &self.key_id))?;
+            .map_err(Error::device_for_key(
+                "ECDSA sign",
+                &self.key_id,
+                format_args!("{:#06x}", self.object_id),
+            ))?;
         let sig = p256::ecdsa::Signature::from_der(&der)
             .map_err(|e| self.bad_signature(format!("malformed DER signature: {e}")))?;
         Ok(sig.normalize_s().unwrap_or(sig))
@@ -221,7 +225,11 @@ impl YubiHsmSigner {
         let sig = self
             .client
             .sign_ed25519(self.object_id, msg.to_vec())
-            .map_err(Error::device("Ed25519 sign", &self.key_id))?;
+            .map_err(Error::device_for_key(
+                "Ed25519 sign",
+                &self.key_id,
+                format_args!("{:#06x}", self.object_id),
+            ))?;
         Ok(sig.to_bytes().to_vec())
     }
 }
@@ -234,6 +242,7 @@ impl crate::Signer for YubiHsmSigner {
     fn sign(&self, msg: &[u8]) -> crate::Result<Signature> {
         let sig = self.sign_notary(msg).map_err(|e| match e {
             Error::Signer(inner) => inner,
+            device @ Error::Device { .. } => device.into(),
             other => crate::Error::Signing {
                 key_id: self.key_id.to_string(),
                 reason: other.to_string(),

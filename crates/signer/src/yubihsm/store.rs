@@ -244,6 +244,19 @@ impl YubiHsmKeyStore {
         Ok(self.lookup(key_id)?.details)
     }
 
+    /// Device details of the signet key stored under object ID `object_id` (to use a key
+    /// chosen by its object ID, for example as the new key of a rotation).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ObjectNotFound`] when no signet key has that object ID; device errors.
+    pub fn device_key_by_object_id(&self, object_id: u16) -> Result<DeviceKeyInfo> {
+        self.device_keys()?
+            .into_iter()
+            .find(|k| k.object_id == object_id)
+            .ok_or(Error::ObjectNotFound { object_id })
+    }
+
     /// The device signer for `key_id`, as a concrete type (usable with rcgen as well as
     /// through [`Signer`]).
     ///
@@ -368,7 +381,13 @@ impl YubiHsmKeyStore {
         {
             Ok(()) => {}
             Err(e) if is_device_error(&e, DeviceErrorKind::ObjectNotFound) => {}
-            Err(e) => return Err(Error::device("delete key", key_id)(e)),
+            Err(e) => {
+                return Err(Error::device_for_key(
+                    "delete key",
+                    key_id,
+                    format_args!("{object_id:#06x}"),
+                )(e));
+            }
         }
         self.delete_metadata(object_id)?;
         if let Some(index) = lock(&self.index).as_mut() {
@@ -441,8 +460,9 @@ impl YubiHsmKeyStore {
                 object::Type::AsymmetricKey,
                 key.details.object_id,
             )
-            .map_err(Error::device(
+            .map_err(Error::device_for_key(
                 "export wrapped",
+                key_id,
                 format_args!("key {key_id} under wrap key {wrap_key_id:#06x}"),
             ))?;
         Ok(WrappedKey {
@@ -487,13 +507,14 @@ impl YubiHsmKeyStore {
                 context: context.clone(),
                 reason: e.to_string(),
             })?;
-        let handle = self
-            .client
-            .import_wrapped(wrap_key_id, message)
-            .map_err(Error::device(
-                "import wrapped",
-                format_args!("key {context} under wrap key {wrap_key_id:#06x}"),
-            ))?;
+        let handle =
+            self.client
+                .import_wrapped(wrap_key_id, message)
+                .map_err(Error::device_for_key(
+                    "import wrapped",
+                    &backup.key_id,
+                    format_args!("key {context} under wrap key {wrap_key_id:#06x}"),
+                ))?;
         if handle.object_type != object::Type::AsymmetricKey {
             let _ = self
                 .client
@@ -562,7 +583,11 @@ impl YubiHsmKeyStore {
                 opaque::Algorithm::Data,
                 metadata.encode(),
             )
-            .map_err(Error::device("put metadata", &key_id))?;
+            .map_err(Error::device_for_key(
+                "put metadata",
+                &key_id,
+                format_args!("{object_id:#06x}"),
+            ))?;
         Ok(device_key(&info, public, Some(metadata)))
     }
 

@@ -54,17 +54,23 @@ pub fn tree_contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// The Go `notary` CLI, found on `PATH`. Without it the calling test fails when `CI` is set and
 /// is skipped (with a notice) otherwise.
 pub fn notary_binary() -> Option<PathBuf> {
+    go_binary("notary")
+}
+
+/// The Go binary `name` (`notary`, `notary-server`) found on `PATH`. Without it the calling
+/// test fails when `CI` is set and is skipped (with a notice) otherwise.
+pub fn go_binary(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
-            .map(|dir| dir.join("notary"))
+            .map(|dir| dir.join(name))
             .find(|candidate| candidate.is_file())
     });
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "the Go notary CLI (Debian package `notary`) is required when CI is set"
+            "the Go {name} binary (Debian package `notary`) is required when CI is set"
         );
-        eprintln!("notice: Go notary CLI not found on PATH; skipping interop test");
+        eprintln!("notice: Go {name} not found on PATH; skipping interop test");
     }
     found
 }

@@ -178,7 +178,7 @@ pub enum Error {
         got: String,
     },
 
-    /// The updater is used after it failed.
+    /// The updater is used after it failed (or, which cannot happen, lost its own state).
     #[error("the update of {gun} already failed")]
     Failed {
         /// The GUN being updated.

@@ -1,21 +1,24 @@
 //! The update state machine.
 
+mod checks;
+mod documents;
+mod root;
+
 use std::collections::{BTreeMap, VecDeque};
 
-use chrono::{DateTime, Months, Utc};
-use sha2::{Digest as _, Sha256, Sha512};
+use chrono::{DateTime, Utc};
 
+use self::checks::{check_bytes, request_for};
+use self::root::root_self_check;
 use super::config::{Limits, TrustedState, UpdateConfig};
 use super::delegation::ResolvedRole;
 use super::error::{Error, Result};
 use super::pinning::{PinMode, TrustPinning};
 use super::repository::{Repository, Verified};
-use super::request::{CacheWrite, Expected, FetchResult, Need, Request};
+use super::request::{CacheWrite, FetchResult, Need, Request};
 use super::warning::{SkipReason, Warning};
 use crate::metadata::{Envelope, FileMeta, Metadata, Root, Snapshot, Targets, Timestamp};
 use crate::role;
-use crate::verify::{self, RoleKeySet};
-use crate::x509;
 
 /// What a finished update produced.
 #[derive(Debug, Clone)]
@@ -58,11 +61,15 @@ pub struct UpdateOutcome {
 /// 4. Every document must carry its role's threshold of valid signatures, must not be older
 ///    than the cached copy (when that copy verifies) and must not have expired at
 ///    [`UpdateConfig::now`].
-/// 5. **Recovery**: if any step of 2–3 fails (other than the server being unavailable), the
-///    newest root is fetched (`root.<sha256>.json` when the snapshot named it, else
-///    `root.json`), validated against the trusted root — walking `<v>.root.json` for every
-///    intermediate version when it is not directly signed by the trusted root — and steps 2–3
-///    are run once more. A second failure is returned.
+/// 5. **Recovery**: if any step of 2–3 fails (other than the server being unavailable or an
+///    answer longer than allowed), the newest root is fetched (`root.<sha256>.json` when the
+///    snapshot named it, else `root.json`), validated against the trusted root — walking
+///    `<v>.root.json` for every intermediate version when it is not directly signed by the
+///    trusted root; intermediate roots may have expired — and steps 2–3 are run once more. A
+///    second failure is returned.
+///
+/// Trust pinning applies to the root fetched without a usable cached root (first use, or a
+/// cached root that expired); later rotations are validated against the trusted root.
 pub struct Updater {
     gun: String,
     now: DateTime<Utc>,
@@ -524,6 +531,7 @@ impl Updater {
     fn on_unavailable(&mut self, request: &Request, reason: String) -> Result<()> {
         if matches!(self.phase, Phase::Timestamp)
             && let Some(cached) = self.cache.timestamp.clone()
+            && cached.len() as u64 <= self.limits.max_timestamp_len
         {
             let v = self.load_timestamp(&cached, 1)?;
             self.pass.timestamp = Some(v);
@@ -539,523 +547,6 @@ impl Updater {
             file: request.path(),
             reason,
         })
-    }
-
-    // ---- root ----------------------------------------------------------------------------
-
-    fn on_newest_root(&mut self, bytes: Vec<u8>) -> Result<()> {
-        let Phase::Root(walk) = &self.phase else {
-            return Ok(());
-        };
-        if let Some((meta, sn_version)) = &walk.expected {
-            self.check_expected(role::ROOT, role::SNAPSHOT, *sn_version, meta, &bytes)?;
-        }
-        let env = parse::<Root>(&bytes).map_err(|e| self.invalid(role::ROOT, None, e))?;
-        let version = env.signed().version;
-        if version < self.root_floor {
-            return Err(self.rollback(role::ROOT, version, self.root_floor));
-        }
-        if let Some(prev) = &walk.prev
-            && let Err(source) = rotation_check(&env, prev.signed(), &self.gun)
-        {
-            let prev_version = prev.signed().version;
-            if version > prev_version.saturating_add(1) {
-                if let Phase::Root(walk) = &mut self.phase {
-                    walk.next_version = prev_version + 1;
-                    walk.newest = Some((env, bytes));
-                }
-                return Ok(());
-            }
-            return Err(Error::RootRotation {
-                gun: self.gun.clone(),
-                version,
-                trusted_version: prev_version,
-                source: Box::new(source),
-            });
-        }
-        self.accept_newest_root(env, bytes)
-    }
-
-    fn on_intermediate_root(&mut self, bytes: Vec<u8>) -> Result<()> {
-        let Phase::Root(walk) = &self.phase else {
-            return Ok(());
-        };
-        let expected = walk.next_version;
-        let file = format!("{expected}.root.json");
-        let env = parse::<Root>(&bytes).map_err(|e| self.invalid(role::ROOT, None, e))?;
-        let version = env.signed().version;
-        if version != expected {
-            return Err(Error::RootVersion {
-                gun: self.gun.clone(),
-                file,
-                expected,
-                found: version,
-            });
-        }
-        if let Some(prev) = &walk.prev {
-            rotation_check(&env, prev.signed(), &self.gun).map_err(|source| {
-                Error::RootRotation {
-                    gun: self.gun.clone(),
-                    version,
-                    trusted_version: prev.signed().version,
-                    source: Box::new(source),
-                }
-            })?;
-        }
-        // Intermediate roots may have expired, and so may their certificates.
-        root_self_check(&env, &self.gun, None)
-            .map_err(|e| self.invalid(role::ROOT, Some(version), e))?;
-        let Phase::Root(walk) = &mut self.phase else {
-            return Ok(());
-        };
-        walk.prev = Some(env);
-        walk.next_version = expected + 1;
-        let Some((newest, newest_bytes)) = walk.newest.take() else {
-            return Ok(());
-        };
-        if walk.next_version < newest.signed().version {
-            walk.newest = Some((newest, newest_bytes));
-            return Ok(());
-        }
-        if let Some(prev) = &walk.prev {
-            rotation_check(&newest, prev.signed(), &self.gun).map_err(|source| {
-                Error::RootRotation {
-                    gun: self.gun.clone(),
-                    version: newest.signed().version,
-                    trusted_version: prev.signed().version,
-                    source: Box::new(source),
-                }
-            })?;
-        }
-        self.accept_newest_root(newest, newest_bytes)
-    }
-
-    fn accept_newest_root(&mut self, env: Envelope<Root>, bytes: Vec<u8>) -> Result<()> {
-        let Phase::Root(walk) = &self.phase else {
-            return Ok(());
-        };
-        let pinned = walk.pinned;
-        let first_use = walk.prev.is_none();
-        let version = env.signed().version;
-        root_self_check(&env, &self.gun, Some(self.now))
-            .map_err(|e| self.invalid(role::ROOT, Some(version), e))?;
-        if pinned {
-            self.check_pinning(&env, first_use)?;
-        }
-        if version < self.root_floor {
-            return Err(self.rollback(role::ROOT, version, self.root_floor));
-        }
-        self.check_expiry(role::ROOT, env.signed())?;
-        if self.cache.root.as_deref() != Some(bytes.as_slice()) {
-            self.writes.insert(role::ROOT.into(), bytes.clone());
-        }
-        self.root = Some(Verified::new(env, bytes));
-        self.root_pinned = pinned;
-        self.phase = Phase::Timestamp;
-        Ok(())
-    }
-
-    fn check_pinning(&self, env: &Envelope<Root>, first_use: bool) -> Result<()> {
-        let reject = |reason: &str| Error::TrustPinning {
-            gun: self.gun.clone(),
-            reason: reason.to_owned(),
-        };
-        let root = env.signed();
-        let keys = x509::root_certificate_keys(root, &self.gun, Some(self.now));
-        let pinned: BTreeMap<_, _> = match self.pinning.mode_for(&self.gun) {
-            PinMode::Tofu { disabled } => {
-                return if disabled && first_use {
-                    Err(reject("invalid trust pinning specified"))
-                } else {
-                    Ok(())
-                };
-            }
-            PinMode::Certs(ids) => keys
-                .into_iter()
-                .filter(|(id, _)| ids.iter().any(|p| p == id.as_str()))
-                .collect(),
-            PinMode::Ca(validator) => keys
-                .into_iter()
-                .filter(|(_, key)| {
-                    let Ok(bundle) = x509::parse_bundle(key.public()) else {
-                        return false;
-                    };
-                    x509::split_leaf(&bundle)
-                        .is_some_and(|(leaf, ints)| validator.chains_to_ca(leaf, &ints, self.now))
-                })
-                .collect(),
-        };
-        if pinned.is_empty() {
-            return Err(reject(
-                "unable to match any certificates to trust_pinning config",
-            ));
-        }
-        let set = RoleKeySet {
-            role: role::ROOT.into(),
-            keys: pinned,
-            threshold: root.role(role::ROOT).map_or(0, |r| r.threshold),
-        };
-        set.verify_envelope(env)
-            .map(|_| ())
-            .map_err(|_| reject("failed to validate integrity of roots"))
-    }
-
-    // ---- timestamp, snapshot, targets ---------------------------------------------------
-
-    fn trusted_root(&self) -> Result<&Verified<Root>> {
-        self.root.as_ref().ok_or_else(|| Error::Failed {
-            gun: self.gun.clone(),
-        })
-    }
-
-    fn snapshot_meta(&self) -> Result<(FileMeta, i64)> {
-        let ts = self.pass.timestamp.as_ref().ok_or_else(|| Error::Failed {
-            gun: self.gun.clone(),
-        })?;
-        // A validated timestamp always has it.
-        let meta = ts.signed().snapshot_meta().cloned().ok_or_else(|| {
-            self.invalid(
-                role::TIMESTAMP,
-                Some(ts.version()),
-                crate::Error::InvalidMetadata {
-                    role: role::TIMESTAMP.into(),
-                    reason: "missing snapshot sha256 checksum information".into(),
-                },
-            )
-        })?;
-        Ok((meta, ts.version()))
-    }
-
-    fn meta_from_snapshot(&self, name: &str) -> Result<(FileMeta, i64)> {
-        let sn = self.pass.snapshot.as_ref().ok_or_else(|| Error::Failed {
-            gun: self.gun.clone(),
-        })?;
-        let meta = sn.signed().meta.get(name).cloned().ok_or_else(|| {
-            self.invalid(
-                role::SNAPSHOT,
-                Some(sn.version()),
-                crate::Error::InvalidMetadata {
-                    role: role::SNAPSHOT.into(),
-                    reason: format!("missing {name} sha256 checksum information"),
-                },
-            )
-        })?;
-        Ok((meta, sn.version()))
-    }
-
-    fn load_timestamp(&self, bytes: &[u8], min: i64) -> Result<Verified<Timestamp>> {
-        let root = self.trusted_root()?.signed();
-        let env = self.load_base(role::TIMESTAMP, bytes, min, |env| {
-            verify::verify_timestamp(env, root)
-        })?;
-        Ok(Verified::new(env, bytes.to_vec()))
-    }
-
-    fn load_snapshot(&mut self, bytes: &[u8], min: i64) -> Result<Verified<Snapshot>> {
-        let root = self.trusted_root()?;
-        let env = self.load_base(role::SNAPSHOT, bytes, min, |env| {
-            verify::verify_snapshot(env, root.signed())
-        })?;
-        let version = env.signed().version;
-        let root_meta = env.signed().meta.get(role::ROOT).cloned();
-        let root_bytes = root.bytes().to_vec();
-        if let Some(meta) = root_meta {
-            self.pass.next_root_checksum = Some((meta.clone(), version));
-            self.check_expected(role::ROOT, role::SNAPSHOT, version, &meta, &root_bytes)?;
-        }
-        Ok(Verified::new(env, bytes.to_vec()))
-    }
-
-    fn load_targets(&self, bytes: &[u8], min: i64) -> Result<Verified<Targets>> {
-        let root = self.trusted_root()?.signed();
-        let env = self.load_base(role::TARGETS, bytes, min, |env| {
-            verify::verify_targets(env, root)
-        })?;
-        Ok(Verified::new(env, bytes.to_vec()))
-    }
-
-    /// Parse, signatures and structure, version floor, expiry.
-    fn load_base<T: Metadata>(
-        &self,
-        role_name: &str,
-        bytes: &[u8],
-        min: i64,
-        verify: impl FnOnce(&Envelope<T>) -> crate::Result<u64>,
-    ) -> Result<Envelope<T>> {
-        let env = parse::<T>(bytes).map_err(|e| self.invalid(role_name, None, e))?;
-        let version = env.signed().version();
-        verify(&env).map_err(|e| self.invalid(role_name, Some(version), e))?;
-        if version < min {
-            return Err(self.rollback(role_name, version, min));
-        }
-        self.check_expiry(role_name, env.signed())?;
-        Ok(env)
-    }
-
-    fn accept_targets(&mut self, v: Verified<Targets>, write: bool) {
-        if write {
-            self.writes.insert(role::TARGETS.into(), v.bytes().to_vec());
-        }
-        let children = self
-            .root
-            .as_ref()
-            .and_then(|r| ResolvedRole::top_level(r.signed()))
-            .map(|top| top.children(v.signed()))
-            .unwrap_or_default();
-        self.pass.targets.insert(role::TARGETS.into(), v);
-        self.pass.queue = children.into();
-        self.phase = Phase::Delegations(None);
-    }
-
-    // ---- delegations ---------------------------------------------------------------------
-
-    fn load_delegation(
-        &self,
-        bytes: &[u8],
-        current: &ResolvedRole,
-        min: i64,
-    ) -> Result<DelegationLoad> {
-        let name = current.name.as_str();
-        let env = parse::<Targets>(bytes).map_err(|e| self.invalid(name, None, e))?;
-        let version = env.signed().version;
-        env.signed()
-            .validate(name)
-            .map_err(|e| self.invalid(name, Some(version), e))?;
-        if version < min {
-            return Err(self.rollback(name, version, min));
-        }
-        let set = RoleKeySet {
-            role: name.to_owned(),
-            keys: current.keys.clone(),
-            threshold: current.threshold,
-        };
-        match set.verify_envelope(&env) {
-            Ok(_) => {}
-            Err(e @ (crate::Error::ThresholdNotMet { .. } | crate::Error::NoSignatures { .. })) => {
-                return Ok(DelegationLoad::Skipped(SkipReason::Threshold {
-                    version,
-                    error: e.to_string(),
-                }));
-            }
-            Err(e) => return Err(self.invalid(name, Some(version), e)),
-        }
-        if env.signed().expires.is_expired(self.now) {
-            return Ok(DelegationLoad::Skipped(SkipReason::Expired {
-                version,
-                expires: env.signed().expires.as_str().to_owned(),
-            }));
-        }
-        Ok(DelegationLoad::Loaded(Box::new(Verified::new(
-            env,
-            bytes.to_vec(),
-        ))))
-    }
-
-    fn accept_delegation(&mut self, current: &ResolvedRole, v: Verified<Targets>, write: bool) {
-        if write {
-            self.writes.insert(current.name.clone(), v.bytes().to_vec());
-        }
-        for child in current.children(v.signed()).into_iter().rev() {
-            self.pass.queue.push_front(child);
-        }
-        self.pass.delegations_loaded += 1;
-        self.pass.targets.insert(current.name.clone(), v);
-    }
-
-    fn finish_pass(&mut self) -> Result<()> {
-        let pass = std::mem::take(&mut self.pass);
-        let root = self.trusted_root()?.clone();
-        let (Some(timestamp), Some(snapshot)) = (pass.timestamp, pass.snapshot) else {
-            return Err(Error::Failed {
-                gun: self.gun.clone(),
-            });
-        };
-        self.warnings.extend(pass.warnings);
-        let near = |role: &str, expires: &crate::metadata::Expires| {
-            crate::repo::near_expiry(expires, self.now).then(|| Warning::NearExpiry {
-                role: role.to_owned(),
-                expires: expires.as_str().to_owned(),
-            })
-        };
-        let mut late = Vec::new();
-        late.extend(near(role::ROOT, &root.signed().expires));
-        late.extend(near(role::SNAPSHOT, &snapshot.signed().expires));
-        for (name, t) in &pass.targets {
-            late.extend(near(name, &t.signed().expires));
-        }
-        if let Some(limit) = self.now.checked_add_months(Months::new(6)) {
-            for (key_id, key) in x509::root_certificate_keys(root.signed(), &self.gun, None) {
-                let leaf_end = x509::parse_bundle(key.public())
-                    .ok()
-                    .and_then(|b| b.first().map(x509::Certificate::not_after));
-                if let Some(not_after) = leaf_end
-                    && not_after < limit
-                {
-                    late.push(Warning::CertificateNearExpiry { key_id, not_after });
-                }
-            }
-        }
-        self.warnings.extend(late);
-        let repository = Repository::new(self.gun.clone(), root, timestamp, snapshot, pass.targets);
-        self.phase = Phase::Done(Box::new(repository));
-        self.pending = None;
-        Ok(())
-    }
-
-    // ---- version floors from the cache -----------------------------------------------------
-
-    /// The version of the cached copy of a base role, if it verifies against the cached root
-    /// or the trusted root (expiry ignored); 1 otherwise.
-    fn floor(&self, role_name: &str) -> i64 {
-        let Some(bytes) = self.cache.get(role_name) else {
-            return 1;
-        };
-        let roots = [
-            self.cached_root.as_ref().map(Envelope::signed),
-            self.root.as_ref().map(Verified::signed),
-        ];
-        for root in roots.into_iter().flatten() {
-            let version = match role_name {
-                role::TIMESTAMP => parse::<Timestamp>(bytes)
-                    .ok()
-                    .filter(|e| verify::verify_timestamp(e, root).is_ok())
-                    .map(|e| e.signed().version),
-                role::SNAPSHOT => parse::<Snapshot>(bytes)
-                    .ok()
-                    .filter(|e| verify::verify_snapshot(e, root).is_ok())
-                    .map(|e| e.signed().version),
-                _ => parse::<Targets>(bytes)
-                    .ok()
-                    .filter(|e| verify::verify_targets(e, root).is_ok())
-                    .map(|e| e.signed().version),
-            };
-            if let Some(v) = version {
-                return v;
-            }
-        }
-        1
-    }
-
-    /// The version of the cached copy of a delegation, if it verifies against the keys its
-    /// cached parent declares or the keys the role has now; 1 otherwise.
-    fn delegation_floor(&mut self, current: &ResolvedRole) -> i64 {
-        let Some(bytes) = self.cache.delegations.get(&current.name).cloned() else {
-            return 1;
-        };
-        let Ok(env) = parse::<Targets>(&bytes) else {
-            return 1;
-        };
-        let version = env.signed().version;
-        let now_keys = RoleKeySet {
-            role: current.name.clone(),
-            keys: current.keys.clone(),
-            threshold: current.threshold,
-        };
-        if env.signed().validate(&current.name).is_ok() && now_keys.verify_envelope(&env).is_ok() {
-            return version;
-        }
-        let old_parent = role::parent(&current.name).and_then(|p| self.old_targets_doc(p));
-        match old_parent {
-            Some(parent) if verify::verify_delegation(&env, &parent, &current.name).is_ok() => {
-                version
-            }
-            _ => 1,
-        }
-    }
-
-    /// The cached document of a targets role, verified down from the cached root (expiry
-    /// ignored).
-    fn old_targets_doc(&mut self, name: &str) -> Option<Targets> {
-        if let Some(known) = self.old_targets.get(name) {
-            return known.clone();
-        }
-        let doc = if name == role::TARGETS {
-            let root = self.cached_root.as_ref()?.signed().clone();
-            self.cache
-                .targets
-                .as_deref()
-                .and_then(|b| parse::<Targets>(b).ok())
-                .filter(|e| verify::verify_targets(e, &root).is_ok())
-                .map(|e| e.signed().clone())
-        } else {
-            let parent_name = role::parent(name)?.to_owned();
-            let parent = self.old_targets_doc(&parent_name)?;
-            self.cache
-                .delegations
-                .get(name)
-                .and_then(|b| parse::<Targets>(b).ok())
-                .filter(|e| verify::verify_delegation(e, &parent, name).is_ok())
-                .map(|e| e.signed().clone())
-        };
-        self.old_targets.insert(name.to_owned(), doc.clone());
-        doc
-    }
-
-    // ---- checks and errors -----------------------------------------------------------------
-
-    fn check_expiry<T: Metadata>(&self, role_name: &str, doc: &T) -> Result<()> {
-        if doc.expires().is_expired(self.now) {
-            return Err(Error::Expired {
-                gun: self.gun.clone(),
-                role: role_name.to_owned(),
-                version: doc.version(),
-                expires: doc.expires().as_str().to_owned(),
-            });
-        }
-        Ok(())
-    }
-
-    fn check_expected(
-        &self,
-        role_name: &str,
-        referrer: &'static str,
-        referrer_version: i64,
-        meta: &FileMeta,
-        bytes: &[u8],
-    ) -> Result<()> {
-        check_bytes(meta, bytes).map_err(|m| match m {
-            BytesMismatch::NoHash => self.invalid(
-                role_name,
-                None,
-                crate::Error::InvalidHashes {
-                    role: role_name.to_owned(),
-                    reason: format!(
-                        "{referrer} version {referrer_version} records no sha256 or sha512 for it"
-                    ),
-                },
-            ),
-            BytesMismatch::Differs {
-                algorithm,
-                expected,
-                found,
-            } => Error::Mismatch {
-                gun: self.gun.clone(),
-                role: role_name.to_owned(),
-                referrer,
-                referrer_version,
-                algorithm,
-                expected: expected.into(),
-                found: found.into(),
-            },
-        })
-    }
-
-    fn invalid(&self, role_name: &str, version: Option<i64>, source: crate::Error) -> Error {
-        Error::Invalid {
-            gun: self.gun.clone(),
-            role: role_name.to_owned(),
-            version,
-            source: Box::new(source),
-        }
-    }
-
-    fn rollback(&self, role_name: &str, found: i64, trusted: i64) -> Error {
-        Error::Rollback {
-            gun: self.gun.clone(),
-            role: role_name.to_owned(),
-            found,
-            trusted,
-        }
     }
 }
 
@@ -1075,105 +566,15 @@ fn parse<T: Metadata>(bytes: &[u8]) -> crate::Result<Envelope<T>> {
     Envelope::<T>::parse(bytes)
 }
 
-/// A root's structure and its signatures by its own usable root certificates (validity checked
-/// at `cert_time`, or not at all).
-fn root_self_check(
-    env: &Envelope<Root>,
-    gun: &str,
-    cert_time: Option<DateTime<Utc>>,
-) -> crate::Result<()> {
-    let root = env.signed();
-    root.validate()?;
-    let keys = x509::root_certificate_keys(root, gun, cert_time);
-    if keys.is_empty() {
-        return Err(crate::Error::RootRejected {
-            gun: gun.to_owned(),
-            reason: "could not validate the path to a trusted root: unable to retrieve valid leaf certificates".into(),
-        });
-    }
-    let set = RoleKeySet {
-        role: role::ROOT.into(),
-        keys,
-        threshold: root.role(role::ROOT).map_or(0, |r| r.threshold),
-    };
-    set.verify_envelope(env).map(|_| ())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Whether `new` carries signatures from the previous root's certificate keys (expiry not
-/// checked) meeting the previous root threshold.
-fn rotation_check(new: &Envelope<Root>, prev: &Root, gun: &str) -> crate::Result<()> {
-    let set = RoleKeySet {
-        role: role::ROOT.into(),
-        keys: x509::root_certificate_keys(prev, gun, None),
-        threshold: prev.role(role::ROOT).map_or(0, |r| r.threshold),
-    };
-    set.verify_envelope(new).map(|_| ())
-}
-
-enum BytesMismatch {
-    NoHash,
-    Differs {
-        algorithm: &'static str,
-        expected: String,
-        found: String,
-    },
-}
-
-/// Length and every supported digest (at least one must be present).
-fn check_bytes(meta: &FileMeta, bytes: &[u8]) -> std::result::Result<(), BytesMismatch> {
-    let len = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    if len != meta.length {
-        return Err(BytesMismatch::Differs {
-            algorithm: "length",
-            expected: meta.length.to_string(),
-            found: len.to_string(),
-        });
-    }
-    let mut checked = false;
-    if let Some(expected) = meta.sha256() {
-        let found = Sha256::digest(bytes);
-        if found[..] != *expected {
-            return Err(BytesMismatch::Differs {
-                algorithm: "sha256",
-                expected: hex::encode(expected),
-                found: hex::encode(found),
-            });
-        }
-        checked = true;
-    }
-    if let Some(expected) = meta.sha512() {
-        let found = Sha512::digest(bytes);
-        if found[..] != *expected {
-            return Err(BytesMismatch::Differs {
-                algorithm: "sha512",
-                expected: hex::encode(expected),
-                found: hex::encode(found),
-            });
-        }
-        checked = true;
-    }
-    if checked {
-        Ok(())
-    } else {
-        Err(BytesMismatch::NoHash)
-    }
-}
-
-/// The request for the file `meta` describes: `<role>.<sha256 hex>` when a sha256 is known,
-/// the plain role name otherwise; limited to the recorded length.
-fn request_for(role_name: &str, meta: &FileMeta) -> Request {
-    let name = match meta.sha256() {
-        Some(h) => format!("{role_name}.{}", hex::encode(h)),
-        None => role_name.to_owned(),
-    };
-    Request {
-        role: role_name.to_owned(),
-        name,
-        max_len: u64::try_from(meta.length).unwrap_or(0),
-        expected: Some(Expected {
-            length: u64::try_from(meta.length).unwrap_or(0),
-            sha256: meta.sha256().and_then(|h| h.try_into().ok()),
-            sha512: meta.sha512().and_then(|h| h.try_into().ok()),
-        }),
+    #[test]
+    fn updater_and_outcome_can_cross_threads() {
+        fn send<T: Send + Sync>() {}
+        send::<Updater>();
+        send::<UpdateOutcome>();
+        send::<Error>();
     }
 }

@@ -7,46 +7,150 @@ const HEX64: &str = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
 
 /// (input, full normalised reference, GUN)
 const ACCEPTED: &[(&str, &str, &str)] = &[
-    ("alpine", "docker.io/library/alpine", "docker.io/library/alpine"),
-    ("alpine:3.20", "docker.io/library/alpine:3.20", "docker.io/library/alpine"),
-    ("myuser/app:1.0", "docker.io/myuser/app:1.0", "docker.io/myuser/app"),
-    ("docker/docker", "docker.io/docker/docker", "docker.io/docker/docker"),
-    ("library/debian", "docker.io/library/debian", "docker.io/library/debian"),
-    ("docker.io/docker/docker", "docker.io/docker/docker", "docker.io/docker/docker"),
-    ("docker.io/library/debian", "docker.io/library/debian", "docker.io/library/debian"),
-    ("docker.io/debian", "docker.io/library/debian", "docker.io/library/debian"),
-    ("index.docker.io/docker/docker", "docker.io/docker/docker", "docker.io/docker/docker"),
-    ("index.docker.io/library/debian", "docker.io/library/debian", "docker.io/library/debian"),
-    ("index.docker.io/debian", "docker.io/library/debian", "docker.io/library/debian"),
+    (
+        "alpine",
+        "docker.io/library/alpine",
+        "docker.io/library/alpine",
+    ),
+    (
+        "alpine:3.20",
+        "docker.io/library/alpine:3.20",
+        "docker.io/library/alpine",
+    ),
+    (
+        "myuser/app:1.0",
+        "docker.io/myuser/app:1.0",
+        "docker.io/myuser/app",
+    ),
+    (
+        "docker/docker",
+        "docker.io/docker/docker",
+        "docker.io/docker/docker",
+    ),
+    (
+        "library/debian",
+        "docker.io/library/debian",
+        "docker.io/library/debian",
+    ),
+    (
+        "docker.io/docker/docker",
+        "docker.io/docker/docker",
+        "docker.io/docker/docker",
+    ),
+    (
+        "docker.io/library/debian",
+        "docker.io/library/debian",
+        "docker.io/library/debian",
+    ),
+    (
+        "docker.io/debian",
+        "docker.io/library/debian",
+        "docker.io/library/debian",
+    ),
+    (
+        "index.docker.io/docker/docker",
+        "docker.io/docker/docker",
+        "docker.io/docker/docker",
+    ),
+    (
+        "index.docker.io/library/debian",
+        "docker.io/library/debian",
+        "docker.io/library/debian",
+    ),
+    (
+        "index.docker.io/debian",
+        "docker.io/library/debian",
+        "docker.io/library/debian",
+    ),
     (
         "registry.local:5000/team/img:tag",
         "registry.local:5000/team/img:tag",
         "registry.local:5000/team/img",
     ),
     ("localhost/x", "localhost/x", "localhost/x"),
-    ("localhost:5000/x:1", "localhost:5000/x:1", "localhost:5000/x"),
-    ("127.0.0.1:5000/docker/docker", "127.0.0.1:5000/docker/docker", "127.0.0.1:5000/docker/docker"),
-    ("127.0.0.1:5000/debian", "127.0.0.1:5000/debian", "127.0.0.1:5000/debian"),
+    (
+        "localhost:5000/x:1",
+        "localhost:5000/x:1",
+        "localhost:5000/x",
+    ),
+    (
+        "127.0.0.1:5000/docker/docker",
+        "127.0.0.1:5000/docker/docker",
+        "127.0.0.1:5000/docker/docker",
+    ),
+    (
+        "127.0.0.1:5000/debian",
+        "127.0.0.1:5000/debian",
+        "127.0.0.1:5000/debian",
+    ),
     // A single component is a docker.io path even when it looks like an address.
-    ("192.168.0.1", "docker.io/library/192.168.0.1", "docker.io/library/192.168.0.1"),
-    ("192.168.0.1:80", "docker.io/library/192.168.0.1:80", "docker.io/library/192.168.0.1"),
-    ("192.168.0.1:8/debian", "192.168.0.1:8/debian", "192.168.0.1:8/debian"),
-    ("192.168.0.2:25000/debian", "192.168.0.2:25000/debian", "192.168.0.2:25000/debian"),
-    ("localhost:5000", "docker.io/library/localhost:5000", "docker.io/library/localhost"),
-    ("test.com:tag", "docker.io/library/test.com:tag", "docker.io/library/test.com"),
-    ("foo_bar.com:8080", "docker.io/library/foo_bar.com:8080", "docker.io/library/foo_bar.com"),
-    ("foo/foo_bar.com:8080", "docker.io/foo/foo_bar.com:8080", "docker.io/foo/foo_bar.com"),
+    (
+        "192.168.0.1",
+        "docker.io/library/192.168.0.1",
+        "docker.io/library/192.168.0.1",
+    ),
+    (
+        "192.168.0.1:80",
+        "docker.io/library/192.168.0.1:80",
+        "docker.io/library/192.168.0.1",
+    ),
+    (
+        "192.168.0.1:8/debian",
+        "192.168.0.1:8/debian",
+        "192.168.0.1:8/debian",
+    ),
+    (
+        "192.168.0.2:25000/debian",
+        "192.168.0.2:25000/debian",
+        "192.168.0.2:25000/debian",
+    ),
+    (
+        "localhost:5000",
+        "docker.io/library/localhost:5000",
+        "docker.io/library/localhost",
+    ),
+    (
+        "test.com:tag",
+        "docker.io/library/test.com:tag",
+        "docker.io/library/test.com",
+    ),
+    (
+        "foo_bar.com:8080",
+        "docker.io/library/foo_bar.com:8080",
+        "docker.io/library/foo_bar.com",
+    ),
+    (
+        "foo/foo_bar.com:8080",
+        "docker.io/foo/foo_bar.com:8080",
+        "docker.io/foo/foo_bar.com",
+    ),
     ("test:5000/repo", "test:5000/repo", "test:5000/repo"),
     ("test:5000/repo:tag", "test:5000/repo:tag", "test:5000/repo"),
-    ("[fc00::1]:5000/docker", "[fc00::1]:5000/docker", "[fc00::1]:5000/docker"),
-    ("[fc00::1]:5000/docker/docker", "[fc00::1]:5000/docker/docker", "[fc00::1]:5000/docker/docker"),
+    (
+        "[fc00::1]:5000/docker",
+        "[fc00::1]:5000/docker",
+        "[fc00::1]:5000/docker",
+    ),
+    (
+        "[fc00::1]:5000/docker/docker",
+        "[fc00::1]:5000/docker/docker",
+        "[fc00::1]:5000/docker/docker",
+    ),
     (
         "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
         "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
         "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
     ),
-    ("[2001:db8::1]/repo", "[2001:db8::1]/repo", "[2001:db8::1]/repo"),
-    ("[2001:db8::]:5000/repo:tag", "[2001:db8::]:5000/repo:tag", "[2001:db8::]:5000/repo"),
+    (
+        "[2001:db8::1]/repo",
+        "[2001:db8::1]/repo",
+        "[2001:db8::1]/repo",
+    ),
+    (
+        "[2001:db8::]:5000/repo:tag",
+        "[2001:db8::]:5000/repo:tag",
+        "[2001:db8::]:5000/repo",
+    ),
     ("[::1]:5000/repo", "[::1]:5000/repo", "[::1]:5000/repo"),
     (
         "sub-dom1.foo.com/bar/baz/quux:some-long-tag",
@@ -58,14 +162,30 @@ const ACCEPTED: &[(&str, &str, &str)] = &[
         "b.gcr.io/test.example.com/my-app:test.example.com",
         "b.gcr.io/test.example.com/my-app",
     ),
-    ("xn--n3h.com/myimage:xn--n3h.com", "xn--n3h.com/myimage:xn--n3h.com", "xn--n3h.com/myimage"),
+    (
+        "xn--n3h.com/myimage:xn--n3h.com",
+        "xn--n3h.com/myimage:xn--n3h.com",
+        "xn--n3h.com/myimage",
+    ),
     // Separators: one period, one or two underscores, any number of dashes.
-    ("a.b_c__d---e/f", "docker.io/a.b_c__d---e/f", "docker.io/a.b_c__d---e/f"),
+    (
+        "ab_c__d---e/f.g_h",
+        "docker.io/ab_c__d---e/f.g_h",
+        "docker.io/ab_c__d---e/f.g_h",
+    ),
     // An upper-case first component is a registry.
     ("Docker/docker", "Docker/docker", "Docker/docker"),
-    ("Example.COM:443/team/app", "Example.COM:443/team/app", "Example.COM:443/team/app"),
+    (
+        "Example.COM:443/team/app",
+        "Example.COM:443/team/app",
+        "Example.COM:443/team/app",
+    ),
     // Tags may be upper case and start with `_`.
-    ("app:_Tag.V-1", "docker.io/library/app:_Tag.V-1", "docker.io/library/app"),
+    (
+        "app:_Tag.V-1",
+        "docker.io/library/app:_Tag.V-1",
+        "docker.io/library/app",
+    ),
     (
         "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
         "docker.io/library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
@@ -103,7 +223,10 @@ fn splits_registry_path_tag_and_digest() {
 
     let by_digest = ImageReference::parse(&format!("alpine@sha256:{HEX64}")).unwrap();
     assert_eq!(by_digest.tag(), None);
-    assert_eq!(by_digest.to_string(), format!("docker.io/library/alpine@sha256:{HEX64}"));
+    assert_eq!(
+        by_digest.to_string(),
+        format!("docker.io/library/alpine@sha256:{HEX64}")
+    );
     assert!(!by_digest.is_name_only());
     assert_eq!(by_digest.clone().with_default_tag(), by_digest);
 
@@ -111,7 +234,8 @@ fn splits_registry_path_tag_and_digest() {
     let parsed = ImageReference::parse(&sha512).unwrap();
     assert_eq!(parsed.digest().unwrap().algorithm().name(), "sha512");
 
-    let ipv6 = ImageReference::parse(&format!("[2001:db8::1]:5000/repo:tag@sha256:{HEX64}")).unwrap();
+    let ipv6 =
+        ImageReference::parse(&format!("[2001:db8::1]:5000/repo:tag@sha256:{HEX64}")).unwrap();
     assert_eq!(ipv6.domain(), "[2001:db8::1]:5000");
     assert_eq!(ipv6.path(), "repo");
 }
@@ -125,13 +249,22 @@ fn default_tag_and_familiar_forms() {
     assert_eq!(tagged.to_string(), "docker.io/library/alpine:latest");
     assert_eq!(tagged.familiar_string(), "alpine:latest");
     assert_eq!(alpine.familiar_name(), "alpine");
-    assert_eq!(ImageReference::parse("myuser/app:1.0").unwrap().familiar_string(), "myuser/app:1.0");
     assert_eq!(
-        ImageReference::parse("library/a/b").unwrap().familiar_name(),
+        ImageReference::parse("myuser/app:1.0")
+            .unwrap()
+            .familiar_string(),
+        "myuser/app:1.0"
+    );
+    assert_eq!(
+        ImageReference::parse("library/a/b")
+            .unwrap()
+            .familiar_name(),
         "library/a/b"
     );
     assert_eq!(
-        ImageReference::parse("localhost:5000/x:1").unwrap().familiar_string(),
+        ImageReference::parse("localhost:5000/x:1")
+            .unwrap()
+            .familiar_string(),
         "localhost:5000/x:1"
     );
     let retagged = tagged.with_tag("v2").unwrap();
@@ -203,9 +336,15 @@ fn rejects_what_docker_rejects() {
 #[test]
 fn tag_length_limit() {
     let ok = format!("app:{}", "t".repeat(128));
-    assert_eq!(ImageReference::parse(&ok).unwrap().tag().unwrap().len(), 128);
+    assert_eq!(
+        ImageReference::parse(&ok).unwrap().tag().unwrap().len(),
+        128
+    );
     let too_long = format!("app:{}", "t".repeat(129));
-    assert!(matches!(rejection(&too_long), ReferenceError::InvalidFormat { .. }));
+    assert!(matches!(
+        rejection(&too_long),
+        ReferenceError::InvalidFormat { .. }
+    ));
 }
 
 #[test]
@@ -243,14 +382,20 @@ fn upper_case_errors_use_dockers_texts() {
     );
     // An upper-case registry that is not a valid host fails docker's plain `Parse` check.
     let error = rejection("Foo_x/bar");
-    assert!(matches!(error, ReferenceError::NameContainsUppercase { .. }));
+    assert!(matches!(
+        error,
+        ReferenceError::NameContainsUppercase { .. }
+    ));
     assert_eq!(error.to_string(), "repository name must be lowercase");
 }
 
 #[test]
 fn digest_errors_use_go_digest_texts() {
     let short = format!("repo@sha256:{}", "f".repeat(34));
-    assert_eq!(rejection(&short).to_string(), "invalid checksum digest length");
+    assert_eq!(
+        rejection(&short).to_string(),
+        "invalid checksum digest length"
+    );
     let unsupported = format!("validname@invaliddigest:{HEX64}");
     assert_eq!(
         rejection(&unsupported).to_string(),
@@ -291,11 +436,15 @@ fn registry_host_for_api_calls() {
     assert!(hub.is_docker_hub());
     assert_eq!(hub.registry_host(), "registry-1.docker.io");
     assert_eq!(
-        ImageReference::parse("index.docker.io/user/app").unwrap().registry_host(),
+        ImageReference::parse("index.docker.io/user/app")
+            .unwrap()
+            .registry_host(),
         "registry-1.docker.io"
     );
     assert_eq!(
-        ImageReference::parse("localhost:5000/x").unwrap().registry_host(),
+        ImageReference::parse("localhost:5000/x")
+            .unwrap()
+            .registry_host(),
         "localhost:5000"
     );
 }
@@ -325,22 +474,35 @@ fn insecure_registries_are_the_loopback_ones() {
     ] {
         assert!(!is_insecure_registry(domain), "{domain}");
     }
-    assert!(ImageReference::parse("localhost/x").unwrap().is_insecure_registry());
-    assert!(!ImageReference::parse("alpine").unwrap().is_insecure_registry());
+    assert!(
+        ImageReference::parse("localhost/x")
+            .unwrap()
+            .is_insecure_registry()
+    );
+    assert!(
+        !ImageReference::parse("alpine")
+            .unwrap()
+            .is_insecure_registry()
+    );
 }
 
 #[test]
 fn trust_server_follows_docker() {
     let hub = ImageReference::parse("alpine:3").unwrap();
     assert_eq!(hub.trust_server(None).unwrap(), "https://notary.docker.io");
-    assert_eq!(hub.trust_server(Some("")).unwrap(), "https://notary.docker.io");
+    assert_eq!(
+        hub.trust_server(Some("")).unwrap(),
+        "https://notary.docker.io"
+    );
     let private = ImageReference::parse("registry.local:5000/team/img:tag").unwrap();
     assert_eq!(
         private.trust_server(None).unwrap(),
         "https://registry.local:5000"
     );
     assert_eq!(
-        private.trust_server(Some("https://notary.example:4443")).unwrap(),
+        private
+            .trust_server(Some("https://notary.example:4443"))
+            .unwrap(),
         "https://notary.example:4443"
     );
     for bad in ["http://notary.example", "notary.example:4443", "ftp://x"] {
