@@ -62,11 +62,11 @@ fn run_script(signet_url: &str, go_url: &str, gun: &str) {
     // Nothing is visible before the publish.
     assert_eq!(
         sides.check_listing("staged, unpublished"),
-        sorted(vec![hello.clone(), by_hash.clone()])
+        sorted(vec![hello, by_hash.clone()])
     );
     sides.both("publish", |cli, gun| cli.publish(gun).map(|_| ()));
-    let mut expected = staged.clone();
-    expected.push(by_hash.clone());
+    let mut expected = staged;
+    expected.push(by_hash);
     assert_eq!(sides.check_listing("publish"), sorted(expected.clone()));
 
     // Collaborators publishing into a delegation need a server-managed snapshot key.
@@ -136,7 +136,7 @@ fn run_script(signet_url: &str, go_url: &str, gun: &str) {
         sides.both("list -r targets/releases", |cli, gun| cli
             .fresh()?
             .list_roles(gun, &["targets/releases"])),
-        vec![release.clone()]
+        vec![release]
     );
 
     sides.run_both("witness", &["witness", gun, "targets/releases", "-p"]);

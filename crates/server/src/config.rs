@@ -103,8 +103,8 @@ pub struct ServerSection {
     pub shutdown_grace_secs: Option<u64>,
 }
 
-/// The `[storage]` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The `[storage]` section. Its `Debug` output hides the database password.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
     /// Database URL (`postgres://…` or `sqlite://…`).
@@ -285,8 +285,8 @@ pub struct AuthSettings {
     pub root_cert_bundle: PathBuf,
 }
 
-/// The resolved configuration.
-#[derive(Debug, Clone)]
+/// The resolved configuration. Its `Debug` output hides the database password.
+#[derive(Clone)]
 pub struct Config {
     /// Listen address.
     pub listen: SocketAddr,
@@ -320,6 +320,72 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// The data directory used for defaults.
     pub data_dir: PathBuf,
+}
+
+/// A database URL with any password replaced by `***`, for logs and `Debug` output.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let mut out = format!("{scheme}://");
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            out.push_str(&format!("{user}{hidden}@{host}"));
+        }
+        None => out.push_str(authority),
+    }
+    // A password may also come as a query parameter.
+    match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            out.push_str(&format!("{path}?{}", query.join("&")));
+        }
+        None => out.push_str(tail),
+    }
+    out
+}
+
+impl std::fmt::Debug for StorageSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageSection")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("max_connections", &self.max_connections)
+            .field("auto_migrate", &self.auto_migrate)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("max_connections", &self.max_connections)
+            .field("auto_migrate", &self.auto_migrate)
+            .field("kek_file", &self.kek_file)
+            .field("local_defaults", &self.local_defaults)
+            .field("key_algorithm", &self.key_algorithm)
+            .field("http", &self.http)
+            .field("cache", &self.cache)
+            .field("poll_interval", &self.poll_interval)
+            .field("auth", &self.auth)
+            .field("log_level", &self.log_level)
+            .field("log_json", &self.log_json)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("data_dir", &self.data_dir)
+            .finish()
+    }
 }
 
 /// The data directory when none is configured: `$XDG_DATA_HOME/signet-server`, or
@@ -610,6 +676,32 @@ mod tests {
         let auth = c.auth.unwrap();
         assert_eq!(auth.root_cert_bundle, PathBuf::from("/etc/signet/ca.pem"));
         assert_eq!(auth.token.service, "s");
+    }
+
+    #[test]
+    fn debug_output_hides_database_passwords() {
+        assert_eq!(
+            redact_url("postgres://notary:s3cret@db:5432/notary?sslmode=require"),
+            "postgres://notary:***@db:5432/notary?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/notary?user=n&password=s3cret"),
+            "postgres://db/notary?user=n&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://notary@db/x"),
+            "postgres://notary@db/x"
+        );
+        assert_eq!(
+            redact_url("sqlite:///var/lib/s.db?mode=rwc"),
+            "sqlite:///var/lib/s.db?mode=rwc"
+        );
+        let file: FileConfig =
+            toml::from_str("[storage]\nurl = \"postgres://u:s3cret@h/d\"").unwrap();
+        assert!(!format!("{file:?}").contains("s3cret"));
+        let c = Config::resolve(file, None, Overrides::default()).unwrap();
+        assert_eq!(c.database_url, "postgres://u:s3cret@h/d");
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]

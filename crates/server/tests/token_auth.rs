@@ -499,7 +499,11 @@ async fn jwk_header_names_a_key_of_the_bundle() {
     let s = server(&iss).await;
     let r = call(&s, Method::GET, &uri, Some(&t)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(r.header("www-authenticate").unwrap().ends_with("error=\"invalid_token\""));
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .ends_with("error=\"invalid_token\"")
+    );
     // With the leaf certificate in the bundle, its key is.
     let bundle = format!("{}{}", iss.bundle_pem, iss.leaf_pem);
     let auth = TokenAuth::new(
@@ -513,7 +517,10 @@ async fn jwk_header_names_a_key_of_the_bundle() {
     )
     .unwrap();
     let s = TestServer::with_settings(HttpSettings::default(), Some(auth)).await;
-    assert_eq!(call(&s, Method::GET, &uri, Some(&t)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&s, Method::GET, &uri, Some(&t)).await.status,
+        StatusCode::NOT_FOUND
+    );
     // A jwk whose point was changed is refused.
     let mut bad_jwk = iss.leaf_jwk();
     bad_jwk["x"] = common::token::b64(&[1u8; 32]).into();
@@ -521,5 +528,8 @@ async fn jwk_header_names_a_key_of_the_bundle() {
         &serde_json::json!({"alg": "ES256", "jwk": bad_jwk}),
         &claims(access, 300),
     );
-    assert_eq!(call(&s, Method::GET, &uri, Some(&bad)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&s, Method::GET, &uri, Some(&bad)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }

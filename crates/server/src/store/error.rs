@@ -223,3 +223,23 @@ fn is_unavailable_code(db: &dyn DatabaseError) -> bool {
             "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "25006"
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_are_unavailable() {
+        // What sqlx reports when a proxy closes the connection during the start-up exchange.
+        let protocol = sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into());
+        assert!(is_unavailable(&protocol));
+        assert!(is_broken_connection(&protocol));
+        assert!(StoreError::from_sqlx("read", protocol).is_unavailable());
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(is_unavailable(&io));
+        assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(!is_broken_connection(&sqlx::Error::PoolTimedOut));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+        assert!(!StoreError::from_sqlx("read", sqlx::Error::RowNotFound).is_unavailable());
+    }
+}
