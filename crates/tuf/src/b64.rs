@@ -42,7 +42,7 @@ pub(crate) mod serde_byte_map {
     use std::collections::BTreeMap;
 
     use serde::ser::SerializeMap as _;
-    use serde::{Deserialize as _, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
     pub(crate) fn serialize<S: Serializer>(
         map: &BTreeMap<String, Vec<u8>>,
@@ -58,13 +58,53 @@ pub(crate) mod serde_byte_map {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<String, Vec<u8>>, D::Error> {
-        let raw = BTreeMap::<String, String>::deserialize(d)?;
-        raw.into_iter()
-            .map(|(k, v)| match super::decode(&v) {
-                Ok(bytes) => Ok((k, bytes)),
-                Err(e) => Err(serde::de::Error::custom(format!("hash {k:?}: {e}"))),
-            })
-            .collect()
+        d.deserialize_map(MapVisitor)
+    }
+
+    /// Decodes each value straight from the input text: no intermediate map or strings.
+    struct MapVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for MapVisitor {
+        type Value = BTreeMap<String, Vec<u8>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of base64 strings")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let bytes = map.next_value_seed(Bytes(&k))?;
+                out.insert(k, bytes);
+            }
+            Ok(out)
+        }
+    }
+
+    /// One base64 value, decoded as it is read; `.0` names it in errors.
+    struct Bytes<'k>(&'k str);
+
+    impl<'de> serde::de::DeserializeSeed<'de> for Bytes<'_> {
+        type Value = Vec<u8>;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<u8>, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl serde::de::Visitor<'_> for Bytes<'_> {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a base64 string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
+            super::decode(v).map_err(|e| E::custom(format!("hash {:?}: {e}", self.0)))
+        }
     }
 }
 

@@ -257,6 +257,16 @@ pub enum Error {
         /// Notary's message for the failure.
         reason: String,
     },
+
+    /// A client update failed; the inner error names the GUN and role involved.
+    #[error(transparent)]
+    Update(Box<crate::update::Error>),
+}
+
+impl From<crate::update::Error> for Error {
+    fn from(err: crate::update::Error) -> Self {
+        Self::Update(Box::new(err))
+    }
 }
 
 fn key_suffix(key_id: Option<&KeyId>) -> String {
@@ -277,5 +287,33 @@ impl Error {
             what: what.into(),
             reason: err.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetch_root(gun: &str) -> crate::update::Result<()> {
+        Err(crate::update::Error::RepositoryNotFound { gun: gun.into() })
+    }
+
+    fn caller() -> Result<()> {
+        fetch_root("example.com/app")?;
+        Ok(())
+    }
+
+    #[test]
+    fn update_errors_convert_with_question_mark() {
+        let err = caller().unwrap_err();
+        assert!(matches!(
+            &err,
+            Error::Update(inner)
+                if matches!(**inner, crate::update::Error::RepositoryNotFound { ref gun } if gun == "example.com/app")
+        ));
+        assert_eq!(
+            err.to_string(),
+            "the trust server does not have trust data for example.com/app"
+        );
     }
 }

@@ -113,6 +113,15 @@ fn target_resolution_follows_role_priority_and_shadowing() {
     let shared = listed.iter().find(|t| t.name == "shared/app").unwrap();
     assert_eq!(shared.role, "targets/b");
     assert!(listed.iter().all(|t| t.name != "top"));
+    // The borrowing form lists exactly the same targets, roles and metadata.
+    let refs = r.list_target_refs(&["targets/b", "targets/a"]);
+    assert_eq!(refs.len(), listed.len());
+    for (a, b) in refs.iter().zip(&listed) {
+        assert_eq!(
+            (a.name, a.role, a.meta),
+            (b.name.as_str(), b.role.as_str(), &b.meta)
+        );
+    }
     // Walking the subtree of targets/a only.
     let sub: Vec<String> = r
         .list_targets(&["targets/a"])

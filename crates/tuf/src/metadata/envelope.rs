@@ -1,7 +1,6 @@
 //! The signed envelope: `{"signed":…,"signatures":[…]}`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::Metadata;
@@ -18,8 +17,7 @@ use crate::signature::Signature;
 /// [`Error::Json`] if the document cannot be serialised and [`Error::NonIntegerNumber`] if it
 /// holds a fractional number.
 pub fn signing_bytes<T: Serialize>(doc: &T) -> Result<Vec<u8>> {
-    let value = serde_json::to_value(doc).map_err(|e| Error::json("signed document", e))?;
-    cjson::to_canonical(&value)
+    cjson::to_canonical_from(doc)
 }
 
 /// A metadata file: a typed `signed` document plus its signatures.
@@ -60,9 +58,13 @@ impl<T: Metadata> Envelope<T> {
         let what = T::TYPE;
         let raw: RawEnvelope<'_> =
             serde_json::from_slice(bytes).map_err(|e| Error::json(format!("{what} file"), e))?;
-        let value: Value = serde_json::from_str(raw.signed.get())
-            .map_err(|e| Error::json(format!("{what} signed"), e))?;
-        let signing_bytes = cjson::to_canonical(&value)?;
+        let signing_bytes = cjson::canonicalize_str(raw.signed.get()).map_err(|e| match e {
+            Error::Json { reason, .. } => Error::Json {
+                what: format!("{what} signed"),
+                reason,
+            },
+            other => other,
+        })?;
         let signed: T = serde_json::from_str(raw.signed.get())
             .map_err(|e| Error::json(format!("{what} signed"), e))?;
         Ok(Self {

@@ -21,7 +21,7 @@ pub use config::{Limits, TrustedState, UpdateConfig};
 pub use delegation::ResolvedRole;
 pub use error::{Error, Result};
 pub use pinning::{CaValidator, PinMode, TrustPinning};
-pub use repository::{Repository, TargetSigned, TargetWithRole, Verified};
+pub use repository::{Repository, TargetRef, TargetSigned, TargetWithRole, Verified};
 pub use request::{
     CacheWrite, Expected, FetchResult, MAX_DOWNLOAD_SIZE, MAX_TIMESTAMP_SIZE, Need, Request,
 };

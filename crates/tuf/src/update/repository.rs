@@ -63,6 +63,17 @@ pub struct TargetWithRole {
     pub role: String,
 }
 
+/// A target found in a role, borrowed from the repository ([`Repository::list_target_refs`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetRef<'a> {
+    /// The target name.
+    pub name: &'a str,
+    /// Its length, hashes and custom data.
+    pub meta: &'a FileMeta,
+    /// The role that lists it.
+    pub role: &'a str,
+}
+
 /// One occurrence of a target with the role listing it and that role's signatures
 /// ([`Repository::all_target_metadata_by_name`], used by `docker trust inspect`).
 #[derive(Debug, Clone, PartialEq)]
@@ -148,9 +159,9 @@ impl Repository {
     /// of `role_path` (or it is empty) and they are not in `skip`; a visit returning
     /// [`ControlFlow::Continue`] queues the role's children, [`ControlFlow::Break`] ends the
     /// walk. Skipped roles hide their whole subtree. Each role is visited at most once.
-    pub fn walk<F>(&self, target_path: &str, role_path: &str, skip: &[&str], mut visit: F)
+    pub fn walk<'s, F>(&'s self, target_path: &str, role_path: &str, skip: &[&str], mut visit: F)
     where
-        F: FnMut(&Verified<Targets>, &ResolvedRole) -> ControlFlow<()>,
+        F: FnMut(&'s Verified<Targets>, &ResolvedRole) -> ControlFlow<()>,
     {
         let Some(start) = ResolvedRole::top_level(self.root.signed()) else {
             return;
@@ -220,28 +231,47 @@ impl Repository {
     /// priority order, then walk order; empty `roles` = `["targets"]`) that lists it and whose
     /// paths allow it. Sorted by name.
     pub fn list_targets(&self, roles: &[&str]) -> Vec<TargetWithRole> {
+        self.list_target_refs(roles)
+            .into_iter()
+            .map(|t| TargetWithRole {
+                name: t.name.to_owned(),
+                meta: t.meta.clone(),
+                role: t.role.to_owned(),
+            })
+            .collect()
+    }
+
+    /// [`list_targets`](Self::list_targets) without copying: the same targets in the same
+    /// order, borrowed from the verified documents. For large repositories this avoids a second
+    /// copy of every name and [`FileMeta`].
+    pub fn list_target_refs(&self, roles: &[&str]) -> Vec<TargetRef<'_>> {
         let roles = default_roles(roles);
-        let mut found: BTreeMap<String, TargetWithRole> = BTreeMap::new();
+        let mut found: BTreeMap<&str, (&FileMeta, &str)> = BTreeMap::new();
         for (i, &start) in roles.iter().enumerate() {
             let skip = others(&roles, i);
             self.walk("", start, &skip, |doc, r| {
+                // Every visited role is loaded, so its name is found.
+                let Some(role) = self.role_name(&r.name) else {
+                    return ControlFlow::Continue(());
+                };
                 for (name, meta) in &doc.signed().targets {
-                    if found.contains_key(name) || !r.allows(name) {
+                    if found.contains_key(name.as_str()) || !r.allows(name) {
                         continue;
                     }
-                    found.insert(
-                        name.clone(),
-                        TargetWithRole {
-                            name: name.clone(),
-                            meta: meta.clone(),
-                            role: r.name.clone(),
-                        },
-                    );
+                    found.insert(name.as_str(), (meta, role));
                 }
                 ControlFlow::Continue(())
             });
         }
-        found.into_values().collect()
+        found
+            .into_iter()
+            .map(|(name, (meta, role))| TargetRef { name, meta, role })
+            .collect()
+    }
+
+    /// The name of a loaded role, borrowed from the repository.
+    fn role_name(&self, name: &str) -> Option<&str> {
+        self.targets.get_key_value(name).map(|(k, _)| k.as_str())
     }
 
     /// Notary's `GetAllTargetMetadataByName`: every occurrence of `name` in every role of the

@@ -392,7 +392,7 @@ impl Updater {
                     let (meta, _) = self.meta_from_snapshot(role::TARGETS)?;
                     if let Some(cached) = self.cache.targets.clone()
                         && check_bytes(&meta, &cached).is_ok()
-                        && let Ok(v) = self.load_targets(&cached, 1)
+                        && let Ok(v) = self.load_targets(cached, 1)
                     {
                         self.accept_targets(v, false);
                         continue;
@@ -491,7 +491,7 @@ impl Updater {
                 let (meta, sn_version) = self.meta_from_snapshot(role::TARGETS)?;
                 self.check_expected(role::TARGETS, role::SNAPSHOT, sn_version, &meta, &bytes)?;
                 let floor = self.floor(role::TARGETS);
-                let v = self.load_targets(&bytes, floor)?;
+                let v = self.load_targets(bytes, floor)?;
                 self.accept_targets(v, true);
                 Ok(())
             }

@@ -77,12 +77,12 @@ impl Updater {
         Ok(Verified::new(env, bytes.to_vec()))
     }
 
-    pub(super) fn load_targets(&self, bytes: &[u8], min: i64) -> Result<Verified<Targets>> {
+    pub(super) fn load_targets(&self, bytes: Vec<u8>, min: i64) -> Result<Verified<Targets>> {
         let root = self.trusted_root()?.signed();
-        let env = self.load_base(role::TARGETS, bytes, min, |env| {
+        let env = self.load_base(role::TARGETS, &bytes, min, |env| {
             verify::verify_targets(env, root)
         })?;
-        Ok(Verified::new(env, bytes.to_vec()))
+        Ok(Verified::new(env, bytes))
     }
 
     /// Parse, signatures and structure, version floor, expiry.
