@@ -2,6 +2,9 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod client_compat;
+mod client_interop;
+mod client_support;
 mod go_notary_memory;
 mod go_notary_postgres;
 mod registry;

@@ -15,6 +15,7 @@ use signet_tuf::update;
 use crate::args::GlobalOptions;
 use crate::error::{CliError, Result};
 use crate::output::Output;
+use crate::progress;
 use crate::terminal::{self, CredentialPrompt};
 
 /// The resolved environment of one command.
@@ -171,14 +172,19 @@ impl Context {
     /// directory's keys.
     pub(crate) async fn repository(&self, gun: Gun, access: Access) -> Result<Repository> {
         let remote = self.remote(access).await?;
-        Ok(Repository::open(
+        let repository = Repository::open(
             &self.trust_dir(),
             gun,
             remote,
             self.config.trust_pinning.clone(),
             self.crypto_service()?,
         )?
-        .with_reloadable_store(self.key_store()?))
+        .with_reloadable_store(self.key_store()?);
+        Ok(if terminal::stderr_is_terminal() {
+            repository.with_progress(Arc::new(progress::show_event))
+        } else {
+            repository
+        })
     }
 
     /// Prints the warnings of a repository operation on standard error.

@@ -273,13 +273,11 @@ pub(crate) enum CliError {
         source: io::Error,
     },
 
-    /// The command needs a part of the client library this build does not have yet.
-    #[error("`signet {command}` is not available in this build: {missing}")]
-    NotAvailable {
-        /// The command.
-        command: &'static str,
-        /// What the library is missing.
-        missing: &'static str,
+    /// A negative `key rotate --legacy` count.
+    #[error("invalid number of legacy root versions: {value}")]
+    InvalidLegacy {
+        /// The value given.
+        value: i64,
     },
 
     /// An error from the client library (trust dir, changelist, config, server).
@@ -438,8 +436,9 @@ impl CliError {
                     .to_owned(),
             ),
             Self::DelegationList { source, .. } => source.hint(),
-            Self::NotAvailable { .. } => Some(
-                "use the Go notary client for this command until signet supports it".to_owned(),
+            Self::InvalidLegacy { .. } => Some(
+                "--legacy takes the number of older root versions to sign with (0 or more)"
+                    .to_owned(),
             ),
             Self::Client(e) => client_hint(e),
             Self::Signer(e) => signer_hint(e),

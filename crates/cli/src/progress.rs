@@ -83,6 +83,20 @@ impl Activity {
     }
 }
 
+/// Draws a step reported by the client library on the progress line (used only when standard
+/// error is a terminal).
+pub(crate) fn show_event(event: &signet_client::progress::ProgressEvent) {
+    let text: String = event
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[2K{text} ...");
+    let _ = err.flush();
+}
+
 /// Erases the current line of standard error (when it is a terminal).
 pub(crate) fn clear_line() {
     if terminal::stderr_is_terminal() {

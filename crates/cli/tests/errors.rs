@@ -176,9 +176,12 @@ fn online_commands_without_a_server() {
     // The staged change of `add -p` stays staged.
     let status = json(&sandbox.ok(&["--output", "json", "status", "example.com/app"]));
     assert_eq!(status["changes"][0]["path"], "v1");
-    // Rotating with legacy root signing is not supported yet, and says so.
-    let out = sandbox.fails(&["key", "rotate", "example.com/app", "root", "-l", "2"]);
-    insta::assert_snapshot!("rotate_legacy_not_available", out);
+    // A negative legacy count is refused before anything else happens.
+    let out = sandbox.fails(&["key", "rotate", "example.com/app", "root", "-l", "-1"]);
+    assert!(
+        out.contains("invalid number of legacy root versions: -1"),
+        "{out}"
+    );
 }
 
 #[test]

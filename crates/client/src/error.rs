@@ -342,6 +342,48 @@ pub enum Error {
         key_ids: Vec<String>,
     },
 
+    /// A delegation public key file that does not exist.
+    #[error("file for public key does not exist: {}", path.display())]
+    PublicKeyFileMissing {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A delegation public key file that cannot be read.
+    #[error("unable to read public key from file: {}", path.display())]
+    PublicKeyFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A delegation public key file that holds no usable public key or certificate.
+    #[error("unable to parse valid public key certificate from PEM file {}: {reason}", path.display())]
+    PublicKeyInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// A target role that is neither `targets` nor a delegation role.
+    #[error("Invalid role: {role}")]
+    InvalidTargetRole {
+        /// The role given.
+        role: String,
+    },
+
+    /// Target metadata that cannot be staged.
+    #[error("invalid metadata for target {target}: {reason}")]
+    InvalidTargetMeta {
+        /// The target.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+
     /// The server has no trust data for the collection (and it cannot be created here).
     #[error("{host} does not have trust data for {gun}")]
     RepositoryNotExist {

@@ -7,19 +7,25 @@
 //! * [`config`]: the notary CLI's `config.json`, including trust pinning.
 //! * [`remote`]: the Notary server over HTTP(S) with token / basic auth.
 //! * [`pinning`]: trust pinning for the update, including pinned CA bundles.
+//! * [`delegation_keys`]: delegation public keys from PEM files, with Notary's rules.
+//! * [`targets`]: target roles and target metadata for `add` / `addhash`.
+//! * [`progress`]: fetch and sign counts reported to a caller's callback.
 //! * [`repository`]: update, lookups, initialisation, publish and key rotation.
 #![forbid(unsafe_code)]
 
 pub mod changelist;
 pub mod config;
+pub mod delegation_keys;
 pub mod error;
 mod fsutil;
 mod gojson;
 pub mod gun;
 pub mod pinning;
+pub mod progress;
 pub mod registry;
 pub mod remote;
 pub mod repository;
+pub mod targets;
 pub mod trust_dir;
 
 pub use error::{Error, Result};

@@ -36,6 +36,7 @@ use crate::config::TrustPinning;
 use crate::error::{Error, Result};
 use crate::gun::Gun;
 use crate::pinning;
+use crate::progress::{ProgressCallback, ProgressEvent};
 use crate::remote::{MAX_DOWNLOAD_SIZE, MAX_TIMESTAMP_SIZE, RemoteStore};
 use crate::trust_dir::{RepoDir, TrustDir};
 
@@ -77,6 +78,14 @@ pub enum RepoWarning {
     },
     /// The repository was initialised by the publish (nothing existed locally or remotely).
     Initialized,
+    /// Offline, the cached metadata was used although `role` expired at `expired`; the
+    /// listing is what the cache held then and may be stale.
+    ExpiredCache {
+        /// The first cached role to expire.
+        role: String,
+        /// When it expired.
+        expired: DateTime<Utc>,
+    },
 }
 
 impl fmt::Display for RepoWarning {
@@ -99,6 +108,10 @@ impl fmt::Display for RepoWarning {
             } => write!(
                 f,
                 "role {role} has fewer keys than its threshold of {threshold}; it will not be usable until keys are added to it"
+            ),
+            Self::ExpiredCache { role, expired } => write!(
+                f,
+                "the cached {role} metadata expired at {expired}; the trust server cannot be reached, so the expired cached trust data is shown"
             ),
             Self::Initialized => f.write_str(
                 "No TUF data found locally or remotely - initializing repository for the first time",
@@ -134,8 +147,10 @@ pub struct InitOptions {
 /// What a key rotation did.
 #[derive(Debug, Clone)]
 pub struct RotationReport {
-    /// The role's new key as listed in root.
+    /// The role's (first) new key as listed in root.
     pub new_key: PublicKey,
+    /// Every new key of the role as listed in root.
+    pub new_keys: Vec<PublicKey>,
     /// The publish that carried the new root.
     pub publish: PublishReport,
 }
@@ -149,6 +164,7 @@ pub struct Repository {
     pinning: TrustPinning,
     crypto: CryptoService,
     reloadable: Vec<Arc<FileKeyStore>>,
+    progress: Option<ProgressCallback>,
     verified: Option<update::Repository>,
 }
 
@@ -186,6 +202,7 @@ impl Repository {
             pinning,
             crypto,
             reloadable: Vec::new(),
+            progress: None,
             verified: None,
         })
     }
@@ -197,6 +214,19 @@ impl Repository {
     pub fn with_reloadable_store(mut self, store: Arc<FileKeyStore>) -> Self {
         self.reloadable.push(store);
         self
+    }
+
+    /// Reports the progress of updates and publishes to `callback`.
+    #[must_use]
+    pub fn with_progress(mut self, callback: ProgressCallback) -> Self {
+        self.progress = Some(callback);
+        self
+    }
+
+    fn report(&self, event: ProgressEvent) {
+        if let Some(callback) = &self.progress {
+            callback(&event);
+        }
     }
 
     /// Re-reads the registered file key stores (see
@@ -317,30 +347,114 @@ impl Repository {
             warnings.push(RepoWarning::Offline {
                 reason: reason.to_owned(),
             });
+            return match self.update_from_cache(&mut warnings)? {
+                true => Ok(warnings),
+                false => Err(Error::Update {
+                    gun: self.gun.to_string(),
+                    source: Box::new(update::Error::Unavailable {
+                        gun: self.gun.to_string(),
+                        role: role::ROOT.to_owned(),
+                        file: format!("{}.json", role::ROOT),
+                        reason: "client is offline".to_owned(),
+                    }),
+                }),
+            };
         }
+        match self.update_online(&mut warnings).await {
+            Err(Error::Update { gun, source })
+                if matches!(*source, update::Error::Unavailable { .. }) =>
+            {
+                // The server went away mid-update: fall back to the verified cache.
+                let mut offline = vec![RepoWarning::Offline {
+                    reason: source.to_string(),
+                }];
+                if self.update_from_cache(&mut offline)? {
+                    warnings.extend(offline);
+                    Ok(warnings)
+                } else {
+                    Err(Error::Update { gun, source })
+                }
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(warnings),
+        }
+    }
+
+    async fn update_online(&mut self, warnings: &mut Vec<RepoWarning>) -> Result<()> {
         let now = Self::now();
         let mut config = UpdateConfig::new(self.gun.as_str(), now);
         config.trusted = self.cached_state()?;
         config.pinning = pinning::update_pinning(&self.pinning, &self.gun, now)?;
         let mut updater = Updater::new(config).map_err(|e| self.update_error(e))?;
+        let mut fetched = 0_usize;
         while let Need::Fetch(request) = updater.next_request() {
-            let answer = match self.fetch(&request).await {
+            let answer = self.fetch(&request).await;
+            fetched = fetched.saturating_add(1);
+            self.report(ProgressEvent::Fetched {
+                file: request.path(),
+                count: fetched,
+            });
+            let answer = match answer {
                 Ok(answer) => answer,
                 Err(e) => {
-                    self.write_cache(updater.cache_writes(), &mut warnings);
+                    self.write_cache(updater.cache_writes(), warnings);
                     return Err(e);
                 }
             };
             if let Err(e) = updater.provide(&request, answer) {
-                self.write_cache(updater.cache_writes(), &mut warnings);
+                self.write_cache(updater.cache_writes(), warnings);
                 return Err(self.update_error(e));
             }
         }
         let outcome = updater.finish().map_err(|e| self.update_error(e))?;
-        self.write_cache(outcome.cache_writes, &mut warnings);
+        self.write_cache(outcome.cache_writes, warnings);
         warnings.extend(outcome.warnings.into_iter().map(RepoWarning::Update));
         self.verified = Some(outcome.repository);
-        Ok(warnings)
+        Ok(())
+    }
+
+    /// Verifies the cached metadata without the server (signatures, hashes and versions as an
+    /// update checks them). When the cache has expired, it is verified as of just before the
+    /// first expiry and an [`RepoWarning::ExpiredCache`] says so. Returns `false` when nothing
+    /// usable is cached.
+    fn update_from_cache(&mut self, warnings: &mut Vec<RepoWarning>) -> Result<bool> {
+        let trusted = self.cached_state()?;
+        let Some(root_bytes) = trusted.root.clone() else {
+            return Ok(false);
+        };
+        if trusted.timestamp.is_none() {
+            return Ok(false);
+        }
+        let mut now = Self::now();
+        if let Some((role_name, expired)) = first_expiry(&trusted)
+            && expired <= now
+        {
+            warnings.push(RepoWarning::ExpiredCache {
+                role: role_name,
+                expired,
+            });
+            now = expired - chrono::TimeDelta::seconds(1);
+        }
+        let mut config = UpdateConfig::new(self.gun.as_str(), now);
+        config.trusted = trusted;
+        config.pinning = pinning::update_pinning(&self.pinning, &self.gun, now)?;
+        let mut updater = Updater::new(config).map_err(|e| self.update_error(e))?;
+        while let Need::Fetch(request) = updater.next_request() {
+            let answer = if request.name == role::ROOT {
+                FetchResult::Bytes(root_bytes.clone())
+            } else {
+                FetchResult::Unavailable("the trust server cannot be reached".to_owned())
+            };
+            if updater.provide(&request, answer).is_err() {
+                return Ok(false);
+            }
+        }
+        let Ok(outcome) = updater.finish() else {
+            return Ok(false);
+        };
+        warnings.extend(outcome.warnings.into_iter().map(RepoWarning::Update));
+        self.verified = Some(outcome.repository);
+        Ok(true)
     }
 
     /// The repository verified by the last [`update`](Self::update).
@@ -484,6 +598,7 @@ impl Repository {
             deleted: Default::default(),
             snapshot: None,
             retired_keys: Vec::new(),
+            legacy_root_keys: Vec::new(),
         };
         let root_requirement =
             repo::SigningRequirement::of_root_role(&working.root.signed, role::ROOT)
@@ -647,6 +762,7 @@ impl Repository {
             deleted: Default::default(),
             snapshot,
             retired_keys: Vec::new(),
+            legacy_root_keys: Vec::new(),
         }))
     }
 
@@ -672,6 +788,7 @@ impl Repository {
             deleted: Default::default(),
             snapshot: Some(verified.snapshot().signed().clone()),
             retired_keys: Vec::new(),
+            legacy_root_keys: Vec::new(),
         })
     }
 
@@ -699,6 +816,16 @@ impl Repository {
         &mut self,
         changes: &[Change],
     ) -> Result<(PublishReport, Vec<(String, PublicKey)>)> {
+        self.publish_changes_with_legacy(changes, 0).await
+    }
+
+    /// As [`publish_changes`](Self::publish_changes), also signing a re-signed root with the
+    /// held keys of the `legacy_versions` previous root versions.
+    async fn publish_changes_with_legacy(
+        &mut self,
+        changes: &[Change],
+        legacy_versions: u32,
+    ) -> Result<(PublishReport, Vec<(String, PublicKey)>)> {
         let mut warnings = Vec::new();
         let initial = match self
             .remote
@@ -724,11 +851,25 @@ impl Repository {
             warnings.extend(self.update().await?);
             self.working_from_verified()?
         };
+        if legacy_versions > 0 {
+            working.legacy_root_keys = self
+                .legacy_root_keys(working.loaded_root.version, legacy_versions)
+                .await?;
+        }
         self.reload_keys();
         for change in changes {
             working.apply(change, &self.crypto, &mut warnings)?;
         }
         let signed = working.sign(&self.crypto, initial)?;
+        let total = signed.files.len();
+        for (index, (role_name, _)) in signed.files.iter().enumerate() {
+            self.report(ProgressEvent::Signed {
+                role: role_name.clone(),
+                count: index.saturating_add(1),
+                total,
+            });
+        }
+        self.report(ProgressEvent::Uploading { files: total });
         self.remote.publish(&self.gun, &signed.files).await?;
         let report = PublishReport {
             roles: signed.files.iter().map(|(r, _)| r.clone()).collect(),
@@ -738,23 +879,28 @@ impl Repository {
         Ok((report, working.retired_keys))
     }
 
-    /// `notary key rotate`: a new key for base role `role` — generated locally (or `new_key`)
-    /// or, with `server_managed`, by the server — put into root by a publish of just that
-    /// change (staged changes stay staged). Replaced private keys of non-root roles are removed
-    /// from the key stores after the publish succeeded; old root keys are kept.
+    /// `notary key rotate`: new keys for base role `role` — the given `new_keys` (several
+    /// become several keys of the role), a generated one when none are given, or with
+    /// `server_managed` the server's — put into root by a publish of just that change (staged
+    /// changes stay staged). The new root is also signed with the held root keys of the
+    /// `legacy_versions` root versions before the current one (`<v>.root.json` from the
+    /// server; versions or private keys that are missing are skipped). Replaced private keys
+    /// of non-root roles are removed from the key stores after the publish succeeded; old
+    /// root keys are kept.
     ///
     /// The remote should have been set up with [`Access::Admin`](crate::remote::Access) for a
     /// server-managed rotation.
     ///
     /// # Errors
     ///
-    /// [`Error::Key`] with Notary's message for combinations Notary refuses, and every
-    /// publish error.
+    /// [`Error::Key`] with Notary's message for combinations Notary refuses (including keys
+    /// given with `server_managed`), and every publish error.
     pub async fn rotate_key(
         &mut self,
         role_name: &str,
         server_managed: bool,
-        new_key: Option<PrivateKey>,
+        new_keys: Vec<PrivateKey>,
+        legacy_versions: u32,
     ) -> Result<RotationReport> {
         let gun = self.gun.to_string();
         let key_error = |source: signet_signer::Error| Error::Key {
@@ -763,8 +909,15 @@ impl Repository {
             source: Box::new(source),
         };
         rotation::check_rotation(&gun, role_name, server_managed).map_err(key_error)?;
-        let new_public = if server_managed {
-            self.remote.rotate_key(&self.gun, role_name).await?
+        let new_publics = if server_managed {
+            if !new_keys.is_empty() {
+                return Err(key_error(signet_signer::Error::Rotation {
+                    gun: gun.clone(),
+                    role: role_name.to_owned(),
+                    reason: "a server-managed key cannot be given with --key".to_owned(),
+                }));
+            }
+            vec![self.remote.rotate_key(&self.gun, role_name).await?]
         } else {
             let store = self.crypto.stores().first().cloned().ok_or_else(|| {
                 key_error(signet_signer::Error::Unsupported {
@@ -772,12 +925,27 @@ impl Repository {
                     operation: "creating keys",
                 })
             })?;
-            rotation::rotate_key(store.as_ref(), &gun, role_name, new_key)
-                .map_err(key_error)?
-                .public_key
+            let mut publics = Vec::new();
+            if new_keys.is_empty() {
+                publics.push(
+                    rotation::rotate_key(store.as_ref(), &gun, role_name, None)
+                        .map_err(key_error)?
+                        .public_key,
+                );
+            }
+            for key in new_keys {
+                publics.push(
+                    rotation::rotate_key(store.as_ref(), &gun, role_name, Some(key))
+                        .map_err(key_error)?
+                        .public_key,
+                );
+            }
+            publics
         };
-        let change = Change::replace_root_role_keys(role_name, vec![new_public.clone()]);
-        let (publish, retired) = self.publish_changes(&[change]).await?;
+        let change = Change::replace_root_role_keys(role_name, new_publics.clone());
+        let (publish, retired) = self
+            .publish_changes_with_legacy(&[change], legacy_versions)
+            .await?;
         let old_ids: Vec<KeyId> = retired
             .iter()
             .filter_map(|(_, key)| key.canonical_key_id().ok())
@@ -785,10 +953,49 @@ impl Repository {
         for store in self.crypto.stores() {
             rotation::retire_old_keys(store.as_ref(), role_name, &old_ids).map_err(key_error)?;
         }
+        let new_key = new_publics
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::NotInitialized { gun: gun.clone() })?;
         Ok(RotationReport {
-            new_key: new_public,
+            new_key,
+            new_keys: new_publics,
             publish,
         })
+    }
+
+    /// Root keys of the `count` root versions before `current` as the server has them
+    /// (`<v>.root.json`); versions the server does not have are skipped.
+    async fn legacy_root_keys(&self, current: i64, count: u32) -> Result<Vec<PublicKey>> {
+        let mut keys: Vec<PublicKey> = Vec::new();
+        let oldest = current.saturating_sub(i64::from(count)).max(1);
+        for version in (oldest..current).rev() {
+            let name = format!("{version}.{}", role::ROOT);
+            let bytes = match self
+                .remote
+                .get_meta(&self.gun, &name, MAX_DOWNLOAD_SIZE)
+                .await
+            {
+                Ok(bytes) => bytes,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            let root = Envelope::<Root>::parse(&bytes).map_err(|e| Error::Metadata {
+                gun: self.gun.to_string(),
+                role: name.clone(),
+                source: Box::new(e),
+            })?;
+            if let Some(requirement) =
+                repo::SigningRequirement::of_root_role(root.signed(), role::ROOT)
+            {
+                for key in requirement.keys.into_values() {
+                    if !keys.iter().any(|k| k.key_id() == key.key_id()) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        Ok(keys)
     }
 
     /// `notary delete`: removes the local trust data (`tuf/<gun>`, never keys) and, with
@@ -804,6 +1011,51 @@ impl Repository {
         }
         Ok(())
     }
+}
+
+/// The cached role that expires first, and when (documents whose expiry cannot be read are
+/// skipped; the update reports them).
+fn first_expiry(state: &TrustedState) -> Option<(String, DateTime<Utc>)> {
+    let named = [
+        (role::ROOT, &state.root),
+        (role::TIMESTAMP, &state.timestamp),
+        (role::SNAPSHOT, &state.snapshot),
+        (role::TARGETS, &state.targets),
+    ];
+    let base = named
+        .into_iter()
+        .filter_map(|(name, bytes)| Some((name.to_owned(), bytes.as_ref()?)));
+    let delegations = state.delegations.iter().map(|(n, b)| (n.clone(), b));
+    let documents = base.chain(delegations).filter_map(|(name, bytes)| {
+        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let text = value.get("signed")?.get("expires")?.as_str()?;
+        let expires = signet_tuf::metadata::Expires::parse(text).ok()?;
+        Some((name, expires.utc()))
+    });
+    // The root role's certificates expire too (Notary's trust anchors are x509 keys).
+    let certificates = state
+        .root
+        .as_ref()
+        .and_then(|bytes| Envelope::<Root>::parse(bytes).ok())
+        .map(|root| {
+            let root = root.signed();
+            root.roles
+                .get(role::ROOT)
+                .map(|r| {
+                    r.keyids
+                        .iter()
+                        .filter_map(|id| root.keys.get(id))
+                        .filter_map(|key| {
+                            let bundle = signet_tuf::x509::parse_bundle(key.public()).ok()?;
+                            let earliest = bundle.iter().map(|c| c.not_after()).min()?;
+                            Some((format!("{} certificate", role::ROOT), earliest))
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    documents.chain(certificates).min_by_key(|(_, at)| *at)
 }
 
 /// Signs a brand-new document (no version bump) for `role_name`.

@@ -148,9 +148,15 @@ async fn publish_rotate_and_read_back_with_the_go_client() {
 
     // Rotations: snapshot to the server, targets locally, root locally.
     let mut admin = open(&trust, &gun, server.url(), Access::Admin).await;
-    let rotated = admin.rotate_key("snapshot", true, None).await.unwrap();
+    let rotated = admin
+        .rotate_key("snapshot", true, Vec::new(), 0)
+        .await
+        .unwrap();
     assert_eq!(rotated.publish.roles, ["root"]);
-    let rotated = admin.rotate_key("targets", false, None).await.unwrap();
+    let rotated = admin
+        .rotate_key("targets", false, Vec::new(), 0)
+        .await
+        .unwrap();
     assert_eq!(rotated.publish.roles, ["root", "targets"]);
     let old_root = {
         admin.update().await.unwrap();
@@ -158,7 +164,10 @@ async fn publish_rotate_and_read_back_with_the_go_client() {
             .keyids
             .clone()
     };
-    admin.rotate_key("root", false, None).await.unwrap();
+    admin
+        .rotate_key("root", false, Vec::new(), 0)
+        .await
+        .unwrap();
     admin.update().await.unwrap();
     let root = admin.verified().unwrap().root();
     assert_eq!(
@@ -359,4 +368,45 @@ async fn a_second_repository_finds_keys_created_after_its_store_was_opened() {
     assert!(report.initial);
     late.update().await.unwrap();
     assert_eq!(late.lookup("t", &[]).unwrap().name, "t");
+}
+
+#[tokio::test]
+async fn root_rotation_to_several_keys_signed_with_legacy_roots() {
+    let Some(server) = server() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = TrustDir::new(tmp.path().join("trust"));
+    let gun = Gun::new("example.com/signet/legacy").unwrap();
+    let mut repo = open(&trust, &gun, server.url(), Access::Admin).await;
+    repo.initialize(InitOptions::default()).await.unwrap();
+    repo.stage(&Change::add_target("targets", "t", &meta_of(b"t")))
+        .unwrap();
+    repo.publish().await.unwrap();
+    repo.rotate_key("root", false, Vec::new(), 0).await.unwrap();
+
+    let keys = vec![
+        signet_signer::PrivateKey::generate_ecdsa().unwrap(),
+        signet_signer::PrivateKey::generate_ecdsa().unwrap(),
+    ];
+    let new_ids: Vec<_> = keys.iter().map(|k| k.key_id().clone()).collect();
+    let report = repo.rotate_key("root", false, keys, 1).await.unwrap();
+    assert_eq!(report.new_keys.len(), 2);
+    assert_eq!(report.publish.roles, ["root", "snapshot"]);
+
+    repo.update().await.unwrap();
+    let root = repo.verified().unwrap().root();
+    assert_eq!(root.version(), 3);
+    let listed: Vec<_> = root.signed().roles["root"]
+        .keyids
+        .iter()
+        .map(|id| root.signed().keys[id].canonical_key_id().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2);
+    for id in &new_ids {
+        assert!(listed.contains(id), "{id} missing from {listed:?}");
+    }
+    // v2's root key (required), the two new keys, and v1's root key (legacy).
+    assert_eq!(root.signatures().len(), 4);
+
+    let go = NotaryCli::new(server.url()).unwrap();
+    assert_eq!(names(&go.list(gun.as_str()).unwrap()).len(), 1);
 }

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use signet_client::Gun;
 use signet_client::changelist::{Change, FileChangelist, RawJson, TargetMeta};
-use signet_tuf::metadata::FileMeta;
+use signet_client::{Error as ClientError, Gun, targets};
 use signet_tuf::role;
 
 use crate::args::{AddArgs, AddHashArgs, GunArgs, RemoveArgs, ResetArgs, WitnessArgs};
@@ -31,18 +30,12 @@ fn changelist(ctx: &Context, gun: &Gun) -> Result<FileChangelist> {
     Ok(repo.changelist())
 }
 
-/// The roles a target change applies to: `-r` values, or `targets`; each must be `targets` or a
-/// delegation.
+/// The roles a target change applies to (see [`targets::target_roles`]).
 fn target_roles(roles: &[String]) -> Result<Vec<String>> {
-    if roles.is_empty() {
-        return Ok(vec![DEFAULT_ROLE.to_owned()]);
-    }
-    for r in roles {
-        if r != DEFAULT_ROLE && !role::is_delegation(r) {
-            return Err(CliError::InvalidTargetRole { role: r.clone() });
-        }
-    }
-    Ok(roles.to_vec())
+    targets::target_roles(roles).map_err(|e| match e {
+        ClientError::InvalidTargetRole { role } => CliError::InvalidTargetRole { role },
+        other => other.into(),
+    })
 }
 
 /// Reads the `--custom` file: one JSON value, kept verbatim.
@@ -102,9 +95,9 @@ fn stage_target(
     meta: &TargetMeta,
 ) -> Result<()> {
     let changelist = changelist(ctx, gun)?;
-    let roles = target_roles(roles)?;
-    for r in &roles {
-        changelist.add(&Change::add_target(r.clone(), target, meta))?;
+    let changes = targets::add_target_changes(target, &target_roles(roles)?, meta)?;
+    for change in &changes {
+        changelist.add(change)?;
     }
     Ok(())
 }
@@ -121,12 +114,7 @@ pub(crate) fn add(ctx: &mut Context, args: &AddArgs) -> Result<()> {
     let gun = ctx.gun(gun)?;
     changelist(ctx, &gun)?;
     let bytes = context::read_file(file)?;
-    let file_meta = FileMeta::from_bytes(&bytes);
-    let meta = TargetMeta {
-        length: file_meta.length,
-        hashes: file_meta.hashes,
-        custom,
-    };
+    let meta = targets::meta_from_contents(&bytes, custom);
     stage_target(ctx, &gun, target, &args.roles, &meta)?;
     let roles = target_roles(&args.roles)?;
     let doc = to_json(&StagedTarget::new(&gun, target, &roles, &meta));
@@ -223,24 +211,18 @@ pub(crate) fn addhash(ctx: &mut Context, args: &AddHashArgs) -> Result<()> {
     let length = parse_size(size).ok_or_else(|| CliError::InvalidSize { size: size.clone() })?;
     let gun = ctx.gun(gun)?;
     changelist(ctx, &gun)?;
-    let mut hashes = BTreeMap::new();
-    if let Some(sha256) = &args.sha256 {
-        hashes.insert(
-            "sha256".to_owned(),
-            hex_digest(sha256, "sha256", SHA256_HEX_LEN)?,
-        );
-    }
-    if let Some(sha512) = &args.sha512 {
-        hashes.insert(
-            "sha512".to_owned(),
-            hex_digest(sha512, "sha512", SHA512_HEX_LEN)?,
-        );
-    }
-    let meta = TargetMeta {
-        length,
-        hashes,
-        custom,
-    };
+    let sha256 = args
+        .sha256
+        .as_deref()
+        .map(|hex| hex_digest(hex, "sha256", SHA256_HEX_LEN))
+        .transpose()?;
+    let sha512 = args
+        .sha512
+        .as_deref()
+        .map(|hex| hex_digest(hex, "sha512", SHA512_HEX_LEN))
+        .transpose()?;
+    let meta =
+        targets::meta_from_digests(target, length, sha256.as_deref(), sha512.as_deref(), custom)?;
     stage_target(ctx, &gun, target, &args.roles, &meta)?;
     let roles = target_roles(&args.roles)?;
     let doc = to_json(&StagedTarget::new(&gun, target, &roles, &meta));

@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
+use signet_client::Error as ClientError;
 use signet_client::Gun;
 use signet_client::changelist::{
     Action, Change, DelegationChange, FileChangelist, SCOPE_ALL_DELEGATIONS,
 };
-use signet_signer::pem;
-use signet_tuf::x509::{self, Certificate};
-use signet_tuf::{KeyType, PublicKey, role};
+use signet_client::delegation_keys;
+use signet_tuf::{PublicKey, role};
 
 use crate::args::{
     DelegationAddArgs, DelegationCommand, DelegationPurgeArgs, DelegationRemoveArgs, GunArgs,
@@ -18,9 +18,6 @@ use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::output::Table;
 use crate::terminal;
-
-/// Largest public key file read (Docker's limit).
-const MAX_PUBLIC_KEY_FILE: u64 = 1 << 20;
 
 /// Runs a `delegation` subcommand.
 pub(crate) fn run(ctx: &mut Context, command: DelegationCommand) -> Result<()> {
@@ -111,58 +108,19 @@ fn check_delegation_name(name: &str) -> Result<()> {
     }
 }
 
-/// Reads a delegation public key as notary does: the first PEM block is a `CERTIFICATE`
-/// (checked: validity period, no SHA-1, RSA ≥ 2048 bits; becomes an `ecdsa-x509`/`rsa-x509`
-/// key) or a `PUBLIC KEY` (ECDSA or RSA).
+/// Reads a delegation public key with notary's rules (see
+/// [`signet_client::delegation_keys`]).
 fn read_public_key(path: &Path) -> Result<PublicKey> {
-    let invalid = |reason: String| CliError::PublicKeyInvalid {
-        path: path.to_owned(),
-        reason,
-    };
-    let metadata = std::fs::metadata(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            CliError::PublicKeyFileMissing {
-                path: path.to_owned(),
-            }
-        } else {
-            CliError::PublicKeyFileUnreadable {
-                path: path.to_owned(),
-                source: e,
-            }
+    delegation_keys::read_public_key(path).map_err(|e| match e {
+        ClientError::PublicKeyFileMissing { path } => CliError::PublicKeyFileMissing { path },
+        ClientError::PublicKeyFileUnreadable { path, source } => {
+            CliError::PublicKeyFileUnreadable { path, source }
         }
-    })?;
-    if metadata.len() > MAX_PUBLIC_KEY_FILE {
-        return Err(invalid("the file is larger than 1 MiB".to_owned()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::PublicKeyFileUnreadable {
-        path: path.to_owned(),
-        source: e,
-    })?;
-    let block =
-        pem::decode_first(&text).ok_or_else(|| invalid("no valid public key found".to_owned()))?;
-    match block.label.as_str() {
-        pem::CERTIFICATE => {
-            let cert = Certificate::from_der(&block.contents)
-                .map_err(|e| invalid(format!("could not parse provided certificate: {e}")))?;
-            cert.validate(Some(chrono::Utc::now()))
-                .map_err(|e| invalid(format!("invalid certificate: {e}")))?;
-            Ok(x509::bundle_to_key(&cert, &[])?)
+        ClientError::PublicKeyInvalid { path, reason } => {
+            CliError::PublicKeyInvalid { path, reason }
         }
-        pem::PUBLIC_KEY => {
-            let key =
-                PublicKey::from_spki_der(&block.contents).map_err(|e| invalid(e.to_string()))?;
-            if matches!(key.keytype(), KeyType::Ecdsa | KeyType::Rsa) {
-                Ok(key)
-            } else {
-                Err(invalid(
-                    "only RSA or ECDSA keys are currently supported".to_owned(),
-                ))
-            }
-        }
-        other => Err(invalid(format!(
-            "unsupported PEM block type {other:?}, expected CERTIFICATE or PUBLIC KEY"
-        ))),
-    }
+        other => other.into(),
+    })
 }
 
 /// notary's display of paths: sorted, `""` shown as `"" <all paths>`.
@@ -407,6 +365,8 @@ fn purge(ctx: &mut Context, args: &DelegationPurgeArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use signet_signer::pem;
+
     use super::*;
 
     #[test]

@@ -74,25 +74,14 @@ fn rotate(ctx: &mut Context, args: &KeyRotateArgs) -> Result<()> {
             usage: "signet key rotate [OPTIONS] <GUN> <KEY ROLE>",
         });
     };
-    if args.legacy != 0 {
-        return Err(CliError::NotAvailable {
-            command: "key rotate --legacy",
-            missing: "the client library cannot sign new roots with the keys of older root \
-                      versions yet",
-        });
-    }
-    if args.keys.len() > 1 {
-        return Err(CliError::NotAvailable {
-            command: "key rotate with several -k keys",
-            missing: "the client library rotates a role to one key at a time",
-        });
-    }
+    let legacy =
+        u32::try_from(args.legacy).map_err(|_| CliError::InvalidLegacy { value: args.legacy })?;
     let gun = ctx.gun(gun)?;
-    let new_key = args
+    let new_keys = args
         .keys
-        .first()
+        .iter()
         .map(|path| repo::read_key_file(ctx, role, path))
-        .transpose()?;
+        .collect::<Result<Vec<_>>>()?;
     if role == "root" {
         let question = "Warning: you are about to rotate your root key.\n\nYou must use your old \
                         key to sign this root rotation.\nAre you sure you want to proceed?  \
@@ -119,7 +108,7 @@ fn rotate(ctx: &mut Context, args: &KeyRotateArgs) -> Result<()> {
         let mut repository = ctx.repository(gun.clone(), Access::Admin).await?;
         Ok::<_, CliError>(
             repository
-                .rotate_key(role, args.server_managed, new_key)
+                .rotate_key(role, args.server_managed, new_keys, legacy)
                 .await?,
         )
     });

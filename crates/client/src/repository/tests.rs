@@ -68,6 +68,7 @@ fn fixture(hold_targets_key: bool) -> Fixture {
         deleted: Default::default(),
         snapshot: None,
         retired_keys: Vec::new(),
+        legacy_root_keys: Vec::new(),
     };
     let requirement: Vec<_> = repo::SigningRequirement::of_root_role(&working.root.signed, "root")
         .into_iter()

@@ -58,6 +58,9 @@ pub(super) struct Working {
     pub(super) snapshot: Option<Snapshot>,
     /// Keys removed from root by key replacement (for retiring their private halves).
     pub(super) retired_keys: Vec<(String, PublicKey)>,
+    /// Root keys of older root versions that also sign a re-signed root when held
+    /// (`key rotate --legacy`), so clients that trust only those versions can follow.
+    pub(super) legacy_root_keys: Vec<PublicKey>,
 }
 
 impl Working {
@@ -567,8 +570,7 @@ impl Working {
             let requirements =
                 repo::root_signing_requirements(&self.loaded_root, &self.root.signed)
                     .map_err(|e| self.metadata_error(role::ROOT, e))?;
-            let bytes =
-                self.sign_document(crypto, role::ROOT, self.root.signed.clone(), &requirements)?;
+            let bytes = self.sign_root(crypto, &requirements)?;
             self.root.bytes = bytes.clone();
             out.files.push((role::ROOT.to_owned(), bytes));
         } else if initial {
@@ -642,6 +644,29 @@ impl Working {
             }
         }
         Ok(out)
+    }
+
+    /// Signs the root with every held key of `requirements` and of the legacy root keys.
+    fn sign_root(
+        &self,
+        crypto: &CryptoService,
+        requirements: &[SigningRequirement],
+    ) -> Result<Vec<u8>> {
+        let envelope = Envelope::from_signed(self.root.signed.clone())
+            .map_err(|e| self.metadata_error(role::ROOT, e))?;
+        let required: Vec<&PublicKey> = requirements.iter().flat_map(|r| r.keys.values()).collect();
+        let mut signers = signers_for(crypto, &self.gun, role::ROOT, required.iter().copied())?;
+        if signers.is_empty() {
+            return Err(no_keys(&self.gun, role::ROOT, required.iter().copied()));
+        }
+        let legacy = signers_for(crypto, &self.gun, role::ROOT, self.legacy_root_keys.iter())?;
+        for signer in legacy {
+            let id = signer.public_key().key_id();
+            if !signers.iter().any(|s| s.public_key().key_id() == id) {
+                signers.push(signer);
+            }
+        }
+        self.sign_with(role::ROOT, envelope, &signers, requirements)
     }
 
     pub(super) fn sign_document<T: Metadata>(
