@@ -100,9 +100,10 @@ mod suite {
     store_suite!(on_postgres);
 }
 
+/// The Go notary-server schema, kept once for the whole repository beside the end-to-end suite.
 fn go_schema_sql(file: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/notary-server-schema/postgresql")
+        .join("../../tests/data/notary-server-schema/postgresql")
         .join(file);
     std::fs::read_to_string(path).unwrap()
 }
