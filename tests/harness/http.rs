@@ -92,7 +92,8 @@ pub fn is_healthy(url: &str) -> bool {
     http_get(url).is_ok_and(|response| (200..300).contains(&response.status))
 }
 
-fn parse_response(raw: &[u8]) -> std::result::Result<HttpResponse, String> {
+/// Parses a raw HTTP/1.1 response (status, headers, plain or chunked body).
+pub(crate) fn parse_response(raw: &[u8]) -> std::result::Result<HttpResponse, String> {
     let head_end = raw
         .windows(4)
         .position(|window| window == b"\r\n\r\n")

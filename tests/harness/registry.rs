@@ -26,7 +26,7 @@ use sha2::{Digest as _, Sha256};
 use tempfile::TempDir;
 
 use crate::error::{HarnessError, Result};
-use crate::http::HttpResponse;
+use crate::http::{HttpResponse, parse_response};
 use crate::ports::free_port;
 use crate::process::{ServerCommand, ServerProcess};
 use crate::require::find_tool;
@@ -399,59 +399,6 @@ fn expect_status(response: &HttpResponse, status: u16, what: &str) -> Result<()>
                 response.text()
             ),
         })
-    }
-}
-
-fn parse_response(raw: &[u8]) -> std::result::Result<HttpResponse, String> {
-    let head_end = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .ok_or("response has no end of headers")?;
-    let head = std::str::from_utf8(&raw[..head_end]).map_err(|e| e.to_string())?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    let rest = &raw[head_end + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(name, value)| name == "transfer-encoding" && value.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
-        dechunk(rest)?
-    } else {
-        rest.to_vec()
-    };
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut rest: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = rest
-            .windows(2)
-            .position(|window| window == b"\r\n")
-            .ok_or("chunk size line not terminated")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|e| e.to_string())?;
-        let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|e| format!("bad chunk size {size_text:?}: {e}"))?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Ok(body);
-        }
-        body.extend_from_slice(rest.get(..size).ok_or("chunk shorter than its size")?);
-        rest = rest.get(size + 2..).ok_or("chunk not followed by CRLF")?;
     }
 }
 
