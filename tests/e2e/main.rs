@@ -14,3 +14,6 @@ mod server_negative;
 mod server_parity;
 mod server_shared;
 mod support;
+mod trust_docker;
+mod trust_registry;
+mod trust_support;

@@ -100,6 +100,15 @@ pub enum HarnessError {
         reason: String,
     },
 
+    /// Test TLS material could not be generated.
+    #[error("cannot {what} for the test TLS certificates: {reason}")]
+    Tls {
+        /// The step that failed.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A Postgres statement failed.
     #[error("postgres statement on database `{database}` failed: {stderr}")]
     Postgres {

@@ -21,6 +21,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod command;
+pub mod docker_cli;
 mod error;
 mod go_server;
 mod http;
@@ -32,6 +33,7 @@ mod process;
 pub mod registry;
 mod require;
 mod signet;
+mod tls;
 mod trust_dir;
 
 pub use command::{CommandOutput, DEFAULT_COMMAND_TIMEOUT, run_command};
@@ -45,4 +47,5 @@ pub use postgres::{Postgres, TempDatabase};
 pub use process::{DEFAULT_STARTUP_TIMEOUT, ServerCommand, ServerProcess};
 pub use require::{find_tool, in_ci, require_postgres, require_tool};
 pub use signet::{SignetServer, signet_server_binary};
+pub use tls::TlsFiles;
 pub use trust_dir::{TrustDir, copy_dir_all};

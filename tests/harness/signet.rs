@@ -16,6 +16,7 @@ use crate::error::{HarnessError, Result};
 use crate::ports::free_port;
 use crate::postgres::{Postgres, TempDatabase};
 use crate::process::{ServerCommand, ServerProcess};
+use crate::tls::TlsFiles;
 
 /// Start attempts, in case another process takes the picked port first.
 const START_ATTEMPTS: usize = 3;
@@ -26,8 +27,9 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(1800);
 /// A fixed key-encryption key for test servers (64 hex digits). Test data only.
 const TEST_KEK: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 
-/// A running `signet-server` (plain HTTP on loopback, no auth). Dropping it kills the server,
-/// then drops its Postgres database or SQLite directory.
+/// A running `signet-server` on loopback, no auth, plain HTTP or (with
+/// [`start_sqlite_tls`](Self::start_sqlite_tls)) TLS with a per-server test CA. Dropping it
+/// kills the server, then drops its Postgres database or SQLite directory.
 #[derive(Debug)]
 pub struct SignetServer {
     // Field order is drop order: the server goes before its database and its directory.
@@ -35,6 +37,9 @@ pub struct SignetServer {
     database: Option<TempDatabase>,
     dir: TempDir,
     url: String,
+    database_url: String,
+    extra_args: Vec<String>,
+    tls: Option<TlsFiles>,
 }
 
 impl SignetServer {
@@ -51,7 +56,20 @@ impl SignetServer {
             "sqlite://{}?mode=rwc",
             dir.path().join("signet.sqlite").display()
         );
-        Self::start(url, None, dir, extra_args)
+        Self::start(url, None, dir, extra_args, None)
+    }
+
+    /// Starts a TLS server on a fresh SQLite database. A CA and a server certificate for
+    /// `127.0.0.1`/`localhost`/`::1` are generated into the server's directory; clients trust
+    /// [`ca_cert`](Self::ca_cert). The URL is `https://127.0.0.1:<port>`.
+    pub fn start_sqlite_tls() -> Result<Self> {
+        let dir = data_dir()?;
+        let tls = TlsFiles::generate(dir.path())?;
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("signet.sqlite").display()
+        );
+        Self::start(url, None, dir, &[], Some(tls))
     }
 
     /// Creates a fresh database `signet_<unique>` in `postgres` and starts a server storing into
@@ -59,13 +77,13 @@ impl SignetServer {
     pub fn start_postgres(postgres: &Postgres) -> Result<Self> {
         let database = postgres.create_database("signet")?;
         let url = database.url();
-        Self::start(url, Some(database), data_dir()?, &[])
+        Self::start(url, Some(database), data_dir()?, &[], None)
     }
 
     /// Starts a server on an existing database URL (`postgres://…` or `sqlite://…`); nothing is
     /// dropped afterwards except the server's temporary directory.
     pub fn start_on(database_url: &str) -> Result<Self> {
-        Self::start(database_url.to_owned(), None, data_dir()?, &[])
+        Self::start(database_url.to_owned(), None, data_dir()?, &[], None)
     }
 
     fn start(
@@ -73,50 +91,94 @@ impl SignetServer {
         database: Option<TempDatabase>,
         dir: TempDir,
         extra_args: &[&str],
+        tls: Option<TlsFiles>,
     ) -> Result<Self> {
-        let binary = signet_server_binary()?;
-        let kek = dir.path().join("kek.hex");
-        std::fs::write(&kek, TEST_KEK)
-            .map_err(|e| HarnessError::io(format!("write {}", kek.display()), e))?;
-        let mut attempt = 1;
-        loop {
-            let port = free_port()?;
-            let url = format!("http://127.0.0.1:{port}");
-            let started = ServerCommand::new(&binary)
-                .name("signet-server")
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--database-url")
-                .arg(&database_url)
-                .arg("--data-dir")
-                .arg(dir.path())
-                .arg("--kek-file")
-                .arg(&kek)
-                .args(extra_args.iter().copied())
-                .env("RUST_LOG", "info")
-                .env("NO_COLOR", "1")
-                .health_url(format!("{url}/_notary_server/health"))
-                .start();
-            match started {
-                Ok(process) => {
-                    return Ok(Self {
-                        process,
-                        database,
-                        dir,
-                        url,
-                    });
-                }
-                Err(HarnessError::ServerExited { .. }) if attempt < START_ATTEMPTS => {
-                    attempt += 1;
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        let extra_args: Vec<String> = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        let kek = write_kek(dir.path(), "kek.hex", TEST_KEK)?;
+        let (process, url) = launch(
+            &database_url,
+            dir.path(),
+            &kek,
+            &extra_args,
+            tls.as_ref(),
+            None,
+        )?;
+        Ok(Self {
+            process,
+            database,
+            dir,
+            url,
+            database_url,
+            extra_args,
+            tls,
+        })
     }
 
-    /// The base URL, `http://127.0.0.1:<port>` (no trailing slash).
+    /// Stops the server and starts it again on the same database, directory, TLS files and
+    /// (if still free) port, with `kek_hex` (64 hex digits) as its key-encryption key. With a
+    /// different key than before, the server can no longer open the private keys it holds,
+    /// which is how a test makes it unable to re-sign metadata.
+    pub fn restart_with_kek(self, kek_hex: &str) -> Result<Self> {
+        let Self {
+            process,
+            database,
+            dir,
+            url,
+            database_url,
+            extra_args,
+            tls,
+        } = self;
+        process.stop();
+        let kek = write_kek(dir.path(), "kek-restart.hex", kek_hex)?;
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse::<u16>().ok());
+        let (process, url) = launch(
+            &database_url,
+            dir.path(),
+            &kek,
+            &extra_args,
+            tls.as_ref(),
+            port,
+        )?;
+        Ok(Self {
+            process,
+            database,
+            dir,
+            url,
+            database_url,
+            extra_args,
+            tls,
+        })
+    }
+
+    /// The CA certificate a client must trust for a TLS server (`None` for plain HTTP).
+    pub fn ca_cert(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|tls| tls.ca_cert.as_path())
+    }
+
+    /// The database URL the server stores into.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The key-encryption key test servers start with (64 hex digits).
+    pub fn test_kek() -> &'static str {
+        TEST_KEK
+    }
+
+    /// The base URL, `http://127.0.0.1:<port>` or `https://127.0.0.1:<port>` (no trailing
+    /// slash).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// `127.0.0.1:<port>`, the directory name docker looks up under `<config>/tls/`.
+    pub fn host_port(&self) -> &str {
+        self.url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest)
     }
 
     /// The URL of a GUN's TUF folder: `<url>/v2/<gun>/_trust/tuf/`.
@@ -142,6 +204,63 @@ impl SignetServer {
     /// Mutable access to the server process (liveness checks).
     pub fn process_mut(&mut self) -> &mut ServerProcess {
         &mut self.process
+    }
+}
+
+fn write_kek(dir: &Path, name: &str, kek_hex: &str) -> Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, kek_hex)
+        .map_err(|e| HarnessError::io(format!("write {}", path.display()), e))?;
+    Ok(path)
+}
+
+/// Starts the binary; `port` first tries that port, later attempts (and `None`) pick a free
+/// one. Returns the process and its base URL.
+fn launch(
+    database_url: &str,
+    dir: &Path,
+    kek: &Path,
+    extra_args: &[String],
+    tls: Option<&TlsFiles>,
+    mut port: Option<u16>,
+) -> Result<(ServerProcess, String)> {
+    let binary = signet_server_binary()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut attempt = 1;
+    loop {
+        let chosen = match port.take() {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        let url = format!("{scheme}://127.0.0.1:{chosen}");
+        let mut command = ServerCommand::new(&binary)
+            .name("signet-server")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{chosen}"))
+            .arg("--database-url")
+            .arg(database_url)
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--kek-file")
+            .arg(kek)
+            .args(extra_args.iter())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .health_url(format!("{url}/_notary_server/health"));
+        if let Some(tls) = tls {
+            command = command
+                .arg("--tls-cert")
+                .arg(&tls.server_cert)
+                .arg("--tls-key")
+                .arg(&tls.server_key);
+        }
+        match command.start() {
+            Ok(process) => return Ok((process, url)),
+            Err(HarnessError::ServerExited { .. }) if attempt < START_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
     }
 }
 

@@ -217,6 +217,20 @@ pub(crate) enum Command {
     )]
     Reset(ResetArgs),
 
+    /// Re-signs roles whose key is held, pushing their expiry forward (signet extension).
+    #[command(
+        alias = "re-sign",
+        long_about = "Fetches the latest trust data of the Globally Unique Name and re-signs, \
+                      with the version bumped and a fresh expiry (root 10 years, targets, \
+                      delegations and a client-held snapshot 3 years), every role whose key is \
+                      held here, or only the roles given with --role, then publishes them in \
+                      one upload. The server re-signs the timestamp (and a snapshot whose key \
+                      it holds). Staged changes are not published. A signet extension: notary \
+                      has no such command.",
+        override_usage = "signet resign [OPTIONS] <GUN>"
+    )]
+    Resign(ResignArgs),
+
     /// Displays status of unpublished changes to the local trusted collection.
     #[command(
         long_about = "Displays status of unpublished changes to the local trusted collection \
@@ -224,6 +238,16 @@ pub(crate) enum Command {
         override_usage = "signet status [OPTIONS] <GUN>"
     )]
     Status(GunArgs),
+
+    /// Signs images and verifies them against a registry (docker content trust).
+    #[command(
+        subcommand,
+        long_about = "Docker content trust: sign image tags, inspect and revoke signatures, \
+                      manage signers and signing keys, and verify a tag against its registry \
+                      before pulling it. Trust data lives in $DOCKER_CONFIG/trust (or \
+                      ~/.docker/trust) unless -d is given."
+    )]
+    Trust(crate::commands::trust::TrustCommand),
 
     /// Verifies if the content is included in the remote trusted collection.
     #[command(
@@ -243,6 +267,17 @@ pub(crate) enum Command {
         override_usage = "signet witness [OPTIONS] <GUN> <ROLE>..."
     )]
     Witness(WitnessArgs),
+}
+
+/// `resign`.
+#[derive(Debug, Args)]
+pub(crate) struct ResignArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// A role to re-sign (repeatable; default: every role whose key is held).
+    #[arg(short = 'r', long = "role", value_name = "ROLE")]
+    pub(crate) roles: Vec<String>,
 }
 
 /// `<GUN>` alone.

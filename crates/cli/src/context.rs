@@ -14,6 +14,7 @@ use signet_tuf::update;
 
 use crate::args::GlobalOptions;
 use crate::error::{CliError, Result};
+use crate::hardware::HardwareSettings;
 use crate::output::Output;
 use crate::progress;
 use crate::terminal::{self, CredentialPrompt};
@@ -30,6 +31,10 @@ pub(crate) struct Context {
     retriever: Arc<dyn PassphraseRetriever>,
     /// The trust directory's key store, opened on first use.
     key_store: OnceCell<Arc<FileKeyStore>>,
+    /// The YubiHSM 2 settings, when a device is configured.
+    hardware: Option<HardwareSettings>,
+    /// The YubiHSM 2 key store, made on first use (it connects when first asked for keys).
+    hardware_store: OnceCell<Arc<dyn KeyStore>>,
 }
 
 impl Context {
@@ -61,6 +66,14 @@ impl Context {
         if let Some(key) = &global.tls_key {
             config.remote.tls_client_key = Some(env.cli_path(key));
         }
+        let config_json = if config.file_found {
+            std::fs::read(&config.file).ok()
+        } else {
+            None
+        };
+        let hardware = HardwareSettings::resolve(config_json.as_deref(), &config.file, |name| {
+            std::env::var(name).ok()
+        })?;
         let context = Self {
             config,
             out,
@@ -68,11 +81,20 @@ impl Context {
             verbose: global.verbose || global.debug,
             retriever: terminal::notary_retriever(),
             key_store: OnceCell::new(),
+            hardware,
+            hardware_store: OnceCell::new(),
         };
         context.debug(&format!(
             "Using the following trust directory: {}",
             context.config.trust_dir.display()
         ));
+        if let Some(hardware) = &context.hardware {
+            context.debug(&format!(
+                "Using the YubiHSM 2 at {} (new keys on the device: {})",
+                hardware.connector(),
+                hardware.new_keys()
+            ));
+        }
         Ok(context)
     }
 
@@ -141,10 +163,21 @@ impl Context {
         Ok(self.key_store.get_or_init(|| store).clone())
     }
 
-    /// The crypto service over every key store (the trust directory's).
+    /// The crypto service over every key store: the YubiHSM 2 first when one is configured
+    /// (keys are looked up there first, and new keys of the roles it is set to take are
+    /// made there), then the trust directory's.
     pub(crate) fn crypto_service(&self) -> Result<CryptoService> {
-        let store: Arc<dyn KeyStore> = self.key_store()?;
-        Ok(CryptoService::new(vec![store]))
+        let disk: Arc<dyn KeyStore> = self.key_store()?;
+        let mut stores = Vec::new();
+        if let Some(hardware) = &self.hardware {
+            stores.push(
+                self.hardware_store
+                    .get_or_init(|| hardware.key_store())
+                    .clone(),
+            );
+        }
+        stores.push(disk);
+        Ok(CryptoService::new(stores))
     }
 
     /// Connects to the trust server for `access`: pings it like notary and, when it cannot be
@@ -178,8 +211,7 @@ impl Context {
             remote,
             self.config.trust_pinning.clone(),
             self.crypto_service()?,
-        )?
-        .with_reloadable_store(self.key_store()?);
+        )?;
         Ok(if terminal::stderr_is_terminal() {
             repository.with_progress(Arc::new(progress::show_event))
         } else {

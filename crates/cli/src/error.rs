@@ -291,6 +291,30 @@ pub(crate) enum CliError {
     /// An error from the TUF library (metadata, key formats).
     #[error(transparent)]
     Tuf(Box<signet_tuf::Error>),
+
+    /// A `signet trust` command failed; its hint speaks of docker's settings.
+    #[error(transparent)]
+    Trust(Box<signet_client::Error>),
+
+    /// A `signet trust inspect` failure already shown as docker shows it (the document on
+    /// standard output, the message on standard error).
+    #[error("{message}")]
+    TrustReported {
+        /// The message printed on standard error.
+        message: String,
+    },
+
+    /// `signet trust signer remove` of the signer of the last released version without `-f`
+    /// and without a terminal to confirm on.
+    #[error(
+        "the signer \"{signer}\" signed the last released version of {image}; removing it will make {image} unpullable"
+    )]
+    TrustConfirmationNeeded {
+        /// The signer.
+        signer: String,
+        /// The image.
+        image: String,
+    },
 }
 
 impl From<signet_client::Error> for CliError {
@@ -443,6 +467,11 @@ impl CliError {
             Self::Client(e) => client_hint(e),
             Self::Signer(e) => signer_hint(e),
             Self::Tuf(e) => tuf_hint(e),
+            Self::Trust(e) => trust_hint(e),
+            Self::TrustReported { .. } => None,
+            Self::TrustConfirmationNeeded { signer, image } => Some(format!(
+                "pass -f to remove {signer} from {image} anyway, or run the command on a terminal to confirm"
+            )),
         }
     }
 
@@ -471,6 +500,76 @@ pub(crate) struct ErrorBody {
     pub(crate) message: String,
     /// The next step, if any.
     pub(crate) hint: Option<String>,
+}
+
+/// What to do about a failed `signet trust` command.
+fn trust_hint(error: &signet_client::Error) -> Option<String> {
+    use signet_client::Error as E;
+    use signet_signer::Error as S;
+    let docker_variable = |role: &str| {
+        if role == "root" {
+            "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"
+        } else {
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"
+        }
+    };
+    let signer = |e: &S| {
+        match e {
+        S::NoPassphraseInput { role, .. } => Some(format!(
+            "set {} or run the command on a terminal",
+            docker_variable(role)
+        )),
+        S::WrongPassphrase { .. } | S::PassphraseAttemptsExceeded { .. } => Some(
+            "check DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE (root key) and DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE (repository and signer keys)"
+                .to_owned(),
+        ),
+        _ => signer_hint(e),
+    }
+    };
+    match error {
+        E::TrustDigestReference { .. } | E::TrustNoTag { .. } => {
+            Some("name the image as IMAGE:TAG, for example registry.local:5000/team/app:1.0".to_owned())
+        }
+        E::TrustNoSignableRoles { gun, .. } => Some(format!(
+            "load the private key of a signer of {gun} with 'signet trust key load', or add your key as a signer with 'signet trust signer add'; 'signet trust inspect {gun}' lists the signers"
+        )),
+        E::TrustTagNotSigned { gun, tag } => Some(format!(
+            "sign it with 'signet trust sign {gun}:{tag}'; 'signet trust inspect {gun}' lists the signed tags"
+        )),
+        E::TrustNoSha256 { gun, tag, .. } => Some(format!(
+            "sign the tag again with 'signet trust sign {gun}:{tag}' so that its target carries a sha256 hash"
+        )),
+        E::TrustDigestMismatch { name, tag, .. } => Some(format!(
+            "do not pull {name}:{tag}: the registry content is not what was signed; if the new content is intended, sign it with 'signet trust sign --local {name}:{tag}'"
+        )),
+        E::TrustNoSignedTags { .. } => {
+            Some("'signet trust inspect' lists the signed tags".to_owned())
+        }
+        E::TrustInvalidName { .. } => Some(
+            "use lowercase letters, digits, '-' and '_' (starting with a letter or digit)"
+                .to_owned(),
+        ),
+        E::TrustSignerNotFound { gun, .. } => {
+            Some(format!("'signet trust inspect {gun}' lists the signers"))
+        }
+        E::TrustServerUnreachable { .. } => Some(
+            "check that the trust server is running and reachable (-s, DOCKER_CONTENT_TRUST_SERVER) and that its CA is in ~/.docker/tls/<host:port>/ or given with --tlscacert"
+                .to_owned(),
+        ),
+        E::TrustKeyFile { .. } => Some(
+            "give a private key PEM file readable only by you (chmod 600), or a directory that exists and has no <name>.pub yet"
+                .to_owned(),
+        ),
+        E::Registry(_) => Some(
+            "check the image reference, that the registry is reachable, and the credentials stored by 'docker login' in the docker config.json"
+                .to_owned(),
+        ),
+        E::RepositoryNotExist { gun, .. } => Some(format!(
+            "{gun} has no trust data: sign a tag with 'signet trust sign {gun}:<tag>' or check the trust server (-s, DOCKER_CONTENT_TRUST_SERVER)"
+        )),
+        E::Key { source, .. } => signer(source),
+        _ => client_hint(error),
+    }
 }
 
 /// The environment variable notary reads the passphrase of a key of `role` from.
@@ -526,7 +625,47 @@ fn signer_hint(error: &signet_signer::Error) -> Option<String> {
              only with -r"
                 .to_owned(),
         ),
+        E::Device { store, source, .. } => Some(device_hint(store, source.as_ref())),
+        E::KeyNotInStores { key_id, stores } => Some(format!(
+            "key {key_id} is needed but none of {stores} holds it: 'signet key list' shows the \
+             keys signet can find; import the key with 'signet key import FILE', give the trust \
+             directory that holds it with -d, or connect the YubiHSM 2 that holds it \
+             (SIGNET_YUBIHSM_CONNECTOR)"
+        )),
         _ => None,
+    }
+}
+
+/// What to do about a failing hardware key store.
+fn device_hint(store: &str, source: &(dyn std::error::Error + 'static)) -> String {
+    use signet_signer::yubihsm::Error as H;
+    match source.downcast_ref::<H>() {
+        Some(H::Connect {
+            connector,
+            auth_key_id,
+            ..
+        }) => format!(
+            "check that the YubiHSM 2 at {connector} is connected (for http:// that \
+             yubihsm-connector is running there) and that authentication key {auth_key_id} \
+             (SIGNET_YUBIHSM_AUTH_KEY) and its password (SIGNET_YUBIHSM_PASSWORD) are right; \
+             SIGNET_YUBIHSM_CONNECTOR=none works without the device"
+        ),
+        Some(H::MissingPassword { variable, .. }) => format!(
+            "set {variable} or run signet on a terminal to be asked for the password of the \
+             YubiHSM 2 authentication key"
+        ),
+        Some(H::Config { .. }) => "fix the SIGNET_YUBIHSM_* environment variable or the \
+                                   \"yubihsm\" object of the configuration file"
+            .to_owned(),
+        Some(H::UsbUnavailable) => "use yubihsm-connector (SIGNET_YUBIHSM_CONNECTOR=\
+                                    http://127.0.0.1:12345), or build signet with the \
+                                    'yubihsm-usb' feature"
+            .to_owned(),
+        _ => format!(
+            "check that the device of key store {store} is connected and that its \
+             authentication key (SIGNET_YUBIHSM_AUTH_KEY) may use this key (domains and \
+             capabilities); 'signet key list' shows the keys signet can find"
+        ),
     }
 }
 
@@ -589,6 +728,10 @@ fn client_hint(error: &signet_client::Error) -> Option<String> {
              URL (-s or remote_server.url)"
         )),
         E::NotInitialized { gun } => Some(format!("run 'signet init {gun}' first")),
+        E::ResignKeyMissing { .. } | E::ResignNothingToSign { .. } => Some(
+            "'signet key list' shows the keys held here; 'signet key import FILE' adds one"
+                .to_owned(),
+        ),
         E::NoSigningKeys { role, key_ids, .. } => Some(format!(
             "import the private key of the {role} role ({}) with 'signet key import FILE'; \
              'signet key list' shows the keys held here",
@@ -619,11 +762,11 @@ fn update_hint(gun: &str, error: &signet_tuf::update::Error) -> Option<String> {
                 .to_owned(),
         ),
         E::Expired { role, .. } if role == "root" => Some(format!(
-            "the holder of the root key must re-sign root: 'signet key rotate {gun} root' or \
-             any publish with the root key available"
+            "the holder of the root key must re-sign root: 'signet resign {gun} --role root' \
+             (or any publish with the root key available)"
         )),
         E::Expired { role, .. } => Some(format!(
-            "the holder of the {role} key must re-sign it: 'signet witness {gun} {role} -p'"
+            "the holder of the {role} key must re-sign it: 'signet resign {gun} --role {role}'"
         )),
         E::NotFound { role, .. } => Some(format!(
             "the server has no {role} metadata for {gun}: if it was initialized here, publish it \
@@ -660,11 +803,11 @@ fn tuf_hint(error: &signet_tuf::Error) -> Option<String> {
                 .to_owned(),
         ),
         E::Expired { role, .. } if role == "root" => Some(
-            "re-sign root with the root key: 'signet key rotate GUN root' or publish a change"
+            "re-sign root with the root key: 'signet resign GUN --role root' or publish a change"
                 .to_owned(),
         ),
         E::Expired { role, .. } => Some(format!(
-            "re-sign it: 'signet witness GUN {role} -p' (needs the {role} key)"
+            "re-sign it: 'signet resign GUN --role {role}' (needs the {role} key)"
         )),
         E::ThresholdNotMet { role, .. } => Some(format!(
             "the {role} metadata lacks valid signatures; re-sign it with 'signet witness GUN \
@@ -700,6 +843,59 @@ mod tests {
             key_id: "abc".into(),
         });
         assert!(err.hint().unwrap().contains("signet key import"));
+    }
+
+    #[test]
+    fn device_and_missing_key_hints_say_what_to_do() {
+        use signet_signer::yubihsm::Error as H;
+
+        let device = |source: H| {
+            CliError::from(signet_signer::Error::from(source))
+                .hint()
+                .unwrap()
+        };
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let connect = device(H::Connect {
+            connector: "http://127.0.0.1:12345".into(),
+            auth_key_id: 2,
+            source: yubihsm::client::Error::from(yubihsm::connector::Error::from(refused)),
+        });
+        assert!(connect.contains("http://127.0.0.1:12345"), "{connect}");
+        assert!(connect.contains("authentication key 2"), "{connect}");
+        assert!(connect.contains("SIGNET_YUBIHSM_PASSWORD"), "{connect}");
+        let password = device(H::MissingPassword {
+            auth_key_id: 1,
+            variable: "SIGNET_YUBIHSM_PASSWORD",
+        });
+        assert!(
+            password.starts_with("set SIGNET_YUBIHSM_PASSWORD"),
+            "{password}"
+        );
+        assert!(device(H::UsbUnavailable).contains("yubihsm-usb"));
+        let config = device(H::Config {
+            setting: "SIGNET_YUBIHSM_DOMAIN".into(),
+            value: "17".into(),
+            reason: "expected a domain from 1 to 16".into(),
+        });
+        assert!(config.contains("\"yubihsm\""), "{config}");
+        let other = device(H::KeyNotFound {
+            key_id: "abc".into(),
+        });
+        assert!(
+            other.contains("signet key import"),
+            "a miss stays a miss: {other}"
+        );
+
+        let missing = CliError::from(signet_signer::Error::KeyNotInStores {
+            key_id: "0123abcd".into(),
+            stores: "yubihsm at usb, /home/u/.notary/private".into(),
+        })
+        .hint()
+        .unwrap();
+        assert!(missing.contains("key 0123abcd is needed"), "{missing}");
+        assert!(missing.contains("/home/u/.notary/private"), "{missing}");
+        assert!(missing.contains("signet key list"), "{missing}");
+        assert!(missing.contains("signet key import"), "{missing}");
     }
 
     #[test]

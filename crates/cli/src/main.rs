@@ -11,6 +11,7 @@ mod commands;
 mod context;
 mod error;
 mod files;
+mod hardware;
 mod output;
 mod progress;
 mod terminal;
@@ -32,10 +33,13 @@ fn main() -> ExitCode {
         Err(e) => return parse_failure(&e),
     };
     let format = cli.output;
+    // docker-style commands report errors on standard error, as docker does, so a script that
+    // captures standard output (`signet trust verify`) never mistakes a message for a result.
+    let to_stderr = matches!(cli.command, Some(Command::Trust(_)));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            report(&e, format);
+            report(&e, format, to_stderr);
             ExitCode::FAILURE
         }
     }
@@ -53,6 +57,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
     };
     let mut ctx = Context::load(&cli.global, out)?;
+    if let Command::Trust(trust) = command {
+        return commands::trust::run(&mut ctx, &cli.global, trust);
+    }
     commands::run(&mut ctx, command)
 }
 
@@ -68,21 +75,35 @@ fn print_version(out: &mut Output) -> Result<(), CliError> {
     .map_err(CliError::stdio("write output"))
 }
 
-/// Prints an error: notary's `* fatal:` line and a hint, or the JSON error document.
-fn report(error: &CliError, format: OutputFormat) {
+/// Prints an error: notary's `* fatal:` line and a hint, or the JSON error document. Text goes
+/// to standard output as notary prints it, or to standard error when `to_stderr` is set.
+fn report(error: &CliError, format: OutputFormat, to_stderr: bool) {
     let mut stdout = std::io::stdout().lock();
     // If standard output is gone there is nowhere left to report to; the exit status still
     // tells the caller.
     let _ = match format {
         OutputFormat::Json => output::write_json(&mut stdout, &error.to_json()),
+        // `trust inspect` printed its document; its message goes to standard error as
+        // docker prints it.
+        OutputFormat::Text if matches!(error, CliError::TrustReported { .. }) => {
+            let mut stderr = std::io::stderr().lock();
+            writeln!(stderr, "{}", error.message()).and_then(|()| stderr.flush())
+        }
         OutputFormat::Text => {
             let mut text = format!("\n* fatal: {}\n", error.message());
             if let Some(hint) = error.hint() {
                 text.push_str(&format!("* hint: {hint}\n"));
             }
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
+            if to_stderr {
+                let mut stderr = std::io::stderr().lock();
+                stderr
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stderr.flush())
+            } else {
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+            }
         }
     };
 }
@@ -113,7 +134,7 @@ fn parse_failure(error: &clap::Error) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = usage_command(error).unwrap_or_else(|| command_path(&args));
     let cli_error = CliError::Parse { message, command };
-    report(&cli_error, requested_format());
+    report(&cli_error, requested_format(), false);
     ExitCode::FAILURE
 }
 

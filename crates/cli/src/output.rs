@@ -5,6 +5,7 @@
 //! end, followed by a newline; errors become `{"error": {...}}` documents (see
 //! [`crate::error`]). Progress and prompts never go to standard output.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -58,6 +59,20 @@ impl Output {
         write_json(&mut self.out, value)
     }
 
+    /// Streams text (text mode only) through a large buffer: `write` produces it piece by
+    /// piece, so big listings are never held in memory nor written a line per system call.
+    pub(crate) fn text_with(
+        &mut self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if self.is_json() {
+            return Ok(());
+        }
+        let mut buffered = io::BufWriter::with_capacity(BUFFER_SIZE, &mut self.out);
+        write(&mut buffered)?;
+        buffered.flush()
+    }
+
     /// Writes raw bytes in either mode (payloads such as `verify`'s or exported keys).
     pub(crate) fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
@@ -67,10 +82,15 @@ impl Output {
 
 /// Writes `value` as pretty JSON and a newline.
 pub(crate) fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
-    out.write_all(b"\n")?;
-    out.flush()
+    // The pretty printer writes token by token; standard output flushes at every newline.
+    let mut buffered = io::BufWriter::with_capacity(BUFFER_SIZE, out);
+    serde_json::to_writer_pretty(&mut buffered, value).map_err(io::Error::other)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
+
+/// Buffer size for streamed output.
+const BUFFER_SIZE: usize = 64 * 1024;
 
 /// A table laid out like notary's (Go `text/tabwriter` with minimum width 4, padding 4 and
 /// spaces): a header, a line of dashes as long as each header, then the rows. Every column but
@@ -103,7 +123,7 @@ impl Table {
         let mut row: Vec<String> = cells
             .iter()
             .take(columns)
-            .map(|c| sanitize(c.as_ref()))
+            .map(|c| sanitize(c.as_ref()).into_owned())
             .collect();
         row.resize(columns, String::new());
         self.rows.push(row);
@@ -115,43 +135,98 @@ impl Table {
 
     /// The laid-out text, one line per row, each ending in a newline.
     pub(crate) fn render(&self) -> String {
-        let columns = self.columns();
-        let mut widths = vec![MIN_WIDTH; columns.saturating_sub(1)];
+        let mut layout = TableLayout::new(self.columns());
         for row in &self.rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count() + PADDING);
-            }
+            layout.measure(row);
         }
         let mut out = String::new();
         for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
-                out.push_str(cell);
-                if let Some(width) = widths.get(i) {
-                    let pad = width.saturating_sub(cell.chars().count());
-                    out.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            out.push('\n');
+            layout.push_row(&mut out, row);
         }
         out
     }
 }
 
+/// The column widths of a [`Table`], for writing a table row by row without holding its cells:
+/// [`measure`](Self::measure) every row (header and dashes included, see
+/// [`header_rows`](Self::header_rows)), then [`write_row`](Self::write_row) each. The output is
+/// byte for byte what [`Table::render`] gives for the same rows.
+#[derive(Debug, Clone)]
+pub(crate) struct TableLayout {
+    columns: usize,
+    widths: Vec<usize>,
+}
+
+impl TableLayout {
+    /// A layout for `columns` columns, before any row is measured.
+    pub(crate) fn new(columns: usize) -> Self {
+        Self {
+            columns,
+            widths: vec![MIN_WIDTH; columns.saturating_sub(1)],
+        }
+    }
+
+    /// The header row and its line of dashes, as [`Table::new`] makes them.
+    pub(crate) fn header_rows(headers: &[&str]) -> [Vec<String>; 2] {
+        [
+            headers.iter().map(|h| (*h).to_owned()).collect(),
+            headers
+                .iter()
+                .map(|h| "-".repeat(h.chars().count()))
+                .collect(),
+        ]
+    }
+
+    /// Widens the columns to fit `cells` (control characters count escaped).
+    pub(crate) fn measure<S: AsRef<str>>(&mut self, cells: &[S]) {
+        for (width, cell) in self.widths.iter_mut().zip(cells) {
+            let shown = sanitize(cell.as_ref());
+            *width = (*width).max(shown.chars().count() + PADDING);
+        }
+    }
+
+    /// Writes one row and its newline; missing cells are empty, extra cells are dropped.
+    pub(crate) fn write_row<S: AsRef<str>>(
+        &self,
+        out: &mut dyn Write,
+        cells: &[S],
+    ) -> io::Result<()> {
+        let mut line = String::new();
+        self.push_row(&mut line, cells);
+        out.write_all(line.as_bytes())
+    }
+
+    fn push_row<S: AsRef<str>>(&self, out: &mut String, cells: &[S]) {
+        for i in 0..self.columns {
+            let cell = cells.get(i).map_or("", AsRef::as_ref);
+            let shown = sanitize(cell);
+            out.push_str(&shown);
+            if let Some(width) = self.widths.get(i) {
+                let pad = width.saturating_sub(shown.chars().count());
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    }
+}
+
 /// Control characters (tabs, newlines, escapes) in names would break the layout or the
 /// terminal: they are shown escaped.
-fn sanitize(cell: &str) -> String {
+fn sanitize(cell: &str) -> Cow<'_, str> {
     if cell.chars().any(char::is_control) {
-        cell.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
+        Cow::Owned(
+            cell.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
     } else {
-        cell.to_owned()
+        Cow::Borrowed(cell)
     }
 }
 
@@ -202,6 +277,33 @@ mod tests {
         let mut t = Table::new(&["NAME", "X"]);
         t.row(&["a\tb\nc", "x"]);
         assert!(t.render().contains("a\\tb\\nc    x\n"));
+    }
+
+    #[test]
+    fn streamed_rows_match_the_rendered_table() {
+        let headers = ["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"];
+        let rows = [
+            ["a-long-target-name", "00ff", "1", "targets"],
+            ["x\ty", "", "123456789012345", "targets/releases"],
+        ];
+        let mut table = Table::new(&headers);
+        let mut layout = TableLayout::new(headers.len());
+        let header_rows = TableLayout::header_rows(&headers);
+        for row in &header_rows {
+            layout.measure(row);
+        }
+        for row in &rows {
+            table.row(row);
+            layout.measure(row);
+        }
+        let mut streamed = Vec::new();
+        for row in &header_rows {
+            layout.write_row(&mut streamed, row).unwrap();
+        }
+        for row in &rows {
+            layout.write_row(&mut streamed, row).unwrap();
+        }
+        assert_eq!(String::from_utf8(streamed).unwrap(), table.render());
     }
 
     #[test]

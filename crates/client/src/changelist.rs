@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -676,9 +677,28 @@ impl FileChangelist {
         Ok(names)
     }
 
-    fn read(&self, name: &str) -> std::result::Result<Change, String> {
-        let bytes = fs::read(self.dir.join(name)).map_err(|e| e.to_string())?;
-        Change::from_json(&bytes)
+    /// Reads and parses one change file into `buffer` (reused between files).
+    fn read_into(&self, name: &str, buffer: &mut Vec<u8>) -> std::result::Result<Change, String> {
+        buffer.clear();
+        fs::File::open(self.dir.join(name))
+            .and_then(|mut file| file.read_to_end(buffer))
+            .map_err(|e| e.to_string())?;
+        Change::from_json(buffer)
+    }
+
+    /// Reads and parses every file of `names`, in order; large changelists are read by a few
+    /// threads at once.
+    fn read_all(&self, names: &[String]) -> Vec<std::result::Result<Change, String>> {
+        parallel_chunks(names, cpu_threads(), |chunk| {
+            let mut buffer = Vec::with_capacity(4096);
+            chunk
+                .iter()
+                .map(|name| self.read_into(name, &mut buffer))
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Every change in order; unparseable files are skipped and reported.
@@ -688,8 +708,10 @@ impl FileChangelist {
     /// [`Error::Io`] when the directory exists but cannot be read.
     pub fn list(&self) -> Result<ChangeListing> {
         let mut listing = ChangeListing::default();
-        for (index, file_name) in self.file_names()?.into_iter().enumerate() {
-            match self.read(&file_name) {
+        let names = self.file_names()?;
+        let read = self.read_all(&names);
+        for (index, (file_name, result)) in names.into_iter().zip(read).enumerate() {
+            match result {
                 Ok(change) => listing.changes.push(StagedChange {
                     index,
                     file_name,
@@ -712,14 +734,14 @@ impl FileChangelist {
     ///
     /// [`Error::ChangeUnreadable`] naming the file, or [`Error::Io`].
     pub fn changes_for_publish(&self) -> Result<Vec<StagedChange>> {
-        let mut changes = Vec::new();
-        for (index, file_name) in self.file_names()?.into_iter().enumerate() {
-            let change = self
-                .read(&file_name)
-                .map_err(|reason| Error::ChangeUnreadable {
-                    path: self.dir.join(&file_name),
-                    reason,
-                })?;
+        let names = self.file_names()?;
+        let read = self.read_all(&names);
+        let mut changes = Vec::with_capacity(names.len());
+        for (index, (file_name, result)) in names.into_iter().zip(read).enumerate() {
+            let change = result.map_err(|reason| Error::ChangeUnreadable {
+                path: self.dir.join(&file_name),
+                reason,
+            })?;
             changes.push(StagedChange {
                 index,
                 file_name,
@@ -789,14 +811,63 @@ impl FileChangelist {
     ///
     /// [`Error::Io`] when a file cannot be removed.
     pub fn remove_files(&self, file_names: &[String]) -> Result<()> {
-        for name in file_names {
-            if name.contains('/') || name.contains('\\') || name == ".." || name == "." {
-                continue;
+        // Large changelists are unlinked by several threads at once: most of an unlink's cost
+        // (freeing the inode and its blocks, waiting for the disk when the filesystem discards
+        // freed blocks) is paid outside the directory's lock, and much of it is waiting, not CPU.
+        parallel_chunks(file_names, UNLINK_THREADS, |chunk| {
+            for name in chunk {
+                if name.contains('/') || name.contains('\\') || name == ".." || name == "." {
+                    continue;
+                }
+                fsutil::remove_file_if_exists(&self.dir.join(name))?;
             }
-            fsutil::remove_file_if_exists(&self.dir.join(name))?;
-        }
-        Ok(())
+            Ok(())
+        })
+        .into_iter()
+        .collect()
     }
+}
+
+/// Below this many files a changelist is handled on the calling thread.
+const PARALLEL_MIN_FILES: usize = 512;
+/// At most this many threads read changelist files (CPU-bound: parsing).
+const MAX_READ_THREADS: usize = 4;
+/// Threads that remove changelist files (bound by the filesystem, not the CPU).
+const UNLINK_THREADS: usize = 8;
+
+/// The threads to use for CPU-bound work: one per CPU, at most [`MAX_READ_THREADS`].
+fn cpu_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_READ_THREADS)
+}
+
+/// Runs `work` over consecutive chunks of `items`, on up to `threads` scoped threads when there
+/// are many items; the results come back in chunk order.
+fn parallel_chunks<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    if threads < 2 || items.len() < PARALLEL_MIN_FILES {
+        return vec![work(items)];
+    }
+    let chunk = items.len().div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle.join() {
+                Ok(result) => result,
+                // A panic in `work` is a bug; pass it on unchanged.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// Decodes a JSON object into `T` (Go refuses arrays where a struct is expected).

@@ -400,6 +400,55 @@ pub enum Error {
         gun: String,
     },
 
+    /// The root certificates of a repository expired and the root keys to renew them are not
+    /// held.
+    #[error(
+        "the root certificate of {gun} expired at {expired} and cannot be renewed: the root key ({}) is not available in this trust directory; import it with `signet key import` and publish again, or rotate the root key with `signet key rotate {gun} root`",
+        key_ids.join(", ")
+    )]
+    RootCertificateExpired {
+        /// The collection.
+        gun: String,
+        /// Canonical IDs of the root keys whose certificates expired.
+        key_ids: Vec<String>,
+        /// When the first of them expired.
+        expired: chrono::DateTime<chrono::Utc>,
+    },
+
+    /// `resign`: a requested role none of whose keys is held.
+    #[error(
+        "cannot re-sign {role} of {gun}: none of its keys is available ({}); import one with `signet key import`, or leave {role} out",
+        key_ids.join(", ")
+    )]
+    ResignKeyMissing {
+        /// The collection.
+        gun: String,
+        /// The role.
+        role: String,
+        /// Canonical IDs of the keys that may sign it.
+        key_ids: Vec<String>,
+    },
+
+    /// `resign`: a requested role the repository does not have.
+    #[error(
+        "{gun} has no role {role}: roles that can be re-signed are root, targets, snapshot, timestamp and the delegations `signet delegation list {gun}` shows"
+    )]
+    ResignUnknownRole {
+        /// The collection.
+        gun: String,
+        /// The role asked for.
+        role: String,
+    },
+
+    /// `resign`: no chosen role is signed by a key held here.
+    #[error(
+        "nothing to re-sign for {gun}: no key of the chosen roles is available here (the server re-signs the timestamp, and a snapshot whose key it holds, on every publish and when they expire)"
+    )]
+    ResignNothingToSign {
+        /// The collection.
+        gun: String,
+    },
+
     /// A staged change cannot be applied.
     #[error("cannot apply {action} {change_type} change to {scope} of {gun}: {reason}")]
     ChangeRejected {
@@ -433,6 +482,116 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+
+    /// Docker content trust: an image reference with a digest where `IMAGE:TAG` is needed.
+    #[error("cannot use a digest reference for IMAGE:TAG: {reference}")]
+    TrustDigestReference {
+        /// The reference as given.
+        reference: String,
+    },
+
+    /// Docker content trust: an image reference without the tag the command needs.
+    #[error("no tag specified for {name}")]
+    TrustNoTag {
+        /// The image name.
+        name: String,
+    },
+
+    /// Docker content trust: no role the tag can be signed into (or removed from) with the
+    /// keys held here.
+    #[error("no valid signing keys for delegation roles of {gun} (tag {tag})")]
+    TrustNoSignableRoles {
+        /// The collection.
+        gun: String,
+        /// The tag.
+        tag: String,
+    },
+
+    /// Docker content trust: the tag is not signed in `targets/releases` or `targets`.
+    #[error("no signed trust data for tag {tag} of {gun} in targets/releases or targets")]
+    TrustTagNotSigned {
+        /// The collection.
+        gun: String,
+        /// The tag.
+        tag: String,
+    },
+
+    /// Docker content trust: the signed target has no sha256 hash.
+    #[error("no valid hash, expecting sha256: tag {tag} of {gun} (role {role})")]
+    TrustNoSha256 {
+        /// The collection.
+        gun: String,
+        /// The tag.
+        tag: String,
+        /// The role that signed it.
+        role: String,
+    },
+
+    /// Docker content trust: the registry serves another manifest than the signed one.
+    #[error(
+        "the registry serves {name}:{tag} as {registry}, but the trust data of {name} signs {trusted} (role {role})"
+    )]
+    TrustDigestMismatch {
+        /// The image name (the GUN).
+        name: String,
+        /// The tag.
+        tag: String,
+        /// The signed digest (`sha256:<hex>`).
+        trusted: String,
+        /// The registry's digest (`sha256:<hex>`).
+        registry: String,
+        /// The role the signed digest was found in.
+        role: String,
+    },
+
+    /// Docker content trust: `revoke` without a tag on a repository with nothing released.
+    #[error("no signed tags to remove from {gun}")]
+    TrustNoSignedTags {
+        /// The collection.
+        gun: String,
+    },
+
+    /// Docker content trust: a signer or key name that is not allowed.
+    #[error("{reason}")]
+    TrustInvalidName {
+        /// The name.
+        name: String,
+        /// Docker's message.
+        reason: String,
+    },
+
+    /// Docker content trust: `signer remove` of a signer the repository does not have.
+    #[error("no signer {signer} for repository {gun}")]
+    TrustSignerNotFound {
+        /// The collection.
+        gun: String,
+        /// The signer name.
+        signer: String,
+    },
+
+    /// Docker content trust: the trust server cannot be used for a check that must be fresh.
+    #[error("cannot reach the trust server {server} for {gun}: {reason}")]
+    TrustServerUnreachable {
+        /// The collection.
+        gun: String,
+        /// The server URL.
+        server: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// Docker content trust: a key file that cannot be used by `key load` / `key generate`.
+    #[error("{reason}")]
+    TrustKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the file.
+        reason: String,
+    },
+
+    /// An image registry request failed.
+    #[error(transparent)]
+    Registry(Box<crate::registry::RegistryError>),
 }
 
 fn rejected_suffix(response: &ServerResponse) -> String {

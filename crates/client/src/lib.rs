@@ -11,6 +11,7 @@
 //! * [`targets`]: target roles and target metadata for `add` / `addhash`.
 //! * [`progress`]: fetch and sign counts reported to a caller's callback.
 //! * [`repository`]: update, lookups, initialisation, publish and key rotation.
+//! * [`trust`]: docker content trust (`docker trust` semantics) over a repository.
 #![forbid(unsafe_code)]
 
 pub mod changelist;
@@ -26,6 +27,7 @@ pub mod registry;
 pub mod remote;
 pub mod repository;
 pub mod targets;
+pub mod trust;
 pub mod trust_dir;
 
 pub use error::{Error, Result};

@@ -14,20 +14,23 @@
 //!   multipart POST, then clear the applied changes. The cache is not written by a publish.
 //! * [`Repository::initialize`], [`Repository::rotate_key`], [`Repository::delete`].
 
+mod renewal;
+mod resign;
 mod working;
+
+pub use resign::{ResignReport, ResignedRole, SignedBy};
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use signet_signer::{CryptoService, FileKeyStore, KeyAlgorithm, PrivateKey, rotation};
+use signet_signer::{CryptoService, KeyAlgorithm, PrivateKey, rotation};
 use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{Envelope, RoleKeys, Root, Snapshot, Targets};
 use signet_tuf::repo::{self, SnapshotBuilder};
 use signet_tuf::role;
 use signet_tuf::update::{
-    self, FetchResult, Need, ResolvedRole, TargetSigned, TargetWithRole, TrustedState,
+    self, FetchResult, Need, ResolvedRole, TargetRef, TargetSigned, TargetWithRole, TrustedState,
     UpdateConfig, Updater,
 };
 
@@ -86,6 +89,42 @@ pub enum RepoWarning {
         /// When it expired.
         expired: DateTime<Utc>,
     },
+    /// A root certificate that expired or expires within six months was renewed for the same
+    /// private key; root lists the new certificate key (a root rotation).
+    RootCertificateRenewed {
+        /// The TUF key ID of the old certificate key.
+        old_key_id: KeyId,
+        /// The TUF key ID of the new certificate key.
+        new_key_id: KeyId,
+        /// When the old certificate expires (or expired).
+        old_expires: DateTime<Utc>,
+        /// When the new certificate expires.
+        new_expires: DateTime<Utc>,
+    },
+    /// A root certificate expires within six months but could not be renewed (its root key is
+    /// not held, or a CA issued it).
+    RootCertificateNotRenewed {
+        /// The canonical ID of the root key.
+        key_id: String,
+        /// When the certificate expires.
+        expires: DateTime<Utc>,
+    },
+    /// A re-sign found `role` expired at `expired`; it was verified as of just before its
+    /// expiry and re-signed (when its key is held).
+    ExpiredResigned {
+        /// The expired role.
+        role: String,
+        /// When it expired.
+        expired: DateTime<Utc>,
+    },
+    /// On an initial publish, root listed a timestamp key the server does not hold; the
+    /// server's timestamp key replaced it.
+    TimestampKeyReplaced {
+        /// The timestamp keys root listed.
+        old_key_ids: Vec<KeyId>,
+        /// The server's timestamp key.
+        new_key_id: KeyId,
+    },
 }
 
 impl fmt::Display for RepoWarning {
@@ -116,6 +155,41 @@ impl fmt::Display for RepoWarning {
             Self::Initialized => f.write_str(
                 "No TUF data found locally or remotely - initializing repository for the first time",
             ),
+            Self::RootCertificateRenewed {
+                old_key_id,
+                new_key_id,
+                old_expires,
+                new_expires,
+            } => {
+                let past = if *old_expires <= Utc::now() {
+                    "expired"
+                } else {
+                    "expires"
+                };
+                write!(
+                    f,
+                    "the root certificate {old_key_id} {past} at {old_expires}; renewed it for the same root key as {new_key_id}, valid until {new_expires} (root is rotated to the new certificate key and signed by both)"
+                )
+            }
+            Self::RootCertificateNotRenewed { key_id, expires } => write!(
+                f,
+                "the certificate of root key {key_id} expires at {expires} and cannot be renewed here (the root key is not held, or a CA issued it); renew it, or rotate the root key with `signet key rotate <GUN> root`"
+            ),
+            Self::ExpiredResigned { role, expired } => write!(
+                f,
+                "the {role} metadata expired at {expired}; it was verified as of its expiry so that it can be re-signed"
+            ),
+            Self::TimestampKeyReplaced {
+                old_key_ids,
+                new_key_id,
+            } => {
+                let old: Vec<String> = old_key_ids.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "the server does not hold the timestamp key root lists ({}); root now lists the server's timestamp key {new_key_id}",
+                    old.join(", ")
+                )
+            }
         }
     }
 }
@@ -163,7 +237,6 @@ pub struct Repository {
     remote: RemoteStore,
     pinning: TrustPinning,
     crypto: CryptoService,
-    reloadable: Vec<Arc<FileKeyStore>>,
     progress: Option<ProgressCallback>,
     verified: Option<update::Repository>,
 }
@@ -201,19 +274,9 @@ impl Repository {
             remote,
             pinning,
             crypto,
-            reloadable: Vec::new(),
             progress: None,
             verified: None,
         })
-    }
-
-    /// Registers a file key store (also listed in the crypto service) to be re-read before
-    /// keys are looked up for signing, so keys another process (or another [`Repository`] on
-    /// the same trust dir) created after the store was opened are found.
-    #[must_use]
-    pub fn with_reloadable_store(mut self, store: Arc<FileKeyStore>) -> Self {
-        self.reloadable.push(store);
-        self
     }
 
     /// Reports the progress of updates and publishes to `callback`.
@@ -226,14 +289,6 @@ impl Repository {
     fn report(&self, event: ProgressEvent) {
         if let Some(callback) = &self.progress {
             callback(&event);
-        }
-    }
-
-    /// Re-reads the registered file key stores (see
-    /// [`with_reloadable_store`](Self::with_reloadable_store)).
-    pub fn reload_keys(&self) {
-        for store in &self.reloadable {
-            store.reload();
         }
     }
 
@@ -484,6 +539,16 @@ impl Repository {
         Ok(self.verified()?.list_targets(roles))
     }
 
+    /// [`list_targets`](Self::list_targets) without copying: the same targets in the same
+    /// order, borrowed from the verified documents (for large repositories).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] before a successful update.
+    pub fn list_target_refs(&self, roles: &[&str]) -> Result<Vec<TargetRef<'_>>> {
+        Ok(self.verified()?.list_target_refs(roles))
+    }
+
     /// `notary lookup`: the first role (breadth-first, in `roles` priority order; empty =
     /// `targets`) that lists `name`.
     ///
@@ -551,7 +616,9 @@ impl Repository {
             source: Box::new(source),
         };
 
-        self.reload_keys();
+        // Keys another process (or another `Repository` on the same trust dir) created since
+        // the stores were opened.
+        self.crypto.reload();
         let timestamp_key = self.remote.get_key(&self.gun, role::TIMESTAMP).await?;
         let root_keys = self.root_keys_for_init(&options)?;
         let targets_signer = self
@@ -753,6 +820,16 @@ impl Repository {
             role::TARGETS.to_owned(),
             Doc::loaded(targets.signed().clone(), targets_bytes),
         );
+        // Cached delegations too, so that changes to them keep what they already list.
+        for name in cache.roles()? {
+            if !role::is_delegation(&name) {
+                continue;
+            }
+            if let Some(bytes) = cache.get(&name, MAX_DOWNLOAD_SIZE)? {
+                let doc = Envelope::<Targets>::parse(&bytes).map_err(|e| parse_error(&name, e))?;
+                targets_map.insert(name, Doc::loaded(doc.signed().clone(), bytes));
+            }
+        }
         Ok(Some(Working {
             gun,
             now: Self::now(),
@@ -802,10 +879,13 @@ impl Repository {
     /// change cannot be applied or signed, and the server's answer to the upload.
     pub async fn publish(&mut self) -> Result<PublishReport> {
         let changelist = self.changelist();
-        let staged = changelist.changes_for_publish()?;
-        let changes: Vec<Change> = staged.iter().map(|s| s.change.clone()).collect();
+        let (names, changes): (Vec<String>, Vec<Change>) = changelist
+            .changes_for_publish()?
+            .into_iter()
+            .map(|s| (s.file_name, s.change))
+            .unzip();
         let (report, _) = self.publish_changes(&changes).await?;
-        let names: Vec<String> = staged.into_iter().map(|s| s.file_name).collect();
+        // Only after the server accepted them; changes staged meanwhile stay.
         changelist.remove_files(&names)?;
         Ok(report)
     }
@@ -856,10 +936,12 @@ impl Repository {
                 .legacy_root_keys(working.loaded_root.version, legacy_versions)
                 .await?;
         }
-        self.reload_keys();
+        self.crypto.reload();
         for change in changes {
             working.apply(change, &self.crypto, &mut warnings)?;
         }
+        self.prepare_root(&mut working, initial, &mut warnings)
+            .await?;
         let signed = working.sign(&self.crypto, initial)?;
         let total = signed.files.len();
         for (index, (role_name, _)) in signed.files.iter().enumerate() {
@@ -871,6 +953,16 @@ impl Repository {
         }
         self.report(ProgressEvent::Uploading { files: total });
         self.remote.publish(&self.gun, &signed.files).await?;
+        if warnings
+            .iter()
+            .any(|w| matches!(w, RepoWarning::TimestampKeyReplaced { .. }))
+        {
+            // The cached timestamp and snapshot came from another server under another
+            // timestamp key; the next update must not hold this server's to their versions.
+            let cache = self.repo_dir.cache();
+            cache.remove(role::TIMESTAMP)?;
+            cache.remove(role::SNAPSHOT)?;
+        }
         let report = PublishReport {
             roles: signed.files.iter().map(|(r, _)| r.clone()).collect(),
             initial,
@@ -888,6 +980,10 @@ impl Repository {
     /// of non-root roles are removed from the key stores after the publish succeeded; old
     /// root keys are kept.
     ///
+    /// Supplied keys are stored in the first key store that accepts them, and a generated key
+    /// is made by the first store that accepts it (a hardware store listed first gets it); see
+    /// [`rotate_key_with`](Self::rotate_key_with) to rotate to a key a store already holds.
+    ///
     /// The remote should have been set up with [`Access::Admin`](crate::remote::Access) for a
     /// server-managed rotation.
     ///
@@ -900,6 +996,30 @@ impl Repository {
         role_name: &str,
         server_managed: bool,
         new_keys: Vec<PrivateKey>,
+        legacy_versions: u32,
+    ) -> Result<RotationReport> {
+        let new_keys = new_keys
+            .into_iter()
+            .map(|key| rotation::NewKey::Supplied(Box::new(key)))
+            .collect();
+        self.rotate_key_with(role_name, server_managed, new_keys, legacy_versions)
+            .await
+    }
+
+    /// [`rotate_key`](Self::rotate_key) with the new keys given as
+    /// [`NewKey`](rotation::NewKey)s: generated in, added to, or already held by (for example
+    /// a YubiHSM 2 key, by key ID) the key stores of the crypto service, searched in order. An
+    /// empty `new_keys` generates one ECDSA P-256 key.
+    ///
+    /// # Errors
+    ///
+    /// As [`rotate_key`](Self::rotate_key); [`Error::Key`] wrapping
+    /// [`KeyNotInStores`](signet_signer::Error::KeyNotInStores) for a held key no store has.
+    pub async fn rotate_key_with(
+        &mut self,
+        role_name: &str,
+        server_managed: bool,
+        mut new_keys: Vec<rotation::NewKey>,
         legacy_versions: u32,
     ) -> Result<RotationReport> {
         let gun = self.gun.to_string();
@@ -919,23 +1039,15 @@ impl Repository {
             }
             vec![self.remote.rotate_key(&self.gun, role_name).await?]
         } else {
-            let store = self.crypto.stores().first().cloned().ok_or_else(|| {
-                key_error(signet_signer::Error::Unsupported {
-                    store: "(none)".to_owned(),
-                    operation: "creating keys",
-                })
-            })?;
-            let mut publics = Vec::new();
+            // Keys another process added (to the trust dir or a device) are candidates too.
+            self.crypto.reload();
             if new_keys.is_empty() {
-                publics.push(
-                    rotation::rotate_key(store.as_ref(), &gun, role_name, None)
-                        .map_err(key_error)?
-                        .public_key,
-                );
+                new_keys.push(rotation::NewKey::default());
             }
-            for key in new_keys {
+            let mut publics = Vec::new();
+            for new_key in new_keys {
                 publics.push(
-                    rotation::rotate_key(store.as_ref(), &gun, role_name, Some(key))
+                    rotation::rotate(&self.crypto, &gun, role_name, new_key)
                         .map_err(key_error)?
                         .public_key,
                 );

@@ -353,10 +353,9 @@ async fn a_second_repository_finds_keys_created_after_its_store_was_opened() {
         gun.clone(),
         remote,
         TrustPinning::default(),
-        CryptoService::new(vec![store.clone()]),
+        CryptoService::new(vec![store]),
     )
-    .unwrap()
-    .with_reloadable_store(store);
+    .unwrap();
 
     // Another repository on the same trust dir creates the keys and the cached metadata.
     let mut first = open(&trust, &gun, server.url(), Access::PushPull).await;

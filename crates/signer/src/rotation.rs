@@ -137,9 +137,10 @@ pub fn read_key_file(
 /// # Errors
 ///
 /// [`Error::Rotation`] when Notary would refuse a local rotation of `role`;
-/// [`Error::KeyNotInStores`] for a [`NewKey::Held`] key no store holds; the last store's
-/// error when no store accepts a generated or supplied key ([`Error::Unsupported`] without
-/// stores); certificate errors (root keys must be ECDSA P-256).
+/// [`Error::KeyNotInStores`] for a [`NewKey::Held`] key no store holds;
+/// [`Error::Unsupported`] when every store refuses a generated or supplied key (or there are
+/// no stores), and the first other store failure at once (as
+/// [`CryptoService::create`]); certificate errors (root keys must be ECDSA P-256).
 pub fn rotate(
     service: &CryptoService,
     gun: &str,
@@ -161,7 +162,8 @@ pub fn rotate(
                         added = true;
                         break;
                     }
-                    Err(e) => last_error = e,
+                    Err(e @ Error::Unsupported { .. }) => last_error = e,
+                    Err(e) => return Err(e),
                 }
             }
             if !added {

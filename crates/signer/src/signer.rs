@@ -139,12 +139,15 @@ impl CryptoService {
     }
 
     /// Generates a key of `algorithm` for `role` (and `gun` for targets/snapshot/timestamp keys)
-    /// in the first store that accepts it, and returns its signer.
+    /// in the first store that accepts it, and returns its signer. A store that refuses the
+    /// key with [`Error::Unsupported`] (a hardware store set to take root keys only, say) is
+    /// passed over; any other failure (an unreachable device) is returned at once, so a key
+    /// meant for hardware never lands on disk by accident.
     ///
     /// # Errors
     ///
-    /// The last store's error when no store accepts the key, or
-    /// [`Error::Unsupported`] when there are no stores.
+    /// The first store failure other than [`Error::Unsupported`]; the last store's
+    /// [`Error::Unsupported`] when no store accepts the key (also when there are no stores).
     pub fn create(
         &self,
         algorithm: KeyAlgorithm,
@@ -158,7 +161,8 @@ impl CryptoService {
         for store in &self.stores {
             match store.generate_key(algorithm, role, gun) {
                 Ok(signer) => return Ok(signer),
-                Err(e) => last_error = e,
+                Err(e @ Error::Unsupported { .. }) => last_error = e,
+                Err(e) => return Err(e),
             }
         }
         Err(last_error)
@@ -293,6 +297,14 @@ impl CryptoService {
         self.signers_for(key_ids.iter().filter_map(|id| keys.get(id)))
     }
 
+    /// Reloads every store ([`KeyStore::reload`]), so keys other processes added since the
+    /// stores were opened are found.
+    pub fn reload(&self) {
+        for store in &self.stores {
+            store.reload();
+        }
+    }
+
     /// Every key of every store.
     ///
     /// # Errors
@@ -334,6 +346,38 @@ impl CryptoService {
 mod tests {
     use super::*;
     use crate::store::MemoryKeyStore;
+
+    #[test]
+    fn reload_finds_keys_another_handle_added() {
+        use crate::passphrase::ConstantRetriever;
+        use crate::store::FileKeyStore;
+
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            Arc::new(
+                FileKeyStore::open(dir.path(), Arc::new(ConstantRetriever::new("passphrase")))
+                    .unwrap(),
+            )
+        };
+        let (ours, theirs) = (open(), open());
+        let service = CryptoService::new(vec![Arc::new(MemoryKeyStore::new()), ours]);
+        let added = theirs
+            .generate_key(KeyAlgorithm::Ecdsa, "targets", Some("example.com/app"))
+            .unwrap();
+        let key_id = added.public_key().key_id();
+        // The store indexed private/ when it was opened.
+        assert!(service.signer_by_id(&key_id).unwrap().is_none());
+        service.reload();
+        let found = service.require_signer_by_id(&key_id).unwrap();
+        assert_eq!(found.public_key().key_id(), key_id);
+
+        theirs.remove_key(&key_id).unwrap();
+        service.reload();
+        assert!(matches!(
+            service.require_signer_by_id(&key_id),
+            Err(Error::KeyNotInStores { .. })
+        ));
+    }
 
     #[test]
     fn private_key_is_a_signer() {

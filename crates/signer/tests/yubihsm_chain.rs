@@ -151,3 +151,72 @@ fn a_device_failure_while_signing_is_a_device_error_naming_the_key() {
         Some(yubihsm::device::ErrorKind::ObjectNotFound)
     );
 }
+
+#[test]
+fn a_root_only_device_takes_new_root_keys_and_passes_the_others_on() {
+    use signet_signer::rotation::{self, NewKey};
+    use signet_signer::yubihsm::NewKeyRoles;
+
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(
+        FileKeyStore::open(dir.path(), Arc::new(ConstantRetriever::new("passphrase"))).unwrap(),
+    );
+    let device = Arc::new(mock_store().with_new_keys(NewKeyRoles::Root));
+    let service = CryptoService::new(vec![device.clone(), disk.clone()]);
+    let gun = "example.com/app";
+
+    let root = service.create(KeyAlgorithm::Ecdsa, "root", None).unwrap();
+    let targets = service
+        .create(KeyAlgorithm::Ecdsa, "targets", Some(gun))
+        .unwrap();
+    assert_eq!(
+        device.key_info(&root.public_key().key_id()).unwrap().role,
+        "root"
+    );
+    assert!(disk.key_info(&root.public_key().key_id()).is_err());
+    assert_eq!(
+        disk.key_info(&targets.public_key().key_id()).unwrap().role,
+        "targets"
+    );
+    assert!(device.key_info(&targets.public_key().key_id()).is_err());
+
+    // Rotations put the new root key on the device (with a certificate it signed) and the
+    // new targets key on disk, generated or supplied.
+    let new_root = rotation::rotate(&service, gun, "root", NewKey::default()).unwrap();
+    let new_root_id = new_root.public_key.canonical_key_id().unwrap();
+    assert_eq!(device.key_info(&new_root_id).unwrap().location, LOCATION);
+    let sig = new_root.signer.sign(b"root.json").unwrap();
+    new_root
+        .public_key
+        .verify(&sig.method, b"root.json", &sig.sig)
+        .unwrap();
+    let supplied = PrivateKey::generate_ecdsa().unwrap();
+    let supplied_id = supplied.key_id().clone();
+    rotation::rotate(
+        &service,
+        gun,
+        "targets",
+        NewKey::Supplied(Box::new(supplied)),
+    )
+    .unwrap();
+    assert_eq!(
+        disk.key_info(&supplied_id).unwrap().gun.as_deref(),
+        Some(gun)
+    );
+    // A key already on the device can be rotated to, whatever the policy.
+    let held = device
+        .generate(KeyAlgorithm::Ecdsa, "snapshot", Some(gun))
+        .unwrap();
+    let rotated = rotation::rotate(
+        &service,
+        gun,
+        "snapshot",
+        NewKey::Held(held.public_key().key_id()),
+    )
+    .unwrap();
+    assert_eq!(rotated.public_key.key_id(), held.public_key().key_id());
+
+    // Reloading the service forgets the device index; keys are still found.
+    service.reload();
+    assert!(service.signer_by_id(&new_root_id).unwrap().is_some());
+}

@@ -5,6 +5,8 @@ pub(crate) mod changes;
 pub(crate) mod delegations;
 pub(crate) mod keys;
 pub(crate) mod repo;
+pub(crate) mod resign;
+pub(crate) mod trust;
 
 use crate::args::Command;
 use crate::context::Context;
@@ -25,8 +27,11 @@ pub(crate) fn run(ctx: &mut Context, command: Command) -> Result<()> {
         Command::Lookup(args) => repo::lookup(ctx, &args),
         Command::Verify(args) => repo::verify(ctx, &args),
         Command::Delete(args) => repo::delete(ctx, &args),
+        Command::Resign(args) => resign::resign(ctx, &args),
         Command::Key(command) => keys::run(ctx, command),
         Command::Delegation(command) => delegations::run(ctx, command),
         Command::Version => Ok(()),
+        // Run from `main` with the global options (it resolves its own trust dir and server).
+        Command::Trust(_) => Ok(()),
     }
 }

@@ -1,9 +1,11 @@
 //! Repository commands: `init`, `publish`, `list`, `lookup`, `verify`, `delete`, the
 //! `-p/--publish` of staging commands, and the key reading shared with `key rotate`.
 
+use std::borrow::Cow;
 use std::io::Read as _;
 use std::path::Path;
 
+use serde::ser::{Serialize, SerializeMap as _, SerializeSeq as _};
 use serde_json::{Value, json};
 use signet_client::remote::Access;
 use signet_client::repository::InitOptions;
@@ -11,14 +13,15 @@ use signet_client::{Gun, Repository};
 use signet_signer::passphrase::decrypt_with_retries;
 use signet_signer::{KeyStore as _, PrivateKey, keyfile, pem};
 use signet_tuf::PublicKey;
-use signet_tuf::update::TargetWithRole;
+use signet_tuf::metadata::FileMeta;
+use signet_tuf::update::TargetRef;
 use signet_tuf::x509::{self, Certificate};
 
 use crate::args::{DeleteArgs, GunArgs, InitArgs, ListArgs, LookupArgs, VerifyArgs};
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::files;
-use crate::output::Table;
+use crate::output::TableLayout;
 use crate::progress::Activity;
 
 /// Runs `future` (given the context) with an activity line shown, and unwraps both layers of
@@ -231,27 +234,71 @@ pub(crate) fn publish(ctx: &mut Context, args: &GunArgs) -> Result<()> {
 }
 
 /// A target in JSON.
-fn target_json(target: &TargetWithRole) -> Value {
-    let custom = target.meta.custom_value().ok().flatten();
+fn target_json(name: &str, meta: &FileMeta, role: &str) -> Value {
+    let custom = meta.custom_value().ok().flatten();
     json!({
-        "name": target.name,
-        "length": target.meta.length,
-        "hashes": target
-            .meta
+        "name": name,
+        "length": meta.length,
+        "hashes": meta
             .hashes
             .iter()
             .map(|(alg, digest)| (alg.clone(), Value::String(hex::encode(digest))))
             .collect::<serde_json::Map<String, Value>>(),
-        "role": target.role,
+        "role": role,
         "custom": custom,
     })
 }
 
-fn sha256_hex(target: &TargetWithRole) -> String {
-    target.meta.sha256().map(hex::encode).unwrap_or_default()
+fn sha256_hex(meta: &FileMeta) -> String {
+    meta.sha256().map(hex::encode).unwrap_or_default()
+}
+
+/// `list`'s JSON document, `{"gun":…,"targets":[…]}`, serialised one target at a time (the
+/// same bytes as building the whole document as a [`Value`] first).
+struct ListDocument<'a> {
+    gun: &'a str,
+    targets: &'a [TargetRef<'a>],
+}
+
+impl Serialize for ListDocument<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        struct Targets<'a>(&'a [TargetRef<'a>]);
+        impl Serialize for Targets<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                for t in self.0 {
+                    seq.serialize_element(&target_json(t.name, t.meta, t.role))?;
+                }
+                seq.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("gun", self.gun)?;
+        map.serialize_entry("targets", &Targets(self.targets))?;
+        map.end()
+    }
+}
+
+/// The cells of a target's row in `list`'s table.
+fn list_row<'a>(target: &TargetRef<'a>) -> [Cow<'a, str>; 4] {
+    [
+        Cow::Borrowed(target.name),
+        Cow::Owned(sha256_hex(target.meta)),
+        Cow::Owned(target.meta.length.to_string()),
+        Cow::Borrowed(target.role),
+    ]
 }
 
 /// `list GUN [-r roles]`.
+///
+/// The table is streamed: widths are measured in a first pass over the targets, then the rows
+/// are written one by one, so memory does not grow with a second copy of the listing.
 pub(crate) fn list(ctx: &mut Context, args: &ListArgs) -> Result<()> {
     let Some(gun) = &args.gun else {
         return Err(CliError::Arguments {
@@ -262,29 +309,40 @@ pub(crate) fn list(ctx: &mut Context, args: &ListArgs) -> Result<()> {
     let gun = ctx.gun(gun)?;
     let repo = open_and_update(ctx, gun.clone())?;
     let roles: Vec<&str> = args.roles.iter().map(String::as_str).collect();
-    let mut targets = repo.list_targets(&roles)?;
-    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    // Sorted by name (byte order), borrowed from the verified documents.
+    let targets = repo.list_target_refs(&roles)?;
     ctx.out
-        .json(&json!({
-            "gun": gun.as_str(),
-            "targets": targets.iter().map(target_json).collect::<Vec<_>>(),
-        }))
+        .json(&ListDocument {
+            gun: gun.as_str(),
+            targets: &targets,
+        })
         .map_err(CliError::stdio("write output"))?;
-    let text = if targets.is_empty() {
-        "\nNo targets present in this repository.\n\n".to_owned()
-    } else {
-        let mut table = Table::new(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"]);
-        for target in &targets {
-            table.row(&[
-                target.name.clone(),
-                sha256_hex(target),
-                target.meta.length.to_string(),
-                target.role.clone(),
-            ]);
-        }
-        table.render()
-    };
-    ctx.out.text(&text).map_err(CliError::stdio("write output"))
+    if targets.is_empty() {
+        return ctx
+            .out
+            .text("\nNo targets present in this repository.\n\n")
+            .map_err(CliError::stdio("write output"));
+    }
+    ctx.out
+        .text_with(|out| {
+            const HEADERS: [&str; 4] = ["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"];
+            let header_rows = TableLayout::header_rows(&HEADERS);
+            let mut layout = TableLayout::new(HEADERS.len());
+            for row in &header_rows {
+                layout.measure(row);
+            }
+            for target in &targets {
+                layout.measure(&list_row(target));
+            }
+            for row in &header_rows {
+                layout.write_row(out, row)?;
+            }
+            for target in &targets {
+                layout.write_row(out, &list_row(target))?;
+            }
+            Ok(())
+        })
+        .map_err(CliError::stdio("write output"))
 }
 
 /// `lookup GUN TARGET`.
@@ -299,13 +357,13 @@ pub(crate) fn lookup(ctx: &mut Context, args: &LookupArgs) -> Result<()> {
     let repo = open_and_update(ctx, gun)?;
     let target = repo.lookup(name, &[])?;
     ctx.out
-        .json(&target_json(&target))
+        .json(&target_json(&target.name, &target.meta, &target.role))
         .map_err(CliError::stdio("write output"))?;
     ctx.out
         .line(&format!(
             "{} sha256:{} {}",
             target.name,
-            sha256_hex(&target),
+            sha256_hex(&target.meta),
             target.meta.length
         ))
         .map_err(CliError::stdio("write output"))
@@ -349,7 +407,7 @@ pub(crate) fn verify(ctx: &mut Context, args: &VerifyArgs) -> Result<()> {
         if let Some(path) = args.output.as_deref().filter(|_| !args.quiet) {
             files::write_private(path, &payload)?;
         }
-        let mut doc = target_json(&target);
+        let mut doc = target_json(&target.name, &target.meta, &target.role);
         if let Some(map) = doc.as_object_mut() {
             map.insert("verified".to_owned(), json!(true));
             map.insert("gun".to_owned(), json!(gun.as_str()));

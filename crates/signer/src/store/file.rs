@@ -7,7 +7,9 @@
 //! * New keys are written to `private/<canonical id>.key` (0600, directories 0700) through a
 //!   temporary file and a rename, so a crash never leaves a half-written key.
 //! * Opening the store first migrates the Notary 0.1–0.4 layouts (see [`Migration`]).
-//! * Decrypted keys are cached for the life of the store, so each passphrase is asked once.
+//! * The list of key files is read when the store is opened and again on
+//!   [`KeyStore::reload`]; decrypted keys are cached for the life of the store, so each
+//!   passphrase is asked once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -83,7 +85,7 @@ impl FileKeyStore {
             migration,
             state: Mutex::new(State::default()),
         };
-        store.reload();
+        store.rescan();
         Ok(store)
     }
 
@@ -97,9 +99,8 @@ impl FileKeyStore {
         &self.migration
     }
 
-    /// Re-reads the directory (after another process changed it). Cached decrypted keys are
-    /// kept for keys that still exist.
-    pub fn reload(&self) {
+    /// Re-reads the directory. Cached decrypted keys are kept for keys that still exist.
+    fn rescan(&self) {
         let entries = scan(&self.private_dir);
         let mut state = self.lock();
         state.cache.retain(|id, _| entries.contains_key(id));
@@ -234,7 +235,7 @@ impl FileKeyStore {
             let path = self.private_dir.join(format!("{location}.{KEY_EXTENSION}"));
             fsutil::write_private_file(&path, contents.as_bytes())?;
         }
-        self.reload();
+        self.rescan();
         Ok(files.into_iter().map(|(location, _)| location).collect())
     }
 
@@ -295,6 +296,12 @@ fn scan(private_dir: &Path) -> BTreeMap<KeyId, Entry> {
 impl KeyStore for FileKeyStore {
     fn name(&self) -> &str {
         &self.location
+    }
+
+    /// Re-reads `private/` (after another process changed it). Cached decrypted keys are kept
+    /// for keys that still exist.
+    fn reload(&self) {
+        self.rescan();
     }
 
     fn add_key(&self, key: &PrivateKey, role: &str, gun: Option<&str>) -> Result<KeyInfo> {

@@ -13,6 +13,7 @@
 
 mod file;
 mod import;
+mod lazy;
 mod memory;
 mod migrate;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 pub use file::{FileKeyStore, PRIVATE_DIR};
 pub use import::DEFAULT_IMPORT_ROLE;
+pub use lazy::LazyKeyStore;
 pub use memory::MemoryKeyStore;
 pub use migrate::Migration;
 use signet_tuf::key::KeyId;
@@ -101,6 +103,13 @@ pub trait KeyStore: Send + Sync {
             operation: "exporting keys",
         })
     }
+
+    /// Forgets what the store remembers about which keys it holds, so that keys another
+    /// process (or another handle on the same trust directory or device) added or removed
+    /// since are seen by the next lookup. Decrypted keys that still exist may stay cached.
+    ///
+    /// The default does nothing: right for stores that look every key up afresh.
+    fn reload(&self) {}
 
     /// Re-encrypts the key with a passphrase from `new_passphrase` (`notary key passwd`).
     /// Unsupported by default.

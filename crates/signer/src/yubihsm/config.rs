@@ -15,6 +15,9 @@ pub const AUTH_KEY_ENV: &str = "SIGNET_YUBIHSM_AUTH_KEY";
 pub const PASSWORD_ENV: &str = "SIGNET_YUBIHSM_PASSWORD";
 /// Environment variable holding the domain (1–16) new objects are created in.
 pub const DOMAIN_ENV: &str = "SIGNET_YUBIHSM_DOMAIN";
+/// Environment variable choosing which new keys go on the device through the
+/// [`KeyStore`](crate::KeyStore) trait: `all` or `root` (see [`NewKeyRoles`]).
+pub const KEYS_ENV: &str = "SIGNET_YUBIHSM_KEYS";
 
 /// Default address of yubihsm-connector.
 pub const DEFAULT_CONNECTOR_ADDR: &str = "127.0.0.1";
@@ -128,6 +131,55 @@ impl std::str::FromStr for ConnectorConfig {
     }
 }
 
+/// Which new keys a [`YubiHsmKeyStore`](super::YubiHsmKeyStore) takes when it is asked to
+/// generate or store one through the [`KeyStore`](crate::KeyStore) trait (for example by
+/// [`CryptoService::create`](crate::CryptoService::create), which moves on to the next store
+/// when one refuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewKeyRoles {
+    /// Keys of every role.
+    #[default]
+    All,
+    /// Root keys only, as Notary's hardware store did; other keys go to the next store.
+    Root,
+}
+
+impl NewKeyRoles {
+    /// Whether a new key of `role` goes on the device.
+    pub fn accepts(self, role: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Root => role == "root",
+        }
+    }
+}
+
+impl fmt::Display for NewKeyRoles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::All => "all",
+            Self::Root => "root",
+        })
+    }
+}
+
+impl std::str::FromStr for NewKeyRoles {
+    type Err = Error;
+
+    /// Parses `all` or `root` (any case).
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "all" => Ok(Self::All),
+            "root" => Ok(Self::Root),
+            _ => Err(Error::Config {
+                setting: KEYS_ENV.to_owned(),
+                value: s.to_owned(),
+                reason: "expected 'root' (new root keys only) or 'all' (every new key)".to_owned(),
+            }),
+        }
+    }
+}
+
 /// Connection settings of a YubiHSM 2 key store: connector, credentials, domain.
 ///
 /// The password is held in a zeroizing buffer and never shown by `Debug`.
@@ -139,6 +191,8 @@ pub struct YubiHsmConfig {
     pub auth_key_id: u16,
     /// Domain (1–16) keys and metadata objects are created in.
     pub domain: u8,
+    /// Which new keys the store takes through the [`KeyStore`](crate::KeyStore) trait.
+    pub new_keys: NewKeyRoles,
     password: Zeroizing<String>,
 }
 
@@ -148,6 +202,7 @@ impl fmt::Debug for YubiHsmConfig {
             .field("connector", &self.connector)
             .field("auth_key_id", &self.auth_key_id)
             .field("domain", &self.domain)
+            .field("new_keys", &self.new_keys)
             .field("password", &"<redacted>")
             .finish()
     }
@@ -161,6 +216,7 @@ impl YubiHsmConfig {
             connector: ConnectorConfig::default(),
             auth_key_id,
             domain: DEFAULT_DOMAIN,
+            new_keys: NewKeyRoles::default(),
             password: Zeroizing::new(password.into()),
         }
     }
@@ -188,7 +244,7 @@ impl YubiHsmConfig {
     }
 
     /// Settings from the process environment: [`CONNECTOR_ENV`], [`AUTH_KEY_ENV`],
-    /// [`PASSWORD_ENV`] (required) and [`DOMAIN_ENV`].
+    /// [`PASSWORD_ENV`] (required), [`DOMAIN_ENV`] and [`KEYS_ENV`] (default `all`).
     ///
     /// # Errors
     ///
@@ -220,10 +276,15 @@ impl YubiHsmConfig {
             Some(value) => parse_domain(&value)?,
             None => DEFAULT_DOMAIN,
         };
+        let new_keys = match lookup(KEYS_ENV).filter(|v| !v.trim().is_empty()) {
+            Some(value) => value.parse()?,
+            None => NewKeyRoles::default(),
+        };
         Ok(Self {
             connector,
             auth_key_id,
             domain,
+            new_keys,
             password,
         })
     }
@@ -301,6 +362,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.auth_key_id, 3);
         assert_eq!(config.domain, 16);
+        assert_eq!(config.new_keys, NewKeyRoles::All);
         assert_eq!(
             config.connector,
             ConnectorConfig::Http {
@@ -309,6 +371,20 @@ mod tests {
                 timeout_ms: DEFAULT_TIMEOUT_MS
             }
         );
+    }
+
+    #[test]
+    fn new_key_roles() {
+        let config =
+            YubiHsmConfig::from_lookup(lookup(&[(PASSWORD_ENV, "pw"), (KEYS_ENV, " Root ")]))
+                .unwrap();
+        assert_eq!(config.new_keys, NewKeyRoles::Root);
+        assert!(NewKeyRoles::Root.accepts("root"));
+        assert!(!NewKeyRoles::Root.accepts("targets"));
+        assert!(NewKeyRoles::All.accepts("targets/releases"));
+        let err = YubiHsmConfig::from_lookup(lookup(&[(PASSWORD_ENV, "pw"), (KEYS_ENV, "some")]))
+            .unwrap_err();
+        assert!(err.to_string().contains(KEYS_ENV), "{err}");
     }
 
     #[test]

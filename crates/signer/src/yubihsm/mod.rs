@@ -21,7 +21,10 @@
 //! [`YubiHsmConfig::from_env`] reads `SIGNET_YUBIHSM_CONNECTOR` (default
 //! `http://127.0.0.1:12345`, Yubico's `yubihsm-connector`; `usb` needs the `yubihsm-usb`
 //! feature), `SIGNET_YUBIHSM_AUTH_KEY` (default 1), `SIGNET_YUBIHSM_PASSWORD` (required) and
-//! `SIGNET_YUBIHSM_DOMAIN` (default 1). [`YubiHsmKeyStore::open`] authenticates a session.
+//! `SIGNET_YUBIHSM_DOMAIN` (default 1) and `SIGNET_YUBIHSM_KEYS` (`all`, the default, or
+//! `root`: which new keys [`KeyStore::generate_key`](crate::KeyStore::generate_key) and
+//! [`KeyStore::add_key`](crate::KeyStore::add_key) put on the device; see [`NewKeyRoles`]).
+//! [`YubiHsmKeyStore::open`] authenticates a session.
 //!
 //! # Blocking
 //!
@@ -61,8 +64,8 @@ mod wrapped;
 
 pub use config::{
     AUTH_KEY_ENV, CONNECTOR_ENV, ConnectorConfig, DEFAULT_AUTH_KEY_ID, DEFAULT_CONNECTOR_ADDR,
-    DEFAULT_CONNECTOR_PORT, DEFAULT_DOMAIN, DEFAULT_TIMEOUT_MS, DOMAIN_ENV, PASSWORD_ENV,
-    YubiHsmConfig,
+    DEFAULT_CONNECTOR_PORT, DEFAULT_DOMAIN, DEFAULT_TIMEOUT_MS, DOMAIN_ENV, KEYS_ENV, NewKeyRoles,
+    PASSWORD_ENV, YubiHsmConfig,
 };
 pub use error::{Error, Result};
 pub use signer::{MAX_ED25519_MESSAGE_LEN, YubiHsmSigner};

@@ -10,7 +10,7 @@ use yubihsm::object::{self, Filter, Label};
 use yubihsm::{Capability, Client, Connector, Credentials, Domain, asymmetric, opaque, wrap};
 use zeroize::Zeroizing;
 
-use super::config::{ConnectorConfig, YubiHsmConfig};
+use super::config::{ConnectorConfig, NewKeyRoles, YubiHsmConfig};
 use super::error::{Error, Result};
 use super::label::{self, Metadata};
 use super::signer::{DevicePublicKey, YubiHsmSigner, decode_public_key};
@@ -88,6 +88,8 @@ pub struct YubiHsmKeyStore {
     client: Client,
     connector: String,
     domain: Domain,
+    /// Which new keys the `KeyStore` trait methods take.
+    new_keys: NewKeyRoles,
     /// Known keys by canonical ID; `None` until the device has been scanned.
     index: Mutex<Option<BTreeMap<KeyId, DeviceKey>>>,
     /// Serialises object-ID allocation with object creation.
@@ -183,6 +185,7 @@ impl YubiHsmKeyStore {
             })?;
         let mut store = Self::from_client(client, &name);
         store.domain = domain_from_number(config.domain)?;
+        store.new_keys = config.new_keys;
         Ok(store)
     }
 
@@ -193,6 +196,7 @@ impl YubiHsmKeyStore {
             client,
             connector: connector.to_owned(),
             domain: Domain::DOM1,
+            new_keys: NewKeyRoles::default(),
             index: Mutex::new(None),
             allocation: Mutex::new(()),
         }
@@ -206,6 +210,29 @@ impl YubiHsmKeyStore {
     pub fn with_domain(mut self, domain: u8) -> Result<Self> {
         self.domain = domain_from_number(domain)?;
         Ok(self)
+    }
+
+    /// Takes only the new keys `roles` allows through [`KeyStore::generate_key`] and
+    /// [`KeyStore::add_key`]; the others are refused with [`crate::Error::Unsupported`] so
+    /// that a [`CryptoService`](crate::CryptoService) puts them into its next store.
+    /// [`generate`](Self::generate) and [`import_key`](Self::import_key) are not limited.
+    #[must_use]
+    pub fn with_new_keys(mut self, roles: NewKeyRoles) -> Self {
+        self.new_keys = roles;
+        self
+    }
+
+    /// Refuses a new key of `role` the store is set not to take.
+    fn check_new_key_role(&self, role: &str) -> crate::Result<()> {
+        if self.new_keys.accepts(role) {
+            Ok(())
+        } else {
+            Err(crate::Error::Unsupported {
+                store: format!("{LOCATION} ({role} key)"),
+                operation: "new keys of roles other than root (it is set to take new root keys \
+                            only)",
+            })
+        }
     }
 
     /// The device client (cloning it shares the session).
@@ -856,7 +883,13 @@ impl KeyStore for YubiHsmKeyStore {
         LOCATION
     }
 
+    /// Forgets the cached index of device keys ([`refresh`](YubiHsmKeyStore::refresh)).
+    fn reload(&self) {
+        self.refresh();
+    }
+
     fn add_key(&self, key: &PrivateKey, role: &str, gun: Option<&str>) -> crate::Result<KeyInfo> {
+        self.check_new_key_role(role)?;
         Ok(self.import_key(key, role, gun)?.info)
     }
 
@@ -866,6 +899,7 @@ impl KeyStore for YubiHsmKeyStore {
         role: &str,
         gun: Option<&str>,
     ) -> crate::Result<Arc<dyn Signer>> {
+        self.check_new_key_role(role)?;
         Ok(Arc::new(self.generate(algorithm, role, gun)?))
     }
 

@@ -22,10 +22,10 @@ pub fn signing_bytes<T: Serialize>(doc: &T) -> Result<Vec<u8>> {
 
 /// A metadata file: a typed `signed` document plus its signatures.
 ///
-/// When parsed from bytes, the envelope keeps the exact text of the `signed` member and its
-/// canonical bytes, computed once by re-canonicalising that text as Notary's verifier does
-/// (never from the typed value, so fields this crate does not model still count). When built
-/// from a typed document, the canonical bytes come from the typed value.
+/// When parsed from bytes, the canonical bytes are computed once by re-canonicalising the text
+/// of the `signed` member as Notary's verifier does (never from the typed value, so fields this
+/// crate does not model still count); the text itself is not kept (the caller has the file).
+/// When built from a typed document, the canonical bytes come from the typed value.
 ///
 /// The document and its signing bytes cannot drift apart: to change the document, take it out
 /// with [`into_parts`](Self::into_parts) and build a new envelope with
@@ -33,7 +33,6 @@ pub fn signing_bytes<T: Serialize>(doc: &T) -> Result<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct Envelope<T> {
     signed: T,
-    raw_signed: Option<Box<RawValue>>,
     signing_bytes: Vec<u8>,
     signatures: Vec<Signature>,
 }
@@ -69,7 +68,6 @@ impl<T: Metadata> Envelope<T> {
             .map_err(|e| Error::json(format!("{what} signed"), e))?;
         Ok(Self {
             signed,
-            raw_signed: Some(raw.signed.to_owned()),
             signing_bytes,
             signatures: raw.signatures.unwrap_or_default(),
         })
@@ -84,7 +82,6 @@ impl<T: Metadata> Envelope<T> {
         let signing_bytes = signing_bytes(&signed)?;
         Ok(Self {
             signed,
-            raw_signed: None,
             signing_bytes,
             signatures: Vec::new(),
         })
@@ -93,11 +90,6 @@ impl<T: Metadata> Envelope<T> {
     /// The typed document.
     pub fn signed(&self) -> &T {
         &self.signed
-    }
-
-    /// The exact text of the `signed` member, when the envelope was parsed from a file.
-    pub fn raw_signed(&self) -> Option<&str> {
-        self.raw_signed.as_deref().map(RawValue::get)
     }
 
     /// The canonical bytes of `signed`: what signatures cover.
@@ -205,7 +197,6 @@ mod tests {
         assert_eq!(parsed.signing_bytes(), env.signing_bytes());
         assert_eq!(parsed.signed(), env.signed());
         assert_eq!(parsed.to_file_bytes().unwrap(), file.as_bytes());
-        assert!(parsed.raw_signed().unwrap().contains("\\u0026"));
     }
 
     #[test]

@@ -275,7 +275,12 @@ impl Updater {
     ///
     /// [`Error::NotDone`] while a request is pending, [`Error::Failed`] after a failure.
     pub fn finish(self) -> Result<UpdateOutcome> {
-        let cache_writes = self.cache_writes();
+        // Moved, not copied: a targets file can be tens of megabytes.
+        let cache_writes = self
+            .writes
+            .into_iter()
+            .map(|(role, bytes)| CacheWrite { role, bytes })
+            .collect();
         match self.phase {
             Phase::Done(repository) => Ok(UpdateOutcome {
                 repository: *repository,

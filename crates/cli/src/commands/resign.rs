@@ -1,0 +1,86 @@
+//! `resign GUN [--role ROLE]...`: a signet extension (notary has no such command) that pushes
+//! expiries forward by re-signing every role whose key is held, or the roles named.
+
+use serde_json::json;
+use signet_client::remote::Access;
+
+use crate::args::ResignArgs;
+use crate::context::Context;
+use crate::error::{CliError, Result};
+use crate::output::Table;
+use crate::progress::Activity;
+
+const USAGE: &str = "signet resign [OPTIONS] <GUN>";
+
+/// An expiry as shown in the table and the JSON document (RFC 3339, UTC, seconds).
+fn shown(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `resign GUN [--role ROLE]...`.
+pub(crate) fn resign(ctx: &mut Context, args: &ResignArgs) -> Result<()> {
+    let Some(gun) = &args.gun else {
+        return Err(CliError::Arguments {
+            message: "Must specify a GUN",
+            usage: USAGE,
+        });
+    };
+    let gun = ctx.gun(gun)?;
+    let activity = Activity::start(&format!("Re-signing trust data for {gun}"));
+    let result = ctx.block_on(async {
+        let mut repo = ctx.repository(gun.clone(), Access::PushPull).await?;
+        Ok::<_, CliError>(repo.resign(&args.roles).await?)
+    });
+    activity.finish();
+    let report = result??;
+    ctx.warn_all(&report.warnings);
+    for (role, key_ids) in &report.skipped {
+        ctx.info(&format!(
+            "{role} was not re-signed: none of its keys is available ({})",
+            key_ids.join(", ")
+        ));
+    }
+
+    let mut table = Table::new(&[
+        "ROLE",
+        "VERSION",
+        "EXPIRES BEFORE",
+        "EXPIRES NOW",
+        "SIGNED BY",
+    ]);
+    for role in &report.roles {
+        table.row(&[
+            role.role.clone(),
+            format!("{} -> {}", role.old_version, role.new_version),
+            shown(role.old_expires),
+            shown(role.new_expires),
+            role.signed_by.as_str().to_owned(),
+        ]);
+    }
+    ctx.out
+        .line(&format!("Re-signed trust data for {gun}"))
+        .and_then(|()| ctx.out.text(&table.render()))
+        .map_err(CliError::stdio("write output"))?;
+    let roles: Vec<_> = report
+        .roles
+        .iter()
+        .map(|r| {
+            json!({
+                "role": r.role,
+                "signed_by": r.signed_by.as_str(),
+                "old_version": r.old_version,
+                "new_version": r.new_version,
+                "old_expires": shown(r.old_expires),
+                "new_expires": shown(r.new_expires),
+            })
+        })
+        .collect();
+    let skipped: Vec<_> = report
+        .skipped
+        .iter()
+        .map(|(role, key_ids)| json!({ "role": role, "key_ids": key_ids }))
+        .collect();
+    ctx.out
+        .json(&json!({ "gun": gun.as_str(), "roles": roles, "skipped": skipped }))
+        .map_err(CliError::stdio("write output"))
+}

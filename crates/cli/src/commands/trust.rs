@@ -1,0 +1,738 @@
+//! `trust sign | inspect | revoke | signer add | signer remove | key generate | key load |
+//! verify`: docker content trust with `docker trust`'s semantics (see
+//! `signet_client::trust`).
+//!
+//! Settings, as docker resolves them:
+//! * trust dir: `-d` if given, else `$DOCKER_CONFIG/trust`, else `~/.docker/trust`;
+//! * trust server: `-s` if given, else `DOCKER_CONTENT_TRUST_SERVER` (https only), else the
+//!   image's registry (`https://notary.docker.io` for Docker Hub);
+//! * TLS: `--tlscacert` / `--tlscert` / `--tlskey` if given, else the CAs (`*.crt`) and client
+//!   pair (`*.cert` + `*.key`) of `<docker config dir>/tls/<host:port>/`. Unlike docker, the
+//!   trust server's certificate is verified even when the image's registry is insecure;
+//! * credentials: the registry's, from docker's `config.json`, for the registry and for token
+//!   authentication at the trust server;
+//! * passphrases: `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` for root keys,
+//!   `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` for every other key, then prompts on a
+//!   terminal.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use signet_client::registry::{
+    DockerConfig, ImageReference, RegistryClient, RegistryOptions, StoredCredentials,
+};
+use signet_client::remote::{Access, RemoteOptions, RemoteStore, TlsOptions};
+use signet_client::repository::RepoWarning;
+use signet_client::trust::{self, inspect as trust_inspect, keys as trust_keys, ops};
+use signet_client::trust_dir::docker_config_dir;
+use signet_client::{Repository, TrustDir};
+use signet_signer::passphrase::{EnvRetriever, PromptRetriever};
+use signet_signer::{CryptoService, FileKeyStore, KeyStore, PassphraseRetriever};
+
+use crate::args::GlobalOptions;
+use crate::context::Context;
+use crate::error::{CliError, Result};
+use crate::terminal::{self, TerminalPrompter};
+
+/// `signet trust …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrustCommand {
+    /// Sign an image tag: its manifest digest and size, as the registry serves them.
+    #[command(override_usage = "signet trust sign [OPTIONS] IMAGE:TAG")]
+    Sign(SignArgs),
+
+    /// Return low-level information about keys and signatures.
+    #[command(override_usage = "signet trust inspect [OPTIONS] IMAGE[:TAG]...")]
+    Inspect(InspectArgs),
+
+    /// Remove trust for an image.
+    #[command(override_usage = "signet trust revoke [OPTIONS] IMAGE[:TAG]")]
+    Revoke(RevokeArgs),
+
+    /// Manage entities who can sign Docker images.
+    #[command(subcommand)]
+    Signer(SignerCommand),
+
+    /// Manage keys for signing Docker images.
+    #[command(subcommand)]
+    Key(KeyCommand),
+
+    /// Check a tag against its signature and the registry, and print the pinned reference.
+    #[command(
+        long_about = "Checks IMAGE[:TAG] (default tag latest) as a trusted pull does: the tag \
+                      must be signed in targets/releases or targets, the trust data must be \
+                      valid and current, and the registry must serve the signed manifest. On \
+                      success prints IMAGE@sha256:<digest>, the reference to pull.",
+        override_usage = "signet trust verify [OPTIONS] IMAGE[:TAG]"
+    )]
+    Verify(ImageArgs),
+}
+
+/// `trust signer …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SignerCommand {
+    /// Add a signer.
+    #[command(override_usage = "signet trust signer add --key FILE... NAME IMAGE...")]
+    Add(SignerAddArgs),
+    /// Remove a signer.
+    #[command(override_usage = "signet trust signer remove [OPTIONS] NAME IMAGE...")]
+    Remove(SignerRemoveArgs),
+}
+
+/// `trust key …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Generate and load a signing key-pair.
+    #[command(override_usage = "signet trust key generate [OPTIONS] NAME")]
+    Generate(KeyGenerateArgs),
+    /// Load a private key file for signing.
+    #[command(override_usage = "signet trust key load [OPTIONS] KEYFILE")]
+    Load(KeyLoadArgs),
+}
+
+/// `trust sign`.
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// Sign the digest the registry serves now, even when the tag is already signed (otherwise
+    /// an already signed tag is signed again with its signed digest, as docker does).
+    #[arg(long = "local")]
+    pub(crate) local: bool,
+    /// The image and tag.
+    #[arg(value_name = "IMAGE:TAG")]
+    pub(crate) image: String,
+}
+
+/// `trust inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// Print the information in a human friendly format.
+    #[arg(long = "pretty")]
+    pub(crate) pretty: bool,
+    /// The images.
+    #[arg(value_name = "IMAGE[:TAG]", required = true)]
+    pub(crate) images: Vec<String>,
+}
+
+/// `trust revoke`.
+#[derive(Debug, Args)]
+pub(crate) struct RevokeArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// The image, with the tag to revoke (without: every signed tag).
+    #[arg(value_name = "IMAGE[:TAG]")]
+    pub(crate) image: String,
+}
+
+/// One image.
+#[derive(Debug, Args)]
+pub(crate) struct ImageArgs {
+    /// The image.
+    #[arg(value_name = "IMAGE[:TAG]")]
+    pub(crate) image: String,
+}
+
+/// `trust signer add`.
+#[derive(Debug, Args)]
+pub(crate) struct SignerAddArgs {
+    /// Path to the signer's public key file (PUBLIC KEY or CERTIFICATE PEM).
+    #[arg(long = "key", value_name = "FILE", required = true)]
+    pub(crate) keys: Vec<PathBuf>,
+    /// The signer name.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The repositories.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub(crate) images: Vec<String>,
+}
+
+/// `trust signer remove`.
+#[derive(Debug, Args)]
+pub(crate) struct SignerRemoveArgs {
+    /// Do not prompt for confirmation before removing the most recent signer.
+    #[arg(short = 'f', long = "force")]
+    pub(crate) force: bool,
+    /// The signer name.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The repositories.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub(crate) images: Vec<String>,
+}
+
+/// `trust key generate`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyGenerateArgs {
+    /// Directory to generate key in, defaults to current directory.
+    #[arg(long = "dir", value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// The key name.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+}
+
+/// `trust key load`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyLoadArgs {
+    /// Name for the loaded key.
+    #[arg(long = "name", value_name = "NAME", default_value = "signer")]
+    pub(crate) name: String,
+    /// The private key file.
+    #[arg(value_name = "KEYFILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// Runs a `trust` subcommand.
+pub(crate) fn run(ctx: &mut Context, global: &GlobalOptions, command: TrustCommand) -> Result<()> {
+    let env = TrustEnv::new(ctx, global)?;
+    match command {
+        TrustCommand::Sign(args) => sign(ctx, &env, &args),
+        TrustCommand::Inspect(args) => inspect(ctx, &env, &args),
+        TrustCommand::Revoke(args) => revoke(ctx, &env, &args),
+        TrustCommand::Signer(SignerCommand::Add(args)) => signer_add(ctx, &env, &args),
+        TrustCommand::Signer(SignerCommand::Remove(args)) => signer_remove(ctx, &env, &args),
+        TrustCommand::Key(KeyCommand::Generate(args)) => key_generate(ctx, &env, &args),
+        TrustCommand::Key(KeyCommand::Load(args)) => key_load(ctx, &env, &args),
+        TrustCommand::Verify(args) => verify(ctx, &env, &args),
+    }
+}
+
+fn trust_err(error: signet_client::Error) -> CliError {
+    CliError::Trust(Box::new(error))
+}
+
+fn out_err(e: std::io::Error) -> CliError {
+    CliError::stdio("write output")(e)
+}
+
+/// docker's passphrase rules: the root variable for root keys, the repository variable for
+/// every other key, then prompts (only on a terminal).
+fn docker_retriever() -> Arc<dyn PassphraseRetriever> {
+    let env = EnvRetriever::docker();
+    if terminal::stdin_is_terminal() {
+        Arc::new(env.with_fallback(Arc::new(PromptRetriever::docker(TerminalPrompter))))
+    } else {
+        Arc::new(env)
+    }
+}
+
+/// The resolved settings of a trust command.
+struct TrustEnv {
+    trust_dir: TrustDir,
+    docker_dir: PathBuf,
+    server_override: Option<String>,
+    tls_override: bool,
+    retriever: Arc<dyn PassphraseRetriever>,
+    store: Arc<FileKeyStore>,
+}
+
+impl TrustEnv {
+    fn new(ctx: &Context, global: &GlobalOptions) -> Result<Self> {
+        let env_path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let docker_dir = docker_config_dir(
+            env_path("DOCKER_CONFIG").as_deref(),
+            env_path("HOME").as_deref(),
+            &cwd,
+        );
+        let trust_dir = if global.trust_dir.is_some() {
+            TrustDir::new(&ctx.config.trust_dir)
+        } else {
+            TrustDir::new(docker_dir.join("trust"))
+        };
+        ctx.debug(&format!(
+            "Using the following trust directory: {}",
+            trust_dir.path().display()
+        ));
+        let retriever = docker_retriever();
+        let store = Arc::new(FileKeyStore::open(trust_dir.path(), retriever.clone())?);
+        Ok(Self {
+            trust_dir,
+            docker_dir,
+            server_override: global
+                .server
+                .as_ref()
+                .map(|_| ctx.config.remote.url.clone()),
+            tls_override: global.tls_ca_cert.is_some()
+                || global.tls_cert.is_some()
+                || global.tls_key.is_some(),
+            retriever,
+            store,
+        })
+    }
+
+    fn crypto(&self) -> CryptoService {
+        CryptoService::new(vec![self.store.clone() as Arc<dyn KeyStore>])
+    }
+
+    fn docker_config(&self) -> Result<DockerConfig> {
+        DockerConfig::load_from_dir(&self.docker_dir).map_err(|e| trust_err(e.into()))
+    }
+
+    fn registry(&self, image: &ImageReference) -> Result<RegistryClient> {
+        let options = RegistryOptions::from_docker_config_dir(&self.docker_dir)
+            .map_err(|e| trust_err(e.into()))?;
+        RegistryClient::for_image(image, options).map_err(|e| trust_err(e.into()))
+    }
+
+    /// The registry user name stored by `docker login`, if any.
+    fn registry_user(&self, image: &ImageReference) -> Result<Option<String>> {
+        Ok(match self.docker_config()?.lookup(image.domain()) {
+            StoredCredentials::Found(credentials) => Some(credentials.username().to_owned()),
+            _ => None,
+        })
+    }
+
+    fn server(&self, image: &ImageReference) -> Result<String> {
+        match &self.server_override {
+            Some(url) => Ok(url.clone()),
+            None => image
+                .trust_server_from_env()
+                .map_err(|e| trust_err(e.into())),
+        }
+    }
+
+    fn tls(&self, ctx: &Context, server: &str) -> Result<TlsOptions> {
+        if self.tls_override {
+            return Ok(TlsOptions::from_notary_config(&ctx.config.remote)?);
+        }
+        ctx.debug(&format!(
+            "trust server TLS files: {}/tls/<host:port>",
+            self.docker_dir.display()
+        ));
+        trust::docker_tls_options(&self.docker_dir, server).map_err(trust_err)
+    }
+
+    /// Opens the repository of `image` on its trust server.
+    fn repository(
+        &self,
+        ctx: &Context,
+        image: &ImageReference,
+        access: Access,
+    ) -> Result<Repository> {
+        let gun = image.gun().map_err(trust_err)?;
+        let server = self.server(image)?;
+        let credentials = match self.docker_config()?.lookup(image.domain()) {
+            StoredCredentials::Found(credentials) => {
+                Some(Arc::new(credentials) as Arc<dyn signet_client::remote::CredentialSource>)
+            }
+            _ => None,
+        };
+        let options = RemoteOptions {
+            tls: self.tls(ctx, &server)?,
+            access,
+            credentials,
+            ..RemoteOptions::default()
+        };
+        ctx.debug(&format!("trust server: {server}"));
+        let remote = ctx.block_on(RemoteStore::connect(&server, options))??;
+        if let Some(reason) = remote.offline_reason() {
+            ctx.warn(&format!("{reason}; continuing in offline mode"));
+        }
+        Ok(Repository::open(
+            &self.trust_dir,
+            gun,
+            remote,
+            signet_client::config::TrustPinning::default(),
+            self.crypto(),
+        )?)
+    }
+}
+
+fn parse_image(reference: &str) -> Result<ImageReference> {
+    ImageReference::parse(reference).map_err(|e| {
+        trust_err(signet_client::Error::from(
+            signet_client::registry::RegistryError::from(e),
+        ))
+    })
+}
+
+fn warn_all(ctx: &Context, warnings: &[RepoWarning]) {
+    ctx.warn_all(warnings);
+}
+
+fn sign(ctx: &mut Context, env: &TrustEnv, args: &SignArgs) -> Result<()> {
+    let image = parse_image(&args.image)?;
+    let mut repo = env.repository(ctx, &image, Access::PushPull)?;
+    let registry = env.registry(&image)?;
+    let user = env.registry_user(&image)?;
+    let initial_signer = match user {
+        Some(name) if trust::is_valid_name(&name) && name != "releases" => Some(name),
+        Some(name) => {
+            ctx.warn(&format!(
+                "registry user name {name:?} is not a valid signer name; a new repository is signed into targets"
+            ));
+            None
+        }
+        None => None,
+    };
+    let options = ops::SignOptions {
+        local: args.local,
+        initial_signer,
+    };
+    let report = ctx
+        .block_on(ops::sign(&mut repo, &registry, &image, &options))?
+        .map_err(trust_err)?;
+    warn_all(ctx, &report.warnings);
+    let gun = repo.gun().to_string();
+    if let Some(signer) = &report.created_signer {
+        ctx.out
+            .line(&format!("Created signer: {signer}"))
+            .map_err(out_err)?;
+    }
+    if report.initialized {
+        ctx.out
+            .line(&format!(
+                "Finished initializing signed repository for {}",
+                args.image
+            ))
+            .map_err(out_err)?;
+    }
+    ctx.out
+        .line(&format!(
+            "Signing and pushing trust metadata for {}",
+            args.image
+        ))
+        .map_err(out_err)?;
+    if let Some(existing) = &report.existing {
+        let mut signers = existing.signers.clone();
+        signers.sort();
+        ctx.out
+            .line(&format!(
+                "Existing signatures for tag {} digest {} from:\n{}",
+                existing.signed_tag,
+                existing.digest,
+                signers.join(", ")
+            ))
+            .map_err(out_err)?;
+    }
+    ctx.out
+        .line(&format!("Successfully signed {gun}:{}", report.tag))
+        .map_err(out_err)?;
+    ctx.out
+        .json(&serde_json::json!({
+            "gun": gun,
+            "tag": report.tag,
+            "digest": report.digest.to_string(),
+            "size": report.size,
+            "roles": report.roles,
+            "initialized": report.initialized,
+            "created_signer": report.created_signer,
+        }))
+        .map_err(out_err)
+}
+
+fn inspect(ctx: &mut Context, env: &TrustEnv, args: &InspectArgs) -> Result<()> {
+    let mut repos = Vec::new();
+    let mut errors = Vec::new();
+    for (index, name) in args.images.iter().enumerate() {
+        let result = (|| -> Result<trust_inspect::TrustRepo> {
+            let image = parse_image(name)?;
+            if image.digest().is_some() {
+                return Err(trust_err(signet_client::Error::TrustDigestReference {
+                    reference: name.clone(),
+                }));
+            }
+            let mut repo = env.repository(ctx, &image, Access::Pull)?;
+            let found = ctx.block_on(ops::inspect(&mut repo, name, image.tag()))?;
+            found.map_err(|e| {
+                ctx.debug(&e.to_string());
+                CliError::TrustReported {
+                    message: format!("no signatures or cannot access {name}"),
+                }
+            })
+        })();
+        match result {
+            Ok(found) => {
+                if args.pretty {
+                    ctx.out
+                        .text(&trust_inspect::pretty(&found))
+                        .map_err(out_err)?;
+                    if index + 1 < args.images.len() {
+                        ctx.out.text("\n\n").map_err(out_err)?;
+                    }
+                }
+                repos.push(found);
+            }
+            Err(e) if args.pretty => return Err(e),
+            Err(e) => errors.push(e.message()),
+        }
+    }
+    if !args.pretty || ctx.out.is_json() {
+        let text = trust_inspect::to_json(&repos).map_err(|e| out_err(std::io::Error::other(e)))?;
+        ctx.out.raw(text.as_bytes()).map_err(out_err)?;
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::TrustReported {
+            message: errors.join("\n"),
+        })
+    }
+}
+
+fn revoke(ctx: &mut Context, env: &TrustEnv, args: &RevokeArgs) -> Result<()> {
+    let image = parse_image(&args.image)?;
+    if image.digest().is_some() {
+        return Err(trust_err(signet_client::Error::TrustDigestReference {
+            reference: args.image.clone(),
+        }));
+    }
+    if image.tag().is_none() && !args.yes {
+        let question = format!(
+            "Confirm you would like to delete all signature data for {}? [y/N] ",
+            args.image
+        );
+        let confirmed = terminal::confirm(&question, &mut std::io::stderr())
+            .map_err(CliError::stdio("read the answer"))?;
+        if !confirmed {
+            return Err(CliError::Aborted);
+        }
+    }
+    let mut repo = env.repository(ctx, &image, Access::PushPull)?;
+    let report = ctx
+        .block_on(ops::revoke(&mut repo, image.tag()))?
+        .map_err(trust_err)?;
+    warn_all(ctx, &report.warnings);
+    ctx.out
+        .line(&format!(
+            "Successfully deleted signature for {}",
+            args.image
+        ))
+        .map_err(out_err)?;
+    ctx.out
+        .json(&serde_json::json!({
+            "gun": repo.gun().as_str(),
+            "removed": report.removed.iter().map(|(tag, roles)| serde_json::json!({
+                "tag": tag,
+                "roles": roles,
+            })).collect::<Vec<_>>(),
+        }))
+        .map_err(out_err)
+}
+
+fn signer_add(ctx: &mut Context, env: &TrustEnv, args: &SignerAddArgs) -> Result<()> {
+    trust::validate_signer_name(&args.name).map_err(trust_err)?;
+    let keys = args
+        .keys
+        .iter()
+        .map(|path| signet_client::delegation_keys::read_public_key(path).map_err(trust_err))
+        .collect::<Result<Vec<_>>>()?;
+    let mut failed = Vec::new();
+    let mut added = Vec::new();
+    for name in &args.images {
+        ctx.out
+            .line(&format!("Adding signer \"{}\" to {name}...", args.name))
+            .map_err(out_err)?;
+        let result = (|| -> Result<ops::AddSignerReport> {
+            let image = parse_image(name)?;
+            let mut repo = env.repository(ctx, &image, Access::PushPull)?;
+            ctx.block_on(ops::add_signer(&mut repo, &args.name, &keys))?
+                .map_err(trust_err)
+        })();
+        match result {
+            Ok(report) => {
+                warn_all(ctx, &report.warnings);
+                if report.initialized {
+                    ctx.out
+                        .line(&format!("Initializing signed repository for {name}..."))
+                        .map_err(out_err)?;
+                }
+                ctx.out
+                    .line(&format!(
+                        "Successfully added signer: {} to {name}\n",
+                        args.name
+                    ))
+                    .map_err(out_err)?;
+                added.push(serde_json::json!({
+                    "image": name,
+                    "initialized": report.initialized,
+                    "key_ids": report.key_ids,
+                }));
+            }
+            Err(e) => {
+                report_image_failure(&e);
+                failed.push(name.clone());
+            }
+        }
+    }
+    let document = serde_json::json!({ "signer": args.name, "added": added, "failed": failed });
+    finish_per_image(ctx, &document, &failed, "failed to add signer to")
+}
+
+fn signer_remove(ctx: &mut Context, env: &TrustEnv, args: &SignerRemoveArgs) -> Result<()> {
+    trust::validate_signer_name(&args.name).map_err(|_| {
+        trust_err(signet_client::Error::TrustInvalidName {
+            name: args.name.clone(),
+            reason: if args.name == "releases" {
+                "releases is a reserved keyword and cannot be removed".to_owned()
+            } else {
+                format!("invalid signer name \"{}\"", args.name)
+            },
+        })
+    })?;
+    let mut failed = Vec::new();
+    let mut removed = Vec::new();
+    for name in &args.images {
+        ctx.out
+            .line(&format!("Removing signer \"{}\" from {name}...", args.name))
+            .map_err(out_err)?;
+        let result = (|| -> Result<bool> {
+            let image = parse_image(name)?;
+            let mut repo = env.repository(ctx, &image, Access::PushPull)?;
+            let signer = ctx
+                .block_on(ops::find_signer(&mut repo, &args.name))?
+                .map_err(trust_err)?;
+            if signer.last_signer && !args.force {
+                if !terminal::stdin_is_terminal() {
+                    return Err(CliError::TrustConfirmationNeeded {
+                        signer: args.name.clone(),
+                        image: name.clone(),
+                    });
+                }
+                let question = format!(
+                    "The signer \"{}\" signed the last released version of {name}. Removing this signer will make {name} unpullable. Are you sure you want to continue? [y/N] ",
+                    args.name
+                );
+                if !terminal::confirm(&question, &mut std::io::stderr())
+                    .map_err(CliError::stdio("read the answer"))?
+                {
+                    return Ok(false);
+                }
+            }
+            let warnings = ctx
+                .block_on(ops::remove_signer(&mut repo, &args.name, &signer))?
+                .map_err(trust_err)?;
+            warn_all(ctx, &warnings);
+            Ok(true)
+        })();
+        match result {
+            Ok(true) => {
+                ctx.out
+                    .line(&format!("Successfully removed {} from {name}\n", args.name))
+                    .map_err(out_err)?;
+                removed.push(name.clone());
+            }
+            Ok(false) => {
+                ctx.out
+                    .line(&format!("Not removing {} from {name}\n", args.name))
+                    .map_err(out_err)?;
+            }
+            Err(e) => {
+                report_image_failure(&e);
+                failed.push(name.clone());
+            }
+        }
+    }
+    let document = serde_json::json!({ "signer": args.name, "removed": removed, "failed": failed });
+    finish_per_image(ctx, &document, &failed, "error removing signer from")
+}
+
+fn key_generate(ctx: &mut Context, env: &TrustEnv, args: &KeyGenerateArgs) -> Result<()> {
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().map_err(CliError::stdio("find the current directory"))?,
+    };
+    trust::validate_key_name(&args.name).map_err(trust_err)?;
+    ctx.out
+        .line(&format!("Generating key for {}...", args.name))
+        .map_err(out_err)?;
+    let generated = trust_keys::generate(&env.crypto(), &args.name, &dir).map_err(trust_err)?;
+    ctx.out
+        .line(&format!(
+            "Successfully generated and loaded private key. Corresponding public key available: {}",
+            generated.public_path.display()
+        ))
+        .map_err(out_err)?;
+    ctx.out
+        .json(&serde_json::json!({
+            "name": args.name,
+            "key_id": generated.key_id.to_string(),
+            "public_key": generated.public_path,
+        }))
+        .map_err(out_err)
+}
+
+fn key_load(ctx: &mut Context, env: &TrustEnv, args: &KeyLoadArgs) -> Result<()> {
+    trust::validate_key_name(&args.name).map_err(trust_err)?;
+    ctx.out
+        .line(&format!("Loading key from \"{}\"...", args.file.display()))
+        .map_err(out_err)?;
+    let key_id = trust_keys::load(
+        env.store.as_ref(),
+        env.retriever.as_ref(),
+        Path::new(&args.file),
+        &args.name,
+    )
+    .map_err(trust_err)?;
+    ctx.out
+        .line(&format!(
+            "Successfully imported key from {}",
+            args.file.display()
+        ))
+        .map_err(out_err)?;
+    ctx.out
+        .json(&serde_json::json!({
+            "name": args.name,
+            "key_id": key_id.to_string(),
+            "file": args.file,
+        }))
+        .map_err(out_err)
+}
+
+fn verify(ctx: &mut Context, env: &TrustEnv, args: &ImageArgs) -> Result<()> {
+    let image = parse_image(&args.image)?;
+    if image.digest().is_some() {
+        return Err(trust_err(signet_client::Error::TrustDigestReference {
+            reference: args.image.clone(),
+        }));
+    }
+    let mut repo = env.repository(ctx, &image, Access::Pull)?;
+    let registry = env.registry(&image)?;
+    let verified = ctx
+        .block_on(ops::verify(&mut repo, &registry, &image))?
+        .map_err(trust_err)?;
+    ctx.out.line(&verified.pinned()).map_err(out_err)?;
+    ctx.out
+        .json(&serde_json::json!({
+            "reference": verified.pinned(),
+            "name": verified.name,
+            "tag": verified.tag,
+            "digest": verified.digest.to_string(),
+            "size": verified.size,
+            "role": verified.role,
+        }))
+        .map_err(out_err)
+}
+
+/// Prints one image's failure (message and hint) on standard error; the command goes on with
+/// the next image and fails at the end, as docker does.
+fn report_image_failure(error: &CliError) {
+    eprintln!("{}", error.message());
+    if let Some(hint) = error.hint() {
+        eprintln!("hint: {hint}");
+    }
+    eprintln!();
+}
+
+/// Prints the per-image result document, then fails naming the images that failed, if any.
+fn finish_per_image(
+    ctx: &mut Context,
+    document: &serde_json::Value,
+    failed: &[String],
+    what: &str,
+) -> Result<()> {
+    ctx.out.json(document).map_err(out_err)?;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::TrustReported {
+            message: format!("{what}: {}", failed.join(", ")),
+        })
+    }
+}

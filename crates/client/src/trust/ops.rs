@@ -1,0 +1,553 @@
+//! The `docker trust` operations over a [`Repository`]: sign, revoke, signer add / remove,
+//! inspect, and the pull-time verification. The caller opens the repository (trust server,
+//! TLS, credentials, keys) and the registry client; nothing here prints.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use signet_tuf::PublicKey;
+use signet_tuf::role;
+use signet_tuf::update::{self, TargetSigned};
+
+use super::inspect::{self, TrustRepo};
+use super::{
+    PULL_ROLES, RELEASES_ROLE, check_registry_digest, is_released_role, signable_roles,
+    signer_role, trusted_digest, validate_signer_name,
+};
+use crate::changelist::{Action, Change, DelegationChange, TargetMeta};
+use crate::error::{Error, Result};
+use crate::registry::{Digest, ImageReference, RegistryClient};
+use crate::repository::{InitOptions, RepoWarning, Repository};
+
+/// Whether the repository exists: `Some(warnings)` after a successful update, `None` when
+/// neither the server nor the cache has trust data for it.
+///
+/// # Errors
+///
+/// Any other update error.
+pub async fn update_if_exists(repo: &mut Repository) -> Result<Option<Vec<RepoWarning>>> {
+    match repo.update().await {
+        Ok(warnings) => Ok(Some(warnings)),
+        Err(Error::RepositoryNotExist { .. } | Error::NotInitialized { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Canonical IDs of every key the repository's key stores hold.
+///
+/// # Errors
+///
+/// Key store errors.
+pub fn held_key_ids(repo: &Repository) -> Result<BTreeSet<String>> {
+    repo.crypto().reload();
+    let keys = repo.crypto().list_keys().map_err(|e| Error::Key {
+        gun: repo.gun().to_string(),
+        role: String::new(),
+        source: Box::new(e),
+    })?;
+    Ok(keys.into_iter().map(|k| k.key_id.to_string()).collect())
+}
+
+/// Every occurrence of `tag` (every target when `None`) in the tree; empty when there is none.
+fn all_targets(repo: &Repository, tag: Option<&str>) -> Result<Vec<TargetSigned>> {
+    match repo.all_target_metadata_by_name(tag.unwrap_or("")) {
+        Ok(targets) => Ok(targets),
+        Err(Error::Update { source, .. })
+            if matches!(*source, update::Error::NoSuchTarget { .. }) =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Initialises the repository as docker does: the existing root key with the smallest ID (or
+/// a new one), a new targets key, a server-managed snapshot key.
+async fn initialize(repo: &mut Repository) -> Result<()> {
+    repo.initialize(InitOptions {
+        server_managed_snapshot: true,
+        ..InitOptions::default()
+    })
+    .await
+}
+
+/// Stages `keys` and the path `""` on `targets/<name>` and `targets/releases`.
+fn stage_signer(repo: &Repository, name: &str, keys: &[PublicKey]) -> Result<()> {
+    for role_name in [signer_role(name), RELEASES_ROLE.to_owned()] {
+        repo.stage(&Change::delegation(
+            Action::Create,
+            role_name.as_str(),
+            &DelegationChange {
+                threshold: 1,
+                add_keys: keys.to_vec(),
+                ..DelegationChange::default()
+            },
+        ))?;
+        repo.stage(&Change::delegation(
+            Action::Create,
+            role_name.as_str(),
+            &DelegationChange {
+                add_paths: vec![String::new()],
+                ..DelegationChange::default()
+            },
+        ))?;
+    }
+    Ok(())
+}
+
+/// Publishes, clearing the staged changes when the publish fails (docker clears the
+/// changelist around every trust command that publishes).
+async fn publish(repo: &mut Repository) -> Result<Vec<RepoWarning>> {
+    match repo.publish().await {
+        Ok(report) => Ok(report.warnings),
+        Err(e) => {
+            let _ = repo.changelist().clear();
+            Err(e)
+        }
+    }
+}
+
+/// How `sign` should behave.
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// Sign the digest the registry serves now even when the tag is already released (docker's
+    /// `--local`); otherwise an already released tag is signed again with its released hashes.
+    pub local: bool,
+    /// The signer docker would create when initialising the repository (the registry user
+    /// name); `None` signs a new repository's tag into `targets`.
+    pub initial_signer: Option<String>,
+}
+
+/// What `sign` did.
+#[derive(Debug, Clone)]
+pub struct SignReport {
+    /// The tag.
+    pub tag: String,
+    /// The signed digest.
+    pub digest: Digest,
+    /// The signed length.
+    pub size: u64,
+    /// The roles the tag was signed into.
+    pub roles: Vec<String>,
+    /// Whether the repository was initialised.
+    pub initialized: bool,
+    /// The signer created while initialising, if any.
+    pub created_signer: Option<String>,
+    /// The released row that existed before (when the tag was signed again).
+    pub existing: Option<inspect::SignedTag>,
+    /// Non-fatal findings.
+    pub warnings: Vec<RepoWarning>,
+}
+
+fn tag_of(image: &ImageReference) -> Result<String> {
+    if image.digest().is_some() {
+        return Err(Error::TrustDigestReference {
+            reference: image.to_string(),
+        });
+    }
+    image
+        .tag()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::TrustNoTag { name: image.name() })
+}
+
+fn target_meta(digest: &Digest, size: u64) -> Result<TargetMeta> {
+    let length = i64::try_from(size).map_err(|_| Error::InvalidTargetMeta {
+        target: digest.to_string(),
+        reason: "size too large".to_owned(),
+    })?;
+    Ok(TargetMeta {
+        length,
+        hashes: BTreeMap::from([(digest.algorithm().name().to_owned(), digest.to_bytes())]),
+        custom: None,
+    })
+}
+
+/// `trust sign IMAGE:TAG`: signs the tag's manifest (digest and size from the registry) into
+/// the signable roles, initialising the repository first when needed, and publishes.
+///
+/// # Errors
+///
+/// [`Error::TrustDigestReference`], [`Error::TrustNoTag`], registry errors, update and publish
+/// errors, [`Error::TrustNoSignableRoles`].
+pub async fn sign(
+    repo: &mut Repository,
+    registry: &RegistryClient,
+    image: &ImageReference,
+    options: &SignOptions,
+) -> Result<SignReport> {
+    let tag = tag_of(image)?;
+    let gun = repo.gun().to_string();
+    repo.changelist().clear()?;
+    let mut warnings = Vec::new();
+    let existing_repo = update_if_exists(repo).await?;
+    let initialized = existing_repo.is_none();
+    let mut existing = None;
+    let (digest, size) = match existing_repo {
+        Some(found) => {
+            warnings.extend(found);
+            let targets = all_targets(repo, Some(&tag))?;
+            let released = targets.iter().find(|t| is_released_role(&t.role.name));
+            match released {
+                Some(target) if !options.local => {
+                    existing = inspect::released_rows(&targets).into_iter().next();
+                    let with_role = update::TargetWithRole {
+                        name: target.name.clone(),
+                        meta: target.meta.clone(),
+                        role: target.role.name.clone(),
+                    };
+                    let digest = trusted_digest(&gun, &with_role)?;
+                    (
+                        digest,
+                        u64::try_from(target.meta.length).unwrap_or_default(),
+                    )
+                }
+                _ => {
+                    let manifest = registry.resolve(image).await?;
+                    (manifest.digest, manifest.size)
+                }
+            }
+        }
+        None => {
+            let manifest = registry.resolve(image).await?;
+            (manifest.digest, manifest.size)
+        }
+    };
+    let meta = target_meta(&digest, size)?;
+
+    let mut created_signer = None;
+    let roles = if initialized {
+        initialize(repo).await?;
+        match &options.initial_signer {
+            Some(name) => {
+                let key = signer_key(repo, name)?;
+                stage_signer(repo, name, &[key])?;
+                created_signer = Some(name.clone());
+                vec![signer_role(name), RELEASES_ROLE.to_owned()]
+            }
+            None => vec![role::TARGETS.to_owned()],
+        }
+    } else {
+        let held = held_key_ids(repo)?;
+        signable_roles(&gun, &repo.delegations()?, &tag, &held)?
+    };
+    for role_name in &roles {
+        repo.stage(&Change::add_target(role_name.as_str(), tag.as_str(), &meta))?;
+    }
+    warnings.extend(publish(repo).await?);
+    Ok(SignReport {
+        tag,
+        digest,
+        size,
+        roles,
+        initialized,
+        created_signer,
+        existing,
+        warnings,
+    })
+}
+
+/// The public key of the signer `name`: the held key with role `name` (smallest ID), or a new
+/// ECDSA key.
+fn signer_key(repo: &Repository, name: &str) -> Result<PublicKey> {
+    let key_error = |e: signet_signer::Error| Error::Key {
+        gun: repo.gun().to_string(),
+        role: name.to_owned(),
+        source: Box::new(e),
+    };
+    repo.crypto().reload();
+    let mut keys = repo.crypto().list_keys().map_err(key_error)?;
+    keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+    if let Some(info) = keys.iter().find(|k| k.role == name) {
+        let signer = repo
+            .crypto()
+            .require_signer_by_id(&info.key_id)
+            .map_err(key_error)?;
+        return Ok(signer.public_key().clone());
+    }
+    let signer = repo
+        .crypto()
+        .create(signet_signer::KeyAlgorithm::Ecdsa, name, None)
+        .map_err(key_error)?;
+    Ok(signer.public_key().clone())
+}
+
+/// What `revoke` removed.
+#[derive(Debug, Clone)]
+pub struct RevokeReport {
+    /// The tags removed, each with the roles it was removed from.
+    pub removed: Vec<(String, Vec<String>)>,
+    /// Non-fatal findings.
+    pub warnings: Vec<RepoWarning>,
+}
+
+/// `trust revoke IMAGE[:TAG]`: removes the tag (every released tag when `tag` is `None`) from
+/// the signable roles and publishes.
+///
+/// # Errors
+///
+/// [`Error::RepositoryNotExist`], [`Error::TrustTagNotSigned`], [`Error::TrustNoSignedTags`],
+/// [`Error::TrustNoSignableRoles`], update and publish errors.
+pub async fn revoke(repo: &mut Repository, tag: Option<&str>) -> Result<RevokeReport> {
+    let gun = repo.gun().to_string();
+    repo.changelist().clear()?;
+    let mut warnings = repo.update().await?;
+    let held = held_key_ids(repo)?;
+    let delegations = repo.delegations()?;
+    let names: Vec<String> = match tag {
+        Some(tag) => {
+            let found = repo
+                .lookup(tag, &PULL_ROLES)
+                .map_err(|_| Error::TrustTagNotSigned {
+                    gun: gun.clone(),
+                    tag: tag.to_owned(),
+                })?;
+            vec![found.name]
+        }
+        None => {
+            let mut names: Vec<String> = repo
+                .list_targets(&PULL_ROLES)?
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            names.dedup();
+            if names.is_empty() {
+                return Err(Error::TrustNoSignedTags { gun });
+            }
+            names
+        }
+    };
+    let mut removed = Vec::new();
+    for name in names {
+        let roles = signable_roles(&gun, &delegations, &name, &held)?;
+        for role_name in &roles {
+            repo.stage(&Change::remove_target(role_name.as_str(), name.as_str()))?;
+        }
+        removed.push((name, roles));
+    }
+    warnings.extend(publish(repo).await?);
+    Ok(RevokeReport { removed, warnings })
+}
+
+/// What `signer add` did.
+#[derive(Debug, Clone)]
+pub struct AddSignerReport {
+    /// Whether the repository was initialised first.
+    pub initialized: bool,
+    /// Canonical IDs of the keys added.
+    pub key_ids: Vec<String>,
+    /// Non-fatal findings.
+    pub warnings: Vec<RepoWarning>,
+}
+
+/// `trust signer add NAME IMAGE --key …`: initialises the repository when needed, then adds
+/// the keys and the path `""` to `targets/NAME` and `targets/releases`, and publishes.
+///
+/// # Errors
+///
+/// [`Error::TrustInvalidName`], update, initialisation and publish errors.
+pub async fn add_signer(
+    repo: &mut Repository,
+    name: &str,
+    keys: &[PublicKey],
+) -> Result<AddSignerReport> {
+    validate_signer_name(name)?;
+    repo.changelist().clear()?;
+    let mut warnings = Vec::new();
+    let initialized = match update_if_exists(repo).await? {
+        Some(found) => {
+            warnings.extend(found);
+            false
+        }
+        None => {
+            initialize(repo).await?;
+            true
+        }
+    };
+    stage_signer(repo, name, keys)?;
+    warnings.extend(publish(repo).await?);
+    let key_ids = keys
+        .iter()
+        .map(|k| k.canonical_key_id().map(|id| id.to_string()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Metadata {
+            gun: repo.gun().to_string(),
+            role: signer_role(name),
+            source: Box::new(e),
+        })?;
+    Ok(AddSignerReport {
+        initialized,
+        key_ids,
+        warnings,
+    })
+}
+
+/// A signer found by [`find_signer`].
+#[derive(Debug, Clone)]
+pub struct SignerInfo {
+    /// Canonical IDs of its keys.
+    pub key_ids: Vec<String>,
+    /// Whether removing it leaves `targets/releases` signed by fewer keys than its threshold
+    /// (it signed the last released version).
+    pub last_signer: bool,
+}
+
+/// Updates the repository and finds signer `name` for [`remove_signer`].
+///
+/// # Errors
+///
+/// [`Error::TrustInvalidName`], [`Error::TrustSignerNotFound`], update errors.
+pub async fn find_signer(repo: &mut Repository, name: &str) -> Result<SignerInfo> {
+    validate_signer_name(name)?;
+    repo.update().await?;
+    let role_name = signer_role(name);
+    let delegation = repo
+        .delegations()?
+        .into_iter()
+        .find(|d| d.name == role_name)
+        .ok_or_else(|| Error::TrustSignerNotFound {
+            gun: repo.gun().to_string(),
+            signer: name.to_owned(),
+        })?;
+    let key_ids: BTreeSet<String> = inspect::canonical_key_ids(&delegation).collect();
+    let raw_ids: BTreeSet<String> = delegation.keys.keys().map(ToString::to_string).collect();
+    let verified = repo.verified()?;
+    let last_signer = match (
+        verified.targets_role(RELEASES_ROLE),
+        repo.delegations()?
+            .into_iter()
+            .find(|d| d.name == RELEASES_ROLE),
+    ) {
+        (Some(releases), Some(releases_role)) => {
+            let others: BTreeSet<&str> = releases
+                .signatures()
+                .iter()
+                .map(|s| s.keyid.as_str())
+                .filter(|id| !raw_ids.contains(*id) && !key_ids.contains(*id))
+                .collect();
+            i64::try_from(others.len()).unwrap_or(i64::MAX) < releases_role.threshold
+        }
+        _ => false,
+    };
+    Ok(SignerInfo {
+        key_ids: key_ids.into_iter().collect(),
+        last_signer,
+    })
+}
+
+/// `trust signer remove NAME IMAGE` (without docker's bug): removes the signer's keys from
+/// `targets/releases`, deletes `targets/NAME` and publishes. Call [`find_signer`] first (on the
+/// same repository) to decide whether to ask the user.
+///
+/// # Errors
+///
+/// Publish errors.
+pub async fn remove_signer(
+    repo: &mut Repository,
+    name: &str,
+    signer: &SignerInfo,
+) -> Result<Vec<RepoWarning>> {
+    repo.changelist().clear()?;
+    if !signer.key_ids.is_empty() {
+        repo.stage(&Change::delegation(
+            Action::Update,
+            RELEASES_ROLE,
+            &DelegationChange {
+                remove_keys: signer.key_ids.clone(),
+                ..DelegationChange::default()
+            },
+        ))?;
+    }
+    repo.stage(&Change::remove_delegation(signer_role(name)))?;
+    publish(repo).await
+}
+
+/// `trust inspect IMAGE[:TAG]`: the inspect document for `name` (the argument as given).
+///
+/// # Errors
+///
+/// Update errors (the caller reports them as docker does: "no signatures or cannot access").
+pub async fn inspect(repo: &mut Repository, name: &str, tag: Option<&str>) -> Result<TrustRepo> {
+    repo.update().await?;
+    let targets = all_targets(repo, tag)?;
+    let delegations = repo.delegations()?;
+    let root = repo.verified()?.root().signed().clone();
+    Ok(inspect::trust_repo(name, &targets, &delegations, &root))
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone)]
+pub struct VerifiedImage {
+    /// The normalised image name (`registry.local:5000/team/app`).
+    pub name: String,
+    /// The tag.
+    pub tag: String,
+    /// The trusted (and served) digest.
+    pub digest: Digest,
+    /// The signed length.
+    pub size: i64,
+    /// The role the tag was found in (`targets/releases` or `targets`).
+    pub role: String,
+}
+
+impl VerifiedImage {
+    /// The pinned reference: `<name>@sha256:<hex>`.
+    pub fn pinned(&self) -> String {
+        format!("{}@{}", self.name, self.digest)
+    }
+}
+
+/// The pull-time check: update from the trust server (which must be reachable; a cached copy
+/// is not accepted), find the tag in `targets/releases` then `targets` (only directly in those
+/// two roles), require a sha256 hash and compare it with the digest the registry serves.
+///
+/// # Errors
+///
+/// [`Error::TrustServerUnreachable`], [`Error::RepositoryNotExist`], [`Error::Update`]
+/// (invalid signatures, expired metadata, …), [`Error::TrustTagNotSigned`],
+/// [`Error::TrustNoSha256`], registry errors, [`Error::TrustDigestMismatch`].
+pub async fn verify(
+    repo: &mut Repository,
+    registry: &RegistryClient,
+    image: &ImageReference,
+) -> Result<VerifiedImage> {
+    let gun = repo.gun().to_string();
+    let server = repo.remote().server_url().to_string();
+    let unreachable = |reason: String| Error::TrustServerUnreachable {
+        gun: gun.clone(),
+        server: server.clone(),
+        reason,
+    };
+    if let Some(reason) = repo.remote().offline_reason() {
+        return Err(unreachable(reason.to_owned()));
+    }
+    let warnings = repo.update().await?;
+    for warning in &warnings {
+        if let RepoWarning::Offline { reason } = warning {
+            return Err(unreachable(reason.clone()));
+        }
+    }
+    let image = if image.tag().is_none() && image.digest().is_none() {
+        image.clone().with_default_tag()
+    } else {
+        image.clone()
+    };
+    let tag = tag_of(&image)?;
+    let not_signed = || Error::TrustTagNotSigned {
+        gun: gun.clone(),
+        tag: tag.clone(),
+    };
+    let found = repo.lookup(&tag, &PULL_ROLES).map_err(|_| not_signed())?;
+    if !PULL_ROLES.contains(&found.role.as_str()) {
+        return Err(not_signed());
+    }
+    let trusted = trusted_digest(&gun, &found)?;
+    let served = registry.resolve(&image).await?;
+    check_registry_digest(&image.name(), &tag, &found.role, &trusted, &served.digest)?;
+    Ok(VerifiedImage {
+        name: image.name(),
+        tag,
+        digest: trusted,
+        size: found.meta.length,
+        role: found.role,
+    })
+}
