@@ -119,37 +119,25 @@ impl SignetServer {
     /// different key than before, the server can no longer open the private keys it holds,
     /// which is how a test makes it unable to re-sign metadata.
     pub fn restart_with_kek(self, kek_hex: &str) -> Result<Self> {
-        let Self {
-            process,
-            database,
-            dir,
-            url,
-            database_url,
-            extra_args,
-            tls,
-        } = self;
-        process.stop();
-        let kek = write_kek(dir.path(), "kek-restart.hex", kek_hex)?;
-        let port = url
+        self.process.stop();
+        let kek = write_kek(self.dir.path(), "kek-restart.hex", kek_hex)?;
+        let port = self
+            .url
             .rsplit(':')
             .next()
             .and_then(|port| port.parse::<u16>().ok());
         let (process, url) = launch(
-            &database_url,
-            dir.path(),
+            &self.database_url,
+            self.dir.path(),
             &kek,
-            &extra_args,
-            tls.as_ref(),
+            &self.extra_args,
+            self.tls.as_ref(),
             port,
         )?;
         Ok(Self {
             process,
-            database,
-            dir,
             url,
-            database_url,
-            extra_args,
-            tls,
+            ..self
         })
     }
 
