@@ -7,14 +7,8 @@ use std::sync::OnceLock;
 
 use signet_e2e::{
     CommandOutput, DEFAULT_COMMAND_TIMEOUT, DelegationRow, NotaryCli, Passphrases, TargetRow,
-    TrustDir, parse_delegation_list, parse_target_list, run_command,
+    TrustDir, debug_binary, parse_delegation_list, parse_target_list, run_command, workspace_root,
 };
-
-/// The workspace root: the parent of the e2e crate's manifest directory.
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
 
 /// Path of the `signet` binary: `$SIGNET_BIN` as is, otherwise `cargo build -p signet-cli`
 /// once per process (a no-op when it is up to date) and `target/debug/signet`.
@@ -33,17 +27,7 @@ pub(crate) fn signet_binary() -> PathBuf {
                 .status()
                 .expect("run cargo build -p signet-cli");
             assert!(status.success(), "cargo build -p signet-cli failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .map(|dir| {
-                    if dir.is_absolute() {
-                        dir
-                    } else {
-                        root.join(dir)
-                    }
-                })
-                .unwrap_or_else(|| root.join("target"));
-            target.join("debug").join("signet")
+            debug_binary("signet")
         })
         .clone()
 }
@@ -63,14 +47,9 @@ impl Signet {
     /// A `signet` with a fresh, empty trust dir talking to `server_url`.
     pub(crate) fn new(server_url: &str) -> Self {
         let dir = TrustDir::new().unwrap();
-        Self {
-            server_url: server_url.trim_end_matches('/').to_owned(),
-            trust: dir.path(),
-            home: dir.home(),
-            files: dir.files(),
-            passphrases: Passphrases::default(),
-            _owned: Some(dir),
-        }
+        let mut signet = Self::on(server_url, &dir);
+        signet._owned = Some(dir);
+        signet
     }
 
     /// A `signet` using the trust dir of `notary` (keys, cache and changelist shared).

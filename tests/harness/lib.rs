@@ -46,6 +46,6 @@ pub use ports::free_port;
 pub use postgres::{Postgres, TempDatabase};
 pub use process::{DEFAULT_STARTUP_TIMEOUT, ServerCommand, ServerProcess};
 pub use require::{find_tool, in_ci, require_postgres, require_tool};
-pub use signet::{SignetServer, signet_server_binary};
+pub use signet::{SignetServer, debug_binary, signet_server_binary, workspace_root};
 pub use tls::TlsFiles;
 pub use trust_dir::{TrustDir, copy_dir_all};

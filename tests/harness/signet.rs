@@ -260,9 +260,26 @@ fn data_dir() -> Result<TempDir> {
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Where cargo puts the debug build of binary `name`: under `$CARGO_TARGET_DIR` (relative to
+/// the workspace root unless absolute), otherwise under the workspace's `target/`.
+pub fn debug_binary(name: &str) -> PathBuf {
+    let root = workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"));
+    target.join("debug").join(name)
 }
 
 /// Path of the `signet-server` binary, building it once per process when it is missing or
@@ -282,17 +299,7 @@ pub fn signet_server_binary() -> Result<PathBuf> {
 
 fn locate_or_build() -> Result<PathBuf> {
     let root = workspace_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                root.join(dir)
-            }
-        })
-        .unwrap_or_else(|| root.join("target"));
-    let binary = target.join("debug").join("signet-server");
+    let binary = debug_binary("signet-server");
     let built = modified(&binary);
     let sources = [
         "crates/server/src",

@@ -222,11 +222,12 @@ pub(crate) enum Command {
         alias = "re-sign",
         long_about = "Fetches the latest trust data of the Globally Unique Name and re-signs, \
                       with the version bumped and a fresh expiry (root 10 years, targets, \
-                      delegations and a client-held snapshot 3 years), every role whose key is \
-                      held here, or only the roles given with --role, then publishes them in \
-                      one upload. The server re-signs the timestamp (and a snapshot whose key \
-                      it holds). Staged changes are not published. A signet extension: notary \
-                      has no such command.",
+                      delegations and a client-held snapshot 3 years, or --expires), every role \
+                      whose key is held here, or only the roles given with --role, then \
+                      publishes them in one upload. The server re-signs the timestamp (and a \
+                      snapshot whose key it holds) with its own expiry; the output names them. \
+                      Staged changes are not published. A signet extension: notary has no such \
+                      command.",
         override_usage = "signet resign [OPTIONS] <GUN>"
     )]
     Resign(ResignArgs),
@@ -278,6 +279,21 @@ pub(crate) struct ResignArgs {
     /// A role to re-sign (repeatable; default: every role whose key is held).
     #[arg(short = 'r', long = "role", value_name = "ROLE")]
     pub(crate) roles: Vec<String>,
+    /// How long the re-signed roles stay valid, from now, instead of their defaults.
+    #[arg(
+        short = 'e',
+        long = "expires",
+        value_name = "DURATION",
+        long_help = "How long the re-signed roles stay valid, from now, instead of their \
+                     defaults. One value for every role re-signed on request (those given \
+                     with --role, or every role whose key is held); re-sign once per role for \
+                     different lifetimes. A Go duration as notary takes them (8760h, 90m, \
+                     1h30m) or days, weeks, years of 365 days (30d, 52w, 10y); from one minute \
+                     to 100 years. Root must get at least six months: a root closer to its \
+                     expiry is re-signed by every publish. Does not apply to the timestamp \
+                     or a server-managed snapshot."
+    )]
+    pub(crate) expires: Option<String>,
 }
 
 /// `<GUN>` alone.

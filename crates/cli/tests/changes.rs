@@ -60,7 +60,12 @@ fn add_stages_length_and_hashes_of_the_file() {
     let meta = change.target_meta().unwrap();
     assert_eq!(meta.length, i64::try_from(payload.len()).unwrap());
     let expected = signet_tuf::metadata::FileMeta::from_bytes(payload);
-    assert_eq!(meta.hashes, expected.hashes);
+    let expected_hashes: std::collections::BTreeMap<String, Vec<u8>> = expected
+        .hashes
+        .iter()
+        .map(|(name, digest)| (name.to_owned(), digest.to_vec()))
+        .collect();
+    assert_eq!(meta.hashes, expected_hashes);
     // Kept as given, compacted as Go compacts a json.RawMessage (key order unchanged).
     assert_eq!(meta.custom.unwrap().as_str(), r#"{"b":2,"a":[1,2]}"#);
 

@@ -88,3 +88,9 @@ fn version() {
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(json["name"], "signet");
 }
+
+#[test]
+fn resign_help() {
+    insta::assert_snapshot!("help_resign", help(&["resign", "-h"]));
+    insta::assert_snapshot!("help_resign_long", help(&["resign", "--help"]));
+}

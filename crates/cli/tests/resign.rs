@@ -6,6 +6,7 @@
 
 mod common;
 
+use chrono::Timelike;
 use common::{Sandbox, json};
 use signet_e2e::SignetServer;
 
@@ -225,6 +226,159 @@ fn mask_dates(text: &str) -> String {
     out
 }
 
+/// `signed.expires` of the cached `role.json`, parsed.
+fn expiry(env: &Env, role: &str) -> chrono::DateTime<chrono::Utc> {
+    let (_, text) = env.cached(role);
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .unwrap_or_else(|e| panic!("{role} expiry {text}: {e}"))
+        .to_utc()
+}
+
+/// Asserts that `at` lies between `before + lifetime` and `after + lifetime` (the instants
+/// around the command), give or take a second for the seconds precision of the output.
+fn assert_expires_after(
+    what: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    before: chrono::DateTime<chrono::Utc>,
+    after: chrono::DateTime<chrono::Utc>,
+    lifetime: chrono::TimeDelta,
+) {
+    let second = chrono::TimeDelta::seconds(1);
+    assert!(
+        at >= before + lifetime - second && at <= after + lifetime + second,
+        "{what} expires at {at}, expected between {} and {}",
+        before + lifetime,
+        after + lifetime
+    );
+}
+
+/// `--expires` sets every role re-signed on request to now plus the duration; the timestamp
+/// is the server's and is named as such.
+#[test]
+fn expires_applies_to_every_resigned_role() {
+    let env = Env::new();
+    let timestamp = env.cached("timestamp");
+    let before = chrono::Utc::now();
+    let out = env.ok(&["resign", GUN, "--expires", "8760h"]);
+    let after = chrono::Utc::now();
+    // Refresh the cache (timestamp and snapshot included) from the server.
+    env.ok(&["list", GUN]);
+    let year = chrono::TimeDelta::hours(8760);
+    for role in ["root", "targets", "snapshot"] {
+        assert_expires_after(role, expiry(&env, role), before, after, year);
+    }
+    let new_timestamp = env.cached("timestamp");
+    assert!(
+        new_timestamp.0 > timestamp.0,
+        "the server re-signed the timestamp"
+    );
+    assert!(
+        expiry(&env, "timestamp") < before + chrono::TimeDelta::days(15),
+        "the timestamp keeps the server's lifetime"
+    );
+    assert!(
+        out.contains("Not re-signed here")
+            && out.contains("--expires does not apply")
+            && out.contains(": timestamp"),
+        "{out}"
+    );
+}
+
+/// With `--role`, only the roles named get the lifetime; a snapshot re-signed because targets
+/// changed keeps its default.
+#[test]
+fn expires_with_role_applies_to_that_role_only() {
+    let env = Env::new();
+    let root = env.cached("root");
+    let before = chrono::Utc::now();
+    let doc = json(&env.ok(&[
+        "--output",
+        "json",
+        "resign",
+        GUN,
+        "-r",
+        "targets",
+        "--expires",
+        "90m",
+    ]));
+    let after = chrono::Utc::now();
+    assert_eq!(doc["expires"], "90m");
+    env.ok(&["list", GUN]);
+    assert_expires_after(
+        "targets",
+        expiry(&env, "targets"),
+        before,
+        after,
+        chrono::TimeDelta::minutes(90),
+    );
+    assert_eq!(env.cached("root"), root, "root left alone");
+    assert_eq!(
+        years_from_now(&env.cached("snapshot").1),
+        3,
+        "snapshot default"
+    );
+    let targets = doc["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "targets")
+        .unwrap();
+    let shown = chrono::DateTime::parse_from_rfc3339(targets["new_expires"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    assert_eq!(shown, expiry(&env, "targets").with_nanosecond(0).unwrap());
+}
+
+/// Durations that are not usable are refused before anything is fetched or uploaded.
+#[test]
+fn invalid_expiries_are_refused_and_change_nothing() {
+    let env = Env::new();
+    let root = env.cached("root");
+    let targets = env.cached("targets");
+    for (value, reason) in [
+        ("0", "positive"),
+        ("-8760h", "positive"),
+        ("0s", "positive"),
+        ("30s", "at least one minute"),
+        ("101y", "at most 100 years"),
+        ("876001h", "at most 100 years"),
+        ("99999999999999999999999999999999y", "out of range"),
+        ("10", "missing unit"),
+        ("3 years", "unknown unit"),
+        ("abc", "expected a number"),
+    ] {
+        let flag = format!("--expires={value}");
+        let text = failure(&env.run(&["resign", GUN, &flag]));
+        assert!(
+            text.contains(&format!("invalid expiry duration {value:?}")) && text.contains(reason),
+            "{value}: {text}"
+        );
+    }
+    // Root must get six months: the whole re-sign is refused, naming root and the GUN.
+    let text = failure(&env.run(&["resign", GUN, "--expires", "30d"]));
+    assert!(
+        text.contains("root") && text.contains(GUN) && text.contains("six months"),
+        "{text}"
+    );
+    let doc = json(
+        &String::from_utf8(
+            env.run(&["--output", "json", "resign", GUN, "--expires=-1h"])
+                .stdout,
+        )
+        .unwrap(),
+    );
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"-1h\""),
+        "{doc}"
+    );
+    env.ok(&["list", GUN]);
+    assert_eq!(env.cached("root"), root, "nothing was uploaded");
+    assert_eq!(env.cached("targets"), targets, "nothing was uploaded");
+}
+
 #[test]
 fn go_notary_lists_targets_after_resign() {
     let Some(go) = signet_e2e::require_tool("notary") else {
@@ -232,6 +386,18 @@ fn go_notary_lists_targets_after_resign() {
     };
     let env = Env::new();
     env.ok(&["resign", GUN]);
+    // Short lifetimes too: targets and snapshot for 90 minutes, root for one year.
+    env.ok(&[
+        "resign",
+        GUN,
+        "-r",
+        "targets",
+        "-r",
+        "snapshot",
+        "--expires",
+        "90m",
+    ]);
+    env.ok(&["resign", GUN, "-r", "root", "--expires", "1y"]);
     let out = std::process::Command::new(go)
         .current_dir(env.sandbox.path())
         .env("HOME", env.sandbox.path().join("home"))

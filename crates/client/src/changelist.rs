@@ -792,40 +792,210 @@ impl FileChangelist {
         Ok(removed)
     }
 
-    /// Removes every file in the changelist directory (the directory stays).
+    /// Removes every file in the changelist directory (the directory stays), and whatever a
+    /// publish that was interrupted left set aside.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] when a file cannot be removed.
     pub fn clear(&self) -> Result<()> {
-        for name in self.file_names()? {
-            fsutil::remove_file_if_exists(&self.dir.join(name))?;
+        let names = self.file_names()?;
+        remove_names(&self.dir, &names)?;
+        self.remove_leftover_asides()
+    }
+
+    /// Removes the files named in `file_names`, the changes a publish just uploaded; changes
+    /// staged meanwhile (any other file) stay.
+    ///
+    /// When the directory holds exactly those files, it is first renamed aside in one step (to
+    /// a sibling `changelist.published-<uuid>` directory, which neither signet nor Go notary
+    /// reads as changes) and recreated empty, so an interrupted removal never leaves part of
+    /// the published changes staged; the set-aside files are then removed by several threads.
+    /// A file that still appears in the set-aside directory without being one of `file_names`
+    /// (staged while the rename happened) is moved back. Otherwise the named files are removed
+    /// one by one. Directories left aside by an interrupted earlier removal are removed too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when a file cannot be removed or the directory cannot be renamed back.
+    pub fn remove_files(&self, file_names: &[String]) -> Result<()> {
+        let mut published: Vec<&str> = file_names
+            .iter()
+            .map(String::as_str)
+            .filter(|name| is_plain_name(name))
+            .collect();
+        published.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        published.dedup();
+        if !published.is_empty()
+            && self.holds_exactly(&published)?
+            && let Some(aside) = self.set_aside()?
+        {
+            self.restore_strays(&aside, &published)?;
+            remove_names(&aside, &published)?;
+            self.finish_aside(&aside, &published)?;
+            return self.remove_leftover_asides();
+        }
+        remove_names(&self.dir, &published)?;
+        self.remove_leftover_asides()
+    }
+
+    /// Whether the directory's entries are exactly `published` (sorted), and nothing else (no
+    /// subdirectory either: the rename would carry it away).
+    fn holds_exactly(&self, published: &[&str]) -> Result<bool> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("read directory", &self.dir, e)),
+        };
+        let mut names = Vec::with_capacity(published.len());
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read directory", &self.dir, e))?;
+            match entry.file_name().into_string() {
+                Ok(name) => names.push(name),
+                Err(_) => return Ok(false),
+            }
+        }
+        if names.len() != published.len() {
+            return Ok(false);
+        }
+        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        Ok(names.iter().zip(published).all(|(a, b)| a == b))
+    }
+
+    /// Renames the directory to a fresh aside path and recreates it empty; `None` (nothing
+    /// changed) when it is a symlink or cannot be renamed.
+    fn set_aside(&self) -> Result<Option<PathBuf>> {
+        let (Some(parent), Some(base)) = (self.dir.parent(), self.dir.file_name()) else {
+            return Ok(None);
+        };
+        if !fs::symlink_metadata(&self.dir).is_ok_and(|m| m.is_dir()) {
+            return Ok(None);
+        }
+        let aside = parent.join(format!(
+            "{}{ASIDE_MARKER}{}",
+            base.to_string_lossy(),
+            uuid_v4()
+        ));
+        if fs::rename(&self.dir, &aside).is_err() {
+            return Ok(None);
+        }
+        if let Err(e) = fsutil::create_private_dir(&self.dir) {
+            // Put everything back rather than lose staged changes.
+            let _ = fs::rename(&aside, &self.dir);
+            return Err(e);
+        }
+        Ok(Some(aside))
+    }
+
+    /// Moves every entry of `aside` that is not in `published` back into the changelist.
+    fn restore_strays(&self, aside: &Path, published: &[&str]) -> Result<()> {
+        let entries = match fs::read_dir(aside) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read directory", aside, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read directory", aside, e))?;
+            let name = entry.file_name();
+            let known = name.to_str().is_some_and(|n| {
+                published
+                    .binary_search_by(|p| p.as_bytes().cmp(n.as_bytes()))
+                    .is_ok()
+            });
+            if !known {
+                let to = self.dir.join(&name);
+                fs::rename(entry.path(), &to).map_err(|e| Error::io("rename", &to, e))?;
+            }
         }
         Ok(())
     }
 
-    /// Removes the files named in `file_names` (used after a publish so that changes staged
-    /// meanwhile survive).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] when a file cannot be removed.
-    pub fn remove_files(&self, file_names: &[String]) -> Result<()> {
-        // Large changelists are unlinked by several threads at once: most of an unlink's cost
-        // (freeing the inode and its blocks, waiting for the disk when the filesystem discards
-        // freed blocks) is paid outside the directory's lock, and much of it is waiting, not CPU.
-        parallel_chunks(file_names, UNLINK_THREADS, |chunk| {
-            for name in chunk {
-                if name.contains('/') || name.contains('\\') || name == ".." || name == "." {
-                    continue;
-                }
-                fsutil::remove_file_if_exists(&self.dir.join(name))?;
+    /// Removes the emptied `aside` directory, moving back anything staged into it late.
+    fn finish_aside(&self, aside: &Path, published: &[&str]) -> Result<()> {
+        for _ in 0..FINISH_ATTEMPTS {
+            match fs::remove_dir(aside) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(_) => self.restore_strays(aside, published)?,
             }
-            Ok(())
-        })
-        .into_iter()
-        .collect()
+        }
+        fs::remove_dir(aside).map_err(|e| Error::io("remove directory", aside, e))
     }
+
+    /// Removes the directories an interrupted publish left aside (they hold only changes that
+    /// were published).
+    fn remove_leftover_asides(&self) -> Result<()> {
+        let (Some(parent), Some(base)) = (self.dir.parent(), self.dir.file_name()) else {
+            return Ok(());
+        };
+        let prefix = format!("{}{ASIDE_MARKER}", base.to_string_lossy());
+        let entries = match fs::read_dir(parent) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read directory", parent, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read directory", parent, e))?;
+            let is_aside = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix));
+            if is_aside && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let aside = entry.path();
+                let names = dir_entry_names(&aside)?;
+                remove_names(&aside, &names)?;
+                fsutil::remove_dir_all_if_exists(&aside)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Marker between the changelist directory's name and a uuid in the name of a directory set
+/// aside by [`FileChangelist::remove_files`].
+const ASIDE_MARKER: &str = ".published-";
+/// Attempts at removing a set-aside directory that keeps receiving late changes.
+const FINISH_ATTEMPTS: usize = 8;
+
+/// Whether `name` is a single path component (not `.`, `..`, nor containing a separator).
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != ".."
+}
+
+/// Names of every entry of `dir` (a missing directory has none).
+fn dir_entry_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read directory", dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
+        if entry.file_type().is_ok_and(|t| !t.is_dir()) {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+/// Removes the files `names` of `dir`, several threads at once for many files: most of an
+/// unlink's cost (freeing the inode and its blocks, waiting for the disk when the filesystem
+/// discards freed blocks) is paid outside the directory's lock, and much of it is waiting, not
+/// CPU.
+fn remove_names<S: AsRef<str> + Sync>(dir: &Path, names: &[S]) -> Result<()> {
+    parallel_chunks(names, UNLINK_THREADS, |chunk| {
+        for name in chunk {
+            let name = name.as_ref();
+            if is_plain_name(name) {
+                fsutil::remove_file_if_exists(&dir.join(name))?;
+            }
+        }
+        Ok(())
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Below this many files a changelist is handled on the calling thread.

@@ -449,6 +449,31 @@ pub enum Error {
         gun: String,
     },
 
+    /// `resign --expires`: a lifetime that is not a usable duration.
+    #[error(
+        "invalid expiry duration {text:?}: {reason} (a Go duration such as 8760h or 90m, or a number of days, weeks or years such as 30d, 52w, 10y)"
+    )]
+    InvalidLifetime {
+        /// The text given.
+        text: String,
+        /// Why it is refused.
+        reason: String,
+    },
+
+    /// `resign --expires`: root would be re-signed to expire within six months, which makes
+    /// every later publish re-sign it again (and need the root key).
+    #[error(
+        "refusing to re-sign root of {gun} to expire at {expires} ({lifetime} from now): a root that expires within six months is re-signed by every publish, which then needs the root key; give at least six months (for example 1y), or leave root out with --role"
+    )]
+    ResignRootTooShort {
+        /// The collection.
+        gun: String,
+        /// The lifetime asked for, as given.
+        lifetime: String,
+        /// When root would expire.
+        expires: chrono::DateTime<chrono::Utc>,
+    },
+
     /// A staged change cannot be applied.
     #[error("cannot apply {action} {change_type} change to {scope} of {gun}: {reason}")]
     ChangeRejected {

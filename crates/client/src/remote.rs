@@ -672,12 +672,20 @@ async fn check_status(
 }
 
 /// Reads at most `limit` bytes of the body (the rest is dropped).
+///
+/// The buffer is allocated once with the announced `Content-Length` (never more than `limit`),
+/// and trimmed to what arrived, so a large metadata file is held in exactly its own size.
 async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>> {
     let url = resp.url().to_string();
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(content_length(&resp).map_or(0, |l| {
-        usize::try_from(l.min(limit)).unwrap_or(0).min(1 << 20)
-    }));
+    // Without a `Content-Length` (a chunked response), a limit below the general download
+    // limit is the exact length the metadata records (plus one) or a small fixed cap.
+    let expected = match content_length(&resp) {
+        Some(length) => usize::try_from(length).unwrap_or(usize::MAX),
+        None if limit <= MAX_DOWNLOAD_SIZE => cap,
+        None => 0,
+    };
+    let mut out = Vec::with_capacity(expected.min(cap));
     while out.len() < cap {
         let chunk = resp.chunk().await.map_err(|e| Error::Network {
             url: url.clone(),
@@ -686,6 +694,9 @@ async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>
         let Some(chunk) = chunk else { break };
         let room = cap - out.len();
         out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    if out.capacity() - out.len() > out.len() / 64 {
+        out.shrink_to_fit();
     }
     Ok(out)
 }

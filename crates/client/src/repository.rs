@@ -11,14 +11,16 @@
 //!   initial publish from the cache, initialising the repository when there is nothing local
 //!   either), update, apply the changelist, re-sign what changed (root too when it is within six
 //!   months of expiry), re-sign the snapshot when its key is held, upload everything in one
-//!   multipart POST, then clear the applied changes. The cache is not written by a publish.
+//!   multipart POST, then clear the applied changes. After the upload the cache is refreshed
+//!   with the server's new trust data, verified (`refresh.rs`; Notary leaves it as it was).
 //! * [`Repository::initialize`], [`Repository::rotate_key`], [`Repository::delete`].
 
+mod refresh;
 mod renewal;
 mod resign;
 mod working;
 
-pub use resign::{ResignReport, ResignedRole, SignedBy};
+pub use resign::{Lifetime, MAX_LIFETIME, MIN_LIFETIME, ResignReport, ResignedRole, SignedBy};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -125,6 +127,12 @@ pub enum RepoWarning {
         /// The server's timestamp key.
         new_key_id: KeyId,
     },
+    /// After a publish, the server's new trust data could not be fetched and verified; the
+    /// cache keeps the trust data from before the publish until the next update.
+    CacheNotRefreshed {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl fmt::Display for RepoWarning {
@@ -190,6 +198,10 @@ impl fmt::Display for RepoWarning {
                     old.join(", ")
                 )
             }
+            Self::CacheNotRefreshed { reason } => write!(
+                f,
+                "the changes were published, but the cached trust data could not be refreshed ({reason}); it is refreshed by the next update"
+            ),
         }
     }
 }
@@ -963,6 +975,9 @@ impl Repository {
             cache.remove(role::TIMESTAMP)?;
             cache.remove(role::SNAPSHOT)?;
         }
+        // The cache then holds what was published, as the server serves it (refresh.rs).
+        self.refresh_after_publish(&signed.files, &mut warnings)
+            .await;
         let report = PublishReport {
             roles: signed.files.iter().map(|(r, _)| r.clone()).collect(),
             initial,

@@ -32,7 +32,11 @@ pub fn meta_from_contents(contents: &[u8], custom: Option<RawJson>) -> TargetMet
     let file_meta = FileMeta::from_bytes(contents);
     TargetMeta {
         length: file_meta.length,
-        hashes: file_meta.hashes,
+        hashes: file_meta
+            .hashes
+            .iter()
+            .map(|(name, digest)| (name.to_owned(), digest.to_vec()))
+            .collect(),
         custom,
     }
 }

@@ -32,6 +32,36 @@ async fn registry(auth: AuthMode) -> (FakeRegistry, ImageReference) {
     (fake, image)
 }
 
+/// A registry handing out bearer tokens: whether its token service wants credentials, and
+/// whether it grants anonymous pulls.
+fn bearer(require_credentials: bool, anonymous_allowed: bool) -> AuthMode {
+    AuthMode::Bearer {
+        require_credentials,
+        anonymous_allowed,
+    }
+}
+
+fn client_with(image: &ImageReference, options: RegistryOptions) -> RegistryClient {
+    RegistryClient::for_image(image, options).unwrap()
+}
+
+fn anonymous_client(image: &ImageReference) -> RegistryClient {
+    client_with(image, RegistryOptions::default())
+}
+
+/// A client whose caller answers `credentials` when asked, and how often it was asked.
+fn asking_client(
+    image: &ImageReference,
+    credentials: Credentials,
+) -> (RegistryClient, Arc<AtomicUsize>) {
+    let (source, calls) = counting_source(Some(credentials));
+    let options = RegistryOptions {
+        credentials: Some(source),
+        ..RegistryOptions::default()
+    };
+    (client_with(image, options), calls)
+}
+
 fn docker_config(domain: &str, user: &str, password: &str) -> DockerConfig {
     let auth = STANDARD.encode(format!("{user}:{password}"));
     DockerConfig::parse(
@@ -61,12 +91,8 @@ fn token_requests(fake: &FakeRegistry) -> Vec<registry_fake::Logged> {
 
 #[tokio::test]
 async fn anonymous_bearer_token_with_pull_scope() {
-    let (fake, image) = registry(AuthMode::Bearer {
-        require_credentials: false,
-        anonymous_allowed: true,
-    })
-    .await;
-    let client = RegistryClient::for_image(&image, RegistryOptions::default()).unwrap();
+    let (fake, image) = registry(bearer(false, true)).await;
+    let client = anonymous_client(&image);
     let resolved = client.resolve(&image).await.unwrap();
     assert_eq!(resolved.digest.to_string(), sha256_digest(MANIFEST));
     assert_eq!(resolved.size, MANIFEST.len() as u64);
@@ -102,21 +128,16 @@ async fn anonymous_bearer_token_with_pull_scope() {
 
 #[tokio::test]
 async fn bearer_token_with_docker_config_credentials() {
-    let (fake, image) = registry(AuthMode::Bearer {
-        require_credentials: true,
-        anonymous_allowed: false,
-    })
-    .await;
+    let (fake, image) = registry(bearer(true, false)).await;
     let (source, calls) = counting_source(None);
-    let client = RegistryClient::for_image(
+    let client = client_with(
         &image,
         RegistryOptions {
             docker_config: Some(docker_config(&fake.domain(), USER, PASSWORD)),
             credentials: Some(source),
             ..RegistryOptions::default()
         },
-    )
-    .unwrap();
+    );
     let resolved = client.resolve(&image).await.unwrap();
     assert_eq!(resolved.digest.to_string(), sha256_digest(MANIFEST));
     let tokens = token_requests(&fake);
@@ -135,20 +156,8 @@ async fn bearer_token_with_docker_config_credentials() {
 
 #[tokio::test]
 async fn caller_is_asked_once_after_an_anonymous_refusal() {
-    let (fake, image) = registry(AuthMode::Bearer {
-        require_credentials: false,
-        anonymous_allowed: false,
-    })
-    .await;
-    let (source, calls) = counting_source(Some(Credentials::new(USER, PASSWORD)));
-    let client = RegistryClient::for_image(
-        &image,
-        RegistryOptions {
-            credentials: Some(source),
-            ..RegistryOptions::default()
-        },
-    )
-    .unwrap();
+    let (fake, image) = registry(bearer(false, false)).await;
+    let (client, calls) = asking_client(&image, Credentials::new(USER, PASSWORD));
     let resolved = client.resolve(&image).await.unwrap();
     assert_eq!(resolved.size, MANIFEST.len() as u64);
     client.resolve(&image).await.unwrap();
@@ -162,32 +171,16 @@ async fn caller_is_asked_once_after_an_anonymous_refusal() {
 
 #[tokio::test]
 async fn token_service_refusing_anonymous_access_prompts() {
-    let (_fake, image) = registry(AuthMode::Bearer {
-        require_credentials: true,
-        anonymous_allowed: false,
-    })
-    .await;
-    let (source, calls) = counting_source(Some(Credentials::new(USER, PASSWORD)));
-    let client = RegistryClient::for_image(
-        &image,
-        RegistryOptions {
-            credentials: Some(source),
-            ..RegistryOptions::default()
-        },
-    )
-    .unwrap();
+    let (_fake, image) = registry(bearer(true, false)).await;
+    let (client, calls) = asking_client(&image, Credentials::new(USER, PASSWORD));
     client.resolve(&image).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn refused_without_credentials_names_image_and_registry() {
-    let (fake, image) = registry(AuthMode::Bearer {
-        require_credentials: true,
-        anonymous_allowed: false,
-    })
-    .await;
-    let client = RegistryClient::for_image(&image, RegistryOptions::default()).unwrap();
+    let (fake, image) = registry(bearer(true, false)).await;
+    let client = anonymous_client(&image);
     let error = client.resolve(&image).await.unwrap_err();
     match &error {
         RegistryError::AccessDenied {
@@ -209,20 +202,8 @@ async fn refused_without_credentials_names_image_and_registry() {
 
 #[tokio::test]
 async fn wrong_credentials_are_refused() {
-    let (_fake, image) = registry(AuthMode::Bearer {
-        require_credentials: true,
-        anonymous_allowed: false,
-    })
-    .await;
-    let (source, calls) = counting_source(Some(Credentials::new(USER, "wrong")));
-    let client = RegistryClient::for_image(
-        &image,
-        RegistryOptions {
-            credentials: Some(source),
-            ..RegistryOptions::default()
-        },
-    )
-    .unwrap();
+    let (_fake, image) = registry(bearer(true, false)).await;
+    let (client, calls) = asking_client(&image, Credentials::new(USER, "wrong"));
     let error = client.resolve(&image).await.unwrap_err();
     assert!(
         matches!(
@@ -240,15 +221,7 @@ async fn wrong_credentials_are_refused() {
 #[tokio::test]
 async fn basic_auth_from_the_caller() {
     let (fake, image) = registry(AuthMode::Basic).await;
-    let (source, calls) = counting_source(Some(Credentials::new(USER, PASSWORD)));
-    let client = RegistryClient::for_image(
-        &image,
-        RegistryOptions {
-            credentials: Some(source),
-            ..RegistryOptions::default()
-        },
-    )
-    .unwrap();
+    let (client, calls) = asking_client(&image, Credentials::new(USER, PASSWORD));
     let resolved = client.resolve(&image).await.unwrap();
     assert_eq!(resolved.digest.to_string(), sha256_digest(MANIFEST));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -263,7 +236,7 @@ async fn basic_auth_from_the_caller() {
 #[tokio::test]
 async fn basic_auth_from_docker_config_and_refusal_without() {
     let (fake, image) = registry(AuthMode::Basic).await;
-    let client = RegistryClient::for_image(
+    let client = client_with(
         &image,
         RegistryOptions {
             docker_config: Some(docker_config(
@@ -273,14 +246,13 @@ async fn basic_auth_from_docker_config_and_refusal_without() {
             )),
             ..RegistryOptions::default()
         },
-    )
-    .unwrap();
+    );
     assert_eq!(
         client.resolve(&image).await.unwrap().size,
         MANIFEST.len() as u64
     );
 
-    let anonymous = RegistryClient::for_image(&image, RegistryOptions::default()).unwrap();
+    let anonymous = anonymous_client(&image);
     let error = anonymous.resolve(&image).await.unwrap_err();
     match error {
         RegistryError::AccessDenied {
@@ -301,14 +273,13 @@ async fn credential_helper_is_reported_when_credentials_are_needed() {
         Path::new("config.json"),
     )
     .unwrap();
-    let client = RegistryClient::for_image(
+    let client = client_with(
         &image,
         RegistryOptions {
             docker_config: Some(config.clone()),
             ..RegistryOptions::default()
         },
-    )
-    .unwrap();
+    );
     let error = client.resolve(&image).await.unwrap_err();
     match &error {
         RegistryError::CredentialHelper { registry, helper } => {
@@ -323,21 +294,14 @@ async fn credential_helper_is_reported_when_credentials_are_needed() {
     );
 
     // An open registry never needs the helper.
-    let open = FakeRegistry::start(AuthMode::Open).await;
-    open.serve(
-        "team/app",
-        "1.0",
-        Served::new(MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST),
-    );
-    let image = ImageReference::parse(&format!("{}/team/app:1.0", open.domain())).unwrap();
-    let client = RegistryClient::for_image(
+    let (_open, image) = registry(AuthMode::Open).await;
+    let client = client_with(
         &image,
         RegistryOptions {
             docker_config: Some(config),
             ..RegistryOptions::default()
         },
-    )
-    .unwrap();
+    );
     assert_eq!(
         client.resolve(&image).await.unwrap().size,
         MANIFEST.len() as u64
@@ -346,46 +310,44 @@ async fn credential_helper_is_reported_when_credentials_are_needed() {
 
 #[tokio::test]
 async fn token_response_problems() {
-    let (fake, image) = registry(AuthMode::Bearer {
-        require_credentials: false,
-        anonymous_allowed: true,
-    })
-    .await;
+    let (fake, image) = registry(bearer(false, true)).await;
 
-    fake.configure(|c| c.token_body = Some(br#"{"expires_in": 60}"#.to_vec()));
-    let client = RegistryClient::for_image(&image, RegistryOptions::default()).unwrap();
-    let error = client.resolve(&image).await.unwrap_err();
-    assert!(
-        matches!(&error, RegistryError::Token { reason, .. } if reason.contains("no token")),
-        "{error}"
-    );
-
-    fake.configure(|c| c.token_body = Some(vec![b' '; (1 << 20) + 1]));
-    let client = RegistryClient::for_image(&image, RegistryOptions::default()).unwrap();
-    let error = client.resolve(&image).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            RegistryError::TooLarge {
-                what: "token response",
-                limit: 1_048_576,
-                ..
-            }
+    // (case, token response body, the error expected).
+    type Expected = fn(&RegistryError) -> bool;
+    let refused: [(&str, Vec<u8>, Expected); 2] = [
+        (
+            "no token",
+            br#"{"expires_in": 60}"#.to_vec(),
+            |e| matches!(e, RegistryError::Token { reason, .. } if reason.contains("no token")),
         ),
-        "{error}"
-    );
+        ("oversize response", vec![b' '; (1 << 20) + 1], |e| {
+            matches!(
+                e,
+                RegistryError::TooLarge {
+                    what: "token response",
+                    limit: 1_048_576,
+                    ..
+                }
+            )
+        }),
+    ];
+    for (case, body, expected) in refused {
+        fake.configure(|c| c.token_body = Some(body));
+        let error = anonymous_client(&image).resolve(&image).await.unwrap_err();
+        assert!(expected(&error), "{case}: {error}");
+    }
 
     // `access_token` is accepted as well, and preferred over `token`. The fake honours only
     // tokens it issued, so let it issue the anonymous one first.
     fake.configure(|c| c.token_body = None);
-    let warm_up = RegistryClient::for_image(&image, RegistryOptions::default()).unwrap();
+    let warm_up = anonymous_client(&image);
     warm_up.resolve(&image).await.unwrap();
     let issued = STANDARD.encode("anonymous|repository:team/app:pull");
     fake.configure(|c| {
         c.token_body =
             Some(format!(r#"{{"token": "ignored", "access_token": "{issued}"}}"#).into_bytes());
     });
-    let client = RegistryClient::for_image(&image, RegistryOptions::default()).unwrap();
+    let client = anonymous_client(&image);
     assert_eq!(
         client.resolve(&image).await.unwrap().size,
         MANIFEST.len() as u64

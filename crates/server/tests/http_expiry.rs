@@ -6,6 +6,7 @@ mod common;
 use axum::http::StatusCode;
 use common::TestServer;
 use common::meta::*;
+use common::publish::ServerManaged;
 use signet_server::store::FileUpdate;
 use signet_signer::seal::{Kek, open_private_key};
 use signet_tuf::metadata::{Envelope, FileMeta, Root, Snapshot, Timestamp};
@@ -13,36 +14,10 @@ use signet_tuf::verify::{verify_snapshot, verify_timestamp};
 
 const GUN: &str = "example.com/expiring";
 
-/// Publishes a repository whose snapshot and timestamp keys are both server-held.
+/// Publishes a repository whose snapshot and timestamp keys are both server-held; returns
+/// its root.
 async fn publish(s: &TestServer) -> Vec<u8> {
-    let timestamp = key_from_json(
-        &s.get(&format!("/v2/{GUN}/_trust/tuf/timestamp.key"))
-            .await
-            .body,
-    );
-    let snapshot = key_from_json(
-        &s.get(&format!("/v2/{GUN}/_trust/tuf/snapshot.key"))
-            .await
-            .body,
-    );
-    let root_key = RootKey::new(GUN);
-    let targets_key = plain_key();
-    let root = sign(
-        root_doc(
-            1,
-            &[&root_key.public],
-            targets_key.public_key(),
-            &snapshot,
-            &timestamp,
-        ),
-        &[root_key.signer.as_ref()],
-    );
-    let targets = sign(targets_doc(1, &["x"]), &[targets_key.as_ref()]);
-    let r = s
-        .upload(GUN, &[("root", &root), ("targets", &targets)])
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    root
+    ServerManaged::publish(s, GUN, &["x"]).await.root
 }
 
 /// Signs `doc` with the server's own key of `role` (opened with the test KEK).

@@ -73,36 +73,8 @@ async fn key_routes_fail_cleanly_without_database(s: TestServer) {
     assert_eq!(r.error_code(), "UNAVAILABLE");
 }
 
-/// Each flow above, on SQLite and on PostgreSQL (a fresh schema per test).
-mod backends {
-    use super::*;
-
-    macro_rules! on_both {
-        ($($name:ident),+ $(,)?) => {
-            mod sqlite {
-                $(
-                    #[tokio::test]
-                    async fn $name() {
-                        super::super::$name(super::TestServer::new().await).await;
-                    }
-                )+
-            }
-            mod postgres {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let Some(s) = super::TestServer::postgres().await else {
-                            return;
-                        };
-                        super::super::$name(s).await;
-                    }
-                )+
-            }
-        };
-    }
-
-    on_both!(
-        get_key_creates_one_pending_key_and_reuses_it,
-        key_routes_fail_cleanly_without_database
-    );
-}
+// Each flow above, on SQLite and on PostgreSQL (a fresh schema per test).
+on_both_backends!(
+    get_key_creates_one_pending_key_and_reuses_it,
+    key_routes_fail_cleanly_without_database,
+);

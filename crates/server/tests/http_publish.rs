@@ -6,46 +6,11 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::TestServer;
 use common::meta::*;
+use common::publish::{ClientRepo, ServerManaged};
 use signet_tuf::metadata::{Envelope, FileMeta, Root, Snapshot, Timestamp};
 use signet_tuf::verify::{verify_snapshot, verify_timestamp};
 
 const GUN: &str = "docker.io/library/app";
-
-/// A repository as the notary client sets it up (`notary init -p`): client-held snapshot
-/// key, server-held timestamp key.
-struct ClientRepo {
-    root_key: RootKey,
-    targets_key: std::sync::Arc<signet_signer::PrivateKey>,
-    snapshot_key: std::sync::Arc<signet_signer::PrivateKey>,
-    timestamp: signet_tuf::PublicKey,
-    root: Vec<u8>,
-}
-
-async fn init_client_repo(s: &TestServer) -> ClientRepo {
-    let ts = s.get(&format!("/v2/{GUN}/_trust/tuf/timestamp.key")).await;
-    assert_eq!(ts.status, StatusCode::OK);
-    let timestamp = key_from_json(&ts.body);
-    let root_key = RootKey::new(GUN);
-    let targets_key = plain_key();
-    let snapshot_key = plain_key();
-    let root = sign(
-        root_doc(
-            1,
-            &[&root_key.public],
-            targets_key.public_key(),
-            snapshot_key.public_key(),
-            &timestamp,
-        ),
-        &[root_key.signer.as_ref()],
-    );
-    ClientRepo {
-        root_key,
-        targets_key,
-        snapshot_key,
-        timestamp,
-        root,
-    }
-}
 
 fn current_ts(body: &[u8]) -> Envelope<Timestamp> {
     Envelope::<Timestamp>::parse(body).expect("timestamp")
@@ -58,24 +23,10 @@ async fn notary_init_and_publish_then_read_back(s: TestServer) {
             .status,
         StatusCode::NOT_FOUND
     );
-    let repo = init_client_repo(&s).await;
-    let targets = sign(targets_doc(2, &["v1"]), &[repo.targets_key.as_ref()]);
-    let snapshot = sign(
-        snapshot_doc(2, &[("root", &repo.root), ("targets", &targets)]),
-        &[repo.snapshot_key.as_ref()],
-    );
-    let r = s
-        .upload(
-            GUN,
-            &[
-                ("root", &repo.root),
-                ("targets", &targets),
-                ("snapshot", &snapshot),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert!(r.body.is_empty());
+    let repo = ClientRepo::init(&s, GUN).await;
+    let published = repo.publish(&s, GUN, 2, &["v1"]).await;
+    let (targets, snapshot) = (published.targets, published.snapshot);
+    assert!(published.reply.body.is_empty());
 
     // Current reads serve the exact uploaded bytes.
     let root = s.get(&format!("/v2/{GUN}/_trust/tuf/root.json")).await;
@@ -145,11 +96,8 @@ async fn notary_init_and_publish_then_read_back(s: TestServer) {
     assert!(feed["records"][0]["ID"].is_string());
 
     // A later publish of targets and snapshot only.
-    let targets3 = sign(targets_doc(3, &["v1", "v2"]), &[repo.targets_key.as_ref()]);
-    let snapshot3 = sign(
-        snapshot_doc(3, &[("root", &repo.root), ("targets", &targets3)]),
-        &[repo.snapshot_key.as_ref()],
-    );
+    let targets3 = repo.targets_v(3, &["v1", "v2"]);
+    let snapshot3 = repo.snapshot_for(3, &[("root", &repo.root), ("targets", &targets3)]);
     let r = s
         .upload(GUN, &[("targets", &targets3), ("snapshot", &snapshot3)])
         .await;
@@ -184,33 +132,11 @@ async fn notary_init_and_publish_then_read_back(s: TestServer) {
 }
 
 async fn docker_style_server_managed_snapshot(s: TestServer) {
-    let timestamp = key_from_json(
-        &s.get(&format!("/v2/{GUN}/_trust/tuf/timestamp.key"))
-            .await
-            .body,
-    );
-    let snapshot = key_from_json(
-        &s.get(&format!("/v2/{GUN}/_trust/tuf/snapshot.key"))
-            .await
-            .body,
-    );
-    let root_key = RootKey::new(GUN);
-    let targets_key = plain_key();
-    let root = sign(
-        root_doc(
-            1,
-            &[&root_key.public],
-            targets_key.public_key(),
-            &snapshot,
-            &timestamp,
-        ),
-        &[root_key.signer.as_ref()],
-    );
-    let targets = sign(targets_doc(1, &["latest"]), &[targets_key.as_ref()]);
-    let r = s
-        .upload(GUN, &[("root", &root), ("targets", &targets)])
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let ServerManaged {
+        targets_key,
+        root,
+        targets,
+    } = ServerManaged::publish(&s, GUN, &["latest"]).await;
 
     let root_env = Envelope::<Root>::parse(&root).unwrap();
     let snap = s.get(&format!("/v2/{GUN}/_trust/tuf/snapshot.json")).await;
@@ -285,18 +211,8 @@ async fn docker_style_server_managed_snapshot(s: TestServer) {
 }
 
 async fn delete_removes_everything_and_allows_a_fresh_start(s: TestServer) {
-    let repo = init_client_repo(&s).await;
-    let targets = sign(targets_doc(1, &["a"]), &[repo.targets_key.as_ref()]);
-    let snapshot = sign(
-        snapshot_doc(1, &[("root", &repo.root), ("targets", &targets)]),
-        &[repo.snapshot_key.as_ref()],
-    );
-    let upload = [
-        ("root", &repo.root[..]),
-        ("targets", &targets[..]),
-        ("snapshot", &snapshot[..]),
-    ];
-    assert_eq!(s.upload(GUN, &upload).await.status, StatusCode::OK);
+    let repo = ClientRepo::init(&s, GUN).await;
+    repo.publish(&s, GUN, 1, &["a"]).await;
     // Warm the caches.
     let by_version = format!("/v2/{GUN}/_trust/tuf/1.targets.json");
     assert_eq!(s.get(&by_version).await.status, StatusCode::OK);
@@ -327,22 +243,7 @@ async fn delete_removes_everything_and_allows_a_fresh_start(s: TestServer) {
     assert_eq!(feed["records"][1]["Version"], 0);
 
     // The same versions can be published again; the by-version read sees the new bytes.
-    let targets_b = sign(targets_doc(1, &["b"]), &[repo.targets_key.as_ref()]);
-    let snapshot_b = sign(
-        snapshot_doc(1, &[("root", &repo.root), ("targets", &targets_b)]),
-        &[repo.snapshot_key.as_ref()],
-    );
-    let r = s
-        .upload(
-            GUN,
-            &[
-                ("root", &repo.root),
-                ("targets", &targets_b),
-                ("snapshot", &snapshot_b),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let targets_b = repo.publish(&s, GUN, 1, &["b"]).await.targets;
     assert_eq!(s.get(&by_version).await.body, targets_b);
     // Deleting one GUN leaves a GUN sharing its prefix alone.
     let other = format!("{GUN}x");
@@ -356,40 +257,11 @@ async fn delete_removes_everything_and_allows_a_fresh_start(s: TestServer) {
 }
 
 async fn root_rotation_signed_by_old_and_new_keys(s: TestServer) {
-    let repo = init_client_repo(&s).await;
-    let targets = sign(targets_doc(1, &["a"]), &[repo.targets_key.as_ref()]);
-    let snapshot = sign(
-        snapshot_doc(1, &[("root", &repo.root), ("targets", &targets)]),
-        &[repo.snapshot_key.as_ref()],
-    );
-    assert_eq!(
-        s.upload(
-            GUN,
-            &[
-                ("root", &repo.root),
-                ("targets", &targets),
-                ("snapshot", &snapshot)
-            ]
-        )
-        .await
-        .status,
-        StatusCode::OK
-    );
+    let repo = ClientRepo::init(&s, GUN).await;
+    let targets = repo.publish(&s, GUN, 1, &["a"]).await.targets;
     let new_key = RootKey::new(GUN);
-    let root2 = sign(
-        root_doc(
-            2,
-            &[&new_key.public],
-            repo.targets_key.public_key(),
-            repo.snapshot_key.public_key(),
-            &repo.timestamp,
-        ),
-        &[repo.root_key.signer.as_ref(), new_key.signer.as_ref()],
-    );
-    let snapshot2 = sign(
-        snapshot_doc(2, &[("root", &root2), ("targets", &targets)]),
-        &[repo.snapshot_key.as_ref()],
-    );
+    let root2 = repo.root_v(2, &[&new_key], &[&repo.root_key, &new_key]);
+    let snapshot2 = repo.snapshot_for(2, &[("root", &root2), ("targets", &targets)]);
     let r = s
         .upload(GUN, &[("root", &root2), ("snapshot", &snapshot2)])
         .await;
@@ -413,7 +285,7 @@ async fn root_rotation_signed_by_old_and_new_keys(s: TestServer) {
 }
 
 async fn delegations_publish_and_read(s: TestServer) {
-    let repo = init_client_repo(&s).await;
+    let repo = ClientRepo::init(&s, GUN).await;
     let deleg_key = plain_key();
     let mut t = targets_doc(1, &[]);
     delegate(
@@ -424,16 +296,13 @@ async fn delegations_publish_and_read(s: TestServer) {
     );
     let targets = sign(t, &[repo.targets_key.as_ref()]);
     let releases = sign(targets_doc(1, &["releases/v1"]), &[deleg_key.as_ref()]);
-    let snapshot = sign(
-        snapshot_doc(
-            1,
-            &[
-                ("root", &repo.root),
-                ("targets", &targets),
-                ("targets/releases", &releases),
-            ],
-        ),
-        &[repo.snapshot_key.as_ref()],
+    let snapshot = repo.snapshot_for(
+        1,
+        &[
+            ("root", &repo.root),
+            ("targets", &targets),
+            ("targets/releases", &releases),
+        ],
     );
     let r = s
         .upload(
@@ -466,16 +335,13 @@ async fn delegations_publish_and_read(s: TestServer) {
         targets_doc(2, &["releases/v1", "releases/v2"]),
         &[deleg_key.as_ref()],
     );
-    let snapshot2 = sign(
-        snapshot_doc(
-            2,
-            &[
-                ("root", &repo.root),
-                ("targets", &targets),
-                ("targets/releases", &releases2),
-            ],
-        ),
-        &[repo.snapshot_key.as_ref()],
+    let snapshot2 = repo.snapshot_for(
+        2,
+        &[
+            ("root", &repo.root),
+            ("targets", &targets),
+            ("targets/releases", &releases2),
+        ],
     );
     let r = s
         .upload(
@@ -492,39 +358,11 @@ async fn delegations_publish_and_read(s: TestServer) {
     );
 }
 
-/// Each flow above, on SQLite and on PostgreSQL (a fresh schema per test).
-mod backends {
-    use super::*;
-
-    macro_rules! on_both {
-        ($($name:ident),+ $(,)?) => {
-            mod sqlite {
-                $(
-                    #[tokio::test]
-                    async fn $name() {
-                        super::super::$name(super::TestServer::new().await).await;
-                    }
-                )+
-            }
-            mod postgres {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let Some(s) = super::TestServer::postgres().await else {
-                            return;
-                        };
-                        super::super::$name(s).await;
-                    }
-                )+
-            }
-        };
-    }
-
-    on_both!(
-        notary_init_and_publish_then_read_back,
-        docker_style_server_managed_snapshot,
-        delete_removes_everything_and_allows_a_fresh_start,
-        root_rotation_signed_by_old_and_new_keys,
-        delegations_publish_and_read
-    );
-}
+// Each flow above, on SQLite and on PostgreSQL (a fresh schema per test).
+on_both_backends!(
+    notary_init_and_publish_then_read_back,
+    docker_style_server_managed_snapshot,
+    delete_removes_everything_and_allows_a_fresh_start,
+    root_rotation_signed_by_old_and_new_keys,
+    delegations_publish_and_read,
+);

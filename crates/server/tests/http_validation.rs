@@ -1,96 +1,43 @@
 //! Uploads refused by validation or storage: each answer is a 400 with the right code and
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! detail, and the stored repository is unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use common::meta::*;
+use common::publish::{ClientRepo, Published, server_key};
 use common::{Reply, TestServer};
-use signet_signer::PrivateKey;
 use signet_tuf::PublicKey;
 
 const GUN: &str = "example.com/team/app";
 
+/// A published repository: its keys, and the targets 1 and snapshot 1 it uploaded.
 struct Repo {
-    root_key: RootKey,
-    targets_key: Arc<PrivateKey>,
-    snapshot_key: Arc<PrivateKey>,
-    timestamp: PublicKey,
-    root: Vec<u8>,
+    keys: ClientRepo,
     targets: Vec<u8>,
     snapshot: Vec<u8>,
 }
 
-impl Repo {
-    fn root_v(&self, version: i64, keys: &[&RootKey], signers: &[&RootKey]) -> Vec<u8> {
-        let publics: Vec<&PublicKey> = keys.iter().map(|k| &k.public).collect();
-        let signers: Vec<&dyn signet_signer::Signer> =
-            signers.iter().map(|k| k.signer.as_ref()).collect();
-        sign(
-            root_doc(
-                version,
-                &publics,
-                self.targets_key.public_key(),
-                self.snapshot_key.public_key(),
-                &self.timestamp,
-            ),
-            &signers,
-        )
-    }
+impl std::ops::Deref for Repo {
+    type Target = ClientRepo;
 
-    fn snapshot_for(&self, version: i64, files: &[(&str, &[u8])]) -> Vec<u8> {
-        sign(snapshot_doc(version, files), &[self.snapshot_key.as_ref()])
+    fn deref(&self) -> &ClientRepo {
+        &self.keys
     }
 }
 
 /// A server with one published repository (root 1, targets 1, snapshot 1, timestamp 1).
 async fn published() -> (TestServer, Repo) {
     let s = TestServer::new().await;
-    let timestamp = key_from_json(
-        &s.get(&format!("/v2/{GUN}/_trust/tuf/timestamp.key"))
-            .await
-            .body,
-    );
-    let root_key = RootKey::new(GUN);
-    let targets_key = plain_key();
-    let snapshot_key = plain_key();
-    let root = sign(
-        root_doc(
-            1,
-            &[&root_key.public],
-            targets_key.public_key(),
-            snapshot_key.public_key(),
-            &timestamp,
-        ),
-        &[root_key.signer.as_ref()],
-    );
-    let targets = sign(targets_doc(1, &["a"]), &[targets_key.as_ref()]);
-    let snapshot = sign(
-        snapshot_doc(1, &[("root", &root), ("targets", &targets)]),
-        &[snapshot_key.as_ref()],
-    );
-    let r = s
-        .upload(
-            GUN,
-            &[
-                ("root", &root),
-                ("targets", &targets),
-                ("snapshot", &snapshot),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let keys = ClientRepo::init(&s, GUN).await;
+    let Published {
+        targets, snapshot, ..
+    } = keys.publish(&s, GUN, 1, &["a"]).await;
     (
         s,
         Repo {
-            root_key,
-            targets_key,
-            snapshot_key,
-            timestamp,
-            root,
+            keys,
             targets,
             snapshot,
         },
@@ -274,11 +221,7 @@ async fn first_upload_rules() {
         "no pre-existing root and no root provided in update.",
     );
 
-    let timestamp = key_from_json(
-        &s.get(&format!("/v2/{GUN}/_trust/tuf/timestamp.key"))
-            .await
-            .body,
-    );
+    let timestamp = server_key(&s, GUN, "timestamp").await;
     let root_key = RootKey::new(GUN);
     let snapshot_key = plain_key();
     let make_root = |version: i64, ts: &PublicKey| {

@@ -26,6 +26,15 @@ fn server() -> Command {
     cmd
 }
 
+/// The server on a fresh local data directory `dir`, listening on an ephemeral port.
+fn local_server(dir: &std::path::Path) -> Command {
+    let mut cmd = server();
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"]);
+    cmd
+}
+
 /// Reads stderr lines until one contains `until` (or the process ends or 30 s pass), then
 /// kills the process. Returns every line read.
 fn lines_until(mut child: Child, until: &str) -> Vec<String> {
@@ -61,12 +70,7 @@ fn lines_until(mut child: Child, until: &str) -> Vec<String> {
 #[test]
 fn text_logs_to_a_pipe_have_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let child = server()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"])
-        .spawn()
-        .unwrap();
+    let child = local_server(dir.path()).spawn().unwrap();
     let lines = lines_until(child, "listening");
     let all = lines.join("\n");
     assert!(
@@ -120,11 +124,8 @@ fn json_format_writes_one_object_per_line() {
 #[test]
 fn log_format_from_environment_and_bad_values_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let child = server()
+    let child = local_server(dir.path())
         .env("SIGNET_SERVER_LOG_FORMAT", "json")
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"])
         .spawn()
         .unwrap();
     let lines = lines_until(child, "listening");

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use common::meta::*;
+use common::publish::ServerManaged;
 use common::{PgSchema, Reply, TestServer};
 use signet_server::cache::CacheSettings;
 use signet_server::http::HttpSettings;
@@ -26,34 +27,7 @@ const POLL: Duration = Duration::from_millis(200);
 /// Publishes a docker-style repository (server-held snapshot and timestamp keys) through `s`
 /// and returns the targets key for later publishes.
 async fn publish(s: &TestServer, gun: &str) -> Arc<signet_signer::PrivateKey> {
-    let timestamp = key_from_json(
-        &s.get(&format!("/v2/{gun}/_trust/tuf/timestamp.key"))
-            .await
-            .body,
-    );
-    let snapshot = key_from_json(
-        &s.get(&format!("/v2/{gun}/_trust/tuf/snapshot.key"))
-            .await
-            .body,
-    );
-    let root_key = RootKey::new(gun);
-    let targets_key = plain_key();
-    let root = sign(
-        root_doc(
-            1,
-            &[&root_key.public],
-            targets_key.public_key(),
-            &snapshot,
-            &timestamp,
-        ),
-        &[root_key.signer.as_ref()],
-    );
-    let targets = sign(targets_doc(1, &["v1"]), &[targets_key.as_ref()]);
-    let r = s
-        .upload(gun, &[("root", &root), ("targets", &targets)])
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    targets_key
+    ServerManaged::publish(s, gun, &["v1"]).await.targets_key
 }
 
 fn ts_version(r: &Reply) -> i64 {

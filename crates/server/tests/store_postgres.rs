@@ -215,12 +215,7 @@ async fn adopts_a_go_notary_database() {
         assert!(matches!(err, StoreError::OldVersion { .. }), "{err:?}");
         insert_like_go(&go, gun, "timestamp", 3, b"ts3").await;
         assert_eq!(
-            store
-                .latest(gun, "timestamp")
-                .await
-                .unwrap()
-                .unwrap()
-                .version,
+            store_common::latest_version(&store, gun, "timestamp").await,
             3
         );
         let changes = store.changes(Some(gun), 0, 100).await.unwrap();

@@ -12,42 +12,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use common::token::{ISSUER, Issuer, SERVICE, access_for_scope, claims};
-use common::{Reply, TestServer, require_tool, run_notary, serve};
-use signet_server::auth::{TokenAuth, TokenAuthSettings};
+use common::TestServer;
+use common::token::{
+    Issuer, REALM, SERVICE, access_for_scope, call, claims, repo_access, server, token_auth,
+};
+use common::{require_tool, run_notary, serve};
 use signet_server::http::HttpSettings;
 
 const GUN: &str = "docker.io/library/app";
-const REALM: &str = "https://auth.example/token";
-
-fn token_auth(iss: &Issuer, realm: &str) -> TokenAuth {
-    TokenAuth::new(
-        TokenAuthSettings {
-            realm: realm.into(),
-            service: SERVICE.into(),
-            issuer: ISSUER.into(),
-            autoredirect: false,
-        },
-        iss.bundle_pem.as_bytes(),
-    )
-    .unwrap()
-}
-
-async fn server(iss: &Issuer) -> TestServer {
-    TestServer::with_settings(HttpSettings::default(), Some(token_auth(iss, REALM))).await
-}
-
-async fn call(s: &TestServer, method: Method, uri: &str, token: Option<&str>) -> Reply {
-    let mut b = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        b = b.header("authorization", format!("Bearer {t}"));
-    }
-    s.send(b.body(Body::empty()).unwrap()).await
-}
-
-fn repo_access(gun: &str, actions: &[&str]) -> serde_json::Value {
-    serde_json::json!([{"type": "repository", "name": gun, "actions": actions}])
-}
 
 fn challenge(scope: &str, error: Option<&str>) -> String {
     let mut v = format!("Bearer realm=\"{REALM}\",service=\"{SERVICE}\",scope=\"{scope}\"");
@@ -388,6 +360,26 @@ async fn issue(
     .into_response()
 }
 
+/// Runs the Go `notary` CLI on `server_url` with `user`'s credentials, within two minutes.
+async fn notary_as(
+    notary: &std::path::Path,
+    home: &std::path::Path,
+    server_url: &str,
+    cmd: &[&str],
+    user: &str,
+    password: &str,
+) -> (bool, String, String) {
+    let mut args = vec!["-s".to_owned(), server_url.to_owned()];
+    args.extend(cmd.iter().map(|s| (*s).to_owned()));
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        run_notary(notary, home, args, vec![("NOTARY_AUTH".to_owned(), auth)]),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_notary_cli_gets_tokens_from_the_realm() {
     let Some(notary) = require_tool("notary") else {
@@ -406,66 +398,48 @@ async fn go_notary_cli_gets_tokens_from_the_realm() {
     let realm = format!("http://127.0.0.1:{}/token", token_served.addr.port());
     let s = TestServer::with_settings(
         HttpSettings::default(),
-        Some(token_auth(&ts.issuer, &realm)),
+        Some(token_auth(&ts.issuer.bundle_pem, &realm)),
     )
     .await;
     let served = serve(s.router.clone(), None);
     let server_url = format!("http://127.0.0.1:{}", served.addr.port());
     let home = tempfile::tempdir().unwrap();
     let gun = "docker.io/signet/tokens";
-    let creds = |user: &str, pw: &str| {
-        vec![(
-            "NOTARY_AUTH".to_owned(),
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}")),
-        )]
-    };
-    let args = |cmd: &[&str]| {
-        let mut v = vec!["-s".to_owned(), server_url.clone()];
-        v.extend(cmd.iter().map(|s| (*s).to_owned()));
-        v
-    };
-    let limit = Duration::from_secs(120);
 
     // Wrong password: the token server refuses, so does the notary server.
-    let (ok, out, err) = tokio::time::timeout(
-        limit,
-        run_notary(
-            &notary,
-            home.path(),
-            args(&["init", "-p", gun]),
-            creds("alice", "nope"),
-        ),
+    let (ok, out, err) = notary_as(
+        &notary,
+        home.path(),
+        &server_url,
+        &["init", "-p", gun],
+        "alice",
+        "nope",
     )
-    .await
-    .unwrap();
+    .await;
     assert!(!ok, "init succeeded with a wrong password:\n{out}\n{err}");
     assert!(s.store.latest(gun, "root").await.unwrap().is_none());
 
     let home = tempfile::tempdir().unwrap();
-    let (ok, out, err) = tokio::time::timeout(
-        limit,
-        run_notary(
-            &notary,
-            home.path(),
-            args(&["init", "-p", gun]),
-            creds("alice", "wonderland"),
-        ),
+    let (ok, out, err) = notary_as(
+        &notary,
+        home.path(),
+        &server_url,
+        &["init", "-p", gun],
+        "alice",
+        "wonderland",
     )
-    .await
-    .unwrap();
+    .await;
     assert!(ok, "notary init -p failed:\n{out}\n{err}");
     assert!(s.store.latest(gun, "root").await.unwrap().is_some());
-    let (ok, out, err) = tokio::time::timeout(
-        limit,
-        run_notary(
-            &notary,
-            home.path(),
-            args(&["list", gun]),
-            creds("alice", "wonderland"),
-        ),
+    let (ok, out, err) = notary_as(
+        &notary,
+        home.path(),
+        &server_url,
+        &["list", gun],
+        "alice",
+        "wonderland",
     )
-    .await
-    .unwrap();
+    .await;
     assert!(
         ok,
         "notary list failed:\n{out}\n{err}\nscopes: {:?}",
@@ -506,17 +480,8 @@ async fn jwk_header_names_a_key_of_the_bundle() {
     );
     // With the leaf certificate in the bundle, its key is.
     let bundle = format!("{}{}", iss.bundle_pem, iss.leaf_pem);
-    let auth = TokenAuth::new(
-        TokenAuthSettings {
-            realm: REALM.into(),
-            service: SERVICE.into(),
-            issuer: ISSUER.into(),
-            autoredirect: false,
-        },
-        bundle.as_bytes(),
-    )
-    .unwrap();
-    let s = TestServer::with_settings(HttpSettings::default(), Some(auth)).await;
+    let s =
+        TestServer::with_settings(HttpSettings::default(), Some(token_auth(&bundle, REALM))).await;
     assert_eq!(
         call(&s, Method::GET, &uri, Some(&t)).await.status,
         StatusCode::NOT_FOUND

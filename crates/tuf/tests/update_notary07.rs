@@ -194,7 +194,7 @@ fn rotated_root_from_a_cache_holding_root_v1_walks_every_version() {
     assert_eq!(out.repository.root().version(), 5);
     assert_eq!(out.repository.root().bytes(), files["5.root"].as_slice());
     let root_write = out.cache_writes.iter().find(|w| w.role == "root").unwrap();
-    assert_eq!(root_write.bytes, files["5.root"]);
+    assert_eq!(*root_write.bytes, files["5.root"]);
     assert_eq!(listed(&out), expected_list(case));
     assert!(matches!(
         out.warnings.as_slice(),

@@ -43,7 +43,7 @@ fn rotation_1_2_3_is_followed_version_by_version() {
         out.cache_writes
             .iter()
             .find(|w| w.role == "root")
-            .map(|w| &w.bytes),
+            .map(|w| &*w.bytes),
         Some(&root_v3)
     );
     assert!(matches!(

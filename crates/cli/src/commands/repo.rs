@@ -242,7 +242,7 @@ fn target_json(name: &str, meta: &FileMeta, role: &str) -> Value {
         "hashes": meta
             .hashes
             .iter()
-            .map(|(alg, digest)| (alg.clone(), Value::String(hex::encode(digest))))
+            .map(|(alg, digest)| (alg.to_owned(), Value::String(hex::encode(digest))))
             .collect::<serde_json::Map<String, Value>>(),
         "role": role,
         "custom": custom,

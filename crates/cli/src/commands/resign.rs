@@ -1,8 +1,10 @@
-//! `resign GUN [--role ROLE]...`: a signet extension (notary has no such command) that pushes
-//! expiries forward by re-signing every role whose key is held, or the roles named.
+//! `resign GUN [--role ROLE]... [--expires DURATION]`: a signet extension (notary has no such
+//! command) that pushes expiries forward by re-signing every role whose key is held, or the
+//! roles named, optionally with one lifetime for all of them.
 
 use serde_json::json;
 use signet_client::remote::Access;
+use signet_client::repository::Lifetime;
 
 use crate::args::ResignArgs;
 use crate::context::Context;
@@ -17,7 +19,7 @@ fn shown(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// `resign GUN [--role ROLE]...`.
+/// `resign GUN [--role ROLE]... [--expires DURATION]`.
 pub(crate) fn resign(ctx: &mut Context, args: &ResignArgs) -> Result<()> {
     let Some(gun) = &args.gun else {
         return Err(CliError::Arguments {
@@ -26,10 +28,12 @@ pub(crate) fn resign(ctx: &mut Context, args: &ResignArgs) -> Result<()> {
         });
     };
     let gun = ctx.gun(gun)?;
+    // Checked before anything is fetched: a bad value changes nothing.
+    let lifetime = args.expires.as_deref().map(Lifetime::parse).transpose()?;
     let activity = Activity::start(&format!("Re-signing trust data for {gun}"));
     let result = ctx.block_on(async {
         let mut repo = ctx.repository(gun.clone(), Access::PushPull).await?;
-        Ok::<_, CliError>(repo.resign(&args.roles).await?)
+        Ok::<_, CliError>(repo.resign(&args.roles, lifetime.as_ref()).await?)
     });
     activity.finish();
     let report = result??;
@@ -61,6 +65,20 @@ pub(crate) fn resign(ctx: &mut Context, args: &ResignArgs) -> Result<()> {
         .line(&format!("Re-signed trust data for {gun}"))
         .and_then(|()| ctx.out.text(&table.render()))
         .map_err(CliError::stdio("write output"))?;
+    if !report.server_signed.is_empty() {
+        let lifetime_note = if lifetime.is_some() {
+            "; --expires does not apply to them"
+        } else {
+            ""
+        };
+        ctx.out
+            .line(&format!(
+                "Not re-signed here, the server holds their keys and re-signs them with its \
+                 own expiry{lifetime_note}: {}",
+                report.server_signed.join(", ")
+            ))
+            .map_err(CliError::stdio("write output"))?;
+    }
     let roles: Vec<_> = report
         .roles
         .iter()
@@ -81,6 +99,12 @@ pub(crate) fn resign(ctx: &mut Context, args: &ResignArgs) -> Result<()> {
         .map(|(role, key_ids)| json!({ "role": role, "key_ids": key_ids }))
         .collect();
     ctx.out
-        .json(&json!({ "gun": gun.as_str(), "roles": roles, "skipped": skipped }))
+        .json(&json!({
+            "gun": gun.as_str(),
+            "expires": lifetime.as_ref().map(Lifetime::as_str),
+            "roles": roles,
+            "skipped": skipped,
+            "server_signed": report.server_signed,
+        }))
         .map_err(CliError::stdio("write output"))
 }

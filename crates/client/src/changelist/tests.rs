@@ -333,3 +333,138 @@ fn lenient_parsing_like_go() {
         TargetMeta::from_json(br#"{"length":1,"hashes":{"sha256":"AA=="},"custom":null}"#).unwrap();
     assert!(meta.custom.is_none());
 }
+
+/// Stages `count` target changes and returns the file names publish would read.
+fn stage_targets(cl: &FileChangelist, count: usize) -> Vec<String> {
+    let meta = TargetMeta::from_json(br#"{"length":1,"hashes":{"sha256":"AA=="}}"#).unwrap();
+    for i in 0..count {
+        cl.add(&Change::add_target("targets", format!("t{i}"), &meta))
+            .unwrap();
+    }
+    cl.changes_for_publish()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.file_name)
+        .collect()
+}
+
+/// Entries of the directory holding the changelist directory, sorted.
+fn siblings(cl: &FileChangelist) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(cl.path().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn removing_published_files_empties_the_directory_and_leaves_nothing_aside() {
+    for count in [1, 3, PARALLEL_MIN_FILES + 5] {
+        let tmp = tempfile::tempdir().unwrap();
+        let cl = FileChangelist::new(tmp.path().join("changelist"));
+        let names = stage_targets(&cl, count);
+        assert_eq!(names.len(), count);
+        cl.remove_files(&names).unwrap();
+        assert!(cl.path().is_dir(), "the directory is recreated");
+        assert_eq!(fs::read_dir(cl.path()).unwrap().count(), 0);
+        assert_eq!(siblings(&cl), ["changelist"], "{count} changes");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(cl.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+    }
+}
+
+#[test]
+fn a_change_staged_after_the_read_survives_removal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cl = FileChangelist::new(tmp.path().join("changelist"));
+    let names = stage_targets(&cl, 4);
+    let late = cl.add(&Change::remove_target("targets", "late")).unwrap();
+    cl.remove_files(&names).unwrap();
+    let left = cl.list().unwrap();
+    assert_eq!(left.changes.len(), 1);
+    assert_eq!(left.changes[0].file_name, late);
+    assert_eq!(
+        left.changes[0].change,
+        Change::remove_target("targets", "late")
+    );
+    assert_eq!(siblings(&cl), ["changelist"]);
+}
+
+#[test]
+fn a_change_that_lands_in_the_set_aside_directory_is_moved_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cl = FileChangelist::new(tmp.path().join("changelist"));
+    let names = stage_targets(&cl, 3);
+    let published: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert!(cl.holds_exactly(&published).unwrap());
+    let aside = cl.set_aside().unwrap().expect("renamed aside");
+    assert!(
+        cl.list().unwrap().changes.is_empty(),
+        "the recreated directory is empty"
+    );
+    // A writer that resolved the old directory before the rename creates its file there.
+    let racer = FileChangelist::new(&aside);
+    let early = racer.add(&Change::witness("targets")).unwrap();
+    cl.restore_strays(&aside, &published).unwrap();
+    remove_names(&aside, &published).unwrap();
+    let late = racer.add(&Change::witness("targets/releases")).unwrap();
+    cl.finish_aside(&aside, &published).unwrap();
+    assert!(!aside.exists());
+    let left: Vec<_> = cl
+        .list()
+        .unwrap()
+        .changes
+        .into_iter()
+        .map(|s| s.file_name)
+        .collect();
+    let mut expected = vec![early, late];
+    expected.sort();
+    assert_eq!(left, expected);
+}
+
+#[test]
+fn a_leftover_set_aside_directory_is_not_read_and_is_removed_later() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cl = FileChangelist::new(tmp.path().join("changelist"));
+    let names = stage_targets(&cl, 2);
+    // What an interrupted publish leaves: the published files renamed aside.
+    let leftover = tmp.path().join(format!("changelist{ASIDE_MARKER}0123abcd"));
+    fs::rename(cl.path(), &leftover).unwrap();
+    fs::create_dir(cl.path()).unwrap();
+    assert!(cl.list().unwrap().changes.is_empty());
+    assert!(cl.changes_for_publish().unwrap().is_empty());
+    // An unrelated sibling with a similar name is left alone.
+    fs::create_dir(tmp.path().join("changelist.other")).unwrap();
+
+    let staged = stage_targets(&cl, 1);
+    assert!(names.iter().all(|n| !staged.contains(n)));
+    cl.remove_files(&staged).unwrap();
+    assert!(!leftover.exists(), "removed by the next removal");
+    assert_eq!(siblings(&cl), ["changelist", "changelist.other"]);
+
+    fs::create_dir(&leftover).unwrap();
+    fs::write(leftover.join(&names[0]), b"{}").unwrap();
+    cl.clear().unwrap();
+    assert!(!leftover.exists(), "removed by clear");
+}
+
+#[test]
+fn unknown_entries_keep_the_per_file_removal() {
+    let (_tmp, cl) = copy_fixture("go-notary-0.7");
+    fs::create_dir(cl.path().join("subdir")).unwrap();
+    let names: Vec<String> = cl
+        .changes_for_publish()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.file_name)
+        .collect();
+    cl.remove_files(&names).unwrap();
+    assert!(cl.list().unwrap().changes.is_empty());
+    assert!(cl.path().join("subdir").is_dir(), "a subdirectory stays");
+    assert_eq!(siblings(&cl), ["changelist"]);
+}

@@ -203,11 +203,13 @@ impl Repository {
         // initialised locally already lists the key this server handed out; asking again would
         // make the Go notary-server create yet another key and root would be rotated for
         // nothing.
-        let served_before = self
-            .repo_dir
-            .cache()
-            .get(role::TIMESTAMP, MAX_TIMESTAMP_SIZE)?
-            .is_some();
+        // Only its presence matters; an oversize cache file counts as absent, as on reads.
+        let cached = self.repo_dir.cache().role_path(role::TIMESTAMP)?;
+        let served_before = match std::fs::metadata(&cached) {
+            Ok(meta) => meta.is_file() && meta.len() <= MAX_TIMESTAMP_SIZE,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io("inspect", &cached, e)),
+        };
         if initial && served_before {
             let server_key = self.remote.get_key(&self.gun, role::TIMESTAMP).await?;
             warnings.extend(use_server_timestamp_key(working, &server_key)?);

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::value::RawValue;
 use signet_signer::{CryptoService, Signer};
 use signet_tuf::key::{KeyId, PublicKey};
-use signet_tuf::metadata::{DelegationRole, Envelope, FileMeta, Metadata, Root, Snapshot, Targets};
+use signet_tuf::metadata::{
+    DelegationRole, Envelope, Expires, FileMeta, Metadata, Root, Snapshot, Targets,
+};
 use signet_tuf::repo::{self, SigningRequirement, SnapshotBuilder};
 use signet_tuf::role;
 use signet_tuf::update::ResolvedRole;
@@ -560,12 +562,23 @@ impl Working {
 
     /// Re-signs what changed and builds the upload (section 6.3 steps 3–5).
     pub(super) fn sign(&mut self, crypto: &CryptoService, initial: bool) -> Result<Signed> {
+        self.sign_with_lifetimes(crypto, initial, &BTreeMap::new())
+    }
+
+    /// [`sign`](Self::sign), with the roles of `lifetimes` expiring at `now` plus their
+    /// lifetime instead of `now` plus their default lifetime.
+    pub(super) fn sign_with_lifetimes(
+        &mut self,
+        crypto: &CryptoService,
+        initial: bool,
+        lifetimes: &BTreeMap<String, TimeDelta>,
+    ) -> Result<Signed> {
         let mut out = Signed::default();
 
         // Root: re-signed when changed or within six months of expiry.
         let resign_root = self.root.dirty || repo::near_expiry(&self.root.signed.expires, self.now);
         if resign_root {
-            repo::bump(&mut self.root.signed, role::ROOT, self.now)
+            bump(&mut self.root.signed, role::ROOT, self.now, lifetimes)
                 .map_err(|e| self.metadata_error(role::ROOT, e))?;
             let requirements =
                 repo::root_signing_requirements(&self.loaded_root, &self.root.signed)
@@ -596,19 +609,36 @@ impl Working {
                     role: role_name.clone(),
                     key_ids: Vec::new(),
                 })?;
-            let Some(doc) = self.targets.get_mut(&role_name) else {
+            // The document is taken out of the map while it is signed (the envelope owns it)
+            // and put back afterwards, so its targets are never copied.
+            let Some(mut doc) = self.targets.remove(&role_name) else {
                 continue;
             };
-            repo::bump(&mut doc.signed, &role_name, self.now).map_err(|e| Error::Metadata {
-                gun: self.gun.clone(),
-                role: role_name.clone(),
-                source: Box::new(e),
-            })?;
-            let signed = doc.signed.clone();
-            let bytes = self.sign_document(crypto, &role_name, signed, &[requirement])?;
-            if let Some(doc) = self.targets.get_mut(&role_name) {
-                doc.bytes = bytes.clone();
+            if let Err(e) = bump(&mut doc.signed, &role_name, self.now, lifetimes) {
+                self.targets.insert(role_name.clone(), doc);
+                return Err(Error::Metadata {
+                    gun: self.gun.clone(),
+                    role: role_name,
+                    source: Box::new(e),
+                });
             }
+            let Doc {
+                signed,
+                bytes: old_bytes,
+                dirty,
+            } = doc;
+            // The previous file bytes are replaced below; free them before signing.
+            drop(old_bytes);
+            let (signed, bytes) =
+                self.sign_document_owned(crypto, &role_name, signed, &[requirement])?;
+            self.targets.insert(
+                role_name.clone(),
+                Doc {
+                    signed,
+                    bytes: bytes.clone(),
+                    dirty,
+                },
+            );
             out.files.push((role_name, bytes));
         }
 
@@ -636,9 +666,16 @@ impl Working {
                         .remove_role(role_name)
                         .map_err(|e| self.metadata_error(role::SNAPSHOT, e))?;
                 }
-                let envelope = builder
+                let mut envelope = builder
                     .build(self.now)
                     .map_err(|e| self.metadata_error(role::SNAPSHOT, e))?;
+                if let Some(lifetime) = lifetimes.get(role::SNAPSHOT) {
+                    let (mut snapshot, _) = envelope.into_parts();
+                    snapshot.expires = lifetime_expiry(role::SNAPSHOT, self.now, *lifetime)
+                        .map_err(|e| self.metadata_error(role::SNAPSHOT, e))?;
+                    envelope = Envelope::from_signed(snapshot)
+                        .map_err(|e| self.metadata_error(role::SNAPSHOT, e))?;
+                }
                 let bytes = self.sign_with(role::SNAPSHOT, envelope, &signers, &[requirement])?;
                 out.files.push((role::SNAPSHOT.to_owned(), bytes));
             }
@@ -685,13 +722,47 @@ impl Working {
         self.sign_with(role_name, envelope, &signers, requirements)
     }
 
+    /// [`sign_document`](Self::sign_document), handing the document back with the file bytes.
+    fn sign_document_owned<T: Metadata>(
+        &self,
+        crypto: &CryptoService,
+        role_name: &str,
+        doc: T,
+        requirements: &[SigningRequirement],
+    ) -> Result<(T, Vec<u8>)> {
+        let envelope = Envelope::from_signed(doc).map_err(|e| self.metadata_error(role_name, e))?;
+        let keys: Vec<&PublicKey> = requirements.iter().flat_map(|r| r.keys.values()).collect();
+        let signers = signers_for(crypto, &self.gun, role_name, keys.iter().copied())?;
+        if signers.is_empty() {
+            return Err(no_keys(&self.gun, role_name, keys.iter().copied()));
+        }
+        let envelope = self.add_signatures(role_name, envelope, &signers, requirements)?;
+        let bytes = envelope
+            .to_file_bytes()
+            .map_err(|e| self.metadata_error(role_name, e))?;
+        Ok((envelope.into_parts().0, bytes))
+    }
+
     fn sign_with<T: Metadata>(
+        &self,
+        role_name: &str,
+        envelope: Envelope<T>,
+        signers: &[Arc<dyn Signer>],
+        requirements: &[SigningRequirement],
+    ) -> Result<Vec<u8>> {
+        self.add_signatures(role_name, envelope, signers, requirements)?
+            .to_file_bytes()
+            .map_err(|e| self.metadata_error(role_name, e))
+    }
+
+    /// Signs `envelope` with every signer and checks each requirement is met.
+    fn add_signatures<T: Metadata>(
         &self,
         role_name: &str,
         mut envelope: Envelope<T>,
         signers: &[Arc<dyn Signer>],
         requirements: &[SigningRequirement],
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Envelope<T>> {
         for signer in signers {
             let signature = signer
                 .sign(envelope.signing_bytes())
@@ -706,10 +777,37 @@ impl Working {
             repo::check_requirement(role_name, &envelope, requirement)
                 .map_err(|e| self.metadata_error(role_name, e))?;
         }
-        envelope
-            .to_file_bytes()
-            .map_err(|e| self.metadata_error(role_name, e))
+        Ok(envelope)
     }
+}
+
+/// [`repo::bump`], with the expiry at `now` plus the lifetime `lifetimes` gives `role_name`
+/// when it gives one.
+fn bump<T: repo::Resign>(
+    doc: &mut T,
+    role_name: &str,
+    now: DateTime<Utc>,
+    lifetimes: &BTreeMap<String, TimeDelta>,
+) -> signet_tuf::Result<()> {
+    repo::bump(doc, role_name, now)?;
+    if let Some(lifetime) = lifetimes.get(role_name) {
+        doc.set_expires(lifetime_expiry(role_name, now, *lifetime)?);
+    }
+    Ok(())
+}
+
+/// `now` plus `lifetime`, the expiry of `role_name`.
+fn lifetime_expiry(
+    role_name: &str,
+    now: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> signet_tuf::Result<Expires> {
+    now.checked_add_signed(lifetime)
+        .map(Expires::from_utc)
+        .ok_or_else(|| signet_tuf::Error::InvalidExpiry {
+            text: now.to_rfc3339(),
+            reason: format!("{role_name} expiry out of range"),
+        })
 }
 
 /// The signers held for `keys`, once per key.
@@ -766,7 +864,11 @@ fn to_file_meta(meta: &TargetMeta) -> std::result::Result<FileMeta, String> {
         .transpose()?;
     Ok(FileMeta {
         custom,
-        hashes: meta.hashes.clone(),
+        hashes: meta
+            .hashes
+            .iter()
+            .map(|(name, digest)| (name, digest.as_slice()))
+            .collect(),
         length: meta.length,
         unknown: serde_json::Map::new(),
     })

@@ -273,7 +273,6 @@ pub fn pretty(repo: &TrustRepo) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use signet_tuf::metadata::FileMeta;
     use signet_tuf::{KeyType, PublicKey};
@@ -295,7 +294,7 @@ mod tests {
             name: name.to_owned(),
             meta: FileMeta {
                 custom: None,
-                hashes: BTreeMap::from([("sha256".to_owned(), vec![digest; 32])]),
+                hashes: signet_tuf::metadata::Hashes::from([("sha256", vec![digest; 32])]),
                 length: 5,
                 unknown: serde_json::Map::new(),
             },

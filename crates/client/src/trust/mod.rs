@@ -242,7 +242,6 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use signet_tuf::metadata::FileMeta;
     use signet_tuf::{KeyType, PublicKey};
@@ -320,7 +319,7 @@ mod tests {
     fn trusted_digest_needs_sha256() {
         let mut meta = FileMeta {
             custom: None,
-            hashes: BTreeMap::new(),
+            hashes: signet_tuf::metadata::Hashes::new(),
             length: 10,
             unknown: serde_json::Map::new(),
         };
@@ -331,10 +330,10 @@ mod tests {
         };
         let err = trusted_digest("g", &target(&meta)).unwrap_err();
         assert!(err.to_string().contains("expecting sha256"), "{err}");
-        meta.hashes.insert("sha256".to_owned(), vec![0xab; 32]);
+        meta.hashes.insert("sha256", vec![0xab; 32]);
         let digest = trusted_digest("g", &target(&meta)).unwrap();
         assert_eq!(digest.to_string(), format!("sha256:{}", "ab".repeat(32)));
-        meta.hashes.insert("sha256".to_owned(), vec![0xab; 3]);
+        meta.hashes.insert("sha256", vec![0xab; 3]);
         assert!(trusted_digest("g", &target(&meta)).is_err());
     }
 

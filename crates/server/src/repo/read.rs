@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::Repo;
 use crate::cache::CachedFile;
 use crate::error::ServerError;
+use crate::store::{StoreResult, StoredFile};
 
 /// A file to send, with the time to report as `Last-Modified`.
 #[derive(Debug, Clone)]
@@ -64,21 +65,11 @@ impl Repo {
         role: &str,
         sha256_hex: &str,
     ) -> Result<Option<Arc<CachedFile>>, ServerError> {
-        let cache = self.cache();
-        if let Some(hit) = cache.by_checksum(gun, role, sha256_hex) {
+        if let Some(hit) = self.cache().by_checksum(gun, role, sha256_hex) {
             return Ok(Some(hit));
         }
-        let ticket = cache.ticket(gun);
-        let file = self
-            .store()
-            .by_checksum(gun, role, sha256_hex)
+        self.read_and_cache(gun, self.store().by_checksum(gun, role, sha256_hex))
             .await
-            .map_err(|e| ServerError::from_store_read(gun, e))?
-            .map(CachedFile::new);
-        if let Some(f) = &file {
-            cache.put_file(gun, f, ticket);
-        }
-        Ok(file)
     }
 
     /// The file of `role` at `version`, if stored.
@@ -88,14 +79,23 @@ impl Repo {
         role: &str,
         version: i64,
     ) -> Result<Option<Arc<CachedFile>>, ServerError> {
-        let cache = self.cache();
-        if let Some(hit) = cache.by_version(gun, role, version) {
+        if let Some(hit) = self.cache().by_version(gun, role, version) {
             return Ok(Some(hit));
         }
+        self.read_and_cache(gun, self.store().by_version(gun, role, version))
+            .await
+    }
+
+    /// Runs the store read `read` of an immutable file of `gun` after a cache miss, and
+    /// caches what it finds under a ticket taken before the read starts.
+    async fn read_and_cache(
+        &self,
+        gun: &str,
+        read: impl Future<Output = StoreResult<Option<StoredFile>>>,
+    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+        let cache = self.cache();
         let ticket = cache.ticket(gun);
-        let file = self
-            .store()
-            .by_version(gun, role, version)
+        let file = read
             .await
             .map_err(|e| ServerError::from_store_read(gun, e))?
             .map(CachedFile::new);

@@ -131,15 +131,43 @@ impl PgStore {
         }
     }
 
+    /// Runs `op` with [`Self::retry`]; a failure becomes a store error about `what`.
+    async fn query<T, F, Fut>(&self, what: impl FnOnce() -> String, op: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        self.retry(op)
+            .await
+            .map_err(|e| StoreError::from_sqlx(what(), e))
+    }
+
+    /// Reads at most one file row of `gun` with [`Self::query`].
+    async fn file<F, Fut>(
+        &self,
+        gun: &str,
+        what: impl FnOnce() -> String,
+        op: F,
+    ) -> StoreResult<Option<StoredFile>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<PgRow>, sqlx::Error>>,
+    {
+        let row = self.query(what, op).await?;
+        row.map(|r| file_from_row(gun, &r)).transpose()
+    }
+
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.retry(|| self.pool.begin()).await
     }
 
     pub(crate) async fn ping(&self) -> StoreResult<()> {
-        self.retry(|| sqlx::query("SELECT 1").execute(&self.pool))
-            .await
-            .map(|_| ())
-            .map_err(|e| StoreError::from_sqlx("ping", e))
+        self.query(
+            || "ping".to_owned(),
+            || sqlx::query("SELECT 1").execute(&self.pool),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub(crate) async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
@@ -193,16 +221,17 @@ impl PgStore {
     }
 
     pub(crate) async fn latest(&self, gun: &str, role: &str) -> StoreResult<Option<StoredFile>> {
-        let row = self
-            .retry(|| {
+        self.file(
+            gun,
+            || format!("read of {gun} {role}"),
+            || {
                 sqlx::query(LATEST)
                     .bind(gun)
                     .bind(role)
                     .fetch_optional(&self.pool)
-            })
-            .await
-            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role}"), e))?;
-        row.map(|r| file_from_row(gun, &r)).transpose()
+            },
+        )
+        .await
     }
 
     pub(crate) async fn by_checksum(
@@ -214,17 +243,18 @@ impl PgStore {
         if !is_sha256_hex(sha256_hex) {
             return Ok(None);
         }
-        let row = self
-            .retry(|| {
+        self.file(
+            gun,
+            || format!("read of {gun} {role}.{sha256_hex}"),
+            || {
                 sqlx::query(BY_CHECKSUM)
                     .bind(gun)
                     .bind(role)
                     .bind(sha256_hex)
                     .fetch_optional(&self.pool)
-            })
-            .await
-            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role}.{sha256_hex}"), e))?;
-        row.map(|r| file_from_row(gun, &r)).transpose()
+            },
+        )
+        .await
     }
 
     pub(crate) async fn by_version(
@@ -236,17 +266,18 @@ impl PgStore {
         let Ok(version) = i32::try_from(version) else {
             return Ok(None);
         };
-        let row = self
-            .retry(|| {
+        self.file(
+            gun,
+            || format!("read of {gun} {version}.{role}"),
+            || {
                 sqlx::query(BY_VERSION)
                     .bind(gun)
                     .bind(role)
                     .bind(version)
                     .fetch_optional(&self.pool)
-            })
-            .await
-            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {version}.{role}"), e))?;
-        row.map(|r| file_from_row(gun, &r)).transpose()
+            },
+        )
+        .await
     }
 
     pub(crate) async fn delete(&self, gun: &str) -> StoreResult<bool> {
@@ -294,7 +325,7 @@ impl PgStore {
         };
         let ctx = || format!("changefeed read of {}", gun.unwrap_or("all GUNs"));
         let rows = self
-            .retry(|| {
+            .query(ctx, || {
                 let query = sqlx::query(sql).bind(q.bound).bind(q.limit);
                 let query = match gun {
                     Some(g) => query.bind(g),
@@ -302,8 +333,7 @@ impl PgStore {
                 };
                 query.fetch_all(&self.pool)
             })
-            .await
-            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+            .await?;
         let mut out = rows
             .iter()
             .map(change_from_row)
@@ -349,16 +379,17 @@ impl PgStore {
     }
 
     pub(crate) async fn server_keys(&self, gun: &str, role: &str) -> StoreResult<Vec<ServerKey>> {
-        let ctx = || format!("read of {gun} {role} keys");
         let rows = self
-            .retry(|| {
-                sqlx::query(KEYS_BY_ROLE)
-                    .bind(gun)
-                    .bind(role)
-                    .fetch_all(&self.pool)
-            })
-            .await
-            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+            .query(
+                || format!("read of {gun} {role} keys"),
+                || {
+                    sqlx::query(KEYS_BY_ROLE)
+                        .bind(gun)
+                        .bind(role)
+                        .fetch_all(&self.pool)
+                },
+            )
+            .await?;
         rows.iter().map(key_from_row).collect()
     }
 
@@ -369,15 +400,17 @@ impl PgStore {
         key_id: &str,
     ) -> StoreResult<Option<ServerKey>> {
         let row = self
-            .retry(|| {
-                sqlx::query(KEY_BY_ID)
-                    .bind(gun)
-                    .bind(role)
-                    .bind(key_id)
-                    .fetch_optional(&self.pool)
-            })
-            .await
-            .map_err(|e| StoreError::from_sqlx(format!("read of {gun} {role} key {key_id}"), e))?;
+            .query(
+                || format!("read of {gun} {role} key {key_id}"),
+                || {
+                    sqlx::query(KEY_BY_ID)
+                        .bind(gun)
+                        .bind(role)
+                        .bind(key_id)
+                        .fetch_optional(&self.pool)
+                },
+            )
+            .await?;
         row.as_ref().map(key_from_row).transpose()
     }
 
@@ -389,21 +422,21 @@ impl PgStore {
         state: KeyState,
     ) -> StoreResult<()> {
         let done = self
-            .retry(|| {
-                sqlx::query(
-                    "UPDATE signet_server_keys SET state = $4 \
-                     WHERE gun = $1 AND role = $2 AND key_id = $3",
-                )
-                .bind(gun)
-                .bind(role)
-                .bind(key_id)
-                .bind(state.as_str())
-                .execute(&self.pool)
-            })
-            .await
-            .map_err(|e| {
-                StoreError::from_sqlx(format!("state change of {gun} {role} key {key_id}"), e)
-            })?;
+            .query(
+                || format!("state change of {gun} {role} key {key_id}"),
+                || {
+                    sqlx::query(
+                        "UPDATE signet_server_keys SET state = $4 \
+                         WHERE gun = $1 AND role = $2 AND key_id = $3",
+                    )
+                    .bind(gun)
+                    .bind(role)
+                    .bind(key_id)
+                    .bind(state.as_str())
+                    .execute(&self.pool)
+                },
+            )
+            .await?;
         found_key(done.rows_affected(), gun, role, key_id)
     }
 
@@ -414,18 +447,20 @@ impl PgStore {
         key_id: &str,
     ) -> StoreResult<()> {
         let done = self
-            .retry(|| {
-                sqlx::query(
-                    "UPDATE signet_server_keys SET last_used = now() \
-                     WHERE gun = $1 AND role = $2 AND key_id = $3",
-                )
-                .bind(gun)
-                .bind(role)
-                .bind(key_id)
-                .execute(&self.pool)
-            })
-            .await
-            .map_err(|e| StoreError::from_sqlx(format!("use of {gun} {role} key {key_id}"), e))?;
+            .query(
+                || format!("use of {gun} {role} key {key_id}"),
+                || {
+                    sqlx::query(
+                        "UPDATE signet_server_keys SET last_used = now() \
+                         WHERE gun = $1 AND role = $2 AND key_id = $3",
+                    )
+                    .bind(gun)
+                    .bind(role)
+                    .bind(key_id)
+                    .execute(&self.pool)
+                },
+            )
+            .await?;
         found_key(done.rows_affected(), gun, role, key_id)
     }
 

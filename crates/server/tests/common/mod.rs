@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod meta;
+pub mod publish;
 pub mod token;
 
 use axum::Router;
@@ -15,6 +16,37 @@ use signet_server::kek::Kek;
 use signet_server::repo::{Repo, RepoSettings};
 use signet_server::store::Store;
 use tower::ServiceExt as _;
+
+/// Runs each named `async fn(TestServer)` of the calling test file as two tests, one on
+/// SQLite and one on PostgreSQL (a fresh schema per test), in a module `backends`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod backends {
+            use super::*;
+
+            mod sqlite {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        super::super::$name(super::TestServer::new().await).await;
+                    }
+                )+
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(s) = super::TestServer::postgres().await else {
+                            return;
+                        };
+                        super::super::$name(s).await;
+                    }
+                )+
+            }
+        }
+    };
+}
 
 /// A router on its own SQLite database.
 pub struct TestServer {

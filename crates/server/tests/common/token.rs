@@ -116,3 +116,50 @@ pub fn access_for_scope(scope: &str) -> Option<serde_json::Value> {
         "actions": actions.split(',').collect::<Vec<_>>(),
     }))
 }
+
+/// The realm the test servers name in their challenges.
+pub const REALM: &str = "https://auth.example/token";
+
+/// Token auth for [`ISSUER`] and [`SERVICE`] at `realm`, trusting the certificates of
+/// `bundle_pem`.
+pub fn token_auth(bundle_pem: &str, realm: &str) -> signet_server::auth::TokenAuth {
+    signet_server::auth::TokenAuth::new(
+        signet_server::auth::TokenAuthSettings {
+            realm: realm.into(),
+            service: SERVICE.into(),
+            issuer: ISSUER.into(),
+            autoredirect: false,
+        },
+        bundle_pem.as_bytes(),
+    )
+    .expect("token auth")
+}
+
+/// A server requiring tokens of `iss`, challenging with [`REALM`].
+pub async fn server(iss: &Issuer) -> super::TestServer {
+    super::TestServer::with_settings(
+        signet_server::http::HttpSettings::default(),
+        Some(token_auth(&iss.bundle_pem, REALM)),
+    )
+    .await
+}
+
+/// Sends a body-less request, with `Authorization: Bearer <token>` when a token is given.
+pub async fn call(
+    s: &super::TestServer,
+    method: axum::http::Method,
+    uri: &str,
+    token: Option<&str>,
+) -> super::Reply {
+    let mut b = axum::http::Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    s.send(b.body(axum::body::Body::empty()).expect("request"))
+        .await
+}
+
+/// The `access` claim granting `actions` on repository `gun`.
+pub fn repo_access(gun: &str, actions: &[&str]) -> serde_json::Value {
+    serde_json::json!([{"type": "repository", "name": gun, "actions": actions}])
+}

@@ -57,6 +57,11 @@ fn assert_old_version(err: StoreError, gun: &str, role: &str, version: i64) {
     }
 }
 
+/// The version of the latest stored file of `role` (which must exist).
+pub async fn latest_version(store: &Store, gun: &str, role: &str) -> i64 {
+    store.latest(gun, role).await.unwrap().unwrap().version
+}
+
 async fn all_changes(store: &Store) -> Vec<Change> {
     store.changes(None, 0, 10_000).await.unwrap()
 }
@@ -111,10 +116,7 @@ pub async fn version_rules(store: Store) {
         .update_many(gun, &[up("targets", 3), up("targets", 2)])
         .await
         .unwrap();
-    assert_eq!(
-        store.latest(gun, "targets").await.unwrap().unwrap().version,
-        3
-    );
+    assert_eq!(latest_version(&store, gun, "targets").await, 3);
     let err = store
         .update_many(gun, &[up("targets", 9), up("targets", 3)])
         .await
@@ -158,19 +160,8 @@ pub async fn batch_is_atomic(store: Store) {
             .unwrap()
             .is_none()
     );
-    assert_eq!(
-        store.latest(gun, "targets").await.unwrap().unwrap().version,
-        1
-    );
-    assert_eq!(
-        store
-            .latest(gun, "timestamp")
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(latest_version(&store, gun, "targets").await, 1);
+    assert_eq!(latest_version(&store, gun, "timestamp").await, 1);
     assert_eq!(all_changes(&store).await, before);
 
     // The same upload with a fresh snapshot succeeds as a whole.
@@ -181,19 +172,8 @@ pub async fn batch_is_atomic(store: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        store.latest(gun, "targets").await.unwrap().unwrap().version,
-        2
-    );
-    assert_eq!(
-        store
-            .latest(gun, "snapshot")
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        6
-    );
+    assert_eq!(latest_version(&store, gun, "targets").await, 2);
+    assert_eq!(latest_version(&store, gun, "snapshot").await, 6);
     assert_eq!(all_changes(&store).await.len(), before.len() + 1);
 }
 
@@ -362,16 +342,8 @@ pub async fn delete_is_exact(store: Store) {
             .is_none()
     );
     for gun in ["pre.example/ab", "pre.example"] {
-        assert_eq!(store.latest(gun, "root").await.unwrap().unwrap().version, 1);
-        assert_eq!(
-            store
-                .latest(gun, "timestamp")
-                .await
-                .unwrap()
-                .unwrap()
-                .version,
-            1
-        );
+        assert_eq!(latest_version(&store, gun, "root").await, 1);
+        assert_eq!(latest_version(&store, gun, "timestamp").await, 1);
     }
 
     let after = all_changes(&store).await;

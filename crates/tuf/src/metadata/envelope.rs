@@ -1,5 +1,8 @@
 //! The signed envelope: `{"signed":…,"signatures":[…]}`.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -33,8 +36,31 @@ pub fn signing_bytes<T: Serialize>(doc: &T) -> Result<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct Envelope<T> {
     signed: T,
-    signing_bytes: Vec<u8>,
+    signing_bytes: SigningBytes,
     signatures: Vec<Signature>,
+}
+
+/// The canonical bytes: owned, or a range of a shared file whose `signed` text is already
+/// canonical (as files written by Notary are), so a large file is not held twice.
+#[derive(Debug, Clone)]
+enum SigningBytes {
+    Owned(Vec<u8>),
+    Shared {
+        file: Arc<Vec<u8>>,
+        range: Range<usize>,
+    },
+}
+
+impl std::ops::Deref for SigningBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Owned(bytes) => bytes,
+            // The range was taken from this very buffer, which never changes.
+            Self::Shared { file, range } => file.get(range.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -54,6 +80,20 @@ impl<T: Metadata> Envelope<T> {
     /// the expected shape, and [`Error::NonIntegerNumber`] when `signed` holds a fractional
     /// number (such a document can never verify).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        Self::parse_inner(bytes, None)
+    }
+
+    /// As [`parse`](Self::parse), for a file held in shared memory: when the text of `signed`
+    /// is already canonical, the envelope refers to it in `file` instead of keeping a copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse).
+    pub fn parse_shared(file: &Arc<Vec<u8>>) -> Result<Self> {
+        Self::parse_inner(file, Some(file))
+    }
+
+    fn parse_inner(bytes: &[u8], shared: Option<&Arc<Vec<u8>>>) -> Result<Self> {
         let what = T::TYPE;
         let raw: RawEnvelope<'_> =
             serde_json::from_slice(bytes).map_err(|e| Error::json(format!("{what} file"), e))?;
@@ -64,8 +104,26 @@ impl<T: Metadata> Envelope<T> {
             },
             other => other,
         })?;
-        let signed: T = serde_json::from_str(raw.signed.get())
-            .map_err(|e| Error::json(format!("{what} signed"), e))?;
+        let text = raw.signed.get();
+        // Where the `signed` text sits in the file (it is a slice of `bytes`).
+        let start = (text.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+        let range = start..start.wrapping_add(text.len());
+        let signing_bytes = match shared {
+            Some(file)
+                if signing_bytes.as_slice() == text.as_bytes()
+                    && file.get(range.clone()) == Some(text.as_bytes()) =>
+            {
+                // Dropped before the typed parse, so the two never coexist with the document.
+                drop(signing_bytes);
+                SigningBytes::Shared {
+                    file: Arc::clone(file),
+                    range,
+                }
+            }
+            _ => SigningBytes::Owned(signing_bytes),
+        };
+        let signed: T =
+            serde_json::from_str(text).map_err(|e| Error::json(format!("{what} signed"), e))?;
         Ok(Self {
             signed,
             signing_bytes,
@@ -79,7 +137,7 @@ impl<T: Metadata> Envelope<T> {
     ///
     /// As [`signing_bytes`].
     pub fn from_signed(signed: T) -> Result<Self> {
-        let signing_bytes = signing_bytes(&signed)?;
+        let signing_bytes = SigningBytes::Owned(signing_bytes(&signed)?);
         Ok(Self {
             signed,
             signing_bytes,
@@ -197,6 +255,35 @@ mod tests {
         assert_eq!(parsed.signing_bytes(), env.signing_bytes());
         assert_eq!(parsed.signed(), env.signed());
         assert_eq!(parsed.to_file_bytes().unwrap(), file.as_bytes());
+    }
+
+    #[test]
+    fn shared_parse_refers_to_canonical_text_and_copies_otherwise() {
+        let mut t = Targets::new(2, Expires::parse("2030-01-01T00:00:00Z").unwrap());
+        t.targets.insert("a".into(), FileMeta::from_bytes(b"x"));
+        let mut env = Envelope::from_signed(t).unwrap();
+        env.add_signature(sig(3));
+        let file = Arc::new(env.to_file_bytes().unwrap());
+        let shared = Envelope::<Targets>::parse_shared(&file).unwrap();
+        assert!(matches!(&shared.signing_bytes, SigningBytes::Shared { .. }));
+        assert_eq!(shared.signing_bytes(), env.signing_bytes());
+        assert_eq!(shared.signed(), env.signed());
+        assert_eq!(shared.signatures(), env.signatures());
+        assert_eq!(Arc::strong_count(&file), 2);
+        assert_eq!(shared.to_file_bytes().unwrap(), *file);
+
+        // Not canonical (spaces, key order): the canonical bytes are kept separately.
+        let loose = Arc::new(
+            br#"{"signatures":[],"signed":{"version":1,"_type":"Targets","targets":{},"expires":"2030-01-01T00:00:00Z"}}"#
+                .to_vec(),
+        );
+        let owned = Envelope::<Targets>::parse_shared(&loose).unwrap();
+        assert!(matches!(&owned.signing_bytes, SigningBytes::Owned(_)));
+        assert_eq!(
+            owned.signing_bytes(),
+            Envelope::<Targets>::parse(&loose).unwrap().signing_bytes()
+        );
+        assert_eq!(Arc::strong_count(&loose), 1);
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! `FileMeta`: length, hashes and optional custom data of a target or a metadata file.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 
-use crate::b64;
+use super::hashes::Hashes;
 use crate::error::{Error, Result};
 
 /// Name of the SHA-256 hash in `hashes`.
@@ -26,8 +24,7 @@ pub struct FileMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<Box<RawValue>>,
     /// Digests by algorithm name; the values are raw digest bytes (base64 in JSON).
-    #[serde(with = "b64::serde_byte_map")]
-    pub hashes: BTreeMap<String, Vec<u8>>,
+    pub hashes: Hashes,
     /// Length of the file in bytes.
     pub length: i64,
     /// Fields this crate does not model, kept so they survive a round trip.
@@ -62,9 +59,10 @@ impl PartialEq for FileMeta {
 impl FileMeta {
     /// The metadata of exactly `bytes`: its length, SHA-256 and SHA-512 (no custom data).
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        let mut hashes = BTreeMap::new();
-        hashes.insert(SHA256.to_owned(), Sha256::digest(bytes).to_vec());
-        hashes.insert(SHA512.to_owned(), Sha512::digest(bytes).to_vec());
+        let hashes = Hashes::from([
+            (SHA256, Box::<[u8]>::from(&Sha256::digest(bytes)[..])),
+            (SHA512, Box::<[u8]>::from(&Sha512::digest(bytes)[..])),
+        ]);
         Self {
             custom: None,
             hashes,
@@ -103,12 +101,12 @@ impl FileMeta {
 
     /// The SHA-256 digest, if present.
     pub fn sha256(&self) -> Option<&[u8]> {
-        self.hashes.get(SHA256).map(Vec::as_slice)
+        self.hashes.get(SHA256)
     }
 
     /// The SHA-512 digest, if present.
     pub fn sha512(&self) -> Option<&[u8]> {
-        self.hashes.get(SHA512).map(Vec::as_slice)
+        self.hashes.get(SHA512)
     }
 
     /// Checks `bytes` against the hashes as Notary does (`CheckHashes`): every supported
@@ -232,19 +230,19 @@ mod tests {
     #[test]
     fn every_present_supported_hash_must_match() {
         let mut fm = FileMeta::from_bytes(b"a");
-        fm.hashes.insert(SHA512.into(), vec![0; 64]);
+        fm.hashes.insert(SHA512, vec![0; 64]);
         let err = fm.check_hashes("root", b"a").unwrap_err();
         assert!(matches!(&err, Error::ChecksumMismatch { algorithm, .. } if algorithm == "sha512"));
 
         // sha512 alone is enough; unknown algorithms are ignored.
         let mut only512 = FileMeta::from_bytes(b"a");
         only512.hashes.remove(SHA256);
-        only512.hashes.insert("md5".into(), vec![1]);
+        only512.hashes.insert("md5", vec![1]);
         only512.check_hashes("root", b"a").unwrap();
 
         let mut none = FileMeta::from_bytes(b"a");
         none.hashes.clear();
-        none.hashes.insert("md5".into(), vec![1]);
+        none.hashes.insert("md5", vec![1]);
         assert!(matches!(
             none.check_hashes("root", b"a"),
             Err(Error::InvalidHashes { .. })
@@ -258,10 +256,10 @@ mod tests {
     #[test]
     fn hash_sizes_are_enforced() {
         let mut fm = FileMeta::from_bytes(b"a");
-        fm.hashes.insert(SHA256.into(), vec![0; 31]);
+        fm.hashes.insert(SHA256, vec![0; 31]);
         assert!(fm.check_hash_structure("snapshot").is_err());
         let mut fm = FileMeta::from_bytes(b"a");
-        fm.hashes.insert(SHA512.into(), vec![0; 32]);
+        fm.hashes.insert(SHA512, vec![0; 32]);
         assert!(fm.check_hash_structure("snapshot").is_err());
     }
 

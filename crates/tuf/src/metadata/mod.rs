@@ -12,6 +12,7 @@
 mod envelope;
 mod expires;
 mod filemeta;
+mod hashes;
 mod root;
 mod snapshot;
 mod targets;
@@ -23,6 +24,7 @@ use serde::de::DeserializeOwned;
 pub use envelope::{Envelope, signing_bytes};
 pub use expires::Expires;
 pub use filemeta::{FileMeta, SHA256, SHA512};
+pub use hashes::{Hashes, Iter as HashesIter};
 pub use root::{RoleKeys, Root};
 pub use snapshot::Snapshot;
 pub use targets::{DelegationRole, Delegations, Targets};

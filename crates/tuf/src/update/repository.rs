@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use super::delegation::ResolvedRole;
 use super::error::{Error, Result};
@@ -10,20 +11,23 @@ use crate::role;
 use crate::signature::Signature;
 
 /// A verified metadata file: the parsed envelope and the exact bytes it was read from.
+///
+/// The bytes are shared (not copied) with the [`CacheWrite`](super::CacheWrite) that stores
+/// them, so a large targets file is held once.
 #[derive(Debug, Clone)]
 pub struct Verified<T> {
     envelope: Envelope<T>,
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
 }
 
 impl<T: Metadata> Verified<T> {
-    pub(crate) fn new(envelope: Envelope<T>, bytes: Vec<u8>) -> Self {
+    pub(crate) fn new(envelope: Envelope<T>, bytes: Arc<Vec<u8>>) -> Self {
         Self { envelope, bytes }
     }
 
-    /// The envelope and the bytes.
+    /// The envelope and the bytes (copied only when they are still shared).
     pub fn into_parts(self) -> (Envelope<T>, Vec<u8>) {
-        (self.envelope, self.bytes)
+        (self.envelope, Arc::unwrap_or_clone(self.bytes))
     }
 
     /// The typed document.
@@ -43,6 +47,11 @@ impl<T: Metadata> Verified<T> {
 
     /// The exact file bytes.
     pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The exact file bytes, shared.
+    pub fn shared_bytes(&self) -> &Arc<Vec<u8>> {
         &self.bytes
     }
 

@@ -1,6 +1,7 @@
 //! What the updater asks its caller for, and what the caller answers.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Where to stop reading a response whose size is not otherwise known (Notary's
 /// `MaxDownloadSize`, 100 MiB).
@@ -80,8 +81,9 @@ pub enum Need {
 pub struct CacheWrite {
     /// The plain role name (`root`, `timestamp`, `snapshot`, `targets`, `targets/releases`).
     pub role: String,
-    /// The exact bytes that were verified.
-    pub bytes: Vec<u8>,
+    /// The exact bytes that were verified (shared with the verified
+    /// [`Repository`](super::Repository), not copied).
+    pub bytes: Arc<Vec<u8>>,
 }
 
 impl CacheWrite {

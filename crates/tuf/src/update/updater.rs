@@ -5,6 +5,7 @@ mod documents;
 mod root;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -84,7 +85,7 @@ pub struct Updater {
     phase: Phase,
     pending: Option<Request>,
     pass: Pass,
-    writes: BTreeMap<String, Vec<u8>>,
+    writes: BTreeMap<String, Arc<Vec<u8>>>,
     warnings: Vec<Warning>,
     old_targets: BTreeMap<String, Option<Targets>>,
 }
@@ -187,7 +188,7 @@ impl Updater {
                 let usable = !env.signed().expires.is_expired(now)
                     && root_self_check(&env, &up.gun, Some(now)).is_ok();
                 if usable {
-                    up.root = Some(Verified::new(env, bytes));
+                    up.root = Some(Verified::new(env, Arc::new(bytes)));
                 } else {
                     up.phase = Phase::Root(Box::new(RootWalk::new(Some(env), true, None)));
                 }
@@ -264,7 +265,7 @@ impl Updater {
             .iter()
             .map(|(role, bytes)| CacheWrite {
                 role: role.clone(),
-                bytes: bytes.clone(),
+                bytes: Arc::clone(bytes),
             })
             .collect()
     }
@@ -275,7 +276,7 @@ impl Updater {
     ///
     /// [`Error::NotDone`] while a request is pending, [`Error::Failed`] after a failure.
     pub fn finish(self) -> Result<UpdateOutcome> {
-        // Moved, not copied: a targets file can be tens of megabytes.
+        // Shared with the repository, never copied: a targets file can be tens of megabytes.
         let cache_writes = self
             .writes
             .into_iter()
@@ -382,9 +383,9 @@ impl Updater {
                 }
                 Phase::Snapshot => {
                     let (meta, _) = self.snapshot_meta()?;
-                    if let Some(cached) = self.cache.snapshot.clone()
-                        && check_bytes(&meta, &cached).is_ok()
-                        && let Ok(v) = self.load_snapshot(&cached, 1)
+                    if let Some(cached) = self.cache.snapshot.as_ref()
+                        && check_bytes(&meta, cached).is_ok()
+                        && let Ok(v) = self.load_snapshot(Arc::new(cached.clone()), 1)
                     {
                         self.pass.snapshot = Some(v);
                         self.phase = Phase::Targets;
@@ -395,9 +396,9 @@ impl Updater {
                 }
                 Phase::Targets => {
                     let (meta, _) = self.meta_from_snapshot(role::TARGETS)?;
-                    if let Some(cached) = self.cache.targets.clone()
-                        && check_bytes(&meta, &cached).is_ok()
-                        && let Ok(v) = self.load_targets(cached, 1)
+                    if let Some(cached) = self.cache.targets.as_ref()
+                        && check_bytes(&meta, cached).is_ok()
+                        && let Ok(v) = self.load_targets(Arc::new(cached.clone()), 1)
                     {
                         self.accept_targets(v, false);
                         continue;
@@ -438,10 +439,10 @@ impl Updater {
                         self.pass.warnings.push(skip(SkipReason::NotInSnapshot));
                         continue;
                     };
-                    if let Some(cached) = self.cache.delegations.get(&next.name).cloned()
-                        && check_bytes(&meta, &cached).is_ok()
+                    if let Some(cached) = self.cache.delegations.get(&next.name)
+                        && check_bytes(&meta, cached).is_ok()
                         && let Ok(DelegationLoad::Loaded(v)) =
-                            self.load_delegation(&cached, &next, 1)
+                            self.load_delegation(Arc::new(cached.clone()), &next, 1)
                     {
                         self.accept_delegation(&next, *v, false);
                         continue;
@@ -476,9 +477,10 @@ impl Updater {
             Phase::Root(_) => self.on_intermediate_root(bytes),
             Phase::Timestamp => {
                 let floor = self.floor(role::TIMESTAMP);
-                let v = self.load_timestamp(&bytes, floor)?;
+                let v = self.load_timestamp(Arc::new(bytes), floor)?;
+                self.writes
+                    .insert(role::TIMESTAMP.into(), Arc::clone(v.shared_bytes()));
                 self.pass.timestamp = Some(v);
-                self.writes.insert(role::TIMESTAMP.into(), bytes);
                 self.phase = Phase::Snapshot;
                 Ok(())
             }
@@ -486,9 +488,10 @@ impl Updater {
                 let (meta, ts_version) = self.snapshot_meta()?;
                 self.check_expected(role::SNAPSHOT, role::TIMESTAMP, ts_version, &meta, &bytes)?;
                 let floor = self.floor(role::SNAPSHOT);
-                let v = self.load_snapshot(&bytes, floor)?;
+                let v = self.load_snapshot(Arc::new(bytes), floor)?;
+                self.writes
+                    .insert(role::SNAPSHOT.into(), Arc::clone(v.shared_bytes()));
                 self.pass.snapshot = Some(v);
-                self.writes.insert(role::SNAPSHOT.into(), bytes);
                 self.phase = Phase::Targets;
                 Ok(())
             }
@@ -496,7 +499,7 @@ impl Updater {
                 let (meta, sn_version) = self.meta_from_snapshot(role::TARGETS)?;
                 self.check_expected(role::TARGETS, role::SNAPSHOT, sn_version, &meta, &bytes)?;
                 let floor = self.floor(role::TARGETS);
-                let v = self.load_targets(bytes, floor)?;
+                let v = self.load_targets(Arc::new(bytes), floor)?;
                 self.accept_targets(v, true);
                 Ok(())
             }
@@ -505,7 +508,7 @@ impl Updater {
                 let (meta, sn_version) = self.meta_from_snapshot(&current.name)?;
                 self.check_expected(&current.name, role::SNAPSHOT, sn_version, &meta, &bytes)?;
                 let floor = self.delegation_floor(&current);
-                match self.load_delegation(&bytes, &current, floor)? {
+                match self.load_delegation(Arc::new(bytes), &current, floor)? {
                     DelegationLoad::Loaded(v) => self.accept_delegation(&current, *v, true),
                     DelegationLoad::Skipped(reason) => {
                         self.pass.warnings.push(Warning::DelegationSkipped {
@@ -535,10 +538,10 @@ impl Updater {
 
     fn on_unavailable(&mut self, request: &Request, reason: String) -> Result<()> {
         if matches!(self.phase, Phase::Timestamp)
-            && let Some(cached) = self.cache.timestamp.clone()
+            && let Some(cached) = self.cache.timestamp.as_ref()
             && cached.len() as u64 <= self.limits.max_timestamp_len
         {
-            let v = self.load_timestamp(&cached, 1)?;
+            let v = self.load_timestamp(Arc::new(cached.clone()), 1)?;
             self.pass.timestamp = Some(v);
             self.pass
                 .warnings

@@ -203,7 +203,7 @@ fn snapshot_and_timestamp_structure_rules() {
         .get_mut(role::ROOT)
         .unwrap()
         .hashes
-        .insert("sha512".into(), vec![0; 10]);
+        .insert("sha512", vec![0; 10]);
     assert!(
         s.validate()
             .unwrap_err()

@@ -195,7 +195,7 @@ pub fn update(cache: &TrustedState, server: &Server, at: DateTime<Utc>) -> Run {
 
 pub fn apply(cache: &mut TrustedState, writes: &[CacheWrite]) {
     for w in writes {
-        cache.set(&w.role, w.bytes.clone());
+        cache.set(&w.role, w.bytes.to_vec());
     }
 }
 

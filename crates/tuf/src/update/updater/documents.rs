@@ -1,8 +1,10 @@
 //! Loading timestamp, snapshot, targets and delegations, and finishing a pass.
 
+use std::sync::Arc;
+
 use chrono::Months;
 
-use super::{DelegationLoad, Phase, Updater, parse};
+use super::{DelegationLoad, Phase, Updater};
 use crate::metadata::{Envelope, FileMeta, Metadata, Root, Snapshot, Targets, Timestamp};
 use crate::role;
 use crate::update::delegation::ResolvedRole;
@@ -54,30 +56,38 @@ impl Updater {
         Ok((meta, sn.version()))
     }
 
-    pub(super) fn load_timestamp(&self, bytes: &[u8], min: i64) -> Result<Verified<Timestamp>> {
+    pub(super) fn load_timestamp(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        min: i64,
+    ) -> Result<Verified<Timestamp>> {
         let root = self.trusted_root()?.signed();
-        let env = self.load_base(role::TIMESTAMP, bytes, min, |env| {
+        let env = self.load_base(role::TIMESTAMP, &bytes, min, |env| {
             verify::verify_timestamp(env, root)
         })?;
-        Ok(Verified::new(env, bytes.to_vec()))
+        Ok(Verified::new(env, bytes))
     }
 
-    pub(super) fn load_snapshot(&mut self, bytes: &[u8], min: i64) -> Result<Verified<Snapshot>> {
+    pub(super) fn load_snapshot(
+        &mut self,
+        bytes: Arc<Vec<u8>>,
+        min: i64,
+    ) -> Result<Verified<Snapshot>> {
         let root = self.trusted_root()?;
-        let env = self.load_base(role::SNAPSHOT, bytes, min, |env| {
+        let env = self.load_base(role::SNAPSHOT, &bytes, min, |env| {
             verify::verify_snapshot(env, root.signed())
         })?;
         let version = env.signed().version;
         let root_meta = env.signed().meta.get(role::ROOT).cloned();
-        let root_bytes = root.bytes().to_vec();
+        let root_bytes = Arc::clone(root.shared_bytes());
         if let Some(meta) = root_meta {
             self.pass.next_root_checksum = Some((meta.clone(), version));
             self.check_expected(role::ROOT, role::SNAPSHOT, version, &meta, &root_bytes)?;
         }
-        Ok(Verified::new(env, bytes.to_vec()))
+        Ok(Verified::new(env, bytes))
     }
 
-    pub(super) fn load_targets(&self, bytes: Vec<u8>, min: i64) -> Result<Verified<Targets>> {
+    pub(super) fn load_targets(&self, bytes: Arc<Vec<u8>>, min: i64) -> Result<Verified<Targets>> {
         let root = self.trusted_root()?.signed();
         let env = self.load_base(role::TARGETS, &bytes, min, |env| {
             verify::verify_targets(env, root)
@@ -89,11 +99,12 @@ impl Updater {
     pub(super) fn load_base<T: Metadata>(
         &self,
         role_name: &str,
-        bytes: &[u8],
+        bytes: &Arc<Vec<u8>>,
         min: i64,
         verify: impl FnOnce(&Envelope<T>) -> crate::Result<u64>,
     ) -> Result<Envelope<T>> {
-        let env = parse::<T>(bytes).map_err(|e| self.invalid(role_name, None, e))?;
+        let env =
+            Envelope::<T>::parse_shared(bytes).map_err(|e| self.invalid(role_name, None, e))?;
         let version = env.signed().version();
         verify(&env).map_err(|e| self.invalid(role_name, Some(version), e))?;
         if version < min {
@@ -105,7 +116,8 @@ impl Updater {
 
     pub(super) fn accept_targets(&mut self, v: Verified<Targets>, write: bool) {
         if write {
-            self.writes.insert(role::TARGETS.into(), v.bytes().to_vec());
+            self.writes
+                .insert(role::TARGETS.into(), Arc::clone(v.shared_bytes()));
         }
         let children = self
             .root
@@ -122,12 +134,13 @@ impl Updater {
 
     pub(super) fn load_delegation(
         &self,
-        bytes: &[u8],
+        bytes: Arc<Vec<u8>>,
         current: &ResolvedRole,
         min: i64,
     ) -> Result<DelegationLoad> {
         let name = current.name.as_str();
-        let env = parse::<Targets>(bytes).map_err(|e| self.invalid(name, None, e))?;
+        let env =
+            Envelope::<Targets>::parse_shared(&bytes).map_err(|e| self.invalid(name, None, e))?;
         let version = env.signed().version;
         env.signed()
             .validate(name)
@@ -156,10 +169,7 @@ impl Updater {
                 expires: env.signed().expires.as_str().to_owned(),
             }));
         }
-        Ok(DelegationLoad::Loaded(Box::new(Verified::new(
-            env,
-            bytes.to_vec(),
-        ))))
+        Ok(DelegationLoad::Loaded(Box::new(Verified::new(env, bytes))))
     }
 
     pub(super) fn accept_delegation(
@@ -169,7 +179,8 @@ impl Updater {
         write: bool,
     ) {
         if write {
-            self.writes.insert(current.name.clone(), v.bytes().to_vec());
+            self.writes
+                .insert(current.name.clone(), Arc::clone(v.shared_bytes()));
         }
         for child in current.children(v.signed()).into_iter().rev() {
             self.pass.queue.push_front(child);

@@ -1,6 +1,7 @@
 //! Fetching and validating the newest root, walking intermediate versions, trust pinning.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -117,8 +118,9 @@ impl Updater {
             return Err(self.rollback(role::ROOT, version, self.root_floor));
         }
         self.check_expiry(role::ROOT, env.signed())?;
+        let bytes = Arc::new(bytes);
         if self.cache.root.as_deref() != Some(bytes.as_slice()) {
-            self.writes.insert(role::ROOT.into(), bytes.clone());
+            self.writes.insert(role::ROOT.into(), Arc::clone(&bytes));
         }
         self.root = Some(Verified::new(env, bytes));
         self.root_pinned = pinned;
