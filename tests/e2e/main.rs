@@ -9,6 +9,7 @@ mod go_notary_memory;
 mod go_notary_postgres;
 mod registry;
 mod server_concurrency;
+mod server_hangups;
 mod server_http;
 mod server_negative;
 mod server_parity;

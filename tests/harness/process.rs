@@ -233,6 +233,43 @@ impl ServerProcess {
         }
     }
 
+    /// Sends SIGTERM to the server (not to its watchdog) and waits up to `timeout` for it to
+    /// exit. Returns how long it took, or `None` if it was still running at the deadline.
+    pub fn terminate(&mut self, timeout: Duration) -> Result<Option<Duration>> {
+        let wrapper = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{wrapper}/task/{wrapper}/children"))
+            .map_err(|e| HarnessError::io(format!("list the children of {}", self.name), e))?;
+        // The server is the wrapper's first child; the watcher subshell comes second.
+        let server = children
+            .split_whitespace()
+            .next()
+            .ok_or_else(|| {
+                HarnessError::io(
+                    format!("find the process of {}", self.name),
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                )
+            })?
+            .to_owned();
+        let started = Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &server])
+            .status()
+            .map_err(|e| HarnessError::io(format!("signal {}", self.name), e))?;
+        if !status.success() {
+            return Err(HarnessError::io(
+                format!("signal {} (pid {server})", self.name),
+                std::io::Error::other(status.to_string()),
+            ));
+        }
+        while started.elapsed() < timeout {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return Ok(Some(started.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(None)
+    }
+
     /// Kills the server and waits for it to exit.
     pub fn stop(mut self) {
         self.shutdown();

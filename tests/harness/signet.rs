@@ -75,9 +75,14 @@ impl SignetServer {
     /// Creates a fresh database `signet_<unique>` in `postgres` and starts a server storing into
     /// it (the server applies its migrations). The database is dropped with the server.
     pub fn start_postgres(postgres: &Postgres) -> Result<Self> {
+        Self::start_postgres_with(postgres, &[])
+    }
+
+    /// Like [`start_postgres`](Self::start_postgres) with extra command-line arguments.
+    pub fn start_postgres_with(postgres: &Postgres, extra_args: &[&str]) -> Result<Self> {
         let database = postgres.create_database("signet")?;
         let url = database.url();
-        Self::start(url, Some(database), data_dir()?, &[], None)
+        Self::start(url, Some(database), data_dir()?, extra_args, None)
     }
 
     /// Starts a server on an existing database URL (`postgres://…` or `sqlite://…`); nothing is

@@ -169,6 +169,16 @@ impl ServerError {
                 gun: gun.to_owned(),
                 role,
             },
+            StoreError::VersionOutOfRange { role, version, .. } => {
+                Self::Invalid(ValidationError::Validation {
+                    gun: gun.to_owned(),
+                    msg: format!(
+                        "{role} version {version} is out of range: the largest version the \
+                         server stores is {}",
+                        i32::MAX
+                    ),
+                })
+            }
             source if source.is_unavailable() => Self::Unavailable {
                 gun: gun.to_owned(),
                 source,

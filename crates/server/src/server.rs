@@ -169,6 +169,10 @@ pub fn tls_config(tls: &TlsSettings) -> Result<rustls::ServerConfig, RunError> {
     Ok(cfg)
 }
 
+/// How long shutdown waits, past the grace period, for connections and then for the database
+/// pool to close.
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
+
 /// Background work: metrics upkeep and cache invalidation from the changefeed.
 fn spawn_background(state: &AppState, poll: Duration) -> Vec<tokio::task::JoinHandle<()>> {
     let metrics = crate::http::metrics_handle();
@@ -225,19 +229,34 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let handle = Handle::new();
     let grace = config.shutdown_grace;
     let h = handle.clone();
+    let forced = Arc::new(tokio::sync::Notify::new());
+    let force = Arc::clone(&forced);
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down");
+        tracing::info!(grace_secs = grace.as_secs(), "shutting down");
         h.graceful_shutdown(Some(grace));
+        // Whatever still runs after the grace period (and a margin for closing connections)
+        // does not hold the process: shutdown is bounded.
+        tokio::time::sleep(grace.saturating_add(SHUTDOWN_MARGIN)).await;
+        tracing::warn!("connections still open after the grace period; stopping anyway");
+        force.notify_one();
     });
     let addr = config.listen;
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| RunError::Listen { addr, source })?;
-    let served = serve(listener, app, config.tls.as_ref(), handle).await;
+    let served = tokio::select! {
+        served = serve(listener, app, config.tls.as_ref(), handle) => served,
+        () = forced.notified() => Ok(()),
+    };
     for task in background {
         task.abort();
     }
-    store.close().await;
+    if tokio::time::timeout(SHUTDOWN_MARGIN, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database connections did not close in time; exiting without them");
+    }
     served
 }
 

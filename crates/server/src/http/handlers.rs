@@ -35,13 +35,29 @@ pub(crate) fn empty_ok() -> Response {
     resp
 }
 
-/// `GET /_notary_server/health`.
+/// How long each health probe may take before the check fails.
+const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `GET /_notary_server/health`: the database answers a read, and a write could start now
+/// (a write path wedged while reads still work is unhealthy).
 pub(crate) async fn health(state: &AppState) -> Response {
-    let ping = tokio::time::timeout(Duration::from_secs(3), state.repo().store().ping()).await;
-    let failure = match ping {
+    let store = state.repo().store();
+    let probes = tokio::join!(
+        tokio::time::timeout(HEALTH_PROBE_TIMEOUT, store.ping()),
+        tokio::time::timeout(HEALTH_PROBE_TIMEOUT, store.write_probe()),
+    );
+    let describe = |what: &str, outcome: Result<crate::store::StoreResult<()>, _>| match outcome {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some("database did not answer within 3s".to_owned()),
+        Ok(Err(e)) => Some(format!("{what}: {e}")),
+        Err(_elapsed) => Some(format!(
+            "{what}: no answer within {}s",
+            HEALTH_PROBE_TIMEOUT.as_secs()
+        )),
+    };
+    let failure = match (describe("read", probes.0), describe("write", probes.1)) {
+        (None, None) => None,
+        (Some(e), None) | (None, Some(e)) => Some(e),
+        (Some(r), Some(w)) => Some(format!("{r}; {w}")),
     };
     let (status, body) = match failure {
         None => (StatusCode::OK, "{}".to_owned()),

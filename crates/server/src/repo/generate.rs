@@ -238,8 +238,7 @@ impl Repo {
             new_ts.version,
             new_ts.bytes.clone(),
         ));
-        let stored = self.store().update_many(gun, &updates).await;
-        self.cache().invalidate_current(gun);
+        let stored = self.store_updates(gun, updates).await;
         match stored {
             Ok(()) => {}
             Err(e @ crate::store::StoreError::OldVersion { .. }) => {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::cache::MetaCache;
 use crate::config::ServerKeyAlgorithm;
 use crate::kek::Kek;
-use crate::store::Store;
+use crate::store::{FileUpdate, Store, StoreResult, detached};
 
 pub use read::Served;
 pub use upload::{UploadedFile, decode_signed_common};
@@ -87,6 +87,35 @@ impl Repo {
                 Err(e) => tracing::warn!(error = %e, "changefeed poll failed"),
             }
         }
+    }
+
+    /// Stores `updates` of `gun` in one transaction, then drops the cached pointers of `gun`.
+    /// Both run to completion even when the caller is dropped half-way, so a client that hangs
+    /// up can neither leave the write open nor leave a stale pointer in the cache.
+    pub(crate) async fn store_updates(
+        &self,
+        gun: &str,
+        updates: Vec<FileUpdate>,
+    ) -> StoreResult<()> {
+        let (repo, gun) = (self.clone(), gun.to_owned());
+        detached(format!("update of {gun}"), async move {
+            let stored = repo.store().update_many(&gun, &updates).await;
+            repo.cache().invalidate_current(&gun);
+            stored
+        })
+        .await
+    }
+
+    /// Deletes every file of `gun` and drops its cached data, to completion even when the
+    /// caller is dropped half-way. Returns whether anything was deleted.
+    pub(crate) async fn delete_gun(&self, gun: &str) -> StoreResult<bool> {
+        let (repo, gun) = (self.clone(), gun.to_owned());
+        detached(format!("delete of {gun}"), async move {
+            let deleted = repo.store().delete(&gun).await;
+            repo.cache().invalidate_gun(&gun);
+            deleted
+        })
+        .await
     }
 
     /// The store.

@@ -203,9 +203,8 @@ impl Repo {
 
     /// `DELETE`: removes every file of exactly `gun`.
     pub async fn delete(&self, gun: &str) -> Result<(), ServerError> {
-        let result = self.store().delete(gun).await;
-        self.cache().invalidate_gun(gun);
-        result
+        self.delete_gun(gun)
+            .await
             .map(|_| ())
             .map_err(|e| ServerError::from_store_write(gun, e))
     }

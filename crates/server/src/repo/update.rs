@@ -92,12 +92,13 @@ impl Repo {
             timestamp.bytes,
         ));
 
-        let stored = self.store().update_many(gun, &updates).await;
-        self.cache().invalidate_current(gun);
-        stored.map_err(|e| ServerError::from_store_write(gun, e))?;
+        let files = updates.len();
+        self.store_updates(gun, updates)
+            .await
+            .map_err(|e| ServerError::from_store_write(gun, e))?;
         tracing::info!(
             %gun,
-            files = updates.len(),
+            files,
             timestamp_version = timestamp.version,
             "update stored"
         );

@@ -78,8 +78,8 @@ pub fn decode_signed_common(data: &[u8]) -> Result<i64, String> {
     };
     opt_string(signed, "_type")?;
     if let Some(exp) = opt_string(signed, "expires")? {
-        chrono::DateTime::parse_from_rfc3339(&exp)
-            .map_err(|e| format!("expires {exp:?} is not RFC 3339: {e}"))?;
+        signet_tuf::metadata::parse_go_rfc3339(&exp)
+            .map_err(|e| format!("expires {exp:?} is not an RFC 3339 time: {e}"))?;
     }
     match field(signed, "version") {
         None | Some(Value::Null) => Ok(0),
@@ -115,6 +115,7 @@ mod tests {
             b"{\"signed\":{\"version\":\"1\"}}",
             b"{\"signed\":{\"version\":1.5}}",
             b"{\"signed\":{\"expires\":\"tomorrow\"}}",
+            b"{\"signed\":{\"expires\":\"2030-01-01T00:00:60Z\"}}",
             b"{\"signed\":{\"_type\":3}}",
             b"{\"signed\":[]}",
             b"{\"signatures\":{}}",

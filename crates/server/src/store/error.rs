@@ -113,6 +113,16 @@ pub enum StoreError {
         source: sqlx::migrate::MigrateError,
     },
 
+    /// A write ran on its own task (so that a cancelled request cannot leave a transaction
+    /// open) and that task ended without a result.
+    #[error("the {context} task ended abnormally: {detail}")]
+    WriteTask {
+        /// The operation, with the GUN and role involved.
+        context: String,
+        /// What the runtime reported (a panic or a runtime shutting down).
+        detail: String,
+    },
+
     /// Any other database error.
     #[error("database error during {context}: {source}")]
     Database {

@@ -6,6 +6,11 @@
 //!
 //! Every operation is one transaction; reads are one database round trip. Connection
 //! trouble is reported as [`StoreError::Unavailable`] and the pools reconnect by themselves.
+//!
+//! Every write runs to completion on a task of its own ([`detached`]): a caller that is
+//! dropped half-way (a client that hangs up, a request timeout, a shutdown) cannot leave a
+//! transaction open, a lock held or a pooled connection in a transaction. The pools also
+//! close, instead of reusing, any connection that comes back still inside a transaction.
 
 mod checks;
 pub mod error;
@@ -13,6 +18,7 @@ mod postgres;
 mod sqlite;
 mod types;
 
+use std::future::Future;
 use std::time::Duration;
 
 use checks::{found_key, unstorable};
@@ -159,7 +165,12 @@ impl Store {
     /// role. Each timestamp row also writes an `update` changefeed record. Concurrent writers
     /// of one GUN are serialised: one wins, the others get `OldVersion`.
     pub async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
-        dispatch!(self, s => s.update_many(gun, updates).await)
+        let (store, gun, updates) = (self.clone(), gun.to_owned(), updates.to_vec());
+        let context = format!("update of {gun}");
+        detached(context, async move {
+            dispatch!(&store, s => s.update_many(&gun, &updates).await)
+        })
+        .await
     }
 
     /// The stored file of `role` with the highest version.
@@ -204,7 +215,11 @@ impl Store {
         if unstorable(gun) {
             return Ok(false);
         }
-        dispatch!(self, s => s.delete(gun).await)
+        let (store, gun) = (self.clone(), gun.to_owned());
+        detached(format!("delete of {gun}"), async move {
+            dispatch!(&store, s => s.delete(&gun).await)
+        })
+        .await
     }
 
     /// Changefeed records, oldest first (protocol §1.8).
@@ -229,7 +244,12 @@ impl Store {
     /// Stores a server-held key; [`StoreError::KeyExists`] if its (GUN, role, key ID) is
     /// already stored.
     pub async fn put_server_key(&self, key: &NewServerKey) -> StoreResult<()> {
-        dispatch!(self, s => s.put_server_key(key).await)
+        let (store, key) = (self.clone(), key.clone());
+        let context = format!("store of {} {} key {}", key.gun, key.role, key.key_id);
+        detached(context, async move {
+            dispatch!(&store, s => s.put_server_key(&key).await)
+        })
+        .await
     }
 
     /// Every server-held key of (`gun`, `role`) in any state, oldest first.
@@ -264,7 +284,11 @@ impl Store {
         if unstorable(gun) || unstorable(role) || unstorable(key_id) {
             return found_key(0, gun, role, key_id);
         }
-        dispatch!(self, s => s.mark_key_state(gun, role, key_id, state).await)
+        let (store, gun, role, key_id) = owned(self, gun, role, key_id);
+        detached(format!("state change of {gun} {role} key {key_id}"), async move {
+            dispatch!(&store, s => s.mark_key_state(&gun, &role, &key_id, state).await)
+        })
+        .await
     }
 
     /// Records that a server-held key signed just now (sets `last_used`);
@@ -273,12 +297,60 @@ impl Store {
         if unstorable(gun) || unstorable(role) || unstorable(key_id) {
             return found_key(0, gun, role, key_id);
         }
-        dispatch!(self, s => s.touch_server_key(gun, role, key_id).await)
+        let (store, gun, role, key_id) = owned(self, gun, role, key_id);
+        detached(format!("use of {gun} {role} key {key_id}"), async move {
+            dispatch!(&store, s => s.touch_server_key(&gun, &role, &key_id).await)
+        })
+        .await
+    }
+
+    /// Checks that a write could start now (health checks): takes the write path as an
+    /// update would (SQLite: the writer connection and the database write lock; PostgreSQL: a
+    /// pooled connection and a transaction) and rolls back at once. A write path wedged by a
+    /// stuck transaction or an exhausted pool fails here while reads still answer.
+    pub async fn write_probe(&self) -> StoreResult<()> {
+        let store = self.clone();
+        detached("write probe".to_owned(), async move {
+            dispatch!(&store, s => s.write_probe().await)
+        })
+        .await
     }
 
     /// Closes the pools; later operations fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await);
+    }
+}
+
+/// Owned copies of a store handle and three names, for a [`detached`] write.
+fn owned(store: &Store, gun: &str, role: &str, key_id: &str) -> (Store, String, String, String) {
+    (
+        store.clone(),
+        gun.to_owned(),
+        role.to_owned(),
+        key_id.to_owned(),
+    )
+}
+
+/// Runs the write `op` on a task of its own and waits for its result.
+///
+/// Dropping the returned future does not cancel the write: it runs to its commit or its
+/// rollback, and releases its connection and locks either way. This is what makes a client
+/// that hangs up in the middle of a request harmless to every later writer.
+pub(crate) async fn detached<T, F>(context: String, op: F) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = StoreResult<T>> + Send + 'static,
+{
+    match tokio::spawn(op).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!(%context, error = %e, "write task ended abnormally");
+            Err(StoreError::WriteTask {
+                context,
+                detail: e.to_string(),
+            })
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sqlx::Row as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection as _, Executor as _, Row as _};
 
 use super::checks::{self as batch, check_key_names, found_key};
 use super::error::{StoreError, StoreResult, is_broken_connection};
@@ -69,6 +69,11 @@ const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed
      state, created_at, last_used FROM signet_server_keys \
      WHERE gun = $1 AND role = $2 AND key_id = $3";
 
+/// Set on every new connection: a session idle inside a transaction for this long is ended by
+/// the database. signet never waits between the statements of a transaction, so only a leak
+/// can reach it.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "SET idle_in_transaction_session_timeout = '60s'";
+
 /// A metadata store on PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct PgStore {
@@ -89,6 +94,17 @@ impl PgStore {
             // Connections are checked when released; a read that meets one broken since is
             // retried on another connection, so each read is one round trip.
             .test_before_acquire(false)
+            // A connection that comes back inside a transaction (a write cut short) is closed,
+            // which rolls the transaction back, instead of being handed to the next writer.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            // Should a session still sit idle inside a transaction, the database ends it
+            // rather than let it hold its locks and block every writer of its GUN.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(IDLE_IN_TRANSACTION_TIMEOUT).await?;
+                    Ok(())
+                })
+            })
             .connect_lazy_with(connect);
         Ok(Self {
             pool,
@@ -168,6 +184,16 @@ impl PgStore {
         )
         .await
         .map(|_| ())
+    }
+
+    pub(crate) async fn write_probe(&self) -> StoreResult<()> {
+        let err = |e| StoreError::from_sqlx("write probe", e);
+        let mut tx = self.begin().await.map_err(err)?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.rollback().await.map_err(err)
     }
 
     pub(crate) async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {

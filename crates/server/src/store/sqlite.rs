@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use sqlx::Connection as _;
 use sqlx::Row as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -92,6 +93,9 @@ impl SqliteStore {
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
             .test_before_acquire(false)
+            // A connection that comes back inside a transaction (a write cut short) is closed,
+            // which rolls the transaction back, instead of being handed to the next writer.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_lazy_with(connect.clone());
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.max_connections)
@@ -126,6 +130,16 @@ impl SqliteStore {
             .await
             .map(|_| ())
             .map_err(|e| StoreError::from_sqlx("ping", e))
+    }
+
+    pub(crate) async fn write_probe(&self) -> StoreResult<()> {
+        let err = |e| StoreError::from_sqlx("write probe", e);
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
+        tx.rollback().await.map_err(err)
     }
 
     pub(crate) async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {

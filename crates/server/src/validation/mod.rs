@@ -1,7 +1,8 @@
 //! Validation of an upload, in the order of the Go server's `validateUpdate` (protocol
 //! §3.1), with every parse and signature check done by signet-tuf:
 //!
-//! 1. one file per role (the last part wins); an uploaded timestamp is ignored;
+//! 1. one file per role (a role named twice is refused, where Go lets the last part win),
+//!    versions from 0 to 2³¹−1 (the column is 32-bit); an uploaded timestamp is ignored;
 //! 2. the current root is read from the store (it only has to parse: an expired certificate
 //!    in the stored root does not block a rotation away from it, unlike Go);
 //! 3. an uploaded root: version current or current + 1, certificate root keys whose CN is
@@ -115,6 +116,26 @@ impl Fail<'_> {
     }
 }
 
+/// The highest version a stored file can have: the `version` column of `tuf_files` is a
+/// 32-bit integer, as in the Go notary-server's schema.
+pub(crate) const MAX_VERSION: i64 = i32::MAX as i64;
+
+/// The refusal of an uploaded file whose version is above [`MAX_VERSION`], in the category
+/// of its role.
+fn version_out_of_range(gun: &str, f: &UploadedFile) -> ServerError {
+    let fail = Fail(gun);
+    let msg = format!(
+        "{} version {} is out of range: the largest version the server stores is {MAX_VERSION}",
+        f.role, f.version
+    );
+    match f.role.as_str() {
+        "root" => fail.root(msg),
+        "snapshot" => fail.snapshot(msg),
+        "timestamp" => fail.general(msg),
+        role => fail.targets(role, msg),
+    }
+}
+
 /// The text Notary shows for a tuf error: root rejections carry Notary's own message.
 pub(crate) fn tuf_msg(e: &signet_tuf::Error) -> String {
     match e {
@@ -131,13 +152,23 @@ pub(crate) async fn validate_update(
     now: DateTime<Utc>,
 ) -> Result<ValidatedUpdate, ServerError> {
     let fail = Fail(gun);
-    // 1. One file per role, the last part winning; timestamps are the server's business.
+    // 1. One file per role (an upload naming a role twice is refused, whatever the order:
+    //    Go lets the last part win, which lets a proxy or a parser disagree on what was
+    //    signed); versions the store can hold; timestamps are the server's business.
     let mut by_role: BTreeMap<String, UploadedFile> = BTreeMap::new();
     for f in files {
-        if f.role != "timestamp" {
-            by_role.insert(f.role.clone(), f);
+        if f.version > MAX_VERSION {
+            return Err(version_out_of_range(gun, &f));
         }
+        if by_role.contains_key(&f.role) {
+            return Err(ServerError::MalformedUpload {
+                gun: gun.to_owned(),
+                reason: format!("the upload names role {} more than once", f.role),
+            });
+        }
+        by_role.insert(f.role.clone(), f);
     }
+    by_role.remove("timestamp");
     // 2. The stored root.
     let stored_root = match repo.current_root_file(gun).await? {
         Some(file) => {

@@ -13,8 +13,9 @@ use crate::repo::{Repo, UploadedFile};
 
 /// Checks an uploaded snapshot: signatures of root's snapshot role, expiry, the checksums
 /// of every loaded role, and that every other file it names exists (so the upload cannot
-/// leave the repository unverifiable). Entries unchanged since the previous snapshot are
-/// trusted without a lookup, so the cost grows with what changed.
+/// leave the repository unverifiable) and is the current version of its role (so it cannot
+/// roll a role back). Entries unchanged since the previous snapshot name the current files
+/// already and are trusted without a lookup, so the cost grows with what changed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn validate_uploaded(
     repo: &Repo,
@@ -45,12 +46,21 @@ pub(crate) async fn validate_uploaded(
             return Err(fail.snapshot(format!("missing {name} sha256 checksum information")));
         };
         let found = repo.by_checksum(gun, name, &hex::encode(sha)).await?;
-        let matches = found.is_some_and(|f| meta.check_length(name, &f.file.data).is_ok());
-        if !matches {
+        let Some(found) = found.filter(|f| meta.check_length(name, &f.file.data).is_ok()) else {
             return Err(fail.snapshot(format!(
                 "snapshot names a {name} file that was neither uploaded nor stored \
                  (sha256 {})",
                 hex::encode(sha)
+            )));
+        };
+        // A role's version never goes back: naming an older stored file would serve it as
+        // current again (a rollback by whoever holds the snapshot key).
+        let current = repo.latest_version(gun, name).await?;
+        if found.file.version < current {
+            return Err(fail.snapshot(format!(
+                "snapshot names {name} version {}, older than the current version {current}: \
+                 a role's version never goes back",
+                found.file.version
             )));
         }
     }

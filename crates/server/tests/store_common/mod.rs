@@ -22,7 +22,8 @@ macro_rules! store_suite {
             version_rules, batch_is_atomic, duplicate_in_batch_writes_nothing, lookups,
             exact_bytes_and_times, delete_is_exact, changefeed_records_timestamps,
             changefeed_paging, changefeed_per_gun, concurrent_writers_one_winner,
-            server_keys, name_and_version_limits, ping_and_close);
+            server_keys, name_and_version_limits, ping_and_close,
+            cancelled_writes_leave_nothing_open);
     };
     ($harness:path; $($name:ident),+ $(,)?) => {
         $(
@@ -801,4 +802,86 @@ pub async fn ping_and_close(store: Store) {
     assert!(err.is_unavailable(), "{err:?}");
     let err = store.latest("g", "root").await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+}
+
+/// Writes cut short at every point, from before they start to after they commit (as when a
+/// client hangs up or a request times out), leave no transaction, lock or connection behind:
+/// every later write still goes through, on the same GUN and on others.
+pub async fn cancelled_writes_leave_nothing_open(store: Store) {
+    let gun = "example.com/cancelled";
+    store.update_many(gun, &[up("root", 1)]).await.unwrap();
+    let key = NewServerKey {
+        gun: gun.to_owned(),
+        role: "timestamp".to_owned(),
+        key_id: "c".repeat(64),
+        algorithm: "ecdsa".to_owned(),
+        public_key: Bytes::from_static(b"public"),
+        sealed_private_key: Bytes::from_static(b"sealed"),
+        state: KeyState::Active,
+    };
+    store.put_server_key(&key).await.unwrap();
+    for i in 0..400_u64 {
+        let write = async {
+            match i % 4 {
+                0 => store
+                    .delete(&format!("example.com/absent-{i}"))
+                    .await
+                    .map(drop),
+                1 => store.update_many(gun, &[up("targets", 1 + i as i64)]).await,
+                2 => store.touch_server_key(gun, "timestamp", &key.key_id).await,
+                _ => store.write_probe().await,
+            }
+        };
+        let pause = std::time::Duration::from_micros([0, 10, 30, 80, 200][(i / 4 % 5) as usize]);
+        cut_short(write, 1 + (i / 20 % 6) as usize, pause).await;
+    }
+    let probe = within_10s("write probe", store.write_probe()).await;
+    probe.unwrap();
+    within_10s(
+        "update of another GUN",
+        store.update_many("example.com/other", &[up("root", 1)]),
+    )
+    .await
+    .unwrap();
+    within_10s(
+        "update of the same GUN",
+        store.update_many(gun, &[up("targets", 1_000_000)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(latest_version(&store, gun, "targets").await, 1_000_000);
+    assert!(
+        within_10s("delete", store.delete("example.com/other"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .latest("example.com/other", "root")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The output of `op`, which must finish within 10 seconds.
+async fn within_10s<T>(what: &str, op: impl Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(10), op)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within 10 s"))
+}
+
+/// Polls `op` at most `polls` times, sleeping `pause` between polls while the database works,
+/// then drops it: a write cut short at a point chosen by the caller.
+async fn cut_short<F: Future>(op: F, polls: usize, pause: std::time::Duration) {
+    let mut op = std::pin::pin!(op);
+    for _ in 0..polls {
+        let done =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(op.as_mut().poll(cx).is_ready()))
+                .await;
+        if done {
+            return;
+        }
+        std::thread::sleep(pause);
+    }
 }

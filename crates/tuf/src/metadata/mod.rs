@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use envelope::{Envelope, signing_bytes};
-pub use expires::Expires;
+pub use expires::{Expires, parse_go_rfc3339};
 pub use filemeta::{FileMeta, SHA256, SHA512};
 pub use hashes::{Hashes, Iter as HashesIter};
 pub use root::{RoleKeys, Root};
