@@ -7,6 +7,7 @@ use signet_e2e::{
     DelegationPaths, GoNotaryServer, SignetServer, TargetHashes, TargetRow, require_postgres,
 };
 
+use crate::client_support::Signet;
 use crate::server_shared::{SideBySide, shared_servers};
 use crate::support::{go_notary_available, sorted};
 
@@ -20,7 +21,8 @@ fn import_file(public_pem: &std::path::Path) -> PathBuf {
 }
 
 /// The whole script: targets, staged changes, delegations with a collaborator, witness, key
-/// rotations, root rotation and remote deletion, comparing listings after every step.
+/// rotations, root rotation, removal of a delegation's only key and of the last delegation
+/// (Go's `null`s, see [`go_nulls`]) and remote deletion, comparing listings after every step.
 fn run_script(signet_url: &str, go_url: &str, gun: &str) {
     let sides = SideBySide::new(signet_url, go_url, gun);
 
@@ -196,6 +198,8 @@ fn run_script(signet_url: &str, go_url: &str, gun: &str) {
         sorted(expected.clone())
     );
 
+    go_nulls(&sides, &releases.key_id, &mut expected);
+
     sides.both("delete --remote", |cli, gun| {
         cli.delete(gun, true).map(|_| ())
     });
@@ -207,6 +211,69 @@ fn run_script(signet_url: &str, go_url: &str, gun: &str) {
     assert!(!go.success(), "Go still lists a deleted repo: {go:?}");
     let printed = format!("{}{}", signet.stdout, signet.stderr);
     assert!(printed.contains("does not have trust data"), "{signet:?}");
+}
+
+/// Go writes an empty slice as `null`, and the Go CLI produces such files itself. Both servers
+/// must accept and serve them as uploaded, and both CLIs must read them from fresh trust dirs.
+fn go_nulls(sides: &SideBySide, releases_key_id: &str, expected: &mut Vec<TargetRow>) {
+    // Removing the only key of a delegation leaves the role with `"keyids":null`: it can sign
+    // nothing any more, so its targets drop out of every listing.
+    let step = "delegation remove targets/releases <its only key> -p";
+    sides.both(step, |cli, gun| {
+        cli.run_ok(&[
+            "delegation",
+            "remove",
+            "-p",
+            gun,
+            "targets/releases",
+            releases_key_id,
+        ])
+        .map(|_| ())
+    });
+    for served in sides.served("targets") {
+        assert!(served.contains(r#""keyids":null"#), "{served}");
+    }
+    expected.retain(|row| row.role != "targets/releases");
+    let delegations = sides.check_delegations(step);
+    assert_eq!(delegations.len(), 1, "{delegations:?}");
+    assert_eq!(delegations[0].role, "targets/releases");
+    assert!(delegations[0].key_ids.is_empty(), "{delegations:?}");
+    assert_eq!(sides.check_listing(step), sorted(expected.clone()));
+    sides.check_signet_reads(step, &sorted(expected.clone()), &delegations);
+
+    // Removing the last delegation leaves `"delegations":{"keys":{},"roles":null}`.
+    let step = "delegation remove targets/releases -p (the last delegation)";
+    sides.both(step, |cli, gun| {
+        cli.delegation_remove(gun, "targets/releases", true)
+            .map(|_| ())
+    });
+    for served in sides.served("targets") {
+        assert!(served.contains(r#""roles":null"#), "{served}");
+    }
+    assert_eq!(sides.check_delegations(step), Vec::new());
+    assert_eq!(sides.check_listing(step), sorted(expected.clone()));
+    sides.check_signet_reads(step, &sorted(expected.clone()), &[]);
+
+    // The owner publishes on top of the `null` (Go keeps writing it while the list is empty).
+    let step = "add -p after the last delegation is gone";
+    let after = sides.both(step, |cli, gun| {
+        cli.add_bytes(gun, "after-nulls", b"published over roles:null", &[], true)
+    });
+    for served in sides.served("targets") {
+        assert!(served.contains(r#""roles":null"#), "{served}");
+    }
+    expected.push(after);
+    assert_eq!(sides.check_listing(step), sorted(expected.clone()));
+    sides.check_signet_reads(step, &sorted(expected.clone()), &[]);
+    // `signet` also reads the owners' Go trust dirs, whose caches hold the `null`s.
+    for owner in [&sides.signet, &sides.go] {
+        assert_eq!(
+            sorted(Signet::sharing(owner).list(&sides.gun)),
+            sorted(expected.clone()),
+            "signet on the trust dir of the Go CLI publishing to {}",
+            owner.server_url()
+        );
+    }
 }
 
 #[test]

@@ -5,8 +5,10 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use signet_e2e::{
     CommandOutput, DelegationRow, GoNotaryServer, NotaryCli, Result, SignetServer, TargetRow,
+    http_get,
 };
 
+use crate::client_support::Signet;
 use crate::support::{go_notary_available, sorted};
 
 /// A signet-server on SQLite and a Go notary-server in memory, shared by the tests running at
@@ -100,6 +102,48 @@ impl SideBySide {
             "after step {step:?}: delegation listings differ"
         );
         signet
+    }
+
+    /// `signet list` and `signet delegation list` from fresh trust dirs against both servers:
+    /// each must print what the Go CLI listed (`targets`, `delegations`).
+    pub(crate) fn check_signet_reads(
+        &self,
+        step: &str,
+        targets: &[TargetRow],
+        delegations: &[DelegationRow],
+    ) {
+        for (server, cli) in [
+            ("signet-server", &self.signet),
+            ("Go notary-server", &self.go),
+        ] {
+            let signet = Signet::new(cli.server_url());
+            assert_eq!(
+                sorted(signet.list(&self.gun)),
+                targets,
+                "after step {step:?}: `signet list` against {server}"
+            );
+            assert_eq!(
+                signet.delegation_list(&self.gun),
+                delegations,
+                "after step {step:?}: `signet delegation list` against {server}"
+            );
+        }
+    }
+
+    /// The current `<role>.json` as each server serves it: signet-server's, then the Go
+    /// notary-server's.
+    pub(crate) fn served(&self, role: &str) -> [String; 2] {
+        let get = |cli: &NotaryCli| {
+            let url = format!(
+                "{}/v2/{}/_trust/tuf/{role}.json",
+                cli.server_url(),
+                self.gun
+            );
+            let response = http_get(&url).unwrap();
+            assert_eq!(response.status, 200, "GET {url}: {}", response.text());
+            response.text()
+        };
+        [get(&self.signet), get(&self.go)]
     }
 
     /// `notary list` from fresh trust dirs on both; returns the two outputs (for failures).

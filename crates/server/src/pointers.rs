@@ -23,13 +23,15 @@ struct Common {
     #[serde(default)]
     version: Option<i64>,
     #[serde(default)]
-    meta: Option<BTreeMap<String, FileMetaLite>>,
+    meta: Option<BTreeMap<String, Option<FileMetaLite>>>,
 }
 
+/// A `meta` entry. Go writes a nil map or `[]byte` as `null`, so `hashes` and each digest may
+/// be `null` (an entry without that pointer).
 #[derive(Deserialize)]
 struct FileMetaLite {
     #[serde(default)]
-    hashes: BTreeMap<String, String>,
+    hashes: Option<BTreeMap<String, Option<String>>>,
 }
 
 /// What the server needs to know about a stored timestamp or snapshot.
@@ -62,7 +64,7 @@ impl Pointers {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|(role, m)| {
-                let b64 = m.hashes.get("sha256")?;
+                let b64 = m?.hashes?.remove("sha256")??;
                 let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
                 (raw.len() == 32).then(|| (role, hex::encode(raw)))
             })
@@ -102,6 +104,16 @@ mod tests {
             .unwrap()
             .to_utc();
         assert!(!p.expired_at(before));
+    }
+
+    #[test]
+    fn go_nulls_in_meta_only_drop_that_pointer() {
+        let snap = br#"{"signed":{"_type":"Snapshot","expires":"2026-12-07T15:14:34Z","meta":{"a":null,"b":{"hashes":null,"length":0},"c":{"hashes":{"sha256":null},"length":0},"root":{"hashes":{"sha256":"XhFQdHH6tJSh7cAy53rWo40nzoEZyAvpvbauv/hNXas="},"length":1}},"version":3},"signatures":null}"#;
+        let p = Pointers::read(snap);
+        assert_eq!(p.version, Some(3));
+        assert_eq!(p.sha256.keys().collect::<Vec<_>>(), ["root"]);
+        let null_meta = br#"{"signed":{"_type":"Timestamp","meta":null,"version":1}}"#;
+        assert!(Pointers::read(null_meta).sha256.is_empty());
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     ENGINE.decode(text)
 }
 
-/// Serde adapter for `Vec<u8>` fields written as base64 strings.
+/// Serde adapter for `Vec<u8>` fields written as base64 strings (Go's `[]byte`).
+///
+/// `null`, Go's encoding of a nil `[]byte`, reads as no bytes and is written back as `""`.
 pub(crate) mod serde_bytes {
     use serde::{Deserialize as _, Deserializer, Serializer};
 
@@ -32,8 +34,10 @@ pub(crate) mod serde_bytes {
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        super::decode(&text).map_err(serde::de::Error::custom)
+        match Option::<std::borrow::Cow<'de, str>>::deserialize(d)? {
+            Some(text) => super::decode(&text).map_err(serde::de::Error::custom),
+            None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -45,5 +49,24 @@ mod tests {
         assert_eq!(super::decode("QQ==").unwrap(), b"A");
         assert!(super::decode("QQ").is_err());
         assert_eq!(super::encode(b"A"), "QQ==");
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Bytes {
+        #[serde(with = "super::serde_bytes")]
+        b: Vec<u8>,
+    }
+
+    #[test]
+    fn null_reads_as_no_bytes() {
+        let null: Bytes = serde_json::from_str(r#"{"b":null}"#).unwrap();
+        assert!(null.b.is_empty());
+        let some: Bytes = serde_json::from_str(r#"{"b":"QQ=="}"#).unwrap();
+        assert_eq!(some.b, b"A");
+        assert!(serde_json::from_str::<Bytes>(r#"{"b":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<Bytes>("{}").is_err(),
+            "still required"
+        );
     }
 }

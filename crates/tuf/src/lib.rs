@@ -21,6 +21,11 @@
 //! GUN; [`verify`] implements Notary's signature, threshold, structure, rotation, version and
 //! expiry rules.
 //!
+//! Go writes an empty collection it holds as a nil slice or map as `null` (for example
+//! `"roles":null` once the last delegation is removed, `"keyids":null` once a delegation's last
+//! key is removed). Every collection of the model, and every byte string, reads `null` as empty,
+//! as Go does; signatures are checked over the `null` as written.
+//!
 //! # Differences from TUF 1.0
 //!
 //! * `_type` is `Root`/`Targets`/`Snapshot`/`Timestamp` (capitalised); there is no
@@ -47,6 +52,7 @@
 mod b64;
 pub mod cjson;
 pub mod error;
+mod gonull;
 pub mod key;
 pub mod metadata;
 mod pem;

@@ -27,7 +27,9 @@ pub fn signing_bytes<T: Serialize>(doc: &T) -> Result<Vec<u8>> {
 ///
 /// When parsed from bytes, the canonical bytes are computed once by re-canonicalising the text
 /// of the `signed` member as Notary's verifier does (never from the typed value, so fields this
-/// crate does not model still count); the text itself is not kept (the caller has the file).
+/// crate does not model still count, and a `null` Go wrote for an empty collection stays `null`
+/// although the typed value holds the empty collection); the text itself is not kept (the
+/// caller has the file).
 /// When built from a typed document, the canonical bytes come from the typed value.
 ///
 /// The document and its signing bytes cannot drift apart: to change the document, take it out

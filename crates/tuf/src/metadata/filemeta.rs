@@ -7,6 +7,7 @@ use sha2::{Digest as _, Sha256, Sha512};
 
 use super::hashes::Hashes;
 use crate::error::{Error, Result};
+use crate::gonull::or_empty;
 
 /// Name of the SHA-256 hash in `hashes`.
 pub const SHA256: &str = "sha256";
@@ -23,7 +24,9 @@ pub struct FileMeta {
     /// Free-form JSON attached to a target (left out when absent or `null`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<Box<RawValue>>,
-    /// Digests by algorithm name; the values are raw digest bytes (base64 in JSON).
+    /// Digests by algorithm name; the values are raw digest bytes (base64 in JSON). `null`
+    /// reads as no digests (the field itself is required).
+    #[serde(deserialize_with = "or_empty")]
     pub hashes: Hashes,
     /// Length of the file in bytes.
     pub length: i64,
@@ -285,5 +288,27 @@ mod tests {
         assert!(
             serde_json::from_str::<FileMeta>(r#"{"hashes":{"sha256":"*"},"length":0}"#).is_err()
         );
+    }
+
+    #[test]
+    fn go_null_hashes_read_as_none_and_fail_the_hash_checks() {
+        // Go writes a nil hashes map as `null` and a nil digest as `null`.
+        let fm: FileMeta = serde_json::from_str(r#"{"hashes":null,"length":3}"#).unwrap();
+        assert!(fm.hashes.is_empty());
+        assert_eq!(fm.length, 3);
+        assert!(matches!(
+            fm.check_hash_structure("targets"),
+            Err(Error::InvalidHashes { .. })
+        ));
+        assert_eq!(
+            serde_json::to_string(&fm).unwrap(),
+            r#"{"hashes":{},"length":3}"#
+        );
+        let nil_digest: FileMeta =
+            serde_json::from_str(r#"{"hashes":{"sha256":null},"length":0}"#).unwrap();
+        assert_eq!(nil_digest.sha256(), Some(&[][..]));
+        assert!(nil_digest.check_hash_structure("snapshot").is_err());
+        // The field itself stays required, as before.
+        assert!(serde_json::from_str::<FileMeta>(r#"{"length":0}"#).is_err());
     }
 }

@@ -305,22 +305,36 @@ impl serde::de::Visitor<'_> for NameSeed {
     }
 }
 
-/// One base64 value, decoded as it is read; `.0` names it in errors.
+/// One base64 value, decoded as it is read; `.0` names it in errors. `null` (Go's nil `[]byte`)
+/// reads as an empty digest, which the hash checks then reject for `sha256` and `sha512`, as
+/// Go's do.
 struct Digest<'k>(&'k str);
 
 impl<'de> serde::de::DeserializeSeed<'de> for Digest<'_> {
     type Value = Box<[u8]>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Box<[u8]>, D::Error> {
-        d.deserialize_str(self)
+        d.deserialize_option(self)
     }
 }
 
-impl serde::de::Visitor<'_> for Digest<'_> {
+impl<'de> serde::de::Visitor<'de> for Digest<'_> {
     type Value = Box<[u8]>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a base64 string")
+        f.write_str("a base64 string or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Box<[u8]>, E> {
+        Ok(Box::default())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Box<[u8]>, E> {
+        Ok(Box::default())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Box<[u8]>, D::Error> {
+        d.deserialize_str(self)
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Box<[u8]>, E> {
@@ -428,6 +442,20 @@ mod tests {
         assert!(serde_json::from_str::<Hashes>(r#"{"sha256":1}"#).is_err());
         assert!(serde_json::from_str::<Hashes>(r#"["sha256"]"#).is_err());
         assert!(serde_json::from_str::<Hashes>(r#"{"sha256":"AQ"}"#).is_err());
+        // `null` for the whole map is the caller's business (`FileMeta` reads it as empty).
+        assert!(serde_json::from_str::<Hashes>("null").is_err());
+    }
+
+    #[test]
+    fn null_digest_reads_as_empty() {
+        // Go writes a nil `[]byte` as `null`; it reads back as an empty digest.
+        let h: Hashes = serde_json::from_str(r#"{"md5":null,"sha256":"AQ=="}"#).unwrap();
+        assert_eq!(h.get("md5"), Some(&[][..]));
+        assert_eq!(h.get(SHA256), Some(&[1][..]));
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r#"{"md5":"","sha256":"AQ=="}"#
+        );
     }
 
     #[test]

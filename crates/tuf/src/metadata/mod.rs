@@ -2,7 +2,9 @@
 //!
 //! Every document type keeps fields it does not model in an `unknown` map (serde `flatten`),
 //! so unknown fields survive parse → sign → write. Missing optional collections default to
-//! empty, as Go's zero values do.
+//! empty, as Go's zero values do, and so does `null`, which Go writes for a nil slice or map.
+//! The typed value then holds the empty collection, while [`Envelope`] still checks signatures
+//! over the `null` as written.
 //!
 //! `_type` is checked case-sensitively against the capitalised names Notary uses, per role:
 //! `Root` for root, `Targets` for targets **and every delegation**, `Snapshot`, `Timestamp`.

@@ -7,14 +7,15 @@ use serde_json::{Map, Value};
 
 use super::{Expires, Metadata, check_type, check_version_at_least_one};
 use crate::error::{Error, Result};
+use crate::gonull::or_empty;
 use crate::key::{KeyId, PublicKey};
 use crate::role;
 
 /// Key IDs and threshold of one role, as listed in root (`roles.<name>`) or in a delegation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleKeys {
-    /// The IDs of the keys that may sign for the role.
-    #[serde(default)]
+    /// The IDs of the keys that may sign for the role (`null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub keyids: Vec<KeyId>,
     /// How many distinct keys must sign.
     #[serde(default)]
@@ -47,11 +48,11 @@ pub struct Root {
     pub consistent_snapshot: bool,
     /// Expiry time.
     pub expires: Expires,
-    /// Every key used by any role, by TUF key ID.
-    #[serde(default)]
+    /// Every key used by any role, by TUF key ID (`null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub keys: BTreeMap<KeyId, PublicKey>,
-    /// `root`, `targets`, `snapshot`, `timestamp` (and possibly others).
-    #[serde(default)]
+    /// `root`, `targets`, `snapshot`, `timestamp` (and possibly others; `null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub roles: BTreeMap<String, RoleKeys>,
     /// Version, at least 1.
     #[serde(default)]

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{Expires, FileMeta, Metadata, SHA256, check_type, check_version_at_least_one};
 use crate::error::{Error, Result};
+use crate::gonull::or_empty;
 use crate::role;
 
 /// `signed` of `snapshot.json`: `{"_type":"Snapshot","expires","meta":{role→FileMeta},
@@ -18,8 +19,8 @@ pub struct Snapshot {
     pub typ: String,
     /// Expiry time.
     pub expires: Expires,
-    /// File metadata of every other role's current file.
-    #[serde(default)]
+    /// File metadata of every other role's current file (`null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub meta: BTreeMap<String, FileMeta>,
     /// Version, at least 1.
     #[serde(default)]

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::root::check_role_keys;
 use super::{Expires, FileMeta, Metadata, check_type, check_version_at_least_one};
 use crate::error::{Error, Result};
+use crate::gonull::or_empty;
 use crate::key::{KeyId, PublicKey};
 use crate::role;
 
@@ -18,13 +19,19 @@ use crate::role;
 /// keeps it when present so documents from other TUF writers round-trip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DelegationRole {
-    /// The IDs of the keys that may sign for the role (keys in `delegations.keys`).
-    #[serde(default)]
+    /// The IDs of the keys that may sign for the role (keys in `delegations.keys`; `null`, as
+    /// Go writes it once every key is removed, reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub keyids: Vec<KeyId>,
     /// The full role name, `targets/...`.
     pub name: String,
-    /// Target path prefixes the role may sign for; `[""]` means every path.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Target path prefixes the role may sign for; `[""]` means every path (`null` reads as
+    /// none).
+    #[serde(
+        default,
+        deserialize_with = "or_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub paths: Vec<String>,
     /// TUF hashed-bin prefixes, kept verbatim when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,11 +73,12 @@ impl DelegationRole {
 /// empty form is `{"keys":{},"roles":[]}`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Delegations {
-    /// Keys of the delegated roles, by TUF key ID.
-    #[serde(default)]
+    /// Keys of the delegated roles, by TUF key ID (`null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub keys: BTreeMap<KeyId, PublicKey>,
-    /// The delegated roles, in priority order.
-    #[serde(default)]
+    /// The delegated roles, in priority order (`null`, as Go writes it once the last
+    /// delegation is removed, reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub roles: Vec<DelegationRole>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -84,13 +92,13 @@ pub struct Targets {
     /// `_type`; must be `Targets`, for delegations too.
     #[serde(rename = "_type")]
     pub typ: String,
-    /// Delegated roles and their keys.
-    #[serde(default)]
+    /// Delegated roles and their keys (`null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub delegations: Delegations,
     /// Expiry time.
     pub expires: Expires,
-    /// Targets by name.
-    #[serde(default)]
+    /// Targets by name (`null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub targets: BTreeMap<String, FileMeta>,
     /// Version, at least 1.
     #[serde(default)]

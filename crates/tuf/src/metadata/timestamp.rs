@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::snapshot::check_required_meta;
 use super::{Expires, FileMeta, Metadata, check_type, check_version_at_least_one};
 use crate::error::Result;
+use crate::gonull::or_empty;
 use crate::role;
 
 /// `signed` of `timestamp.json`: `{"_type":"Timestamp","expires","meta":{"snapshot":FileMeta},
@@ -19,8 +20,8 @@ pub struct Timestamp {
     pub typ: String,
     /// Expiry time.
     pub expires: Expires,
-    /// File metadata of the current snapshot, under `snapshot`.
-    #[serde(default)]
+    /// File metadata of the current snapshot, under `snapshot` (`null` reads as none).
+    #[serde(default, deserialize_with = "or_empty")]
     pub meta: BTreeMap<String, FileMeta>,
     /// Version, at least 1.
     #[serde(default)]
