@@ -11,6 +11,7 @@ mod registry;
 mod server_concurrency;
 mod server_hangups;
 mod server_http;
+mod server_limits;
 mod server_negative;
 mod server_parity;
 mod server_shared;

@@ -233,23 +233,45 @@ impl ServerProcess {
         }
     }
 
-    /// Sends SIGTERM to the server (not to its watchdog) and waits up to `timeout` for it to
-    /// exit. Returns how long it took, or `None` if it was still running at the deadline.
-    pub fn terminate(&mut self, timeout: Duration) -> Result<Option<Duration>> {
+    /// The process ID of the server itself (not of its watchdog wrapper).
+    pub fn server_pid(&self) -> Result<u32> {
         let wrapper = self.child.id();
         let children = std::fs::read_to_string(format!("/proc/{wrapper}/task/{wrapper}/children"))
             .map_err(|e| HarnessError::io(format!("list the children of {}", self.name), e))?;
         // The server is the wrapper's first child; the watcher subshell comes second.
-        let server = children
+        children
             .split_whitespace()
             .next()
+            .and_then(|pid| pid.parse().ok())
             .ok_or_else(|| {
                 HarnessError::io(
                     format!("find the process of {}", self.name),
                     std::io::Error::from(std::io::ErrorKind::NotFound),
                 )
-            })?
-            .to_owned();
+            })
+    }
+
+    /// The server's resident set size in KiB (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> Result<u64> {
+        let pid = self.server_pid()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|e| HarnessError::io(format!("read the status of {}", self.name), e))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| {
+                HarnessError::io(
+                    format!("read VmRSS of {}", self.name),
+                    std::io::Error::from(std::io::ErrorKind::InvalidData),
+                )
+            })
+    }
+
+    /// Sends SIGTERM to the server (not to its watchdog) and waits up to `timeout` for it to
+    /// exit. Returns how long it took, or `None` if it was still running at the deadline.
+    pub fn terminate(&mut self, timeout: Duration) -> Result<Option<Duration>> {
+        let server = self.server_pid()?.to_string();
         let started = Instant::now();
         let status = Command::new("kill")
             .args(["-TERM", &server])

@@ -12,6 +12,8 @@
 //! max_body_bytes = 67108864
 //! request_timeout_secs = 60
 //! shutdown_grace_secs = 30
+//! max_connections = 1024           # connections past it are closed at once
+//! header_read_timeout_secs = 20     # time to send a request's headers; keep-alive idle limit
 //!
 //! [storage]
 //! url = "postgres://notary@db/notary"   # or "sqlite:///var/lib/signet/signet.db?mode=rwc"
@@ -45,14 +47,22 @@
 //! [logging]
 //! level = "info"
 //! format = "text"                    # or "json"
+//!
+//! # Only for `import-notary-signer` / `export-notary-signer`.
+//! [notary_signer]
+//! database_url = "postgres://signer@db/notarysigner"   # or "mysql://…"
+//! [notary_signer.passphrases]        # alias = passphrase; NOTARY_SIGNER_<ALIAS> wins
+//! alias1 = "…"
 //! ```
 //!
 //! Relative paths in the file are relative to the file's directory.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +111,11 @@ pub struct ServerSection {
     pub request_timeout_secs: Option<u64>,
     /// How long shutdown waits for requests in flight, in seconds.
     pub shutdown_grace_secs: Option<u64>,
+    /// The most connections open at once.
+    pub max_connections: Option<usize>,
+    /// How long a client has to send a request's headers (also the keep-alive idle limit),
+    /// in seconds.
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 /// The `[storage]` section. Its `Debug` output hides the database password.
@@ -198,6 +213,52 @@ pub struct LoggingSection {
     pub format: Option<String>,
 }
 
+/// The `[notary_signer]` section: a Go notary-signer database to import keys from or export
+/// them to. Its `Debug` output hides the passphrases and the database password.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotarySignerSection {
+    /// Its database URL (`postgres://…` or `mysql://…`).
+    pub database_url: Option<String>,
+    /// Passphrases by alias; the environment variable `NOTARY_SIGNER_<ALIAS>` wins.
+    #[serde(default)]
+    pub passphrases: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for NotarySignerSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotarySignerSection")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("passphrase_aliases", &self.passphrases.keys())
+            .finish()
+    }
+}
+
+/// The resolved `[notary_signer]` settings. Its `Debug` output hides the passphrases and the
+/// database password.
+#[derive(Clone, Default)]
+pub struct NotarySignerSettings {
+    /// The notary-signer database URL from the file, if any.
+    pub database_url: Option<String>,
+    /// Passphrases by alias from the file.
+    pub passphrases: BTreeMap<String, Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for NotarySignerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotarySignerSettings")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("passphrase_aliases", &self.passphrases.keys())
+            .finish()
+    }
+}
+
 /// The configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,6 +284,9 @@ pub struct FileConfig {
     /// `[logging]`.
     #[serde(default)]
     pub logging: LoggingSection,
+    /// `[notary_signer]`.
+    #[serde(default)]
+    pub notary_signer: NotarySignerSection,
     /// Directory for the default SQLite database and key-encryption key.
     pub data_dir: Option<PathBuf>,
 }
@@ -318,8 +382,28 @@ pub struct Config {
     pub log_json: bool,
     /// Shutdown grace period.
     pub shutdown_grace: std::time::Duration,
+    /// Connection limits of the listener.
+    pub connections: crate::listener::ConnectionSettings,
     /// The data directory used for defaults.
     pub data_dir: PathBuf,
+    /// The `[notary_signer]` settings (import and export of notary-signer keys).
+    pub notary_signer: NotarySignerSettings,
+}
+
+/// The listener's connection limits from the `[server]` section (defaults for what is unset;
+/// at least one connection and one second).
+fn connection_settings(
+    max_connections: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+) -> crate::listener::ConnectionSettings {
+    let mut c = crate::listener::ConnectionSettings::default();
+    if let Some(n) = max_connections {
+        c.max_connections = n.max(1);
+    }
+    if let Some(s) = header_read_timeout_secs {
+        c.header_read_timeout = std::time::Duration::from_secs(s.max(1));
+    }
+    c
 }
 
 /// A database URL with any password replaced by `***`, for logs and `Debug` output.
@@ -383,7 +467,9 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("log_json", &self.log_json)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("connections", &self.connections)
             .field("data_dir", &self.data_dir)
+            .field("notary_signer", &self.notary_signer)
             .finish()
     }
 }
@@ -599,7 +685,20 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(
                 file.server.shutdown_grace_secs.unwrap_or(30),
             ),
+            connections: connection_settings(
+                file.server.max_connections,
+                file.server.header_read_timeout_secs,
+            ),
             data_dir,
+            notary_signer: NotarySignerSettings {
+                database_url: file.notary_signer.database_url,
+                passphrases: file
+                    .notary_signer
+                    .passphrases
+                    .into_iter()
+                    .map(|(alias, p)| (alias, Zeroizing::new(p)))
+                    .collect(),
+            },
         })
     }
 }
@@ -702,6 +801,32 @@ mod tests {
         let c = Config::resolve(file, None, Overrides::default()).unwrap();
         assert_eq!(c.database_url, "postgres://u:s3cret@h/d");
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn notary_signer_section() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [notary_signer]
+            database_url = "mysql://signer:dbpw@db/notarysigner"
+            passphrases = { alias1 = "s3cret", "other.alias" = "x" }
+            "#,
+        )
+        .unwrap();
+        assert!(!format!("{file:?}").contains("s3cret"));
+        assert!(!format!("{file:?}").contains("dbpw"));
+        let c = Config::resolve(file, None, Overrides::default()).unwrap();
+        let n = &c.notary_signer;
+        assert_eq!(
+            n.database_url.as_deref(),
+            Some("mysql://signer:dbpw@db/notarysigner")
+        );
+        assert_eq!(n.passphrases["alias1"].as_str(), "s3cret");
+        assert_eq!(n.passphrases["other.alias"].as_str(), "x");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret") && !dbg.contains("dbpw"), "{dbg}");
+        assert!(dbg.contains("alias1"), "{dbg}");
+        assert!(toml::from_str::<FileConfig>("[notary_signer]\nalias = \"x\"").is_err());
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Errors of the HTTP side of the server.
+//! Errors of the server: those of the HTTP side ([`ServerError`], [`ValidationError`]) and
+//! those of moving keys to and from a Go notary-signer database ([`NotarySignerError`],
+//! [`JweError`]).
 //!
 //! Every variant names the GUN, role, key ID or version it is about. The HTTP status and the
-//! Notary error code of each variant are chosen in exactly one place:
+//! Notary error code of each [`ServerError`] are chosen in exactly one place:
 //! [`crate::http::error`].
 
 use crate::store::StoreError;
@@ -250,4 +252,220 @@ pub enum ValidationError {
         /// The reason (logged, not sent).
         msg: String,
     },
+}
+
+/// Why a notary-signer JWE (the `private` column of its `private_keys` table) could not be
+/// read or written. Never shows the passphrase or any key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JweError {
+    /// The serialization is longer than any private key's.
+    #[error("JWE of {len} characters is longer than the limit of {max}")]
+    TooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The compact serialization does not have five dot-separated parts.
+    #[error("a compact JWE has 5 dot-separated parts, this one has {found}")]
+    Parts {
+        /// How many parts were found.
+        found: usize,
+    },
+    /// A part is not base64url.
+    #[error("the JWE {part} is not valid base64url")]
+    Base64 {
+        /// The part: `header`, `encrypted key`, `IV`, `ciphertext`, `authentication tag` or
+        /// `p2s`.
+        part: &'static str,
+    },
+    /// A part has the wrong length for `PBES2-HS256+A128KW` / `A256GCM`.
+    #[error("the JWE {part} has {len} bytes, expected {expected}")]
+    Length {
+        /// The part.
+        part: &'static str,
+        /// Its length.
+        len: usize,
+        /// The length it must have.
+        expected: usize,
+    },
+    /// The protected header is not a JSON object with the fields needed.
+    #[error("invalid JWE header: {reason}")]
+    Header {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The header names another key management algorithm.
+    #[error("unsupported JWE key management algorithm {alg:?} (notary-signer uses {expected})")]
+    Algorithm {
+        /// The `alg` found (at most 64 characters).
+        alg: String,
+        /// The one supported.
+        expected: &'static str,
+    },
+    /// The header names another content encryption algorithm.
+    #[error("unsupported JWE content encryption {enc:?} (notary-signer uses {expected})")]
+    Encryption {
+        /// The `enc` found (at most 64 characters).
+        enc: String,
+        /// The one supported.
+        expected: &'static str,
+    },
+    /// The PBKDF2 iteration count is not an integer from 1 to the cap.
+    #[error("JWE iteration count p2c = {p2c} is outside 1..={max}; refused without deriving")]
+    IterationCount {
+        /// The value found, as text.
+        p2c: String,
+        /// The cap ([`crate::notary_signer::jwe::MAX_ITERATIONS`]).
+        max: u64,
+    },
+    /// An empty passphrase (notary-signer refuses them too).
+    #[error("empty passphrase")]
+    EmptyPassphrase,
+    /// The AES key unwrap failed its integrity check: a wrong passphrase, or a modified salt,
+    /// iteration count or encrypted key.
+    #[error("key unwrap failed: wrong passphrase (or a modified salt or encrypted key)")]
+    Unwrap,
+    /// AES-GCM authentication failed: the ciphertext, IV, tag or header was modified.
+    #[error("content authentication failed: the JWE ciphertext, IV, tag or header was modified")]
+    Authentication,
+    /// No randomness was available.
+    #[error("no system randomness for the JWE")]
+    Random,
+    /// A cryptographic primitive refused its input.
+    #[error("JWE: {0}")]
+    Crypto(&'static str),
+}
+
+/// One passphrase alias of a notary-signer database and the keys it protects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasProblem {
+    /// The `passphrase_alias`.
+    pub alias: String,
+    /// The environment variable the passphrase is read from (`NOTARY_SIGNER_<ALIAS>`).
+    pub env_var: String,
+    /// How many keys use the alias.
+    pub keys: usize,
+}
+
+/// One key that cannot be imported or exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyProblem {
+    /// The TUF key ID.
+    pub key_id: String,
+    /// The GUN (the notary-signer row's, which may be empty, or signet's).
+    pub gun: String,
+    /// The role (likewise).
+    pub role: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "key {} (GUN {:?}, role {:?}): {}",
+            self.key_id, self.gun, self.role, self.reason
+        )
+    }
+}
+
+fn list<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
+    items.iter().map(f).collect::<Vec<_>>().join("; ")
+}
+
+/// An error of `signet-server import-notary-signer` or `export-notary-signer`. Nothing is
+/// written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum NotarySignerError {
+    /// No notary-signer database URL was given.
+    #[error(
+        "no notary-signer database: give --signer-database-url, \
+         SIGNET_SERVER_SIGNER_DATABASE_URL or [notary_signer] database_url"
+    )]
+    NoSignerDatabase,
+    /// The notary-signer database URL names no supported backend.
+    #[error(
+        "unsupported notary-signer database URL scheme {scheme:?}: expected postgres:// or mysql://"
+    )]
+    SignerUrl {
+        /// The scheme (never the rest of the URL, which may hold a password).
+        scheme: String,
+    },
+    /// The notary-signer database failed.
+    #[error("notary-signer database, {context}: {source}")]
+    SignerDatabase {
+        /// The operation (and key ID, when there is one).
+        context: String,
+        /// The driver error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// signet's own store failed.
+    #[error("signet database, {context}: {source}")]
+    Store {
+        /// The operation, with the GUN, role and key ID involved.
+        context: String,
+        /// The store error.
+        #[source]
+        source: StoreError,
+    },
+    /// The metadata of a GUN could not be read to place its keys.
+    #[error("cannot read the current metadata of {gun}: {reason}")]
+    Metadata {
+        /// The GUN.
+        gun: String,
+        /// Why.
+        reason: String,
+    },
+    /// Keys use passphrase aliases for which no passphrase is configured.
+    #[error(
+        "no passphrase for {}; nothing was written",
+        list(.0, |a| format!(
+            "notary-signer alias {:?} (protects {} key{}): set {} or \
+             [notary_signer.passphrases] {:?} in the configuration",
+            a.alias, a.keys, plural(a.keys), a.env_var, a.alias
+        ))
+    )]
+    MissingPassphrases(Vec<AliasProblem>),
+    /// A passphrase opens none of the keys of its alias.
+    #[error(
+        "wrong passphrase for {}; nothing was written",
+        list(.0, |a| format!(
+            "notary-signer alias {:?} ({} or [notary_signer.passphrases]): it opens none of \
+             the {} key{} it protects",
+            a.alias, a.env_var, a.keys, plural(a.keys)
+        ))
+    )]
+    WrongPassphrases(Vec<AliasProblem>),
+    /// Keys that cannot be imported (corrupt, unsupported, not matching their public key).
+    #[error(
+        "{} key{} cannot be imported, so nothing was written (--skip-key <key ID> leaves a \
+         key out): {}",
+        .0.len(), plural(.0.len()), list(.0, ToString::to_string)
+    )]
+    Keys(Vec<KeyProblem>),
+    /// Server keys that cannot be exported (not opening with the key-encryption key, or
+    /// clashing with a row of the notary-signer database).
+    #[error(
+        "{} key{} cannot be exported, so nothing was written: {}",
+        .0.len(), plural(.0.len()), list(.0, ToString::to_string)
+    )]
+    ExportKeys(Vec<KeyProblem>),
+    /// A notary-signer alias name that its column cannot hold.
+    #[error("invalid notary-signer passphrase alias {alias:?}: {reason}")]
+    InvalidAlias {
+        /// The alias.
+        alias: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The private key work could not run to completion.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

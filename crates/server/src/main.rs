@@ -3,10 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use signet_server::config::{Config, Overrides};
+use signet_server::error::NotarySignerError;
+use signet_server::kek::Kek;
+use signet_server::notary_signer::{self, ExportOptions, ImportOptions, Passphrases, SignerDb};
 use signet_server::server;
+use signet_server::store::Store;
 
 /// A Notary-compatible TUF metadata server on PostgreSQL or SQLite.
 ///
@@ -70,6 +75,44 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Import the timestamp and snapshot keys of a Go notary-signer database.
+    ///
+    /// Each key becomes a server key of the GUN and role whose stored root lists it:
+    /// active when the current root does, retired when only an older root did; a key no
+    /// root lists is pending if never used, else retired, under its row's gun and role.
+    /// The passphrase of alias X comes from NOTARY_SIGNER_X, else [notary_signer.passphrases]
+    /// in the configuration. All or nothing; running it again changes nothing.
+    ImportNotarySigner {
+        /// The notary-signer database: postgres://… or mysql://… (default: [notary_signer]
+        /// database_url).
+        #[arg(long, env = "SIGNET_SERVER_SIGNER_DATABASE_URL")]
+        signer_database_url: Option<String>,
+        /// Print what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave out the key with this ID (repeatable), e.g. a damaged key no root lists.
+        #[arg(long = "skip-key", value_name = "KEY_ID")]
+        skip_keys: Vec<String>,
+    },
+    /// Write signet's server keys into a Go notary-signer database, so the Go notary-server
+    /// and notary-signer can take over again.
+    ///
+    /// New rows are encrypted as notary-signer does under the passphrase of --alias
+    /// (NOTARY_SIGNER_<ALIAS>, else [notary_signer.passphrases]). Keys already there keep
+    /// their ciphertext; their last_used is brought up to date. Stop signet-server first.
+    ExportNotarySigner {
+        /// The notary-signer database: postgres://… or mysql://… (default: [notary_signer]
+        /// database_url).
+        #[arg(long, env = "SIGNET_SERVER_SIGNER_DATABASE_URL")]
+        signer_database_url: Option<String>,
+        /// The passphrase alias to encrypt new rows under (notary-signer's
+        /// storage.default_alias).
+        #[arg(long, env = "NOTARY_SIGNER_DEFAULT_ALIAS")]
+        alias: String,
+        /// Print what would be written; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -106,14 +149,49 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: Result<(), MainError> = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => server::run(config).await,
+            Command::Serve => server::run(config).await.map_err(MainError::from),
             Command::Migrate => {
                 let store = server::open_store(&config, true).await?;
                 tracing::info!(url_backend = store.backend().as_str(), "migrations applied");
                 store.close().await;
                 Ok(())
+            }
+            Command::ImportNotarySigner {
+                signer_database_url,
+                dry_run,
+                skip_keys,
+            } => {
+                let opts = ImportOptions {
+                    dry_run,
+                    skip_keys: skip_keys.into_iter().collect(),
+                };
+                let url = signer_url(signer_database_url, &config)?;
+                move_keys(&config, &url, |store, kek, signer, passphrases| {
+                    Box::pin(async move {
+                        notary_signer::import(&store, &kek, &signer, &passphrases, &opts)
+                            .await
+                            .map(|r| r.to_string())
+                    })
+                })
+                .await
+            }
+            Command::ExportNotarySigner {
+                signer_database_url,
+                alias,
+                dry_run,
+            } => {
+                let opts = ExportOptions { alias, dry_run };
+                let url = signer_url(signer_database_url, &config)?;
+                move_keys(&config, &url, |store, kek, signer, passphrases| {
+                    Box::pin(async move {
+                        notary_signer::export(&store, &kek, &signer, &passphrases, &opts)
+                            .await
+                            .map(|r| r.to_string())
+                    })
+                })
+                .await
             }
         }
     });
@@ -125,4 +203,47 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Any error of a subcommand, for the one place that reports it.
+#[derive(Debug, thiserror::Error)]
+enum MainError {
+    #[error(transparent)]
+    Run(#[from] server::RunError),
+    #[error(transparent)]
+    NotarySigner(#[from] NotarySignerError),
+}
+
+/// The notary-signer database URL: the flag (or its variable), else the configuration.
+fn signer_url(flag: Option<String>, config: &Config) -> Result<String, NotarySignerError> {
+    flag.or_else(|| config.notary_signer.database_url.clone())
+        .filter(|u| !u.is_empty())
+        .ok_or(NotarySignerError::NoSignerDatabase)
+}
+
+type Work = std::pin::Pin<Box<dyn Future<Output = Result<String, NotarySignerError>> + Send>>;
+
+/// Opens signet's store (migrating it when `storage.auto_migrate` is on), the key-encryption
+/// key and the notary-signer database, runs `work` and prints its report.
+async fn move_keys(
+    config: &Config,
+    signer_url: &str,
+    work: impl FnOnce(Store, Arc<Kek>, SignerDb, Passphrases) -> Work,
+) -> Result<(), MainError> {
+    if config.local_defaults {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "using the LOCAL DEFAULT database or key-encryption key: configure [storage] url \
+             and [keys] kek_file to work on a real deployment"
+        );
+    }
+    let store = server::open_store(config, config.auto_migrate).await?;
+    let kek = Arc::new(server::load_kek(config)?);
+    let signer = SignerDb::connect(signer_url).await?;
+    let passphrases = Passphrases::from_env_and(config.notary_signer.passphrases.clone());
+    let outcome = work(store.clone(), kek, signer.clone(), passphrases).await;
+    signer.close().await;
+    store.close().await;
+    print!("{}", outcome?);
+    Ok(())
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::Handle;
+use axum_server::accept::DefaultAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -13,6 +14,7 @@ use crate::cache::MetaCache;
 use crate::config::{Config, TlsSettings};
 use crate::http::{AppState, router};
 use crate::kek::Kek;
+use crate::listener::{ConnectionSettings, LimitAcceptor};
 use crate::repo::{Repo, RepoSettings};
 use crate::store::{Store, StoreOptions};
 
@@ -245,7 +247,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| RunError::Listen { addr, source })?;
     let served = tokio::select! {
-        served = serve(listener, app, config.tls.as_ref(), handle) => served,
+        served = serve_with(listener, app, config.tls.as_ref(), handle, config.connections) => served,
         () = forced.notified() => Ok(()),
     };
     for task in background {
@@ -261,34 +263,74 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 }
 
 /// Serves `app` on an already bound listener, over TLS when `tls` is given, until `handle`
-/// is told to shut down. [`run`] uses it; tests use it to serve on an ephemeral port.
+/// is told to shut down, with the default [`ConnectionSettings`]. Tests use it to serve on an
+/// ephemeral port.
 pub async fn serve(
     listener: std::net::TcpListener,
     app: axum::Router,
     tls: Option<&TlsSettings>,
     handle: Handle<std::net::SocketAddr>,
 ) -> Result<(), RunError> {
+    serve_with(listener, app, tls, handle, ConnectionSettings::default()).await
+}
+
+/// Like [`serve`], with connection limits `limits`; [`run`] uses it.
+pub async fn serve_with(
+    listener: std::net::TcpListener,
+    app: axum::Router,
+    tls: Option<&TlsSettings>,
+    handle: Handle<std::net::SocketAddr>,
+    limits: ConnectionSettings,
+) -> Result<(), RunError> {
     let addr = listener.local_addr().map_err(|source| RunError::Listen {
         addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
         source,
     })?;
     let listen_err = |source| RunError::Listen { addr, source };
+    let limited = LimitAcceptor::new(DefaultAcceptor::new(), limits.max_connections);
+    let max_connections = limits.max_connections;
+    let header_read_timeout_secs = limits.header_read_timeout.as_secs_f64();
     match tls {
         Some(tls) => {
+            tracing::info!(
+                %addr,
+                client_certificates = tls.client_ca_file.is_some(),
+                max_connections,
+                header_read_timeout_secs,
+                "listening (TLS)"
+            );
             let cfg = RustlsConfig::from_config(Arc::new(tls_config(tls)?));
-            tracing::info!(%addr, client_certificates = tls.client_ca_file.is_some(), "listening (TLS)");
-            axum_server::from_tcp_rustls(listener, cfg)
+            let mut server = axum_server::from_tcp_rustls(listener, cfg)
                 .map_err(listen_err)?
+                .map(|acceptor| acceptor.acceptor(limited))
                 .handle(handle)
+                .first_request_timeout(limits.header_read_timeout);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(limits.header_read_timeout);
+            server
                 .serve(app.into_make_service())
                 .await
                 .map_err(listen_err)
         }
         None => {
-            tracing::info!(%addr, "listening (plain HTTP)");
-            axum_server::from_tcp(listener)
+            tracing::info!(
+                %addr,
+                max_connections,
+                header_read_timeout_secs,
+                "listening (plain HTTP)"
+            );
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(listen_err)?
+                .acceptor(limited)
                 .handle(handle)
+                .first_request_timeout(limits.header_read_timeout);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(limits.header_read_timeout);
+            server
                 .serve(app.into_make_service())
                 .await
                 .map_err(listen_err)
