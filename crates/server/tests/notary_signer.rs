@@ -3,7 +3,8 @@
 //! Go notary-signer and notary-server wrote (`tests/data/notary-signer/`). Without Postgres
 //! the tests fail when `CI` is set and skip otherwise. One test also runs the Go
 //! notary-signer and notary-server on the exported keys, and one runs on MySQL/MariaDB when
-//! one answers at `SIGNET_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`).
+//! MariaDB at `SIGNET_TEST_MYSQL_URL` (default `mysql://signet:signet@127.0.0.1:3306`, which
+//! `scripts/test` sets up).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -1441,20 +1442,21 @@ mod go {
 }
 
 /// MySQL/MariaDB: both directions against the MySQL schema, with old-style rows (empty gun
-/// and role). Runs when a server answers at `SIGNET_TEST_MYSQL_URL` (default
-/// `mysql://root@127.0.0.1:3306`) and skips otherwise.
+/// and role), on the server at `SIGNET_TEST_MYSQL_URL` (default
+/// `mysql://signet:signet@127.0.0.1:3306`). Without one it fails when `CI` is set and skips
+/// otherwise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_notary_signer_database() {
     use sqlx::Connection as _;
     let base = std::env::var("SIGNET_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
+        .unwrap_or_else(|_| "mysql://signet:signet@127.0.0.1:3306".to_owned());
     let Ok(Ok(mut admin)) = tokio::time::timeout(
         Duration::from_secs(5),
         sqlx::MySqlConnection::connect(&base),
     )
     .await
     else {
-        eprintln!("SKIPPED: no MySQL/MariaDB at {base}");
+        common::missing::<()>(&format!("no MySQL/MariaDB answers at {base}"));
         return;
     };
     let Some((_schema, store)) = signet_store().await else {
