@@ -94,12 +94,34 @@ impl Signet {
         path
     }
 
-    /// Runs `signet <args>` with `stdin`; a non-zero exit is returned, not an error.
-    pub(crate) fn run_with_stdin<S: AsRef<OsStr>>(
+    /// Starts `signet <args>` and kills it (SIGKILL) after `after`, unless it exits first.
+    /// Returns whether it was killed.
+    pub(crate) fn run_killed_after<S: AsRef<OsStr>>(
         &self,
         args: &[S],
-        stdin: Option<&str>,
-    ) -> CommandOutput {
+        after: std::time::Duration,
+    ) -> bool {
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + after;
+        while std::time::Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let killed = child.kill().is_ok();
+        let _ = child.wait();
+        killed
+    }
+
+    /// `signet -d <trust dir> -s <server> <args>` with the passphrase variables set.
+    fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut command = Command::new(signet_binary());
         command
             .arg("-d")
@@ -115,6 +137,16 @@ impl Signet {
             .env("NOTARY_DELEGATION_PASSPHRASE", &self.passphrases.delegation)
             .env_remove("NOTARY_AUTH")
             .env_remove("SIGNET_OUTPUT");
+        command
+    }
+
+    /// Runs `signet <args>` with `stdin`; a non-zero exit is returned, not an error.
+    pub(crate) fn run_with_stdin<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        stdin: Option<&str>,
+    ) -> CommandOutput {
+        let mut command = self.command(args);
         run_command(
             &mut command,
             stdin.map(str::as_bytes),

@@ -5,6 +5,7 @@
 mod client_compat;
 mod client_interop;
 mod client_support;
+mod crash_consistency;
 mod go_notary_memory;
 mod go_notary_postgres;
 mod registry;
