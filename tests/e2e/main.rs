@@ -8,6 +8,7 @@ mod client_support;
 mod crash_consistency;
 mod go_notary_memory;
 mod go_notary_postgres;
+mod postgres_restart;
 mod registry;
 mod server_concurrency;
 mod server_hangups;
