@@ -490,7 +490,18 @@ fn resolve(base: Option<&Path>, p: PathBuf) -> PathBuf {
     }
 }
 
+/// The URL of the built-in local SQLite database under `data_dir`.
+fn local_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("signet.db").display())
+}
+
 impl Config {
+    /// Whether the database is the built-in local SQLite one (no `storage.url` configured).
+    #[must_use]
+    pub fn uses_local_database(&self) -> bool {
+        self.local_defaults && self.database_url == local_database_url(&self.data_dir)
+    }
+
     /// Reads `path` (if given) and applies `overrides`.
     pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let (file, base) = match path {
@@ -532,9 +543,7 @@ impl Config {
         let explicit_db = o.database_url.or(file.storage.url);
         let explicit_kek = o.kek_file.or_else(|| path(file.keys.kek_file));
         let local_defaults = explicit_db.is_none() || explicit_kek.is_none();
-        let database_url = explicit_db.unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", data_dir.join("signet.db").display())
-        });
+        let database_url = explicit_db.unwrap_or_else(|| local_database_url(&data_dir));
         let kek_file = explicit_kek.unwrap_or_else(|| data_dir.join("kek"));
         let alg = o
             .key_algorithm
@@ -722,6 +731,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://d/signet.db?mode=rwc");
         assert_eq!(c.kek_file, PathBuf::from("d/kek"));
         assert!(c.local_defaults);
+        assert!(c.uses_local_database());
         assert!(c.tls.is_none());
         assert!(c.auth.is_none());
         assert_eq!(c.key_algorithm, ServerKeyAlgorithm::Ecdsa);
@@ -767,6 +777,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:1");
         assert!(!c.local_defaults);
+        assert!(!c.uses_local_database());
         assert_eq!(c.kek_file, PathBuf::from("/etc/signet/kek"));
         assert_eq!(c.tls.unwrap().cert_file, PathBuf::from("/etc/signet/c.pem"));
         assert_eq!(c.key_algorithm, ServerKeyAlgorithm::Ed25519);

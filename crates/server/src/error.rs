@@ -1,6 +1,7 @@
-//! Errors of the server: those of the HTTP side ([`ServerError`], [`ValidationError`]) and
+//! Errors of the server: those of the HTTP side ([`ServerError`], [`ValidationError`]),
 //! those of moving keys to and from a Go notary-signer database ([`NotarySignerError`],
-//! [`JweError`]).
+//! [`JweError`]), and those of copying a Go notary-server database ([`NotaryServerError`]).
+//! Opening either Go database fails with a [`NotaryDbError`].
 //!
 //! Every variant names the GUN, role, key ID or version it is about. The HTTP status and the
 //! Notary error code of each [`ServerError`] are chosen in exactly one place:
@@ -468,4 +469,142 @@ pub enum NotarySignerError {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// Why a Go notary database (notary-signer's or notary-server's) could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum NotaryDbError {
+    /// The URL names no supported backend.
+    #[error("unsupported database URL scheme {scheme:?}: expected postgres:// or mysql://")]
+    Scheme {
+        /// The scheme (never the rest of the URL, which may hold a password).
+        scheme: String,
+    },
+    /// The URL could not be parsed or the database did not answer.
+    #[error("connecting: {source}")]
+    Connect {
+        /// The driver error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// A row of a Go notary-server database whose content differs from the row signet already
+/// stores under the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowConflict {
+    /// A `tuf_files` row, keyed by (GUN, role, version).
+    File {
+        /// The GUN.
+        gun: String,
+        /// The role.
+        role: String,
+        /// The version.
+        version: i64,
+        /// The columns that differ.
+        columns: Vec<&'static str>,
+    },
+    /// A changefeed record, keyed by its ID.
+    Change {
+        /// The record ID.
+        id: i64,
+        /// The GUN of the record being copied.
+        gun: String,
+        /// The columns that differ.
+        columns: Vec<&'static str>,
+    },
+}
+
+impl std::fmt::Display for RowConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File {
+                gun,
+                role,
+                version,
+                columns,
+            } => write!(
+                f,
+                "{gun} {role} version {version} (differs in {})",
+                columns.join(", ")
+            ),
+            Self::Change { id, gun, columns } => write!(
+                f,
+                "changefeed record {id} of {gun} (differs in {})",
+                columns.join(", ")
+            ),
+        }
+    }
+}
+
+/// How many conflicts an error message names before summing up the rest.
+const CONFLICTS_NAMED: usize = 20;
+
+fn conflict_list(conflicts: &[RowConflict], total: usize) -> String {
+    let mut out = list(
+        conflicts.get(..CONFLICTS_NAMED).unwrap_or(conflicts),
+        ToString::to_string,
+    );
+    if total > CONFLICTS_NAMED {
+        out.push_str(&format!("; and {} more", total - CONFLICTS_NAMED));
+    }
+    out
+}
+
+/// An error of `signet-server import-notary-server`. Nothing is written when one is
+/// returned.
+#[derive(Debug, thiserror::Error)]
+pub enum NotaryServerError {
+    /// The notary-server database URL names no supported backend.
+    #[error(
+        "unsupported notary-server database URL scheme {scheme:?}: expected postgres:// or mysql://"
+    )]
+    SourceUrl {
+        /// The scheme (never the rest of the URL, which may hold a password).
+        scheme: String,
+    },
+    /// The notary-server database failed.
+    #[error("notary-server database, {context}: {source}")]
+    SourceDatabase {
+        /// The operation.
+        context: String,
+        /// The driver error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A row of the notary-server database that cannot be copied.
+    #[error(
+        "notary-server database, {table} row {id} (GUN {gun:?}): {reason}; nothing was written"
+    )]
+    SourceRow {
+        /// `tuf_files` or `changefeed`.
+        table: &'static str,
+        /// The row's `id`.
+        id: i64,
+        /// The row's GUN.
+        gun: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// signet's own store failed.
+    #[error("signet database, {context}: {source}; nothing was written")]
+    Store {
+        /// The operation.
+        context: String,
+        /// The store error.
+        #[source]
+        source: StoreError,
+    },
+    /// Rows that signet already stores with other content.
+    #[error(
+        "{total} row{} of the notary-server database differ{} from what signet already stores \
+         under the same (GUN, role, version) or changefeed ID, so nothing was written: {}",
+        plural(*.total), if *.total == 1 { "s" } else { "" }, conflict_list(.conflicts, *.total)
+    )]
+    Conflicts {
+        /// The conflicts (the first ones, when there are very many).
+        conflicts: Vec<RowConflict>,
+        /// How many rows conflict.
+        total: usize,
+    },
 }

@@ -10,6 +10,8 @@ pub mod http;
 pub mod kek;
 pub mod listener;
 pub mod names;
+pub mod notary_db;
+pub mod notary_server;
 pub mod notary_signer;
 pub mod pointers;
 pub mod repo;

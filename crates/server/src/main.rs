@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use signet_server::config::{Config, Overrides};
-use signet_server::error::NotarySignerError;
+use signet_server::error::{NotaryServerError, NotarySignerError};
 use signet_server::kek::Kek;
+use signet_server::notary_server::{self, ServerDb, ServerImportOptions};
 use signet_server::notary_signer::{self, ExportOptions, ImportOptions, Passphrases, SignerDb};
 use signet_server::server;
 use signet_server::store::Store;
@@ -113,6 +114,22 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy the metadata and changefeed of a Go notary-server database (MySQL/MariaDB or
+    /// PostgreSQL) into signet's database.
+    ///
+    /// Every tuf_files row is copied byte for byte with its checksum (computed when the
+    /// column is NULL), version and times; soft-deleted rows too (never served). Changefeed
+    /// records keep their IDs. Rows signet already holds identically are skipped; a row held
+    /// with other content stops the import. One transaction: all or nothing.
+    ImportNotaryServer {
+        /// The notary-server database: mysql://user:pw@host:3306/notaryserver or postgres://…
+        /// (a sqlx URL, not a Go DSN).
+        #[arg(long, env = "SIGNET_SERVER_NOTARY_SERVER_DATABASE_URL")]
+        server_database_url: String,
+        /// Print what would be copied; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -193,6 +210,10 @@ fn main() -> ExitCode {
                 })
                 .await
             }
+            Command::ImportNotaryServer {
+                server_database_url,
+                dry_run,
+            } => import_notary_server(&config, &server_database_url, dry_run).await,
         }
     });
     match result {
@@ -212,6 +233,8 @@ enum MainError {
     Run(#[from] server::RunError),
     #[error(transparent)]
     NotarySigner(#[from] NotarySignerError),
+    #[error(transparent)]
+    NotaryServer(#[from] NotaryServerError),
 }
 
 /// The notary-signer database URL: the flag (or its variable), else the configuration.
@@ -219,6 +242,46 @@ fn signer_url(flag: Option<String>, config: &Config) -> Result<String, NotarySig
     flag.or_else(|| config.notary_signer.database_url.clone())
         .filter(|u| !u.is_empty())
         .ok_or(NotarySignerError::NoSignerDatabase)
+}
+
+/// Opens signet's store (migrating it when `storage.auto_migrate` is on) and the
+/// notary-server database, copies, and prints the report.
+async fn import_notary_server(
+    config: &Config,
+    source_url: &str,
+    dry_run: bool,
+) -> Result<(), MainError> {
+    if config.uses_local_database() {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "copying into the LOCAL DEFAULT database: configure [storage] url (or \
+             --database-url) to import into a real deployment"
+        );
+    }
+    let store = server::open_store(config, config.auto_migrate).await?;
+    let source = match ServerDb::connect(source_url).await {
+        Ok(s) => s,
+        Err(e) => {
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    let outcome = notary_server::import(&store, &source, &ServerImportOptions { dry_run }).await;
+    source.close().await;
+    store.close().await;
+    print!("{}", outcome?);
+    Ok(())
+}
+
+/// Says loudly that the built-in local database or key is in use.
+fn warn_local_defaults(config: &Config) {
+    if config.local_defaults {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "using the LOCAL DEFAULT database or key-encryption key: configure [storage] url \
+             and [keys] kek_file to work on a real deployment"
+        );
+    }
 }
 
 type Work = std::pin::Pin<Box<dyn Future<Output = Result<String, NotarySignerError>> + Send>>;
@@ -230,13 +293,7 @@ async fn move_keys(
     signer_url: &str,
     work: impl FnOnce(Store, Arc<Kek>, SignerDb, Passphrases) -> Work,
 ) -> Result<(), MainError> {
-    if config.local_defaults {
-        tracing::warn!(
-            data_dir = %config.data_dir.display(),
-            "using the LOCAL DEFAULT database or key-encryption key: configure [storage] url \
-             and [keys] kek_file to work on a real deployment"
-        );
-    }
+    warn_local_defaults(config);
     let store = server::open_store(config, config.auto_migrate).await?;
     let kek = Arc::new(server::load_kek(config)?);
     let signer = SignerDb::connect(signer_url).await?;

@@ -35,14 +35,14 @@ use signet_signer::seal::seal_private_key;
 use zeroize::Zeroizing;
 
 use super::source::{SignerDb, SignerRow};
-use super::target::{self, ImportedKey, Listings, SERVER_ROLES};
+use super::target::{self, Listings, SERVER_ROLES};
 use super::{Passphrases, Tally, jwe, keys, passphrase_env_var};
 use crate::cache::{CacheSettings, MetaCache};
 use crate::config::ServerKeyAlgorithm;
 use crate::error::{AliasProblem, JweError, KeyProblem, NotarySignerError};
 use crate::kek::Kek;
 use crate::repo::{Repo, RepoSettings};
-use crate::store::{KeyState, Store};
+use crate::store::{KeyState, ServerKey, Store};
 
 /// Options of [`import`].
 #[derive(Debug, Clone, Default)]
@@ -452,11 +452,11 @@ pub async fn import(
                     reason: format!("cannot seal it under the key-encryption key: {e}"),
                 }])
             })?;
-            to_insert.push(ImportedKey {
+            to_insert.push(ServerKey {
                 key_id: o.row.key_id.clone(),
                 algorithm,
-                public_key: o.key.public_key().canonical_json(),
-                sealed_private_key: sealed,
+                public_key: o.key.public_key().canonical_json().into(),
+                sealed_private_key: sealed.into(),
                 state,
                 created_at: o.row.created_at.unwrap_or_else(Utc::now),
                 last_used: o.row.last_used,

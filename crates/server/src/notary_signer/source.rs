@@ -1,18 +1,16 @@
 //! A Go notary-signer database (PostgreSQL, or MySQL/MariaDB): its `private_keys` table.
 //!
 //! Times in that table are `timestamp`/`datetime` columns without a time zone, written by
-//! the Go signer in its local time; they are read (and written) as UTC. Only whether
-//! `last_used` is set changes what a key becomes.
-
-use std::str::FromStr as _;
-use std::time::Duration;
+//! the Go signer in its local time; they are read (and written) as UTC, as
+//! [`crate::notary_db`] describes. Only whether `last_used` is set changes what a key becomes.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::Row as _;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::mysql::MySqlPool;
+use sqlx::postgres::PgPool;
 
-use crate::error::NotarySignerError;
+use crate::error::{NotaryDbError, NotarySignerError};
+use crate::notary_db::{NotaryDb, mysql_time_text, parse_mysql_time};
 
 /// One row of `private_keys`.
 #[derive(Clone, PartialEq, Eq)]
@@ -97,10 +95,13 @@ const PG_KEYS: &str = "SELECT key_id, algorithm, passphrase_alias, public, priva
      created_at, last_used, deleted_at IS NOT NULL AS deleted FROM private_keys ORDER BY id";
 
 /// Times are read as text: MySQL may hold zero dates (`0000-00-00`), which are no time.
-const MYSQL_KEYS: &str = "SELECT key_id, algorithm, passphrase_alias, public, private, gun, role, \
-     DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f') AS created_at, \
-     DATE_FORMAT(last_used, '%Y-%m-%d %H:%i:%s.%f') AS last_used, \
-     deleted_at IS NOT NULL AS deleted FROM private_keys ORDER BY id";
+const MYSQL_KEYS: &str = concat!(
+    "SELECT key_id, algorithm, passphrase_alias, public, private, gun, role, ",
+    mysql_time_text!("created_at"),
+    ", ",
+    mysql_time_text!("last_used"),
+    ", deleted_at IS NOT NULL AS deleted FROM private_keys ORDER BY id"
+);
 
 const PG_INSERT: &str = "INSERT INTO private_keys (created_at, updated_at, key_id, \
      encryption_alg, keywrap_alg, algorithm, passphrase_alias, public, private, gun, role, \
@@ -129,43 +130,17 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }
 
-fn parse_mysql_time(text: Option<String>) -> Option<DateTime<Utc>> {
-    let text = text?;
-    NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f")
-        .ok()
-        .map(|t| t.and_utc())
-}
-
 impl SignerDb {
     /// Connects to `url`: `postgres://…`/`postgresql://…` or `mysql://…`/`mariadb://…` (a
-    /// sqlx URL, not a Go DSN: `mysql://user:password@host:3306/notarysigner`).
+    /// sqlx URL, not a Go DSN: `mysql://user:password@host:3306/notarysigner`), as
+    /// [`NotaryDb::connect`] does.
     pub async fn connect(url: &str) -> Result<Self, NotarySignerError> {
-        let scheme = url.split_once(':').map_or("", |(s, _)| s);
-        let context = || "connecting".to_owned();
-        match scheme.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" => {
-                let opts = PgConnectOptions::from_str(url).map_err(db_error(context()))?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await
-                    .map_err(db_error(context()))?;
-                Ok(Self::Postgres(pool))
-            }
-            "mysql" | "mariadb" => {
-                let url = url.replacen("mariadb:", "mysql:", 1);
-                let opts = MySqlConnectOptions::from_str(&url).map_err(db_error(context()))?;
-                let pool = MySqlPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await
-                    .map_err(db_error(context()))?;
-                Ok(Self::MySql(pool))
-            }
-            _ => Err(NotarySignerError::SignerUrl {
-                scheme: scheme.chars().take(32).collect(),
+        match NotaryDb::connect(url).await {
+            Ok(db) => Ok(db.into()),
+            Err(NotaryDbError::Scheme { scheme }) => Err(NotarySignerError::SignerUrl { scheme }),
+            Err(NotaryDbError::Connect { source }) => Err(NotarySignerError::SignerDatabase {
+                context: "connecting".to_owned(),
+                source,
             }),
         }
     }
@@ -334,6 +309,15 @@ impl SignerDb {
         match self {
             Self::Postgres(p) => p.close().await,
             Self::MySql(p) => p.close().await,
+        }
+    }
+}
+
+impl From<NotaryDb> for SignerDb {
+    fn from(db: NotaryDb) -> Self {
+        match db {
+            NotaryDb::Postgres(p) => Self::Postgres(p),
+            NotaryDb::MySql(p) => Self::MySql(p),
         }
     }
 }

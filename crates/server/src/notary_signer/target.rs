@@ -1,20 +1,15 @@
-//! What the import and export need from signet's own database beyond [`Store`]'s
-//! operations: the key IDs of every stored root, every server-held key, and inserting keys
-//! with their original creation and last-use times.
-//!
-//! These run plain SQL on the store's pools against the tables of `migrations/`.
+//! What the import and export need from signet's own database, through [`Store`]'s
+//! operations: where stored roots list the keys, every server-held key, and inserting keys
+//! with their original state, creation and last-use times.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt as _;
 use serde::Deserialize;
-use sqlx::Row as _;
 
 use crate::error::NotarySignerError;
 use crate::repo::Repo;
-use crate::store::{KeyState, ServerKey, Store, StoreError};
+use crate::store::{ServerKey, Store, StoreError};
 
 /// The roles whose keys the server holds.
 pub(crate) const SERVER_ROLES: [&str; 2] = ["timestamp", "snapshot"];
@@ -66,10 +61,10 @@ fn listed(data: &[u8], wanted: &HashSet<String>) -> Result<Vec<(String, String)>
     Ok(out)
 }
 
-fn store_error(context: &str) -> impl FnOnce(sqlx::Error) -> NotarySignerError + '_ {
-    move |e| NotarySignerError::Store {
+fn store_error(context: &str) -> impl FnOnce(StoreError) -> NotarySignerError + '_ {
+    move |source| NotarySignerError::Store {
         context: context.to_owned(),
-        source: StoreError::from_sqlx(context.to_owned(), e),
+        source,
     }
 }
 
@@ -84,14 +79,12 @@ pub(crate) async fn listings(
     repo: &Repo,
     wanted: &HashSet<String>,
 ) -> Result<Listings, NotarySignerError> {
-    const SQL: &str =
-        "SELECT gun, version, data FROM tuf_files WHERE role = 'root' AND deleted_at IS NULL";
     let context = "reading the stored roots";
     let mut out = Listings::default();
     // GUN → (highest version, what it lists), the fallback for the current root.
     let mut newest: HashMap<String, (i64, Vec<(String, String)>)> = HashMap::new();
-    let mut note = |gun: String, version: i64, data: Vec<u8>| {
-        let found = match listed(&data, wanted) {
+    let mut note = |gun: String, version: i64, data: &[u8]| {
+        let found = match listed(data, wanted) {
             Ok(found) => found,
             Err(e) => {
                 out.unreadable.push((gun.clone(), version, e));
@@ -112,29 +105,11 @@ pub(crate) async fn listings(
             }
         }
     };
-    match store {
-        Store::Postgres(pg) => {
-            let mut rows = sqlx::query(SQL).fetch(pg.pool());
-            while let Some(row) = rows.try_next().await.map_err(store_error(context))? {
-                let version: i32 = row.try_get("version").map_err(store_error(context))?;
-                note(
-                    row.try_get("gun").map_err(store_error(context))?,
-                    i64::from(version),
-                    row.try_get("data").map_err(store_error(context))?,
-                );
-            }
-        }
-        Store::Sqlite(lite) => {
-            let mut rows = sqlx::query(SQL).fetch(lite.pool());
-            while let Some(row) = rows.try_next().await.map_err(store_error(context))? {
-                note(
-                    row.try_get("gun").map_err(store_error(context))?,
-                    row.try_get("version").map_err(store_error(context))?,
-                    row.try_get("data").map_err(store_error(context))?,
-                );
-            }
-        }
+    let mut roots = store.roots();
+    while let Some(root) = roots.try_next().await.map_err(store_error(context))? {
+        note(root.gun, root.version, &root.data);
     }
+    drop(roots);
     for (gun, (_, fallback)) in newest {
         let current =
             repo.current_file(&gun, "root")
@@ -162,129 +137,31 @@ pub(crate) async fn listings(
     Ok(out)
 }
 
-const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
-     state, created_at, last_used FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
-
 /// Every server-held key, in any state.
 pub(crate) async fn all_server_keys(store: &Store) -> Result<Vec<ServerKey>, NotarySignerError> {
-    let context = "reading the server keys";
-    let corrupt = |gun: &str, role: &str, detail: String| NotarySignerError::Store {
-        context: context.to_owned(),
-        source: StoreError::Corrupt {
-            gun: gun.to_owned(),
-            role: role.to_owned(),
-            detail,
-        },
-    };
-    macro_rules! decode {
-        ($rows:expr) => {
-            $rows
-                .iter()
-                .map(|r| {
-                    let gun: String = r.try_get("gun").map_err(store_error(context))?;
-                    let role: String = r.try_get("role").map_err(store_error(context))?;
-                    let state: String = r.try_get("state").map_err(store_error(context))?;
-                    let state: KeyState = state
-                        .parse()
-                        .map_err(|e| corrupt(&gun, &role, format!("server key: {e}")))?;
-                    let public: Vec<u8> = r.try_get("public_key").map_err(store_error(context))?;
-                    let sealed: Vec<u8> = r
-                        .try_get("sealed_private_key")
-                        .map_err(store_error(context))?;
-                    Ok(ServerKey {
-                        key_id: r.try_get("key_id").map_err(store_error(context))?,
-                        algorithm: r.try_get("algorithm").map_err(store_error(context))?,
-                        public_key: Bytes::from(public),
-                        sealed_private_key: Bytes::from(sealed),
-                        state,
-                        created_at: r.try_get("created_at").map_err(store_error(context))?,
-                        last_used: r.try_get("last_used").map_err(store_error(context))?,
-                        gun,
-                        role,
-                    })
-                })
-                .collect::<Result<Vec<_>, NotarySignerError>>()
-        };
-    }
-    match store {
-        Store::Postgres(pg) => {
-            let rows = sqlx::query(ALL_KEYS)
-                .fetch_all(pg.pool())
-                .await
-                .map_err(store_error(context))?;
-            decode!(rows)
-        }
-        Store::Sqlite(lite) => {
-            let rows = sqlx::query(ALL_KEYS)
-                .fetch_all(lite.pool())
-                .await
-                .map_err(store_error(context))?;
-            decode!(rows)
-        }
-    }
+    store
+        .all_server_keys()
+        .await
+        .map_err(store_error("reading the server keys"))
 }
 
-/// A key to insert with its original times.
-#[derive(Clone)]
-pub(crate) struct ImportedKey {
-    pub(crate) gun: String,
-    pub(crate) role: String,
-    pub(crate) key_id: String,
-    pub(crate) algorithm: String,
-    pub(crate) public_key: Vec<u8>,
-    pub(crate) sealed_private_key: Vec<u8>,
-    pub(crate) state: KeyState,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) last_used: Option<DateTime<Utc>>,
-}
-
-const PG_INSERT: &str = "INSERT INTO signet_server_keys (gun, role, key_id, algorithm, \
-     public_key, sealed_private_key, state, created_at, last_used) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (gun, role, key_id) DO NOTHING";
-const SQLITE_INSERT: &str = "INSERT INTO signet_server_keys (gun, role, key_id, algorithm, \
-     public_key, sealed_private_key, state, created_at, last_used) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (gun, role, key_id) DO NOTHING";
-
-/// Inserts `keys` in one transaction, leaving any (GUN, role, key ID) already stored as it
-/// is. Returns the (GUN, role, key ID)s actually inserted.
+/// Inserts `keys` (with their state and original times) in one transaction, leaving any
+/// (GUN, role, key ID) already stored as it is. Returns the (GUN, role, key ID)s actually
+/// inserted.
 pub(crate) async fn insert_keys(
     store: &Store,
-    keys: &[ImportedKey],
+    keys: &[ServerKey],
 ) -> Result<HashSet<(String, String, String)>, NotarySignerError> {
-    let mut inserted = HashSet::new();
-    macro_rules! run {
-        ($pool:expr, $sql:expr) => {{
-            let mut tx = $pool
-                .begin()
-                .await
-                .map_err(store_error("starting a transaction"))?;
-            for k in keys {
-                let context = format!("storing {} {} key {}", k.gun, k.role, k.key_id);
-                let done = sqlx::query($sql)
-                    .bind(&k.gun)
-                    .bind(&k.role)
-                    .bind(&k.key_id)
-                    .bind(&k.algorithm)
-                    .bind(k.public_key.as_slice())
-                    .bind(k.sealed_private_key.as_slice())
-                    .bind(k.state.as_str())
-                    .bind(k.created_at)
-                    .bind(k.last_used)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error(&context))?;
-                if done.rows_affected() > 0 {
-                    inserted.insert((k.gun.clone(), k.role.clone(), k.key_id.clone()));
-                }
-            }
-            tx.commit().await.map_err(store_error("committing"))?;
-        }};
-    }
-    match store {
-        Store::Postgres(pg) => run!(pg.pool(), PG_INSERT),
-        Store::Sqlite(lite) => run!(lite.pool(), SQLITE_INSERT),
-    }
-    Ok(inserted)
+    let inserted = store
+        .put_server_keys_if_absent(keys)
+        .await
+        .map_err(store_error("storing the imported keys"))?;
+    Ok(keys
+        .iter()
+        .zip(inserted)
+        .filter(|(_, inserted)| *inserted)
+        .map(|(k, _)| (k.gun.clone(), k.role.clone(), k.key_id.clone()))
+        .collect())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! close, instead of reusing, any connection that comes back still inside a transaction.
 
 mod checks;
+mod copy;
 pub mod error;
 mod postgres;
 mod sqlite;
@@ -22,13 +23,17 @@ use std::future::Future;
 use std::time::Duration;
 
 use checks::{found_key, unstorable};
+use futures_util::stream::BoxStream;
 
+pub use copy::CopySession;
 pub use error::{StoreError, StoreResult};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub(crate) use types::sha256_hex;
 pub use types::{
-    CATEGORY_DELETION, CATEGORY_UPDATE, Change, DEFAULT_CHANGE_RECORDS, FileUpdate, KeyState,
-    NewServerKey, ServerKey, StoredFile, TIMESTAMP_ROLE, UnknownKeyState,
+    CATEGORY_DELETION, CATEGORY_UPDATE, Change, CopiedChange, CopiedFile, CopyOutcome,
+    DEFAULT_CHANGE_RECORDS, FileUpdate, KeyState, NewServerKey, ServerKey, StoredFile, StoredRoot,
+    TIMESTAMP_ROLE, UnknownKeyState,
 };
 
 /// Connection settings of a [`Store`].
@@ -302,6 +307,45 @@ impl Store {
             dispatch!(&store, s => s.touch_server_key(&gun, &role, &key_id).await)
         })
         .await
+    }
+
+    /// Every stored root of every GUN (soft-deleted rows left out), in no particular order.
+    ///
+    /// The rows are streamed from the database as they are consumed, so a whole fleet's roots
+    /// are never in memory at once; the stream holds one pooled connection until it ends or
+    /// is dropped.
+    pub fn roots(&self) -> BoxStream<'_, StoreResult<StoredRoot>> {
+        dispatch!(self, s => s.roots())
+    }
+
+    /// Every server-held key of every GUN and role, in any state, ordered by GUN, role,
+    /// creation time and key ID.
+    pub async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {
+        dispatch!(self, s => s.all_server_keys().await)
+    }
+
+    /// Stores server-held keys as they are given (with their `state`, `created_at` and
+    /// `last_used`), in one transaction, leaving every (GUN, role, key ID) already stored
+    /// exactly as it is. Returns, for each key in order, whether it was inserted.
+    pub async fn put_server_keys_if_absent(&self, keys: &[ServerKey]) -> StoreResult<Vec<bool>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (store, keys) = (self.clone(), keys.to_vec());
+        let context = format!("store of {} server keys", keys.len());
+        detached(context, async move {
+            dispatch!(&store, s => s.put_server_keys_if_absent(&keys).await)
+        })
+        .await
+    }
+
+    /// Opens a [`CopySession`]: one transaction, on a task of its own, that copies the
+    /// `tuf_files` rows and changefeed records of another notary-server database as they
+    /// are. With `dry_run` it only reads. On PostgreSQL a writing session locks `tuf_files`
+    /// and `changefeed` against other writers (reads go on) until it ends; on SQLite it holds
+    /// the database write lock.
+    pub async fn copy_session(&self, dry_run: bool) -> StoreResult<CopySession> {
+        CopySession::begin(self, dry_run).await
     }
 
     /// Checks that a write could start now (health checks): takes the write path as an

@@ -1,19 +1,24 @@
 //! The PostgreSQL backend. Shares its tables with the Go notary-server.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, Executor as _, Row as _};
 
 use super::checks::{self as batch, check_key_names, found_key};
+use super::copy::{change_differences, classify, file_differences, file_key};
 use super::error::{StoreError, StoreResult, is_broken_connection};
 use super::types::{
-    CATEGORY_DELETION, Change, ChangeQuery, KeyState, NewServerKey, ServerKey, StoredFile,
-    checksum_of, is_sha256_hex, zero_time,
+    CATEGORY_DELETION, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome, KeyState,
+    NewServerKey, ServerKey, StoredFile, StoredRoot, checksum_of, is_sha256_hex, stored_sha256,
+    zero_time,
 };
 use super::{FileUpdate, StoreOptions};
 
@@ -68,6 +73,52 @@ const KEYS_BY_ROLE: &str = "SELECT gun, role, key_id, algorithm, public_key, sea
 const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
      state, created_at, last_used FROM signet_server_keys \
      WHERE gun = $1 AND role = $2 AND key_id = $3";
+
+const ALL_ROOTS: &str =
+    "SELECT gun, version, data FROM tuf_files WHERE role = 'root' AND deleted_at IS NULL";
+
+const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
+     state, created_at, last_used FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
+
+const INSERT_KEY_IF_ABSENT: &str = "INSERT INTO signet_server_keys (gun, role, key_id, \
+     algorithm, public_key, sealed_private_key, state, created_at, last_used) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (gun, role, key_id) DO NOTHING";
+
+/// The stored `tuf_files` rows with the given keys (one unique-index probe each).
+const COPY_STORED_FILES: &str = "SELECT t.gun, t.role, t.version, t.data, t.sha256, \
+     t.created_at, t.updated_at, t.deleted_at \
+     FROM UNNEST($1::text[], $2::text[], $3::int4[]) AS k(gun, role, version) \
+     JOIN tuf_files t ON t.gun = k.gun AND t.role = k.role AND t.version = k.version";
+
+/// Inserts copied `tuf_files` rows in the order given; `id`s are the table's own.
+const COPY_INSERT_FILES: &str = "INSERT INTO tuf_files \
+     (created_at, updated_at, deleted_at, gun, role, version, data, sha256) \
+     SELECT u.created_at, u.updated_at, u.deleted_at, u.gun, u.role, u.version, u.data, u.sha256 \
+     FROM UNNEST($1::timestamp[], $2::timestamp[], $3::timestamp[], $4::text[], $5::text[], \
+       $6::int4[], $7::bytea[], $8::text[]) \
+       WITH ORDINALITY AS u(created_at, updated_at, deleted_at, gun, role, version, data, \
+       sha256, ord) \
+     ORDER BY u.ord";
+
+const COPY_STORED_CHANGES: &str = "SELECT id, created_at, gun, version, sha256, category \
+     FROM changefeed WHERE id = ANY($1::int4[])";
+
+const COPY_INSERT_CATEGORIES: &str = "INSERT INTO change_category (category) \
+     SELECT DISTINCT c FROM UNNEST($1::text[]) AS c ON CONFLICT DO NOTHING";
+
+/// Inserts copied changefeed records with their own IDs.
+const COPY_INSERT_CHANGES: &str = "INSERT INTO changefeed \
+     (id, created_at, gun, version, sha256, category) \
+     SELECT * FROM UNNEST($1::int4[], $2::timestamp[], $3::text[], $4::int4[], $5::text[], \
+       $6::text[]) ORDER BY 1";
+
+/// Moves the changefeed ID sequence to the highest stored ID (never backwards), so that the
+/// next record written gets a higher ID than every copied one.
+const COPY_ADVANCE_SEQUENCE: &str = "SELECT setval(s.seq, GREATEST(m.max_id, \
+       COALESCE(pg_sequence_last_value(s.seq), 0)), true) \
+     FROM (SELECT pg_get_serial_sequence('changefeed', 'id')::regclass AS seq) s, \
+          (SELECT MAX(id) AS max_id FROM changefeed) m \
+     WHERE m.max_id IS NOT NULL AND s.seq IS NOT NULL";
 
 /// Set on every new connection: a session idle inside a transaction for this long is ended by
 /// the database. signet never waits between the statements of a transaction, so only a leak
@@ -490,9 +541,260 @@ impl PgStore {
         found_key(done.rows_affected(), gun, role, key_id)
     }
 
+    pub(crate) fn roots(&self) -> BoxStream<'_, StoreResult<StoredRoot>> {
+        let what = "read of the stored roots";
+        sqlx::query(ALL_ROOTS)
+            .fetch(&self.pool)
+            .map(move |row| {
+                let row = row.map_err(|e| StoreError::from_sqlx(what, e))?;
+                let decode = |e| StoreError::from_sqlx(what, e);
+                let version: i32 = row.try_get("version").map_err(decode)?;
+                let data: Vec<u8> = row.try_get("data").map_err(decode)?;
+                Ok(StoredRoot {
+                    gun: row.try_get("gun").map_err(decode)?,
+                    version: i64::from(version),
+                    data: Bytes::from(data),
+                })
+            })
+            .boxed()
+    }
+
+    pub(crate) async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {
+        let rows = self
+            .query(
+                || "read of every server key".to_owned(),
+                || sqlx::query(ALL_KEYS).fetch_all(&self.pool),
+            )
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub(crate) async fn put_server_keys_if_absent(
+        &self,
+        keys: &[ServerKey],
+    ) -> StoreResult<Vec<bool>> {
+        for k in keys {
+            check_key_names(&k.gun, &k.role, &k.key_id)?;
+        }
+        let ctx = || format!("store of {} server keys", keys.len());
+        // Not retried: a transaction whose connection broke at its commit may have committed.
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        let mut inserted = Vec::with_capacity(keys.len());
+        for k in keys {
+            let done = sqlx::query(INSERT_KEY_IF_ABSENT)
+                .bind(&k.gun)
+                .bind(&k.role)
+                .bind(&k.key_id)
+                .bind(&k.algorithm)
+                .bind(k.public_key.as_ref())
+                .bind(k.sealed_private_key.as_ref())
+                .bind(k.state.as_str())
+                .bind(k.created_at)
+                .bind(k.last_used)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    StoreError::from_sqlx(
+                        format!("store of {} {} key {}", k.gun, k.role, k.key_id),
+                        e,
+                    )
+                })?;
+            inserted.push(done.rows_affected() > 0);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        Ok(inserted)
+    }
+
+    /// Begins the transaction of a [`super::CopySession`]: a read-only snapshot for a dry
+    /// run; else a transaction that keeps other writers out of `tuf_files` and `changefeed`
+    /// (readers go on) and may sit idle between batches while the source is read.
+    pub(crate) async fn begin_copy(&self, dry_run: bool) -> StoreResult<PgCopy> {
+        let err = |e| StoreError::from_sqlx("copy of notary-server rows", e);
+        let tx = if dry_run {
+            self.pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(err)?
+        } else {
+            let mut tx = self.begin().await.map_err(err)?;
+            for sql in [
+                "SET LOCAL idle_in_transaction_session_timeout = '10min'",
+                "LOCK TABLE tuf_files, changefeed IN SHARE ROW EXCLUSIVE MODE",
+            ] {
+                sqlx::query(sql).execute(&mut *tx).await.map_err(err)?;
+            }
+            tx
+        };
+        Ok(PgCopy { tx, dry_run })
+    }
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The transaction of a [`super::CopySession`] on PostgreSQL.
+pub(crate) struct PgCopy {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    dry_run: bool,
+}
+
+impl PgCopy {
+    pub(crate) async fn files(&mut self, rows: &[CopiedFile]) -> StoreResult<Vec<CopyOutcome>> {
+        let err = |e| StoreError::from_sqlx("copy of tuf_files rows", e);
+        let guns: Vec<&str> = rows.iter().map(|r| r.gun.as_str()).collect();
+        let roles: Vec<&str> = rows.iter().map(|r| r.role.as_str()).collect();
+        let versions: Vec<i32> = rows.iter().map(|r| version32(r.version)).collect();
+        let stored = sqlx::query(COPY_STORED_FILES)
+            .bind(guns.as_slice())
+            .bind(roles.as_slice())
+            .bind(versions.as_slice())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        let mut by_key = HashMap::with_capacity(stored.len());
+        for row in &stored {
+            let f = copied_file_from_row(row)?;
+            by_key.insert(file_key(&f), f);
+        }
+        let (outcomes, insert) = classify(rows, file_key, &by_key, file_differences);
+        if insert.is_empty() || self.dry_run {
+            return Ok(outcomes);
+        }
+        let new: Vec<&CopiedFile> = insert.iter().filter_map(|&i| rows.get(i)).collect();
+        let naive = |t: Option<DateTime<Utc>>| t.map(|t| t.naive_utc());
+        let created: Vec<Option<NaiveDateTime>> = new.iter().map(|r| naive(r.created_at)).collect();
+        let updated: Vec<Option<NaiveDateTime>> = new.iter().map(|r| naive(r.updated_at)).collect();
+        let deleted: Vec<Option<NaiveDateTime>> = new.iter().map(|r| naive(r.deleted_at)).collect();
+        let guns: Vec<&str> = new.iter().map(|r| r.gun.as_str()).collect();
+        let roles: Vec<&str> = new.iter().map(|r| r.role.as_str()).collect();
+        let versions: Vec<i32> = new.iter().map(|r| version32(r.version)).collect();
+        let datas: Vec<&[u8]> = new.iter().map(|r| r.data.as_ref()).collect();
+        let sums: Vec<&str> = new.iter().map(|r| r.sha256.as_str()).collect();
+        sqlx::query(COPY_INSERT_FILES)
+            .bind(created.as_slice())
+            .bind(updated.as_slice())
+            .bind(deleted.as_slice())
+            .bind(guns.as_slice())
+            .bind(roles.as_slice())
+            .bind(versions.as_slice())
+            .bind(datas.as_slice())
+            .bind(sums.as_slice())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        Ok(outcomes)
+    }
+
+    pub(crate) async fn changes(&mut self, rows: &[CopiedChange]) -> StoreResult<Vec<CopyOutcome>> {
+        let err = |e| StoreError::from_sqlx("copy of changefeed records", e);
+        let ids: Vec<i32> = rows.iter().map(|r| version32(r.id)).collect();
+        let stored = sqlx::query(COPY_STORED_CHANGES)
+            .bind(ids.as_slice())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        let mut by_id = HashMap::with_capacity(stored.len());
+        for row in &stored {
+            let c = copied_change_from_row(row).map_err(err)?;
+            by_id.insert(c.id, c);
+        }
+        let (outcomes, insert) = classify(rows, |r| r.id, &by_id, change_differences);
+        if insert.is_empty() || self.dry_run {
+            return Ok(outcomes);
+        }
+        let new: Vec<&CopiedChange> = insert.iter().filter_map(|&i| rows.get(i)).collect();
+        let categories: Vec<&str> = new.iter().map(|r| r.category.as_str()).collect();
+        sqlx::query(COPY_INSERT_CATEGORIES)
+            .bind(categories.as_slice())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        let ids: Vec<i32> = new.iter().map(|r| version32(r.id)).collect();
+        let created: Vec<Option<NaiveDateTime>> = new
+            .iter()
+            .map(|r| r.created_at.map(|t| t.naive_utc()))
+            .collect();
+        let guns: Vec<&str> = new.iter().map(|r| r.gun.as_str()).collect();
+        let versions: Vec<i32> = new.iter().map(|r| version32(r.version)).collect();
+        let sums: Vec<Option<&str>> = new.iter().map(|r| r.sha256.as_deref()).collect();
+        sqlx::query(COPY_INSERT_CHANGES)
+            .bind(ids.as_slice())
+            .bind(created.as_slice())
+            .bind(guns.as_slice())
+            .bind(versions.as_slice())
+            .bind(sums.as_slice())
+            .bind(categories.as_slice())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        Ok(outcomes)
+    }
+
+    pub(crate) async fn finish(mut self) -> StoreResult<()> {
+        let err = |e| StoreError::from_sqlx("commit of the copied notary-server rows", e);
+        if self.dry_run {
+            return self.tx.rollback().await.map_err(err);
+        }
+        sqlx::query(COPY_ADVANCE_SEQUENCE)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        self.tx.commit().await.map_err(err)
+    }
+
+    pub(crate) async fn abort(self) {
+        if let Err(e) = self.tx.rollback().await {
+            tracing::warn!(error = %e, "rolling back the copy of notary-server rows failed");
+        }
+    }
+}
+
+/// A version or ID already checked to fit the `integer` columns.
+fn version32(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn copied_file_from_row(row: &PgRow) -> StoreResult<CopiedFile> {
+    let decode = |e| StoreError::from_sqlx("decode of a stored tuf_files row", e);
+    let version: i32 = row.try_get("version").map_err(decode)?;
+    let data: Vec<u8> = row.try_get("data").map_err(decode)?;
+    let sha256: Option<String> = row.try_get("sha256").map_err(decode)?;
+    let time = |col: &str| -> StoreResult<Option<DateTime<Utc>>> {
+        let t: Option<NaiveDateTime> = row.try_get(col).map_err(decode)?;
+        Ok(t.map(|t| t.and_utc()))
+    };
+    Ok(CopiedFile {
+        gun: row.try_get("gun").map_err(decode)?,
+        role: row.try_get("role").map_err(decode)?,
+        version: i64::from(version),
+        sha256: stored_sha256(sha256, &data),
+        data: Bytes::from(data),
+        created_at: time("created_at")?,
+        updated_at: time("updated_at")?,
+        deleted_at: time("deleted_at")?,
+    })
+}
+
+fn copied_change_from_row(row: &PgRow) -> Result<CopiedChange, sqlx::Error> {
+    let id: i32 = row.try_get("id")?;
+    let created_at: Option<NaiveDateTime> = row.try_get("created_at")?;
+    let version: i32 = row.try_get("version")?;
+    let sha256: Option<String> = row.try_get("sha256")?;
+    Ok(CopiedChange {
+        id: i64::from(id),
+        created_at: created_at.map(|t| t.and_utc()),
+        gun: row.try_get("gun")?,
+        version: i64::from(version),
+        sha256: sha256.map(|s| s.trim_end().to_owned()),
+        category: row.try_get("category")?,
+    })
 }
 
 fn file_from_row(gun: &str, row: &PgRow) -> StoreResult<StoredFile> {

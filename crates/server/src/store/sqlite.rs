@@ -1,9 +1,12 @@
 //! The SQLite backend: the same tables as PostgreSQL, one writer at a time.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use sqlx::Connection as _;
 use sqlx::Row as _;
 use sqlx::sqlite::{
@@ -11,10 +14,12 @@ use sqlx::sqlite::{
 };
 
 use super::checks::{self as batch, check_key_names, found_key};
+use super::copy::{change_differences, classify, file_differences, file_key};
 use super::error::{StoreError, StoreResult};
 use super::types::{
-    CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, KeyState, NewServerKey, ServerKey,
-    StoredFile, checksum_of, is_sha256_hex, zero_time,
+    CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome,
+    KeyState, NewServerKey, ServerKey, StoredFile, StoredRoot, checksum_of, is_sha256_hex,
+    stored_sha256, zero_time,
 };
 use super::{FileUpdate, StoreOptions};
 
@@ -56,6 +61,32 @@ const KEYS_BY_ROLE: &str = "SELECT gun, role, key_id, algorithm, public_key, sea
 const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
      state, created_at, last_used FROM signet_server_keys \
      WHERE gun = ?1 AND role = ?2 AND key_id = ?3";
+
+const ALL_ROOTS: &str =
+    "SELECT gun, version, data FROM tuf_files WHERE role = 'root' AND deleted_at IS NULL";
+
+const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
+     state, created_at, last_used FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
+
+const INSERT_KEY_IF_ABSENT: &str = "INSERT INTO signet_server_keys (gun, role, key_id, \
+     algorithm, public_key, sealed_private_key, state, created_at, last_used) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (gun, role, key_id) DO NOTHING";
+
+const COPY_STORED_FILE: &str = "SELECT gun, role, version, data, sha256, created_at, \
+     updated_at, deleted_at FROM tuf_files WHERE gun = ?1 AND role = ?2 AND version = ?3";
+
+const COPY_INSERT_FILE: &str = "INSERT INTO tuf_files \
+     (created_at, updated_at, deleted_at, gun, role, version, data, sha256) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const COPY_STORED_CHANGE: &str = "SELECT id, created_at, gun, version, sha256, category \
+     FROM changefeed WHERE id = ?1";
+
+const COPY_INSERT_CATEGORY: &str = "INSERT OR IGNORE INTO change_category (category) VALUES (?1)";
+
+/// An explicit ID above the AUTOINCREMENT counter moves the counter up with it.
+const COPY_INSERT_CHANGE: &str = "INSERT INTO changefeed \
+     (id, created_at, gun, version, sha256, category) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 /// A metadata store on SQLite. Writes go through a single connection and take the database
 /// write lock when they begin (`BEGIN IMMEDIATE`), so concurrent uploads queue up instead of
@@ -409,10 +440,222 @@ impl SqliteStore {
         found_key(done.rows_affected(), gun, role, key_id)
     }
 
+    pub(crate) fn roots(&self) -> BoxStream<'_, StoreResult<StoredRoot>> {
+        let what = "read of the stored roots";
+        sqlx::query(ALL_ROOTS)
+            .fetch(&self.reader)
+            .map(move |row| {
+                let row = row.map_err(|e| StoreError::from_sqlx(what, e))?;
+                let decode = |e| StoreError::from_sqlx(what, e);
+                let data: Vec<u8> = row.try_get("data").map_err(decode)?;
+                Ok(StoredRoot {
+                    gun: row.try_get("gun").map_err(decode)?,
+                    version: row.try_get("version").map_err(decode)?,
+                    data: Bytes::from(data),
+                })
+            })
+            .boxed()
+    }
+
+    pub(crate) async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {
+        let rows = sqlx::query(ALL_KEYS)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx("read of every server key", e))?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub(crate) async fn put_server_keys_if_absent(
+        &self,
+        keys: &[ServerKey],
+    ) -> StoreResult<Vec<bool>> {
+        for k in keys {
+            check_key_names(&k.gun, &k.role, &k.key_id)?;
+        }
+        let ctx = || format!("store of {} server keys", keys.len());
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        let mut inserted = Vec::with_capacity(keys.len());
+        for k in keys {
+            let done = sqlx::query(INSERT_KEY_IF_ABSENT)
+                .bind(&k.gun)
+                .bind(&k.role)
+                .bind(&k.key_id)
+                .bind(&k.algorithm)
+                .bind(k.public_key.as_ref())
+                .bind(k.sealed_private_key.as_ref())
+                .bind(k.state.as_str())
+                .bind(k.created_at)
+                .bind(k.last_used)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    StoreError::from_sqlx(
+                        format!("store of {} {} key {}", k.gun, k.role, k.key_id),
+                        e,
+                    )
+                })?;
+            inserted.push(done.rows_affected() > 0);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        Ok(inserted)
+    }
+
+    /// Begins the transaction of a [`super::CopySession`]: a read transaction on the reader
+    /// pool for a dry run, else the write lock on the writer connection.
+    pub(crate) async fn begin_copy(&self, dry_run: bool) -> StoreResult<SqliteCopy> {
+        let err = |e| StoreError::from_sqlx("copy of notary-server rows", e);
+        let tx = if dry_run {
+            self.reader.begin().await.map_err(err)?
+        } else {
+            self.writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(err)?
+        };
+        Ok(SqliteCopy { tx, dry_run })
+    }
+
     pub(crate) async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// The transaction of a [`super::CopySession`] on SQLite.
+pub(crate) struct SqliteCopy {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    dry_run: bool,
+}
+
+impl SqliteCopy {
+    pub(crate) async fn files(&mut self, rows: &[CopiedFile]) -> StoreResult<Vec<CopyOutcome>> {
+        let err = |e| StoreError::from_sqlx("copy of tuf_files rows", e);
+        let mut by_key = HashMap::new();
+        for r in rows {
+            let stored = sqlx::query(COPY_STORED_FILE)
+                .bind(&r.gun)
+                .bind(&r.role)
+                .bind(r.version)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(err)?;
+            if let Some(row) = stored {
+                let f = copied_file_from_row(&row)?;
+                by_key.insert(file_key(&f), f);
+            }
+        }
+        let (outcomes, insert) = classify(rows, file_key, &by_key, file_differences);
+        if self.dry_run {
+            return Ok(outcomes);
+        }
+        for r in insert.iter().filter_map(|&i| rows.get(i)) {
+            sqlx::query(COPY_INSERT_FILE)
+                .bind(r.created_at)
+                .bind(r.updated_at)
+                .bind(r.deleted_at)
+                .bind(&r.gun)
+                .bind(&r.role)
+                .bind(r.version)
+                .bind(r.data.as_ref())
+                .bind(&r.sha256)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| {
+                    StoreError::from_sqlx(
+                        format!("copy of {} {} version {}", r.gun, r.role, r.version),
+                        e,
+                    )
+                })?;
+        }
+        Ok(outcomes)
+    }
+
+    pub(crate) async fn changes(&mut self, rows: &[CopiedChange]) -> StoreResult<Vec<CopyOutcome>> {
+        let err = |e| StoreError::from_sqlx("copy of changefeed records", e);
+        let mut by_id = HashMap::new();
+        for r in rows {
+            let stored = sqlx::query(COPY_STORED_CHANGE)
+                .bind(r.id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(err)?;
+            if let Some(row) = stored {
+                let c = copied_change_from_row(&row).map_err(err)?;
+                by_id.insert(c.id, c);
+            }
+        }
+        let (outcomes, insert) = classify(rows, |r| r.id, &by_id, change_differences);
+        if self.dry_run {
+            return Ok(outcomes);
+        }
+        for r in insert.iter().filter_map(|&i| rows.get(i)) {
+            sqlx::query(COPY_INSERT_CATEGORY)
+                .bind(&r.category)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(err)?;
+            sqlx::query(COPY_INSERT_CHANGE)
+                .bind(r.id)
+                .bind(r.created_at)
+                .bind(&r.gun)
+                .bind(r.version)
+                .bind(r.sha256.as_deref())
+                .bind(&r.category)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(format!("copy of change {}", r.id), e))?;
+        }
+        Ok(outcomes)
+    }
+
+    pub(crate) async fn finish(self) -> StoreResult<()> {
+        let err = |e| StoreError::from_sqlx("commit of the copied notary-server rows", e);
+        if self.dry_run {
+            self.tx.rollback().await.map_err(err)
+        } else {
+            self.tx.commit().await.map_err(err)
+        }
+    }
+
+    pub(crate) async fn abort(self) {
+        if let Err(e) = self.tx.rollback().await {
+            tracing::warn!(error = %e, "rolling back the copy of notary-server rows failed");
+        }
+    }
+}
+
+fn copied_file_from_row(row: &SqliteRow) -> StoreResult<CopiedFile> {
+    let decode = |e| StoreError::from_sqlx("decode of a stored tuf_files row", e);
+    let data: Vec<u8> = row.try_get("data").map_err(decode)?;
+    let sha256: Option<String> = row.try_get("sha256").map_err(decode)?;
+    Ok(CopiedFile {
+        gun: row.try_get("gun").map_err(decode)?,
+        role: row.try_get("role").map_err(decode)?,
+        version: row.try_get("version").map_err(decode)?,
+        sha256: stored_sha256(sha256, &data),
+        data: Bytes::from(data),
+        created_at: row.try_get("created_at").map_err(decode)?,
+        updated_at: row.try_get("updated_at").map_err(decode)?,
+        deleted_at: row.try_get("deleted_at").map_err(decode)?,
+    })
+}
+
+fn copied_change_from_row(row: &SqliteRow) -> Result<CopiedChange, sqlx::Error> {
+    let sha256: Option<String> = row.try_get("sha256")?;
+    Ok(CopiedChange {
+        id: row.try_get("id")?,
+        created_at: row.try_get("created_at")?,
+        gun: row.try_get("gun")?,
+        version: row.try_get("version")?,
+        sha256: sha256.map(|s| s.trim_end().to_owned()),
+        category: row.try_get("category")?,
+    })
 }
 
 fn file_from_row(gun: &str, row: &SqliteRow) -> StoreResult<StoredFile> {

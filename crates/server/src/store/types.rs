@@ -196,6 +196,69 @@ impl fmt::Debug for ServerKey {
     }
 }
 
+/// One stored root, as read by [`crate::store::Store::roots`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRoot {
+    /// The GUN.
+    pub gun: String,
+    /// The TUF version.
+    pub version: i64,
+    /// The exact stored bytes.
+    pub data: Bytes,
+}
+
+/// A `tuf_files` row copied as it is from another notary-server database
+/// ([`crate::store::CopySession::files`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopiedFile {
+    /// The GUN.
+    pub gun: String,
+    /// The role name.
+    pub role: String,
+    /// The TUF version.
+    pub version: i64,
+    /// The exact bytes.
+    pub data: Bytes,
+    /// The `sha256` column: lowercase hex, as stored (the caller computes it when the
+    /// source has none).
+    pub sha256: String,
+    /// `created_at` (UTC), or none.
+    pub created_at: Option<DateTime<Utc>>,
+    /// `updated_at` (UTC), or none.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// `deleted_at` (UTC): set for a soft-deleted row, which reads ignore.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A changefeed record copied with its ID from another notary-server database
+/// ([`crate::store::CopySession::changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopiedChange {
+    /// The record ID, kept so that clients' changefeed cursors stay valid.
+    pub id: i64,
+    /// `created_at` (UTC), or none.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The GUN.
+    pub gun: String,
+    /// The timestamp version, or 0 for a deletion.
+    pub version: i64,
+    /// The `sha256` column (trailing spaces of `CHAR(64)` padding removed), or none.
+    pub sha256: Option<String>,
+    /// The category (`update` or `deletion` in a Go database).
+    pub category: String,
+}
+
+/// What copying one row did (or, in a dry run, would do).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CopyOutcome {
+    /// The row was not stored: it was inserted (would be, in a dry run).
+    New,
+    /// A row with the same key and the same content is stored: nothing to do.
+    Identical,
+    /// A row with the same key but other content is stored; the columns that differ.
+    Differs(Vec<&'static str>),
+}
+
 /// Lowercase hex SHA-256 of `data`.
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -212,6 +275,14 @@ pub(crate) fn checksum_of(stored_hex: Option<&str>, data: &[u8]) -> [u8; 32] {
     }
     out.copy_from_slice(&Sha256::digest(data));
     out
+}
+
+/// A stored checksum column as text, computed from the data when it is empty.
+pub(crate) fn stored_sha256(column: Option<String>, data: &[u8]) -> String {
+    match column.map(|s| s.trim_end().to_owned()) {
+        Some(s) if !s.is_empty() => s,
+        _ => sha256_hex(data),
+    }
 }
 
 /// Whether `s` is 64 lowercase hex digits, the only form a stored checksum takes.

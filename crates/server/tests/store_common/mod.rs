@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{Duration, Utc};
+use futures_util::TryStreamExt as _;
 use sha2::{Digest, Sha256};
 use signet_server::store::{
-    CATEGORY_DELETION, CATEGORY_UPDATE, Change, FileUpdate, KeyState, NewServerKey, Store,
-    StoreError,
+    CATEGORY_DELETION, CATEGORY_UPDATE, Change, CopiedChange, CopiedFile, CopyOutcome, FileUpdate,
+    KeyState, NewServerKey, ServerKey, Store, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -23,7 +24,8 @@ macro_rules! store_suite {
             exact_bytes_and_times, delete_is_exact, changefeed_records_timestamps,
             changefeed_paging, changefeed_per_gun, concurrent_writers_one_winner,
             server_keys, name_and_version_limits, ping_and_close,
-            cancelled_writes_leave_nothing_open);
+            cancelled_writes_leave_nothing_open, roots_stream, server_keys_in_bulk,
+            copy_sessions);
     };
     ($harness:path; $($name:ident),+ $(,)?) => {
         $(
@@ -884,4 +886,209 @@ async fn cut_short<F: Future>(op: F, polls: usize, pause: std::time::Duration) {
         }
         std::thread::sleep(pause);
     }
+}
+
+/// Every stored root of every GUN, streamed; other roles left out.
+pub async fn roots_stream(store: Store) {
+    assert!(store.roots().try_next().await.unwrap().is_none());
+    store
+        .update_many("example.com/r1", &[up("root", 1), up("targets", 1)])
+        .await
+        .unwrap();
+    store
+        .update_many("example.com/r1", &[up("root", 2)])
+        .await
+        .unwrap();
+    store
+        .update_many("example.com/r2", &[up("root", 7), up("timestamp", 1)])
+        .await
+        .unwrap();
+    let mut roots: Vec<(String, i64, Vec<u8>)> = store
+        .roots()
+        .map_ok(|r| (r.gun, r.version, r.data.to_vec()))
+        .try_collect()
+        .await
+        .unwrap();
+    roots.sort();
+    let row = |gun: &str, v: i64| (gun.to_owned(), v, format!("{{\"root\":{v}}}").into_bytes());
+    assert_eq!(
+        roots,
+        vec![
+            row("example.com/r1", 1),
+            row("example.com/r1", 2),
+            row("example.com/r2", 7)
+        ]
+    );
+}
+
+fn held_key(key_id: &str, state: KeyState, created: i64, used: Option<i64>) -> ServerKey {
+    let at = |s: i64| chrono::DateTime::<Utc>::from_timestamp(s, 123_456_000).unwrap();
+    ServerKey {
+        gun: "example.com/bulk".to_owned(),
+        role: "timestamp".to_owned(),
+        key_id: key_id.to_owned(),
+        algorithm: "ed25519".to_owned(),
+        public_key: Bytes::from(format!("public-{key_id}")),
+        sealed_private_key: Bytes::from(format!("sealed-secret-{key_id}")),
+        state,
+        created_at: at(created),
+        last_used: used.map(at),
+    }
+}
+
+/// Keys stored with their own state and times; keys already held stay exactly as they are.
+pub async fn server_keys_in_bulk(store: Store) {
+    assert!(store.all_server_keys().await.unwrap().is_empty());
+    assert!(
+        store
+            .put_server_keys_if_absent(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let a = held_key("a", KeyState::Active, 1_700_000_000, Some(1_700_000_100));
+    let b = held_key("b", KeyState::Pending, 1_700_000_001, None);
+    assert_eq!(
+        store
+            .put_server_keys_if_absent(&[a.clone(), b.clone()])
+            .await
+            .unwrap(),
+        vec![true, true]
+    );
+    // "a" again with other content, and a new "c": only "c" goes in.
+    let mut changed = held_key("a", KeyState::Retired, 1_700_000_050, None);
+    changed.sealed_private_key = Bytes::from_static(b"other");
+    let c = held_key("c", KeyState::Retired, 1_600_000_000, Some(1_600_000_001));
+    assert_eq!(
+        store
+            .put_server_keys_if_absent(&[changed, c.clone()])
+            .await
+            .unwrap(),
+        vec![false, true]
+    );
+    // Ordered by GUN, role, creation time and key ID; every column as given.
+    assert_eq!(store.all_server_keys().await.unwrap(), vec![c, a, b]);
+
+    // One bad name refuses the whole batch.
+    let d = held_key("d", KeyState::Pending, 1_700_000_002, None);
+    let bad = held_key(&"x".repeat(300), KeyState::Pending, 1_700_000_002, None);
+    assert!(matches!(
+        store.put_server_keys_if_absent(&[d, bad]).await,
+        Err(StoreError::InvalidName { .. })
+    ));
+    assert_eq!(store.all_server_keys().await.unwrap().len(), 3);
+}
+
+fn copied(gun: &str, role: &str, version: i64, data: &str) -> CopiedFile {
+    let t = chrono::DateTime::<Utc>::from_timestamp(1_700_000_000, 654_321_000).unwrap();
+    CopiedFile {
+        gun: gun.to_owned(),
+        role: role.to_owned(),
+        version,
+        data: Bytes::from(data.to_owned()),
+        sha256: sha_hex(data.as_bytes()),
+        created_at: Some(t),
+        updated_at: Some(t),
+        deleted_at: None,
+    }
+}
+
+fn copied_change(id: i64, gun: &str, version: i64) -> CopiedChange {
+    CopiedChange {
+        id,
+        created_at: chrono::DateTime::<Utc>::from_timestamp(1_700_000_000 + id, 0),
+        gun: gun.to_owned(),
+        version,
+        sha256: Some(sha_hex(gun.as_bytes())),
+        category: CATEGORY_UPDATE.to_owned(),
+    }
+}
+
+/// A copy session: nothing is visible before its finish, nothing is left when it is dropped
+/// or is a dry run; identical rows are skipped, different ones reported and left alone;
+/// changefeed IDs are kept and new records come after them.
+pub async fn copy_sessions(store: Store) {
+    use CopyOutcome::{Differs, Identical, New};
+    let gun = "example.com/copied";
+    let root = copied(gun, "root", 1, "root one");
+    let mut deleted = copied(gun, "targets", 3, "old targets");
+    deleted.deleted_at = root.created_at;
+    let feed = vec![copied_change(5, gun, 1), copied_change(7, gun, 2)];
+
+    // Dropped half-way: rolled back.
+    let mut s = store.copy_session(false).await.unwrap();
+    assert!(!s.dry_run());
+    assert_eq!(s.files(vec![root.clone()]).await.unwrap(), vec![New]);
+    assert_eq!(s.changes(feed.clone()).await.unwrap(), vec![New, New]);
+    drop(s);
+    assert!(store.latest(gun, "root").await.unwrap().is_none());
+    assert!(all_changes(&store).await.is_empty());
+
+    // A dry run classifies and writes nothing.
+    let mut s = store.copy_session(true).await.unwrap();
+    assert!(s.dry_run());
+    assert_eq!(s.files(vec![root.clone()]).await.unwrap(), vec![New]);
+    assert_eq!(s.changes(feed.clone()).await.unwrap(), vec![New, New]);
+    s.finish().await.unwrap();
+    assert!(store.latest(gun, "root").await.unwrap().is_none());
+    assert!(all_changes(&store).await.is_empty());
+
+    // Committed: every column as given, IDs kept; a soft-deleted row is stored but not served.
+    let mut s = store.copy_session(false).await.unwrap();
+    assert_eq!(
+        s.files(vec![root.clone(), deleted.clone(), root.clone()])
+            .await
+            .unwrap(),
+        vec![New, New, Identical]
+    );
+    assert_eq!(s.changes(feed.clone()).await.unwrap(), vec![New, New]);
+    s.finish().await.unwrap();
+    let got = store.latest(gun, "root").await.unwrap().unwrap();
+    assert_eq!(got.data, root.data);
+    assert_eq!(got.sha256_hex(), root.sha256);
+    assert_eq!(Some(got.created_at), root.created_at);
+    assert!(store.by_version(gun, "targets", 3).await.unwrap().is_none());
+    let changes = all_changes(&store).await;
+    assert_eq!(changes.iter().map(|c| c.id).collect::<Vec<_>>(), vec![5, 7]);
+    assert_eq!(Some(changes[0].created_at), feed[0].created_at);
+
+    // Again: identical rows are skipped; other content is reported and left alone.
+    let mut other = root.clone();
+    other.data = Bytes::from_static(b"root two");
+    other.sha256 = sha_hex(b"root two");
+    let mut moved = feed[1].clone();
+    moved.gun = "example.com/elsewhere".to_owned();
+    let mut s = store.copy_session(false).await.unwrap();
+    assert_eq!(
+        s.files(vec![root.clone(), deleted.clone(), other])
+            .await
+            .unwrap(),
+        vec![Identical, Identical, Differs(vec!["data", "sha256"])]
+    );
+    assert_eq!(
+        s.changes(vec![feed[0].clone(), moved]).await.unwrap(),
+        vec![Identical, Differs(vec!["gun"])]
+    );
+    // A row the store cannot hold ends the session.
+    let bad = copied(&"g".repeat(300), "root", 1, "x");
+    assert!(matches!(
+        s.files(vec![bad]).await,
+        Err(StoreError::InvalidName { .. })
+    ));
+    assert!(matches!(
+        s.finish().await,
+        Err(StoreError::WriteTask { .. })
+    ));
+    assert_eq!(
+        store.latest(gun, "root").await.unwrap().unwrap().data,
+        root.data
+    );
+
+    // New records are numbered after the copied ones.
+    store
+        .update_many("example.com/later", &[up("timestamp", 1)])
+        .await
+        .unwrap();
+    let last = all_changes(&store).await.pop().unwrap();
+    assert!(last.id > 7, "{last:?}");
 }
