@@ -7,7 +7,7 @@
 //! Every operation is one transaction; reads are one database round trip. Connection
 //! trouble is reported as [`StoreError::Unavailable`] and the pools reconnect by themselves.
 //!
-//! Every write runs to completion on a task of its own ([`detached`]): a caller that is
+//! Every write runs to completion on a task of its own (`detached`): a caller that is
 //! dropped half-way (a client that hangs up, a request timeout, a shutdown) cannot leave a
 //! transaction open, a lock held or a pooled connection in a transaction. The pools also
 //! close, instead of reusing, any connection that comes back still inside a transaction.

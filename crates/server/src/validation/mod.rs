@@ -7,12 +7,12 @@
 //!    in the stored root does not block a rotation away from it, unlike Go);
 //! 3. an uploaded root: version current or current + 1, certificate root keys whose CN is
 //!    the GUN, signed by the old root's threshold of old root keys and by its own threshold,
-//!    not expired ([`root`]);
+//!    not expired (`root`);
 //! 4. no root at all is `ErrValidation`;
 //! 5. targets and delegations, shallowest first, each against its delegator's keys, with
-//!    every target path inside the delegated paths (stricter than Go) ([`targets`]);
+//!    every target path inside the delegated paths (stricter than Go) (`targets`);
 //! 6. an uploaded snapshot: signed by root's snapshot keys, not expired, with the checksums of
-//!    every loaded role, and naming only files that exist ([`snapshot`]).
+//!    every loaded role, and naming only files that exist (`snapshot`).
 //!
 //! Hashes are always over the exact uploaded or stored bytes.
 
