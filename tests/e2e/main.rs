@@ -2,10 +2,12 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attack_catalogue;
 mod client_compat;
 mod client_interop;
 mod client_support;
 mod crash_consistency;
+mod go_migration;
 mod go_notary_memory;
 mod go_notary_postgres;
 mod postgres_restart;

@@ -117,6 +117,15 @@ pub enum HarnessError {
         /// psql's error output.
         stderr: String,
     },
+
+    /// A MySQL/MariaDB statement failed.
+    #[error("mysql statement on database `{database}` failed: {stderr}")]
+    MySql {
+        /// The database the statement ran in (empty for server-level statements).
+        database: String,
+        /// The `mysql` client's error output.
+        stderr: String,
+    },
 }
 
 /// Result alias for harness operations.

@@ -40,6 +40,15 @@ impl HttpResponse {
 
 /// Sends `GET url` (an `http://host:port/path` URL) and reads the whole response.
 pub fn http_get(url: &str) -> Result<HttpResponse> {
+    http_request("GET", url, b"")
+}
+
+/// Sends `POST url` with `body` (no content type) and reads the whole response.
+pub fn http_post(url: &str, body: &[u8]) -> Result<HttpResponse> {
+    http_request("POST", url, body)
+}
+
+fn http_request(method: &str, url: &str, body: &[u8]) -> Result<HttpResponse> {
     let fail = |reason: String| HarnessError::Http {
         url: url.to_owned(),
         reason,
@@ -62,9 +71,17 @@ pub fn http_get(url: &str) -> Result<HttpResponse> {
         .set_read_timeout(Some(REQUEST_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(REQUEST_TIMEOUT)))
         .map_err(|e| fail(e.to_string()))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let length = if method == "GET" {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\n{length}Connection: close\r\n\r\n"
+    );
     stream
         .write_all(request.as_bytes())
+        .and_then(|()| stream.write_all(body))
         .map_err(|e| fail(e.to_string()))?;
     let mut raw = Vec::new();
     stream

@@ -114,6 +114,12 @@ impl NotaryCli {
         })
     }
 
+    /// Points this trust dir at another server (for example the one that took over the first
+    /// one's database); keys, cache and passphrases stay.
+    pub fn set_server_url(&mut self, server_url: &str) {
+        self.server_url = server_url.trim_end_matches('/').to_owned();
+    }
+
     /// Replaces the passphrases.
     pub fn with_passphrases(mut self, passphrases: Passphrases) -> Self {
         self.passphrases = passphrases;

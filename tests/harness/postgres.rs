@@ -174,7 +174,7 @@ fn quote_literal(value: &str) -> String {
 }
 
 /// A suffix unique across processes and calls: process ID, clock and a counter.
-fn unique_suffix() -> String {
+pub(crate) fn unique_suffix() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

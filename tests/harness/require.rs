@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::mysql::MySql;
 use crate::postgres::Postgres;
 
 /// Whether the `CI` environment variable is set (to anything non-empty).
@@ -56,6 +57,60 @@ pub fn require_postgres() -> Option<Postgres> {
             postgres.host(),
             postgres.port(),
             postgres.user()
+        )),
+    }
+}
+
+/// Returns a handle on the MySQL/MariaDB server of `SIGNET_TEST_MYSQL_URL` (default
+/// `mysql://signet:signet@127.0.0.1:3306`) when the `mysql` client is installed and the server
+/// answers.
+///
+/// When it is not available: under CI this panics, so the test fails; otherwise it prints a
+/// notice and returns `None`, telling the caller to skip.
+pub fn require_mysql() -> Option<MySql> {
+    let Some(client) = find_tool("mysql") else {
+        return missing("program `mysql` is not on PATH (needed to manage test databases)");
+    };
+    let mysql = match MySql::from_env(client) {
+        Ok(mysql) => mysql,
+        Err(error) => return missing(&error.to_string()),
+    };
+    match mysql.ping() {
+        Ok(()) => Some(mysql),
+        Err(error) => missing(&format!(
+            "MySQL/MariaDB at {} (user {}, SIGNET_TEST_MYSQL_URL) is not reachable: {error}",
+            mysql.address(),
+            mysql.user()
+        )),
+    }
+}
+
+/// Directories searched for `libfaketime.so.1` (Debian's multiarch folders first).
+const LIBFAKETIME_DIRS: [&str; 5] = [
+    "/usr/lib/x86_64-linux-gnu/faketime",
+    "/usr/lib/aarch64-linux-gnu/faketime",
+    "/usr/lib/faketime",
+    "/usr/local/lib/faketime",
+    "/usr/lib64/faketime",
+];
+
+/// Returns the path of `libfaketime.so.1` (Debian package `libfaketime`, pulled in by
+/// `faketime`), to preload into a server whose clock a test moves with `FAKETIME`.
+///
+/// The library is preloaded directly rather than through the `faketime` program, which forks
+/// and would leave the server behind when the harness kills it.
+///
+/// When it is missing: under CI this panics, so the test fails; otherwise it prints a notice and
+/// returns `None`, telling the caller to skip.
+pub fn require_libfaketime() -> Option<PathBuf> {
+    let found = LIBFAKETIME_DIRS
+        .iter()
+        .map(|dir| std::path::Path::new(dir).join("libfaketime.so.1"))
+        .find(|path| path.is_file());
+    match found {
+        Some(path) => Some(path),
+        None => missing(&format!(
+            "libfaketime.so.1 (Debian package `faketime`) is not in any of {LIBFAKETIME_DIRS:?}"
         )),
     }
 }

@@ -39,6 +39,8 @@ pub struct SignetServer {
     url: String,
     database_url: String,
     extra_args: Vec<String>,
+    envs: Vec<(String, String)>,
+    kek: PathBuf,
     tls: Option<TlsFiles>,
 }
 
@@ -56,7 +58,7 @@ impl SignetServer {
             "sqlite://{}?mode=rwc",
             dir.path().join("signet.sqlite").display()
         );
-        Self::start(url, None, dir, extra_args, None)
+        Self::start(url, None, dir, extra_args, None, TEST_KEK)
     }
 
     /// Starts a TLS server on a fresh SQLite database. A CA and a server certificate for
@@ -69,7 +71,7 @@ impl SignetServer {
             "sqlite://{}?mode=rwc",
             dir.path().join("signet.sqlite").display()
         );
-        Self::start(url, None, dir, &[], Some(tls))
+        Self::start(url, None, dir, &[], Some(tls), TEST_KEK)
     }
 
     /// Creates a fresh database `signet_<unique>` in `postgres` and starts a server storing into
@@ -82,13 +84,27 @@ impl SignetServer {
     pub fn start_postgres_with(postgres: &Postgres, extra_args: &[&str]) -> Result<Self> {
         let database = postgres.create_database("signet")?;
         let url = database.url();
-        Self::start(url, Some(database), data_dir()?, extra_args, None)
+        Self::start(url, Some(database), data_dir()?, extra_args, None, TEST_KEK)
     }
 
     /// Starts a server on an existing database URL (`postgres://…` or `sqlite://…`); nothing is
     /// dropped afterwards except the server's temporary directory.
     pub fn start_on(database_url: &str) -> Result<Self> {
-        Self::start(database_url.to_owned(), None, data_dir()?, &[], None)
+        Self::start(
+            database_url.to_owned(),
+            None,
+            data_dir()?,
+            &[],
+            None,
+            TEST_KEK,
+        )
+    }
+
+    /// Like [`start_on`](Self::start_on) with `kek` (the contents of a key-encryption key
+    /// file, 64 hex digits) instead of the test key: the key a test's `import-notary-signer`
+    /// sealed the keys with.
+    pub fn start_on_with_kek(database_url: &str, kek: &str) -> Result<Self> {
+        Self::start(database_url.to_owned(), None, data_dir()?, &[], None, kek)
     }
 
     fn start(
@@ -97,14 +113,16 @@ impl SignetServer {
         dir: TempDir,
         extra_args: &[&str],
         tls: Option<TlsFiles>,
+        kek_hex: &str,
     ) -> Result<Self> {
         let extra_args: Vec<String> = extra_args.iter().map(|a| (*a).to_owned()).collect();
-        let kek = write_kek(dir.path(), "kek.hex", TEST_KEK)?;
+        let kek = write_kek(dir.path(), "kek.hex", kek_hex)?;
         let (process, url) = launch(
             &database_url,
             dir.path(),
             &kek,
             &extra_args,
+            &[],
             tls.as_ref(),
             None,
         )?;
@@ -115,6 +133,8 @@ impl SignetServer {
             url,
             database_url,
             extra_args,
+            envs: Vec::new(),
+            kek,
             tls,
         })
     }
@@ -136,12 +156,47 @@ impl SignetServer {
             self.dir.path(),
             &kek,
             &self.extra_args,
+            &self.envs,
             self.tls.as_ref(),
             port,
         )?;
         Ok(Self {
             process,
             url,
+            kek,
+            ..self
+        })
+    }
+
+    /// Stops the server and starts it again on the same database, directory, key-encryption
+    /// key, TLS files and (if still free) port, with `envs` added to its environment in place
+    /// of any given to an earlier restart. A test moves the server's clock this way, with
+    /// `LD_PRELOAD` of libfaketime and `FAKETIME` (see
+    /// [`require_libfaketime`](crate::require_libfaketime)).
+    pub fn restart_with_env(self, envs: &[(&str, &str)]) -> Result<Self> {
+        self.process.stop();
+        let envs: Vec<(String, String)> = envs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse::<u16>().ok());
+        let (process, url) = launch(
+            &self.database_url,
+            self.dir.path(),
+            &self.kek,
+            &self.extra_args,
+            &envs,
+            self.tls.as_ref(),
+            port,
+        )?;
+        Ok(Self {
+            process,
+            url,
+            envs,
             ..self
         })
     }
@@ -200,6 +255,27 @@ impl SignetServer {
     }
 }
 
+/// Runs `signet-server <args>` (a subcommand such as `migrate` or `import-notary-signer`) to
+/// completion with `envs` added to its environment and `SIGNET_SERVER_*` variables of the test
+/// process removed; a non-zero exit is returned, not an error.
+pub fn run_signet_server<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    envs: &[(&str, &str)],
+) -> Result<crate::command::CommandOutput> {
+    let mut command = Command::new(signet_server_binary()?);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SIGNET_SERVER_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .envs(envs.iter().copied());
+    run_command(&mut command, None, crate::command::DEFAULT_COMMAND_TIMEOUT)
+}
+
 fn write_kek(dir: &Path, name: &str, kek_hex: &str) -> Result<PathBuf> {
     let path = dir.join(name);
     std::fs::write(&path, kek_hex)
@@ -214,6 +290,7 @@ fn launch(
     dir: &Path,
     kek: &Path,
     extra_args: &[String],
+    envs: &[(String, String)],
     tls: Option<&TlsFiles>,
     mut port: Option<u16>,
 ) -> Result<(ServerProcess, String)> {
@@ -240,6 +317,9 @@ fn launch(
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .health_url(format!("{url}/_notary_server/health"));
+        for (key, value) in envs {
+            command = command.env(key, value);
+        }
         if let Some(tls) = tls {
             command = command
                 .arg("--tls-cert")

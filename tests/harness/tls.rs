@@ -25,21 +25,8 @@ impl TlsFiles {
     /// Generates an ECDSA P-256 CA and a server certificate for the loopback names and writes
     /// `ca.crt`, `server.crt` and `server.key` into `dir`.
     pub fn generate(dir: &Path) -> Result<Self> {
-        let fail = |what: &str, e: rcgen::Error| HarnessError::Tls {
-            what: what.to_owned(),
-            reason: e.to_string(),
-        };
-        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-            .map_err(|e| fail("generate the CA key", e))?;
-        let mut ca_params =
-            CertificateParams::new(Vec::<String>::new()).map_err(|e| fail("CA parameters", e))?;
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "signet e2e test CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(ca_params, ca_key)
-            .map_err(|e| fail("self-sign the CA", e))?;
+        let fail = tls_error;
+        let ca = test_ca("signet e2e test CA")?;
 
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
             .map_err(|e| fail("generate the server key", e))?;
@@ -70,6 +57,28 @@ impl TlsFiles {
         write(&files.server_key, &key.serialize_pem())?;
         Ok(files)
     }
+}
+
+/// The harness error for a failed certificate step `what`.
+pub(crate) fn tls_error(what: &str, e: rcgen::Error) -> HarnessError {
+    HarnessError::Tls {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// A self-signed ECDSA P-256 CA named `common_name`, to issue test certificates with.
+pub(crate) fn test_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
+    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| tls_error("generate the CA key", e))?;
+    let mut ca_params =
+        CertificateParams::new(Vec::<String>::new()).map_err(|e| tls_error("CA parameters", e))?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(ca_params, ca_key).map_err(|e| tls_error("self-sign the CA", e))
 }
 
 fn write(path: &Path, contents: &str) -> Result<()> {

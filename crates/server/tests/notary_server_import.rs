@@ -1,5 +1,5 @@
 //! `import-notary-server`: a Go notary-server database (the Go schema from
-//! `tests/data/notary-server/schema/`, rows written as the Go server writes them, with the
+//! the workspace's `tests/data/notary-server-schema/`, rows written as the Go server writes them, with the
 //! metadata the real Go notary-server stored in `tests/data/notary-signer/metadata.json`) is
 //! copied into a fresh signet store on PostgreSQL and on SQLite, and served through signet's
 //! router byte for byte.
@@ -35,15 +35,15 @@ const DELETED_GUN: &str = "example.com/fixtures/deleted";
 const LATE_GUN: &str = "example.com/fixtures/late";
 
 const MYSQL_SCHEMA: [&str; 5] = [
-    include_str!("data/notary-server/schema/mysql/0001_initial.up.sql"),
-    include_str!("data/notary-server/schema/mysql/0002_role_on_keys.up.sql"),
-    include_str!("data/notary-server/schema/mysql/0003_add_sha256_tuf_files.up.sql"),
-    include_str!("data/notary-server/schema/mysql/0004_drop_timestamp_key.up.sql"),
-    include_str!("data/notary-server/schema/mysql/0005_changefeed.up.sql"),
+    include_str!("../../../tests/data/notary-server-schema/mysql/0001_initial.up.sql"),
+    include_str!("../../../tests/data/notary-server-schema/mysql/0002_role_on_keys.up.sql"),
+    include_str!("../../../tests/data/notary-server-schema/mysql/0003_add_sha256_tuf_files.up.sql"),
+    include_str!("../../../tests/data/notary-server-schema/mysql/0004_drop_timestamp_key.up.sql"),
+    include_str!("../../../tests/data/notary-server-schema/mysql/0005_changefeed.up.sql"),
 ];
 const PG_SCHEMA: [&str; 2] = [
-    include_str!("data/notary-server/schema/postgresql/0001_initial.up.sql"),
-    include_str!("data/notary-server/schema/postgresql/0002_changefeed.up.sql"),
+    include_str!("../../../tests/data/notary-server-schema/postgresql/0001_initial.up.sql"),
+    include_str!("../../../tests/data/notary-server-schema/postgresql/0002_changefeed.up.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------

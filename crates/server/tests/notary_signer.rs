@@ -37,7 +37,7 @@ const ECDSA_GUN: &str = "example.com/fixtures/ecdsa";
 const ED25519_GUN: &str = "example.com/fixtures/ed25519";
 const UNPUBLISHED_GUN: &str = "example.com/fixtures/unpublished";
 const SIGNER_SCHEMA: &str =
-    include_str!("data/notary-signer/schema/postgresql/0001_initial.up.sql");
+    include_str!("../../../tests/data/notary-signer-schema/postgresql/0001_initial.up.sql");
 
 #[derive(Debug, Clone, Deserialize)]
 struct KeyRow {
@@ -1492,8 +1492,8 @@ async fn mysql_checks(url: String, store: Store) {
         .await
         .unwrap();
     for sql in [
-        include_str!("data/notary-signer/schema/mysql/0001_initial.up.sql"),
-        include_str!("data/notary-signer/schema/mysql/0002_gun_role_on_keys.up.sql"),
+        include_str!("../../../tests/data/notary-signer-schema/mysql/0001_initial.up.sql"),
+        include_str!("../../../tests/data/notary-signer-schema/mysql/0002_gun_role_on_keys.up.sql"),
     ] {
         sqlx::raw_sql(sql).execute(&conn).await.unwrap();
     }

@@ -275,7 +275,10 @@ pub async fn export(
                 } else {
                     row.role.clone()
                 };
-                if last_used != row.last_used || gun != row.gun || role != row.role {
+                // MySQL keeps whole seconds: a time equal to the second is no change.
+                let same_time =
+                    last_used.map(|t| t.timestamp()) == row.last_used.map(|t| t.timestamp());
+                if !same_time || gun != row.gun || role != row.role {
                     writes.push(SignerWrite::Update {
                         key_id: k.key_id.clone(),
                         gun,

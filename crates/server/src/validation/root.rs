@@ -26,6 +26,20 @@ pub(crate) fn validate_new_root(
     }
     let env = Envelope::<Root>::parse(&up.data).map_err(|e| fail.root(tuf_msg(&e)))?;
     verify_root(&env, previous, gun, now).map_err(|e| fail.root(tuf_msg(&e)))?;
+    // Stricter than Go, which reads any key's bytes as a certificate whatever its declared
+    // type: a root key must also say it is a certificate, or its key ID does not match the
+    // key (checked after Notary's own rules, so their messages come first).
+    let root = env.signed();
+    for id in root.role("root").map_or(&[][..], |r| r.keyids.as_slice()) {
+        if let Some(key) = root.keys.get(id)
+            && !key.keytype().is_x509()
+        {
+            return Err(fail.root(format!(
+                "root key {id} is not a certificate (key type {})",
+                key.keytype()
+            )));
+        }
+    }
     check_expiry("root", &env.signed().expires, now).map_err(|e| fail.root(tuf_msg(&e)))?;
     Ok(env)
 }

@@ -1,9 +1,9 @@
 //! Step 5 of upload validation: targets and delegations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use signet_tuf::metadata::{Envelope, Root, Targets};
+use signet_tuf::metadata::{Delegations, Envelope, Root, Targets};
 use signet_tuf::role;
 use signet_tuf::verify::{check_expiry, verify_delegation, verify_targets};
 
@@ -86,15 +86,33 @@ pub(crate) async fn validate_targets(
             let parent_doc = parent.env.signed();
             verify_delegation(&env, parent_doc, name)
                 .map_err(|e| fail.targets(name, tuf_msg(&e)))?;
-            // Stricter than Go: every target must lie within the delegated paths.
-            if let Some(d) = parent_doc.delegation(name)
-                && let Some(outside) = env.signed().targets.keys().find(|t| !d.allows_path(t))
-            {
-                return Err(fail.targets(
-                    name,
-                    format!("target {outside:?} is outside the paths delegated to {name}"),
-                ));
+            // Stricter than Go: every target must lie within the paths delegated at every
+            // level of the chain from `targets` down (clients narrow a child's paths to its
+            // parent's, so a wider grandchild must not smuggle targets past its parent).
+            let chain: Vec<&str> = ancestors(name)
+                .into_iter()
+                .chain(std::iter::once(name.as_str()))
+                .collect();
+            for pair in chain.windows(2) {
+                let [delegator, delegated] = pair else {
+                    continue;
+                };
+                let Some(d) = loaded
+                    .get(*delegator)
+                    .and_then(|l| l.env.signed().delegation(delegated))
+                else {
+                    continue;
+                };
+                if let Some(outside) = env.signed().targets.keys().find(|t| !d.allows_path(t)) {
+                    return Err(fail.targets(
+                        name,
+                        format!("target {outside:?} is outside the paths delegated to {delegated}"),
+                    ));
+                }
             }
+        }
+        if let Some(msg) = duplicate_delegation(&env.signed().delegations) {
+            return Err(fail.targets(name, msg));
         }
         check_expiry(name, &env.signed().expires, now)
             .map_err(|e| fail.targets(name, tuf_msg(&e)))?;
@@ -108,6 +126,25 @@ pub(crate) async fn validate_targets(
         );
     }
     Ok((loaded, order))
+}
+
+/// Stricter than Go: a delegation listed twice (which entry would a client apply?) or a key
+/// listed twice in one delegation (one key counted twice towards a threshold) is refused.
+fn duplicate_delegation(delegations: &Delegations) -> Option<String> {
+    let mut names = BTreeSet::new();
+    for d in &delegations.roles {
+        if !names.insert(d.name.as_str()) {
+            return Some(format!("delegation {} is listed more than once", d.name));
+        }
+        let mut ids = BTreeSet::new();
+        if let Some(id) = d.keyids.iter().find(|id| !ids.insert(*id)) {
+            return Some(format!(
+                "delegation {} lists key {id} more than once",
+                d.name
+            ));
+        }
+    }
+    None
 }
 
 /// After a root change without a targets upload: the stored targets must verify against
@@ -135,6 +172,30 @@ pub(crate) fn check_stored_targets_still_verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn delegations(json: serde_json::Value) -> Delegations {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn duplicate_delegations_and_keys_are_refused() {
+        let id = "a".repeat(64);
+        let other = "b".repeat(64);
+        let entry = |name: &str, keyids: &[&str]| serde_json::json!({"name": name, "keyids": keyids, "threshold": 1, "paths": [""]});
+        let ok = delegations(serde_json::json!({"keys": {}, "roles": [
+            entry("targets/a", &[&id, &other]), entry("targets/b", &[&id])]}));
+        assert_eq!(duplicate_delegation(&ok), None);
+        let twice = delegations(serde_json::json!({"keys": {}, "roles": [
+            entry("targets/a", &[&id]), entry("targets/a", &[&other])]}));
+        assert!(
+            duplicate_delegation(&twice)
+                .unwrap()
+                .contains("more than once")
+        );
+        let key_twice = delegations(serde_json::json!({"keys": {}, "roles": [
+            entry("targets/a", &[&id, &id])]}));
+        assert!(duplicate_delegation(&key_twice).unwrap().contains(&id));
+    }
 
     #[test]
     fn ancestors_top_down() {

@@ -55,7 +55,7 @@ issue server "extendedKeyUsage=clientAuth"
 # --- Databases. ---
 psql "$pg/postgres" -qAtX -c "CREATE DATABASE $signer_db" >/dev/null
 psql "$pg/postgres" -qAtX -c "CREATE DATABASE $server_db" >/dev/null
-for f in "$here"/schema/postgresql/*.sql; do psql "$pg/$signer_db" -qAtX -f "$f" >/dev/null; done
+for f in "$repo"/tests/data/notary-signer-schema/postgresql/*.sql; do psql "$pg/$signer_db" -qAtX -f "$f" >/dev/null; done
 for f in "$repo"/tests/data/notary-server-schema/postgresql/*.sql; do
     psql "$pg/$server_db" -qAtX -f "$f" >/dev/null
 done
