@@ -300,16 +300,10 @@ pub async fn serve_with(
                 "listening (TLS)"
             );
             let cfg = RustlsConfig::from_config(Arc::new(tls_config(tls)?));
-            let mut server = axum_server::from_tcp_rustls(listener, cfg)
+            let server = axum_server::from_tcp_rustls(listener, cfg)
                 .map_err(listen_err)?
-                .map(|acceptor| acceptor.acceptor(limited))
-                .handle(handle)
-                .first_request_timeout(limits.header_read_timeout);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(limits.header_read_timeout);
-            server
+                .map(|acceptor| acceptor.acceptor(limited));
+            with_header_deadline(server, handle, &limits)
                 .serve(app.into_make_service())
                 .await
                 .map_err(listen_err)
@@ -321,21 +315,32 @@ pub async fn serve_with(
                 header_read_timeout_secs,
                 "listening (plain HTTP)"
             );
-            let mut server = axum_server::from_tcp(listener)
+            let server = axum_server::from_tcp(listener)
                 .map_err(listen_err)?
-                .acceptor(limited)
-                .handle(handle)
-                .first_request_timeout(limits.header_read_timeout);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(limits.header_read_timeout);
-            server
+                .acceptor(limited);
+            with_header_deadline(server, handle, &limits)
                 .serve(app.into_make_service())
                 .await
                 .map_err(listen_err)
         }
     }
+}
+
+/// `server` answering through `handle`, with the header deadline of `limits` on HTTP/1
+/// requests and on a new connection's first request (which also covers protocol detection).
+fn with_header_deadline<A: axum_server::Address, Acc>(
+    server: axum_server::Server<A, Acc>,
+    handle: Handle<A>,
+    limits: &ConnectionSettings,
+) -> axum_server::Server<A, Acc> {
+    let mut server = server
+        .handle(handle)
+        .first_request_timeout(limits.header_read_timeout);
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(limits.header_read_timeout);
+    server
 }
 
 #[cfg(test)]

@@ -248,16 +248,7 @@ impl MySqlDatabase {
             Ok(Err(e)) => return common::missing(&format!("no MySQL/MariaDB at {base}: {e}")),
             Err(_) => return common::missing(&format!("no MySQL/MariaDB answers at {base}")),
         };
-        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "signet_ns_{}_{nanos}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let name = common::unique_name("signet_ns");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await

@@ -1462,7 +1462,7 @@ async fn mysql_notary_signer_database() {
     let Some((_schema, store)) = signet_store().await else {
         return;
     };
-    let db = format!("signet_t_{}_{}", std::process::id(), rand_suffix());
+    let db = common::unique_name("signet_t");
     sqlx::query(&format!("CREATE DATABASE {db}"))
         .execute(&mut admin)
         .await
@@ -1475,13 +1475,6 @@ async fn mysql_notary_signer_database() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
 }
 
 async fn mysql_checks(url: String, store: Store) {

@@ -370,6 +370,20 @@ pub async fn run_notary(
     .expect("notary thread")
 }
 
+/// A database or schema name unique to this process and call: `<prefix>_<pid>_<ns>_<n>`.
+pub fn unique_name(prefix: &str) -> String {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 /// The local Postgres of the tests (trust auth, database `test`).
 pub const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -394,16 +408,7 @@ impl PgSchema {
             Ok(Err(e)) => return missing(&format!("Postgres at {PG_BASE} is unreachable: {e}")),
             Err(_) => return missing(&format!("Postgres at {PG_BASE} did not answer")),
         };
-        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .subsec_nanos();
-        let name = format!(
-            "signet_h_{}_{nanos}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let name = unique_name("signet_h");
         sqlx::query(&format!("CREATE SCHEMA {name}"))
             .execute(&mut conn)
             .await
