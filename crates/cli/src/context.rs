@@ -6,15 +6,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use signet_client::config::{ConfigEnv, NotaryConfig};
-use signet_client::remote::{Access, RemoteOptions, RemoteStore, TlsOptions};
+use signet_client::http::TlsOptions;
+use signet_client::remote::{Access, RemoteOptions, RemoteStore};
 use signet_client::repository::RepoWarning;
 use signet_client::{Gun, Repository, TrustDir};
 use signet_signer::{CryptoService, FileKeyStore, KeyStore, PassphraseRetriever};
 use signet_tuf::update;
 
-use crate::args::GlobalOptions;
 use crate::error::{CliError, Result};
 use crate::hardware::HardwareSettings;
+use crate::options::GlobalOptions;
 use crate::output::Output;
 use crate::progress;
 use crate::terminal::{self, CredentialPrompt};
@@ -25,6 +26,9 @@ pub(crate) struct Context {
     pub(crate) config: NotaryConfig,
     /// Where results go.
     pub(crate) out: Output,
+    /// The global flags as given (the docker-style `trust` commands resolve their own trust
+    /// dir and server from them).
+    pub(crate) global: GlobalOptions,
     debug: bool,
     verbose: bool,
     /// The passphrase retriever of the whole command, so that each passphrase is asked once.
@@ -77,6 +81,7 @@ impl Context {
         let context = Self {
             config,
             out,
+            global: global.clone(),
             debug: global.debug,
             verbose: global.verbose || global.debug,
             retriever: terminal::notary_retriever(),

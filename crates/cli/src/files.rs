@@ -1,28 +1,17 @@
 //! Files the commands write for the user (exported keys, generated key pairs, verified
 //! payloads): created with mode 0600 like notary's, truncated when they exist.
 
-use std::fs::OpenOptions;
-use std::io::Write as _;
 use std::path::Path;
+
+use signet_signer::private_fs;
 
 use crate::error::{CliError, Result};
 
 /// Writes `bytes` to `path`, creating it with mode 0600 (an existing file keeps its mode and is
 /// truncated).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| CliError::file("open", path, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.flush())
-        .map_err(|e| CliError::file("write", path, e))
+    private_fs::overwrite_private_file(path, bytes)
+        .map_err(|e| CliError::file(e.action, e.path, e.source))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod context;
 mod error;
 mod files;
 mod hardware;
+mod options;
 mod output;
 mod progress;
 mod terminal;
@@ -22,9 +23,10 @@ use std::process::ExitCode;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory as _, Parser as _};
 
-use crate::args::{Cli, Command, OutputFormat};
+use crate::args::{Cli, Command};
 use crate::context::Context;
 use crate::error::CliError;
+use crate::options::OutputFormat;
 use crate::output::Output;
 
 fn main() -> ExitCode {
@@ -57,10 +59,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
     };
     let mut ctx = Context::load(&cli.global, out)?;
-    if let Command::Trust(trust) = command {
-        return commands::trust::run(&mut ctx, &cli.global, trust);
-    }
-    commands::run(&mut ctx, command)
+    command.run(&mut ctx)
 }
 
 fn print_version(out: &mut Output) -> Result<(), CliError> {

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::args::OutputFormat;
+use crate::options::OutputFormat;
 
 /// The output channel of one command run.
 pub(crate) struct Output {

@@ -78,7 +78,7 @@ impl Activity {
     /// Erases the line.
     pub(crate) fn finish(self) {
         if self.enabled {
-            clear_line();
+            terminal::clear_line();
         }
     }
 }
@@ -95,15 +95,6 @@ pub(crate) fn show_event(event: &signet_client::progress::ProgressEvent) {
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "\r\x1b[2K{text} ...");
     let _ = err.flush();
-}
-
-/// Erases the current line of standard error (when it is a terminal).
-pub(crate) fn clear_line() {
-    if terminal::stderr_is_terminal() {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K");
-        let _ = err.flush();
-    }
 }
 
 #[cfg(test)]

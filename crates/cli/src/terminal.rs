@@ -9,7 +9,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use signet_client::remote::{CredentialSource, Credentials};
+use signet_client::http::{CredentialSource, Credentials};
 use signet_signer::PassphraseRetriever;
 use signet_signer::passphrase::{EnvRetriever, PromptRetriever, Prompter};
 use zeroize::Zeroizing;
@@ -30,14 +30,14 @@ pub(crate) struct TerminalPrompter;
 
 impl Prompter for TerminalPrompter {
     fn message(&self, text: &str) {
-        crate::progress::clear_line();
+        clear_line();
         let mut err = io::stderr().lock();
         // Nothing sensible can be done when standard error is closed.
         let _ = writeln!(err, "{text}");
     }
 
     fn read_secret(&self, prompt: &str) -> io::Result<Zeroizing<String>> {
-        crate::progress::clear_line();
+        clear_line();
         rpassword::prompt_password(prompt).map(Zeroizing::new)
     }
 }
@@ -100,13 +100,22 @@ impl CredentialSource for CredentialPrompt {
         if !stdin_is_terminal() {
             return None;
         }
-        crate::progress::clear_line();
+        clear_line();
         eprintln!("The trust server {server} asks for credentials.");
         eprint!("Enter username: ");
         let _ = io::stderr().flush();
         let username = read_line().ok().flatten().filter(|u| !u.is_empty())?;
         let password = rpassword::prompt_password("Enter password: ").ok()?;
         Some(Credentials::new(username, password.trim()))
+    }
+}
+
+/// Erases the current line of standard error (when it is a terminal).
+pub(crate) fn clear_line() {
+    if stderr_is_terminal() {
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K");
+        let _ = err.flush();
     }
 }
 

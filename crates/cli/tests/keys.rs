@@ -4,7 +4,7 @@
 mod common;
 
 use common::{DELEGATION_PASSPHRASE, ROOT_PASSPHRASE, Sandbox, json};
-use signet_signer::pem;
+use signet_tuf::notary::pem;
 
 #[test]
 fn empty_key_list() {

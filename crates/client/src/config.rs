@@ -29,6 +29,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+use signet_tuf::update::{PinRule, pin_rule};
 
 use crate::error::{Error, Result};
 use crate::gun::Gun;
@@ -162,30 +163,16 @@ impl TrustPinning {
     /// The pinning that applies to `gun`: `certs[gun]` exactly, else the longest matching
     /// `certs["prefix*"]`, else the longest matching `ca` prefix, else TOFU.
     pub fn mode_for(&self, gun: &Gun) -> PinningMode {
-        let gun = gun.as_str();
-        if let Some(ids) = self.certs.get(gun) {
-            return PinningMode::Certs(ids.clone());
+        match self.rule_for(gun) {
+            PinRule::Certs(ids) => PinningMode::Certs(ids.to_vec()),
+            PinRule::Ca { ca, .. } => PinningMode::Ca(ca.clone()),
+            PinRule::Tofu => PinningMode::Tofu,
         }
-        let wildcard = self
-            .certs
-            .iter()
-            .filter_map(|(pattern, ids)| {
-                let prefix = pattern.strip_suffix('*')?;
-                gun.starts_with(prefix).then_some((pattern.len(), ids))
-            })
-            .max_by_key(|(len, _)| *len);
-        if let Some((_, ids)) = wildcard {
-            return PinningMode::Certs(ids.clone());
-        }
-        let ca = self
-            .ca
-            .iter()
-            .filter(|(prefix, _)| gun.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len());
-        if let Some((_, path)) = ca {
-            return PinningMode::Ca(path.clone());
-        }
-        PinningMode::Tofu
+    }
+
+    /// The configuration entry that applies to `gun` ([`pin_rule`]'s precedence).
+    pub fn rule_for(&self, gun: &Gun) -> PinRule<'_, PathBuf> {
+        pin_rule(&self.certs, &self.ca, gun.as_str())
     }
 
     /// The mode for a bootstrap of `gun`; `first_bootstrap` is true when no trusted root is

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use signet_signer::pem;
+use signet_tuf::notary::pem;
 use signet_tuf::x509::{self, Certificate};
 use signet_tuf::{KeyType, PublicKey};
 

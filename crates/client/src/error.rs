@@ -10,75 +10,7 @@ use std::path::{Path, PathBuf};
 /// Result alias used throughout `signet-client`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A validation error reported by a Notary server in the `detail` of an `INVALID_UPDATE`
-/// (Go's `validation.SerializableError`).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ValidationError {
-    /// `ErrValidation`.
-    #[error("An error occurred during validation: {msg}")]
-    Validation {
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadHierarchy`.
-    #[error("Metadata hierarchy is incomplete: {msg}")]
-    BadHierarchy {
-        /// `Missing`: the role that is missing.
-        missing: String,
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadRoot`.
-    #[error("The root metadata is invalid: {msg}")]
-    BadRoot {
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadTargets`.
-    #[error("The targets metadata is invalid: {msg}")]
-    BadTargets {
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadSnapshot`.
-    #[error("The snapshot metadata is invalid: {msg}")]
-    BadSnapshot {
-        /// `Msg`.
-        msg: String,
-    },
-}
-
-/// One entry of a Notary / docker-distribution error envelope
-/// (`{"errors":[{"code":…,"message":…,"detail":…}]}`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerErrorEntry {
-    /// `code`, such as `INVALID_UPDATE` or `METADATA_NOT_FOUND`.
-    pub code: String,
-    /// `message`.
-    pub message: String,
-    /// `detail` as raw JSON text, when present.
-    pub detail: Option<String>,
-}
-
-/// What the server said alongside an error status (from the first KiB of the body).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ServerResponse {
-    /// The decoded envelope entries (empty when the body was not an envelope).
-    pub errors: Vec<ServerErrorEntry>,
-    /// The validation error decoded from the single entry's `detail`, if it is one.
-    pub validation: Option<ValidationError>,
-}
-
-impl ServerResponse {
-    /// The server's messages joined for display (`code: message`), empty when there are none.
-    pub fn summary(&self) -> String {
-        self.errors
-            .iter()
-            .map(|e| format!("{}: {}", e.code, e.message))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-}
+pub use signet_tuf::notary::envelope::{ErrorEntry, ErrorEnvelope, ValidationError};
 
 /// Everything that can go wrong in the client.
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +156,7 @@ pub enum Error {
         /// What was requested.
         resource: String,
         /// What the server said.
-        response: Box<ServerResponse>,
+        response: Box<ErrorEnvelope>,
     },
 
     /// The server answered a status other than 200, 400, 401 or 404.
@@ -237,7 +169,7 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
         /// What the server said.
-        response: Box<ServerResponse>,
+        response: Box<ErrorEnvelope>,
     },
 
     /// The server answered 400 with a validation error.
@@ -248,7 +180,7 @@ pub enum Error {
         /// The decoded validation error.
         validation: ValidationError,
         /// The whole response.
-        response: Box<ServerResponse>,
+        response: Box<ErrorEnvelope>,
     },
 
     /// The server answered 400 without a decodable validation error.
@@ -259,7 +191,7 @@ pub enum Error {
         /// What was requested.
         resource: String,
         /// What the server said.
-        response: Box<ServerResponse>,
+        response: Box<ErrorEnvelope>,
     },
 
     /// The server announced more bytes than allowed for the resource.
@@ -619,7 +551,7 @@ pub enum Error {
     Registry(Box<crate::registry::RegistryError>),
 }
 
-fn rejected_suffix(response: &ServerResponse) -> String {
+fn rejected_suffix(response: &ErrorEnvelope) -> String {
     let summary = response
         .errors
         .iter()
@@ -664,5 +596,15 @@ impl Error {
     /// Whether the server answered 404.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::MetaNotFound { .. })
+    }
+}
+
+impl From<signet_signer::private_fs::FsError> for Error {
+    fn from(e: signet_signer::private_fs::FsError) -> Self {
+        Self::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
     }
 }

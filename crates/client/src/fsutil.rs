@@ -1,68 +1,17 @@
-//! Owner-only directories and atomic owner-only file writes (Notary's 0700 / 0600 modes).
+//! Trust-dir file helpers: bounded reads, removals that tolerate missing files, randomness, and
+//! the owner-only writes of [`signet_signer::private_fs`].
 
 use std::fs;
-use std::io::{self, Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read as _};
+use std::path::Path;
 
 use rand_core::{OsRng, RngCore as _};
 
 use crate::error::{Error, Result};
 
-/// Mode of trust-dir directories (Notary's `PrivExecPerms`).
-pub(crate) const DIR_MODE: u32 = 0o700;
-/// Mode of trust-dir files (Notary's `PrivNoExecPerms`).
-pub(crate) const FILE_MODE: u32 = 0o600;
-
-/// Creates `dir` and any missing parents with mode 0700 (existing directories are kept).
-pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(DIR_MODE);
-    }
-    builder
-        .create(dir)
-        .map_err(|e| Error::io("create directory", dir, e))
-}
-
-/// Writes `contents` to `path` atomically: a 0600 temporary file in the same directory is
-/// written, synced and renamed over `path`. Missing parent directories are created 0700.
-pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| {
-        Error::io(
-            "write",
-            path,
-            io::Error::other("path has no parent directory"),
-        )
-    })?;
-    create_private_dir(dir)?;
-    let temp = temp_path(path);
-    let result = write_new_file(&temp, contents)
-        .and_then(|()| fs::rename(&temp, path).map_err(|e| Error::io("rename", path, e)));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
-
-/// Writes `contents` to a new file `path` (0600) that must not exist yet.
-pub(crate) fn write_new_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(FILE_MODE);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| Error::io("create", path, e))?;
-    file.write_all(contents)
-        .map_err(|e| Error::io("write", path, e))?;
-    file.sync_all().map_err(|e| Error::io("sync", path, e))
-}
+pub(crate) use signet_signer::private_fs::{
+    create_private_dir, write_new_file, write_private_file,
+};
 
 /// Reads `path` if it exists. More than `max_len` bytes counts as [`ReadLimited::TooLarge`].
 pub(crate) fn read_limited(path: &Path, max_len: u64) -> Result<ReadLimited> {
@@ -116,17 +65,10 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", hex::encode(random_bytes::<8>())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use signet_signer::private_fs::{DIR_MODE, FILE_MODE};
 
     #[test]
     fn atomic_write_creates_private_parents_and_replaces() {

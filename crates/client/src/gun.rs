@@ -17,8 +17,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
-/// Longest GUN accepted, in bytes (the `gun` column of Notary's database is `varchar(255)`).
-pub const MAX_GUN_LEN: usize = 255;
+pub use signet_tuf::notary::gun::MAX_GUN_LEN;
 
 /// A validated Globally Unique Name.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

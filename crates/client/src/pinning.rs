@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rustls::pki_types::{CertificateDer, UnixTime};
-use signet_tuf::update::{CaValidator, TrustPinning as UpdatePinning};
+use signet_tuf::update::{CaValidator, PinRule, TrustPinning as UpdatePinning};
 use signet_tuf::x509::{self, Certificate};
 use webpki::{EndEntityCert, KeyPurposeId, KeyPurposeIdIter};
 
-use crate::config::{PinningMode, TrustPinning};
+use crate::config::TrustPinning;
 use crate::error::{Error, Result};
 use crate::gun::Gun;
 
@@ -37,14 +37,8 @@ pub fn update_pinning(
 ) -> Result<UpdatePinning> {
     let mut pinning = UpdatePinning::tofu().with_tofu_disabled(config.disable_tofu);
     pinning.certs = config.certs.clone();
-    if let PinningMode::Ca(path) = config.mode_for(gun) {
-        let validator = PinnedCa::from_pem_file(&path, gun, now)?;
-        let prefix = config
-            .ca
-            .iter()
-            .find(|(_, p)| **p == path)
-            .map(|(prefix, _)| prefix.clone())
-            .unwrap_or_default();
+    if let PinRule::Ca { prefix, ca: path } = config.rule_for(gun) {
+        let validator = PinnedCa::from_pem_file(path, gun, now)?;
         pinning = pinning.with_ca(prefix, Arc::new(validator));
     }
     Ok(pinning)

@@ -19,29 +19,24 @@
 //! (transport error, or a status that is neither 2xx nor 401) the store is **offline** and
 //! every operation returns [`Error::Offline`]; the reason is kept for the caller to show.
 
-pub mod auth;
-mod envelope;
-mod multipart;
-pub mod tls;
-
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use signet_tuf::PublicKey;
 
+use signet_tuf::notary::{envelope, gojson, multipart};
+
 use crate::config::parse_server_url;
 use crate::error::{Error, Result};
-use crate::gojson;
 use crate::gun::Gun;
-
-pub use auth::{Access, CredentialSource, Credentials};
-pub use tls::{ClientIdentity, TlsOptions};
-
-use auth::{Challenge, CredentialCache, Identity};
+use crate::http::auth::{
+    self, Challenge, CredentialCache, CredentialSource, Credentials, Identity,
+};
+use crate::http::token::{TokenCache, TokenError, TokenKey};
+use crate::http::{self, ClientBuildError, TlsOptions, error_chain};
 
 /// Largest metadata download when no length is known (Notary's `MaxDownloadSize`, 100 MiB).
 pub const MAX_DOWNLOAD_SIZE: u64 = 100 << 20;
@@ -51,8 +46,32 @@ pub const MAX_TIMESTAMP_SIZE: u64 = 1 << 20;
 pub const MAX_KEY_SIZE: u64 = 256 << 10;
 /// How much of an error body is read (1 KiB).
 pub const MAX_ERROR_RESPONSE_SIZE: u64 = 1 << 10;
-/// Largest token service response read.
-const MAX_TOKEN_RESPONSE_SIZE: u64 = 1 << 20;
+/// The permission a command needs, which decides the token scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// `pull`: read-only commands (anonymous first, then with credentials).
+    Pull,
+    /// `push,pull`: publishing.
+    PushPull,
+    /// `*`: key rotation on the server and remote delete.
+    Admin,
+}
+
+impl Access {
+    /// The actions of the token scope.
+    pub fn actions(self) -> &'static str {
+        match self {
+            Self::Pull => "pull",
+            Self::PushPull => "push,pull",
+            Self::Admin => "*",
+        }
+    }
+
+    /// The token scope for `gun`: `repository:<gun>:<actions>`.
+    pub fn scope(self, gun: &str) -> String {
+        format!("repository:{gun}:{}", self.actions())
+    }
+}
 
 /// How a [`RemoteStore`] connects and authenticates.
 #[derive(Clone)]
@@ -115,16 +134,7 @@ pub enum PingOutcome {
 
 struct AuthState {
     challenges: Vec<Challenge>,
-    tokens: HashMap<TokenKey, String>,
     credentials: CredentialCache,
-}
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct TokenKey {
-    identity: Identity,
-    realm: String,
-    service: Option<String>,
-    scope: String,
 }
 
 /// A request body and its content type.
@@ -142,6 +152,7 @@ pub struct RemoteStore {
     ping_timeout: Duration,
     offline: Option<String>,
     auth: Mutex<AuthState>,
+    tokens: TokenCache,
 }
 
 impl std::fmt::Debug for RemoteStore {
@@ -163,18 +174,15 @@ impl RemoteStore {
     /// cannot be built.
     pub fn new(server: &str, options: RemoteOptions) -> Result<Self> {
         let base = parse_server_url(server)?;
-        tls::install_ring_provider();
-        let tls_config = options.tls.client_config()?;
-        let mut builder = reqwest::Client::builder()
-            .use_preconfigured_tls(tls_config)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(options.user_agent.clone())
-            .connect_timeout(options.connect_timeout);
-        if let Some(timeout) = options.request_timeout {
-            builder = builder.timeout(timeout);
-        }
-        let http = builder.build().map_err(|e| Error::Tls {
-            reason: error_chain(&e),
+        let http = http::client(
+            &options.tls,
+            &options.user_agent,
+            options.connect_timeout,
+            options.request_timeout,
+        )
+        .map_err(|e| match e {
+            ClientBuildError::Tls(e) => *e,
+            ClientBuildError::Client(reason) => Error::Tls { reason },
         })?;
         Ok(Self {
             base,
@@ -184,9 +192,9 @@ impl RemoteStore {
             offline: None,
             auth: Mutex::new(AuthState {
                 challenges: Vec::new(),
-                tokens: HashMap::new(),
                 credentials: CredentialCache::new(options.credentials),
             }),
+            tokens: TokenCache::default(),
         })
     }
 
@@ -352,7 +360,7 @@ impl RemoteStore {
     /// (validation failures as [`Error::ServerValidation`]).
     pub async fn publish(&self, gun: &Gun, files: &[(String, Vec<u8>)]) -> Result<()> {
         self.ensure_online()?;
-        let multipart = multipart::build(&multipart::random_boundary(), files);
+        let multipart = multipart::build(&random_boundary(), files);
         let body = Body {
             content_type: multipart.content_type(),
             bytes: Bytes::from(multipart.body),
@@ -416,13 +424,7 @@ impl RemoteStore {
 
     /// Records the challenges of a 401; returns whether they differ from those known.
     fn record_challenges(&self, resp: &reqwest::Response) -> bool {
-        let challenges: Vec<Challenge> = resp
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(auth::parse_challenges)
-            .collect();
+        let challenges = http::challenges(resp.headers());
         if challenges.is_empty() {
             return false;
         }
@@ -452,27 +454,25 @@ impl RemoteStore {
             Challenge::Basic => None,
         });
         if let Some((realm, service)) = bearer {
-            let key = TokenKey {
-                identity,
-                realm,
-                service,
-                scope: self.access.scope(gun.as_str()),
-            };
-            if let Some(token) = self.lock_auth().tokens.get(&key).cloned() {
-                return Ok((Some(format!("Bearer {token}")), Some(key)));
-            }
             let creds = match identity {
                 Identity::Anonymous => None,
                 Identity::User => self.credentials(),
             };
-            return match self.fetch_token(&key, creds.as_ref()).await {
-                Ok(token) => {
-                    self.lock_auth().tokens.insert(key.clone(), token.clone());
-                    Ok((Some(format!("Bearer {token}")), Some(key)))
-                }
+            let key = TokenKey::new(
+                &realm,
+                service.as_deref(),
+                self.access.scope(gun.as_str()),
+                creds.as_ref(),
+            );
+            return match self
+                .tokens
+                .get_or_fetch(&self.http, &key, creds.as_ref())
+                .await
+            {
+                Ok(header) => Ok((Some(header), Some(key))),
                 // An anonymous token that cannot be had just means "try with credentials".
                 Err(_) if identity == Identity::Anonymous => Ok((None, None)),
-                Err(e) => Err(e),
+                Err(e) => Err(token_fetch_error(&key, e)),
             };
         }
         if challenges.contains(&Challenge::Basic)
@@ -482,53 +482,6 @@ impl RemoteStore {
             return Ok((Some(auth::basic_authorization(&creds)), None));
         }
         Ok((None, None))
-    }
-
-    async fn fetch_token(&self, key: &TokenKey, creds: Option<&Credentials>) -> Result<String> {
-        let token_error = |reason: String| Error::TokenFetch {
-            realm: key.realm.clone(),
-            reason,
-        };
-        let mut url = Url::parse(&key.realm).map_err(|e| token_error(e.to_string()))?;
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(service) = &key.service {
-                query.append_pair("service", service);
-            }
-            query.append_pair("scope", &key.scope);
-            if let Some(creds) = creds {
-                query.append_pair("account", creds.username());
-            }
-        }
-        let mut request = self.http.get(url);
-        if let Some(creds) = creds {
-            request = request.header(AUTHORIZATION, auth::basic_authorization(creds));
-        }
-        let resp = request
-            .send()
-            .await
-            .map_err(|e| token_error(error_chain(&e)))?;
-        if resp.status() != StatusCode::OK {
-            return Err(token_error(format!(
-                "token server answered {}",
-                resp.status().as_u16()
-            )));
-        }
-        let body = read_limited(resp, MAX_TOKEN_RESPONSE_SIZE).await?;
-        #[derive(serde::Deserialize)]
-        struct TokenResponse {
-            #[serde(default)]
-            token: Option<String>,
-            #[serde(default)]
-            access_token: Option<String>,
-        }
-        let parsed: TokenResponse =
-            serde_json::from_slice(&body).map_err(|e| token_error(e.to_string()))?;
-        parsed
-            .token
-            .or(parsed.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| token_error("the response holds no token".to_owned()))
     }
 
     /// Sends a request, authenticating as challenged: anonymously first for [`Access::Pull`],
@@ -573,16 +526,9 @@ impl RemoteStore {
                 let learned = self.record_challenges(&resp);
                 // A token the server calls invalid (expired) is dropped and fetched again
                 // once; one that merely lacks rights is kept.
-                let invalid_token = token_key.is_some()
-                    && resp
-                        .headers()
-                        .get_all(WWW_AUTHENTICATE)
-                        .iter()
-                        .filter_map(|v| v.to_str().ok())
-                        .filter_map(auth::bearer_error)
-                        .any(|e| e == "invalid_token");
+                let invalid_token = token_key.is_some() && http::has_invalid_token(resp.headers());
                 if invalid_token && let Some(key) = &token_key {
-                    self.lock_auth().tokens.remove(key);
+                    self.tokens.remove(key);
                 }
                 last = Some(resp);
                 if attempt > 0 || !(learned || invalid_token) {
@@ -701,19 +647,29 @@ async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// An error and its causes, `: `-separated.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+/// The notary client's wording of a token failure.
+fn token_fetch_error(key: &TokenKey, error: TokenError) -> Error {
+    let reason = match error {
+        TokenError::Realm(reason) | TokenError::Send(reason) => reason,
+        TokenError::NotAToken(e) => e.to_string(),
+        TokenError::Status { status, .. } => format!("token server answered {status}"),
+        TokenError::Read(reason) => {
+            return Error::Network {
+                url: key.realm.clone(),
+                reason,
+            };
         }
-        source = cause.source();
+        other => other.to_string(),
+    };
+    Error::TokenFetch {
+        realm: key.realm.clone(),
+        reason,
     }
-    text
+}
+
+/// Go's random multipart boundary: 30 random bytes in hex.
+fn random_boundary() -> String {
+    hex::encode(crate::fsutil::random_bytes::<30>())
 }
 
 #[cfg(test)]

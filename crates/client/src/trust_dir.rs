@@ -182,7 +182,7 @@ impl RepoDir {
     /// [`Error::Io`] when a directory cannot be created.
     pub fn create(&self) -> Result<()> {
         fsutil::create_private_dir(&self.metadata_dir())?;
-        fsutil::create_private_dir(&self.changelist_dir())
+        Ok(fsutil::create_private_dir(&self.changelist_dir())?)
     }
 
     /// The metadata cache of this collection.
@@ -273,7 +273,7 @@ impl MetadataCache {
     ///
     /// [`Error::InvalidRole`] for an invalid role name, [`Error::Io`] on write failure.
     pub fn set(&self, role: &str, bytes: &[u8]) -> Result<()> {
-        fsutil::write_private_file(&self.role_path(role)?, bytes)
+        Ok(fsutil::write_private_file(&self.role_path(role)?, bytes)?)
     }
 
     /// Removes the cached copy of `role` (absent is fine).

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use registry_fake::{AuthMode, FakeRegistry, PASSWORD, SERVICE, Served, USER, sha256_digest};
+use signet_client::http::{CredentialSource, Credentials};
 use signet_client::registry::client::MEDIA_TYPE_DOCKER_MANIFEST;
 use signet_client::registry::{
     DockerConfig, ImageReference, RegistryClient, RegistryError, RegistryOptions,
 };
-use signet_client::remote::{CredentialSource, Credentials};
 
 const MANIFEST: &[u8] =
     br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#;

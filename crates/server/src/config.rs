@@ -64,6 +64,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+pub use crate::repo::ServerKeyAlgorithm;
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -318,15 +320,6 @@ pub struct Overrides {
     pub max_body_bytes: Option<usize>,
     /// `--gun-prefix` (repeatable) / `SIGNET_SERVER_GUN_PREFIXES` (comma-separated).
     pub gun_prefixes: Vec<String>,
-}
-
-/// Key algorithm of server-created keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServerKeyAlgorithm {
-    /// ECDSA P-256.
-    Ecdsa,
-    /// Ed25519.
-    Ed25519,
 }
 
 /// TLS settings.
@@ -615,7 +608,7 @@ impl Config {
             o.gun_prefixes
         };
         for p in &prefixes {
-            if !crate::names::is_valid_gun_prefix(p) {
+            if !signet_tuf::notary::gun::is_valid_gun_prefix(p) {
                 return Err(ConfigError::Invalid {
                     key: "repositories.gun_prefixes",
                     message: format!(

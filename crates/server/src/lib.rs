@@ -9,7 +9,6 @@ pub mod error;
 pub mod http;
 pub mod kek;
 pub mod listener;
-pub mod names;
 pub mod notary_db;
 pub mod notary_server;
 pub mod notary_signer;

@@ -329,7 +329,7 @@ async fn issue(
     let mut service_ok = false;
     for pair in query.unwrap_or_default().split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = signet_server::http::route::percent_decode(&v.replace('+', " ")).unwrap();
+        let v = signet_tuf::notary::gun::percent_decode(&v.replace('+', " ")).unwrap();
         match k {
             "scope" => {
                 ts.scopes.lock().unwrap().push(v.clone());

@@ -6,7 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use signet_signer::{KeyAlgorithm, PrivateKey, keyfile, pem};
+use signet_signer::{KeyAlgorithm, PrivateKey, keyfile};
+use signet_tuf::notary::pem;
 
 /// A typical canonical `signed` value of a timestamp.
 const MESSAGE: &[u8] = br#"{"_type":"Timestamp","expires":"2026-12-07T15:14:05.00533153Z","meta":{"snapshot":{"hashes":{"sha256":"3uGpnnbMnZ8Dk0mbJ0ddBdQbM/zQUcgkt7uMqgSuH8c=","sha512":"6dQqJv+D8nbzTlDSkpcTc3qUU3uN51uMo3a0+yOIUTZpO5qkA7uhMhSqYCzNfS1VsllOqEIrVCzgbQJcWWRQ4w=="},"length":688}},"version":42}"#;

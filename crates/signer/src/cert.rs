@@ -23,8 +23,8 @@ use ring::rand::SecureRandom as _;
 use signet_tuf::key::{KeyType, PublicKey};
 
 use crate::error::{Error, Result};
-use crate::pem::{self, PemBlock};
 use crate::signer::Signer;
+use signet_tuf::notary::pem::{self, PemBlock};
 
 /// Validity of a root certificate: 10 × 365 days, as Notary.
 pub const ROOT_CERT_VALIDITY: Duration = Duration::from_secs(3650 * 24 * 60 * 60);

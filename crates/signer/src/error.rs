@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong while generating, storing, decrypting or using private keys.
 ///
@@ -273,5 +273,44 @@ impl Error {
             context: context.to_owned(),
             reason: reason.into(),
         }
+    }
+}
+
+impl From<signet_tuf::PemEncodeError> for Error {
+    fn from(e: signet_tuf::PemEncodeError) -> Self {
+        Self::Pem {
+            context: format!("{} block", e.label),
+            reason: format!("header {:?} cannot be encoded", e.header),
+        }
+    }
+}
+
+/// A file system operation on an owner-only file or directory failed
+/// ([`crate::private_fs`]).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}: {source}", path.display())]
+pub struct FsError {
+    /// What was being done (`create directory`, `write`, `rename`, …).
+    pub action: &'static str,
+    /// The path involved.
+    pub path: PathBuf,
+    /// The underlying error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl FsError {
+    pub(crate) fn new(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Self {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl From<FsError> for Error {
+    fn from(e: FsError) -> Self {
+        Self::io(e.path, e.source)
     }
 }

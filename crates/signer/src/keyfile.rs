@@ -16,9 +16,9 @@ use md5::{Digest as _, Md5};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::pem::{self, PemBlock};
 use crate::pkcs8;
 use crate::private_key::PrivateKey;
+use signet_tuf::notary::pem::{self, PemBlock};
 
 /// Whether keys of `role` are stored with a `gun` header. Notary keeps the GUN only for the
 /// repository-specific base roles; root keys, delegation keys and keys with other role names
@@ -81,7 +81,7 @@ pub fn encode_key_file(
     gun: Option<&str>,
     passphrase: &str,
 ) -> Result<String> {
-    encode_key_block(key, role, gun, passphrase)?.encode()
+    Ok(encode_key_block(key, role, gun, passphrase)?.encode()?)
 }
 
 /// Decodes the private key in `block` with `passphrase` (ignored for unencrypted blocks).

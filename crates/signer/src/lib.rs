@@ -16,9 +16,9 @@
 //! * [`store`]: the [`KeyStore`] trait, [`FileKeyStore`] over a notary / docker trust
 //!   directory (reads every key file layout Notary ever wrote and migrates the old ones),
 //!   `notary key import`/`export` semantics, and [`MemoryKeyStore`].
-//! * [`keyfile`], [`pkcs8`], [`pem`]: Notary's key file format — PEM with `role`/`gun`
-//!   headers around PBES2 (PBKDF2-HMAC-SHA1, AES-256-CBC) encrypted PKCS#8 — and the legacy
-//!   PEM forms.
+//! * [`keyfile`], [`pkcs8`]: Notary's key file format — PEM ([`signet_tuf::notary::pem`]) with
+//!   `role`/`gun` headers around PBES2 (PBKDF2-HMAC-SHA1, AES-256-CBC) encrypted PKCS#8 — and
+//!   the legacy PEM forms.
 //! * [`passphrase`]: Notary's and Docker's passphrase environment variables and interactive
 //!   prompt rules ([`PassphraseRetriever`]).
 //! * [`cert`]: self-signed root certificates with Notary's template (CN = GUN, 10 years),
@@ -91,12 +91,12 @@
 
 mod asn1;
 pub mod cert;
+mod crypto_service;
 pub mod error;
-mod fsutil;
 pub mod keyfile;
 pub mod passphrase;
-pub mod pem;
 pub mod pkcs8;
+pub mod private_fs;
 pub mod private_key;
 pub mod rotation;
 pub mod seal;
@@ -104,8 +104,9 @@ pub mod signer;
 pub mod store;
 pub mod yubihsm;
 
+pub use crypto_service::CryptoService;
 pub use error::{Error, Result};
 pub use passphrase::{PassphraseRequest, PassphraseRetriever};
 pub use private_key::{KeyAlgorithm, PrivateKey};
-pub use signer::{CertifiedSigner, CryptoService, Signer};
+pub use signer::{CertifiedSigner, Signer};
 pub use store::{FileKeyStore, KeyInfo, KeyStore, MemoryKeyStore};

@@ -20,14 +20,15 @@ use std::sync::Arc;
 
 use signet_tuf::key::{KeyId, PublicKey};
 
+use crate::CryptoService;
 use crate::cert::{self, RootCertificate};
 use crate::error::{Error, Result};
 use crate::keyfile;
 use crate::passphrase::{self, PassphraseRetriever};
-use crate::pem;
 use crate::private_key::{KeyAlgorithm, PrivateKey};
-use crate::signer::{CertifiedSigner, CryptoService, Signer};
+use crate::signer::{CertifiedSigner, Signer};
 use crate::store::KeyStore;
+use signet_tuf::notary::pem;
 
 /// Where the new key of a rotation comes from.
 #[derive(Debug)]

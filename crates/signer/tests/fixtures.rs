@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use signet_signer::passphrase::ConstantRetriever;
-use signet_signer::pem::{self, PemBlock};
 use signet_signer::{
     CertifiedSigner, Error, FileKeyStore, KeyAlgorithm, KeyStore, PrivateKey, Signer, keyfile,
 };
 use signet_tuf::key::{KeyId, KeyType, PublicKey};
+use signet_tuf::notary::pem::{self, PemBlock};
 
 /// (directory under tests/data, passphrase, GUN path of its metadata)
 const FIXTURES: [(&str, &str, &str); 3] = [

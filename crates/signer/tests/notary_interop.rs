@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use signet_signer::passphrase::ConstantRetriever;
-use signet_signer::{FileKeyStore, KeyStore, PrivateKey, Signer, cert, keyfile, pem, pkcs8};
+use signet_signer::{FileKeyStore, KeyStore, PrivateKey, Signer, cert, keyfile, pkcs8};
 use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{Envelope, Root, Targets};
+use signet_tuf::notary::pem;
 use signet_tuf::verify;
 
 const PASSPHRASE: &str = "randompass";

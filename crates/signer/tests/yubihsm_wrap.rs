@@ -158,7 +158,7 @@ fn wrap_key_labels_are_bounded() {
 fn oversized_backups_are_refused_before_reaching_the_device() {
     let store = mock_store();
     let wrap_key = store.generate_wrap_key("signet backup").unwrap();
-    let mut block = signet_signer::pem::PemBlock::new(WRAPPED_KEY_LABEL, vec![0u8; 4096]);
+    let mut block = signet_tuf::notary::pem::PemBlock::new(WRAPPED_KEY_LABEL, vec![0u8; 4096]);
     block.set_header("key_id", "ab".repeat(32));
     block.set_header("object_id", "0x0100");
     block.set_header("algorithm", "ecdsa");

@@ -16,7 +16,7 @@
 //! would be hashed over different bytes than the ones that were signed, and a Go-signed
 //! document would fail to verify.
 //!
-//! [`go_html_escape`] turns canonical bytes into the form found inside metadata *files*: Go
+//! [`crate::notary::gojson::html_escape`] turns canonical bytes into the form found inside metadata *files*: Go
 //! embeds the canonical `signed` value with `json.Compact` plus HTML escaping.
 //!
 //! One deliberate difference from Go's verifier: Go decodes `signed` into `float64` before
@@ -356,39 +356,6 @@ fn write_integer(out: &mut Vec<u8>, magnitude: u64, negative: bool) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// Applies Go's `json.Compact` HTML escaping to canonical bytes, giving the form in which Go
-/// embeds the `signed` value inside a metadata file.
-///
-/// `<`, `>` and `&` become `\u003c`, `\u003e` and `\u0026`; U+2028 and U+2029 become `\u2028`
-/// and `\u2029`. Like Go, the replacement is byte-level and applies wherever the bytes occur
-/// (in valid JSON they can only occur inside strings). Everything else is copied unchanged.
-pub fn go_html_escape(canonical: &[u8]) -> Vec<u8> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(canonical.len() + canonical.len() / 64);
-    let mut i = 0;
-    while i < canonical.len() {
-        let c = canonical[i];
-        match c {
-            b'<' | b'>' | b'&' => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(c >> 4)]);
-                out.push(HEX[usize::from(c & 0xF)]);
-            }
-            0xE2 if canonical.get(i + 1) == Some(&0x80)
-                && canonical.get(i + 2).is_some_and(|b| b & !1 == 0xA8) =>
-            {
-                out.extend_from_slice(b"\\u202");
-                out.push(HEX[usize::from(canonical[i + 2] & 0xF)]);
-                i += 3;
-                continue;
-            }
-            _ => out.push(c),
-        }
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,18 +594,5 @@ mod tests {
     fn typed_serialisation_matches_value_path() {
         let v = json!({"z": [1, {"b": "<\"\\>", "a": null}], "a": 2.0, "é": -3});
         assert_eq!(to_canonical_from(&v).unwrap(), to_canonical(&v).unwrap());
-    }
-
-    #[test]
-    fn html_escape_matches_go() {
-        let canonical = "{\"a&b\":\"<x>\u{2028}\u{2029}\u{2027}é\"}".as_bytes();
-        let escaped = go_html_escape(canonical);
-        assert_eq!(
-            String::from_utf8(escaped).unwrap(),
-            "{\"a\\u0026b\":\"\\u003cx\\u003e\\u2028\\u2029\u{2027}é\"}"
-        );
-        assert_eq!(go_html_escape(b"{\"a\":1}"), b"{\"a\":1}");
-        // A truncated E2 80 sequence at the end is copied unchanged.
-        assert_eq!(go_html_escape(&[b'"', 0xE2, 0x80]), vec![b'"', 0xE2, 0x80]);
     }
 }

@@ -1,12 +1,26 @@
 //! The error type of this crate.
 //!
 //! Every variant names the role, key ID, version or value involved so that callers can turn it
-//! into a useful message (the server maps these to Notary error envelopes).
-
-use crate::key::KeyId;
+//! into a useful message (the server maps these to Notary error envelopes). Key IDs are held as
+//! text so that this module depends on no other module of the crate.
 
 /// Result alias used throughout `signet-tuf`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A PEM block that cannot be written because one of its headers would not read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid PEM in {label} block: header {header:?} cannot be encoded")]
+pub struct PemEncodeError {
+    /// The block's label, for example `ENCRYPTED PRIVATE KEY`.
+    pub label: String,
+    /// The header name that cannot be encoded.
+    pub header: String,
+}
+
+/// Why a body could not be read as a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed multipart body: {0}")]
+pub struct MalformedMultipart(pub String);
 
 /// Everything that can go wrong while reading, writing or verifying Notary metadata.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +66,7 @@ pub enum Error {
         /// The key type string.
         keytype: String,
         /// The key's ID, when known.
-        key_id: Option<KeyId>,
+        key_id: Option<String>,
     },
 
     /// The public key bytes could not be decoded for their key type.
@@ -61,7 +75,7 @@ pub enum Error {
         /// The key type string.
         keytype: String,
         /// The key's TUF ID.
-        key_id: KeyId,
+        key_id: String,
         /// Why it was rejected.
         reason: String,
     },
@@ -81,14 +95,14 @@ pub enum Error {
         /// The key type of the verifying key.
         keytype: String,
         /// The verifying key's TUF ID.
-        key_id: KeyId,
+        key_id: String,
     },
 
     /// A signature did not verify.
     #[error("signature by key {key_id} (method {method}) does not verify: {reason}")]
     BadSignature {
         /// The key that was expected to have signed.
-        key_id: KeyId,
+        key_id: String,
         /// The method used.
         method: String,
         /// Why verification failed (wrong length, wrong value, key too small, ...).
@@ -108,7 +122,7 @@ pub enum Error {
         /// The GUN being validated.
         gun: String,
         /// The root key (TUF ID) whose certificate was rejected.
-        key_id: KeyId,
+        key_id: String,
         /// Why it was rejected.
         reason: String,
     },
@@ -184,9 +198,9 @@ pub enum Error {
         /// The role being verified.
         role: String,
         /// The ID the key is listed under.
-        key_id: KeyId,
+        key_id: String,
         /// The ID computed from the key content.
-        computed: KeyId,
+        computed: String,
     },
 
     /// Fewer distinct keys produced valid signatures than the role's threshold requires.
@@ -269,7 +283,7 @@ impl From<crate::update::Error> for Error {
     }
 }
 
-fn key_suffix(key_id: Option<&KeyId>) -> String {
+fn key_suffix(key_id: Option<&String>) -> String {
     key_id.map(|k| format!(" (key {k})")).unwrap_or_default()
 }
 

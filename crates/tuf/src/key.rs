@@ -28,7 +28,8 @@ use sha2::{Digest as _, Sha256};
 use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 
 use crate::error::{Error, Result};
-use crate::{b64, cjson, pem};
+use crate::notary::pem;
+use crate::{b64, cjson};
 
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
@@ -247,10 +248,10 @@ impl PublicKey {
             _ => return Ok(self.clone()),
         };
         // Like Go's LoadCertFromPEM: the first CERTIFICATE block without headers that parses.
-        let cert = pem::decode_all(&self.public)
+        let cert = pem::decode_all_lossy(&self.public)
             .into_iter()
-            .filter(|b| b.label == "CERTIFICATE" && !b.has_headers)
-            .find_map(|b| x509_cert::Certificate::from_der(&b.der).ok())
+            .filter(|b| b.label == pem::CERTIFICATE && b.headers.is_empty())
+            .find_map(|b| x509_cert::Certificate::from_der(&b.contents).ok())
             .ok_or_else(|| self.invalid("no certificates found in PEM data"))?;
         let spki_der = cert
             .tbs_certificate
@@ -308,19 +309,19 @@ impl PublicKey {
     /// does not parse, no certificate at all, or a leaf key that is neither ECDSA nor RSA.
     pub fn from_certificate_pem(pem_text: &str) -> Result<Self> {
         let cert_err = |reason: String| Error::Certificate { reason };
-        let blocks = pem::decode_all(pem_text.as_bytes());
+        let blocks = pem::decode_all(pem_text);
         let mut leaf_oid = None;
         let mut public = String::new();
         for block in &blocks {
-            if block.label != "CERTIFICATE" {
+            if block.label != pem::CERTIFICATE {
                 return Err(cert_err(format!("invalid pem block type: {}", block.label)));
             }
-            let cert = x509_cert::Certificate::from_der(&block.der)
+            let cert = x509_cert::Certificate::from_der(&block.contents)
                 .map_err(|e| cert_err(e.to_string()))?;
             if leaf_oid.is_none() {
                 leaf_oid = Some(cert.tbs_certificate.subject_public_key_info.algorithm.oid);
             }
-            pem::encode("CERTIFICATE", &block.der, &mut public);
+            public.push_str(&pem::encode_plain(pem::CERTIFICATE, &block.contents));
         }
         let keytype = match leaf_oid {
             None => return Err(cert_err("no valid certificates found".into())),
@@ -363,23 +364,23 @@ impl PublicKey {
                 self.verifier_from_spki(&cert_spki)?
             }
             ("pycrypto-pkcs#1 pss", KeyType::Rsa) => {
-                pem_spki = pem::decode_all(&self.public)
+                pem_spki = pem::decode_all_lossy(&self.public)
                     .into_iter()
                     .next()
                     .ok_or_else(|| self.invalid("public key is not PEM"))?
-                    .der;
+                    .contents;
                 self.verifier_from_spki(&pem_spki)?
             }
             _ => {
                 return Err(Error::UnsupportedMethod {
                     method: method.to_owned(),
                     keytype: self.keytype.as_str().to_owned(),
-                    key_id: self.key_id(),
+                    key_id: self.key_id().to_string(),
                 });
             }
         };
         let bad = |reason: &str| Error::BadSignature {
-            key_id: self.key_id(),
+            key_id: self.key_id().to_string(),
             method: method.to_owned(),
             reason: reason.to_owned(),
         };
@@ -423,7 +424,7 @@ impl PublicKey {
 
     fn verify_ed25519(&self, method: &str, msg: &[u8], sig: &[u8]) -> Result<()> {
         let bad = |reason: &str| Error::BadSignature {
-            key_id: self.key_id(),
+            key_id: self.key_id().to_string(),
             method: method.to_owned(),
             reason: reason.to_owned(),
         };
@@ -443,11 +444,12 @@ impl PublicKey {
     /// The SPKI DER of the certificate in the first PEM block (Go's verifiers use
     /// `pem.Decode` once, whatever the block type).
     fn first_block_cert_spki(&self) -> Result<Vec<u8>> {
-        let block = pem::decode_all(&self.public)
+        let block = pem::decode_all_lossy(&self.public)
             .into_iter()
             .next()
             .ok_or_else(|| self.invalid("failed to decode PEM-encoded x509 certificate"))?;
-        let cert = x509_cert::Certificate::from_der(&block.der).map_err(|e| self.invalid(e))?;
+        let cert =
+            x509_cert::Certificate::from_der(&block.contents).map_err(|e| self.invalid(e))?;
         cert.tbs_certificate
             .subject_public_key_info
             .to_der()
@@ -491,7 +493,7 @@ impl PublicKey {
     fn invalid(&self, reason: impl fmt::Display) -> Error {
         Error::InvalidPublicKey {
             keytype: self.keytype.as_str().to_owned(),
-            key_id: self.key_id(),
+            key_id: self.key_id().to_string(),
             reason: reason.to_string(),
         }
     }

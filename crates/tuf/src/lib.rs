@@ -55,7 +55,7 @@ pub mod error;
 mod gonull;
 pub mod key;
 pub mod metadata;
-mod pem;
+pub mod notary;
 pub mod repo;
 pub mod role;
 pub mod signature;
@@ -65,6 +65,6 @@ pub mod update;
 pub mod verify;
 pub mod x509;
 
-pub use error::{Error, Result};
+pub use error::{Error, PemEncodeError, Result};
 pub use key::{KeyId, KeyType, PublicKey};
 pub use signature::Signature;

@@ -80,6 +80,11 @@ pub fn parent(name: &str) -> Option<&str> {
     name.rsplit_once('/').map(|(p, _)| p)
 }
 
+/// Number of path segments of a role name (`targets` → 1, `targets/a` → 2).
+pub fn depth(name: &str) -> usize {
+    name.split('/').count()
+}
+
 /// Whether `child` is a valid delegation whose parent is exactly `parent`.
 pub fn is_direct_child(parent_role: &str, child: &str) -> bool {
     is_delegation(child) && parent(child) == Some(parent_role)
@@ -185,5 +190,51 @@ mod tests {
                 Err(Error::InvalidThreshold { threshold, .. }) if threshold == bad
             ));
         }
+    }
+
+    #[test]
+    fn base_roles_and_delegations_are_valid() {
+        for r in [
+            "root",
+            "targets",
+            "snapshot",
+            "timestamp",
+            "targets/a",
+            "targets/a-b_c/0",
+        ] {
+            assert!(is_valid_role(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn bad_role_names_are_refused() {
+        for r in [
+            "",
+            "foo",
+            "targets/",
+            "targets/Foo",
+            "../targets",
+            "/targets",
+            "targets//a",
+            "targets/a/",
+            "targets/a.b",
+            "targets/a b",
+            "Targets",
+            "timestamp/a",
+        ] {
+            assert!(!is_valid_role(r), "{r}");
+        }
+        let long = format!("targets/{}", "a".repeat(248));
+        assert!(!is_valid_role(&long));
+        let ok = format!("targets/{}", "a".repeat(247));
+        assert!(is_valid_role(&ok));
+    }
+
+    #[test]
+    fn parents_and_depths() {
+        assert_eq!(parent("targets/a/b"), Some("targets/a"));
+        assert_eq!(parent("targets/a"), Some("targets"));
+        assert_eq!(parent("targets"), None);
+        assert_eq!(depth("targets/a/b"), 3);
     }
 }

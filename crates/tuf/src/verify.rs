@@ -97,8 +97,8 @@ impl RoleKeySet {
             if computed != sig.keyid {
                 return Err(Error::KeyIdMismatch {
                     role: self.role.clone(),
-                    key_id: sig.keyid.clone(),
-                    computed,
+                    key_id: sig.keyid.to_string(),
+                    computed: computed.to_string(),
                 });
             }
             if valid.contains(&sig.keyid) {

@@ -20,7 +20,8 @@ use x509_cert::ext::pkix::BasicConstraints;
 use crate::error::{Error, Result};
 use crate::key::{KeyId, KeyType, MIN_RSA_BITS, PublicKey};
 use crate::metadata::Root;
-use crate::{pem, role};
+use crate::notary::pem;
+use crate::role;
 
 const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
@@ -69,9 +70,7 @@ impl Certificate {
 
     /// The certificate as one canonical PEM block (64-character lines, trailing newline).
     pub fn to_pem(&self) -> String {
-        let mut out = String::new();
-        pem::encode("CERTIFICATE", &self.der, &mut out);
-        out
+        pem::encode_plain(pem::CERTIFICATE, &self.der)
     }
 
     /// The subject common name (the last CN attribute, as Go reads it), if any.
@@ -216,13 +215,13 @@ fn to_chrono(t: x509_cert::time::Time) -> DateTime<Utc> {
 /// [`Error::Certificate`].
 pub fn parse_bundle(pem_text: &[u8]) -> Result<Vec<Certificate>> {
     let mut certs = Vec::new();
-    for block in pem::decode_all(pem_text) {
-        if block.label != "CERTIFICATE" {
+    for block in pem::decode_all_lossy(pem_text) {
+        if block.label != pem::CERTIFICATE {
             return Err(Error::Certificate {
                 reason: format!("invalid pem block type: {}", block.label),
             });
         }
-        certs.push(Certificate::from_der(&block.der)?);
+        certs.push(Certificate::from_der(&block.contents)?);
     }
     if certs.is_empty() {
         return Err(Error::Certificate {
@@ -325,7 +324,7 @@ pub fn root_certificate_keys(
 pub fn check_root_key(key: &PublicKey, gun: &str, now: DateTime<Utc>) -> Result<()> {
     let reject = |reason: String| Error::CertificateRejected {
         gun: gun.to_owned(),
-        key_id: key.key_id(),
+        key_id: key.key_id().to_string(),
         reason,
     };
     if !key.keytype().is_x509() {

@@ -114,8 +114,8 @@ fn key_listed_under_an_id_that_is_not_its_own_is_refused() {
             computed,
         } => {
             assert_eq!(role, "timestamp");
-            assert_eq!(key_id, impostor_id);
-            assert_eq!(computed, real_id);
+            assert_eq!(key_id, impostor_id.as_str());
+            assert_eq!(computed, real_id.as_str());
         }
         other => panic!("{other:?}"),
     }

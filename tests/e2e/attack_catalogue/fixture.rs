@@ -280,7 +280,7 @@ impl Ctx {
         let mut out = b"{\"signed\":".to_vec();
         out.extend_from_slice(signed_text);
         out.extend_from_slice(b",\"signatures\":");
-        out.extend_from_slice(&cjson::go_html_escape(
+        out.extend_from_slice(&signet_tuf::notary::gojson::html_escape(
             &serde_json::to_vec(signatures).unwrap(),
         ));
         out.push(b'}');
@@ -294,7 +294,10 @@ impl Ctx {
         let canonical =
             cjson::to_canonical(signed).unwrap_or_else(|_| serde_json::to_vec(signed).unwrap());
         let signatures = Self::signatures(&canonical, signers);
-        Self::envelope(&cjson::go_html_escape(&canonical), &signatures)
+        Self::envelope(
+            &signet_tuf::notary::gojson::html_escape(&canonical),
+            &signatures,
+        )
     }
 
     /// The current `role` of `gun` at version + 1, changed by `edit`, signed with the role's

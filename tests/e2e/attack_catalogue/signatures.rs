@@ -29,7 +29,7 @@ fn next_doc(ctx: &Ctx, gun: &str, role: &str) -> (Value, Vec<u8>) {
 /// The file for canonical `signed` bytes carrying `signatures` as JSON (any shape).
 fn file_with(canonical: &[u8], signatures: &Value) -> Vec<u8> {
     let mut out = b"{\"signed\":".to_vec();
-    out.extend_from_slice(&cjson::go_html_escape(canonical));
+    out.extend_from_slice(&signet_tuf::notary::gojson::html_escape(canonical));
     out.extend_from_slice(b",\"signatures\":");
     out.extend_from_slice(&serde_json::to_vec(signatures).unwrap());
     out.push(b'}');
@@ -528,7 +528,7 @@ pub(crate) fn cases() -> Vec<Case> {
         c.attack = Box::new(|ctx| {
             let (_, canonical) = next_doc(ctx, OWNER, "targets");
             let mut file = b"{\"signed\":".to_vec();
-            file.extend_from_slice(&cjson::go_html_escape(&canonical));
+            file.extend_from_slice(&signet_tuf::notary::gojson::html_escape(&canonical));
             file.push(b'}');
             with_snapshot(ctx, &file)
         });

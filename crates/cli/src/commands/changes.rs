@@ -1,19 +1,143 @@
 //! Staging commands (offline): `add`, `addhash`, `remove`, `witness`, and the changelist
 //! commands `status` and `reset`.
 
+use crate::options::GunArgs;
+use clap::Args;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::path::PathBuf;
 
 use serde::Serialize;
 use signet_client::changelist::{Change, FileChangelist, RawJson, TargetMeta};
 use signet_client::{Error as ClientError, Gun, targets};
 use signet_tuf::role;
 
-use crate::args::{AddArgs, AddHashArgs, GunArgs, RemoveArgs, ResetArgs, WitnessArgs};
 use crate::commands::repo;
 use crate::context::{self, Context};
 use crate::error::{CliError, Result};
 use crate::output::Table;
+
+/// `add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Name of the target.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: Option<String>,
+    /// File whose length and hashes are signed.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Delegation roles to add this target to.
+    #[arg(
+        short = 'r',
+        long = "roles",
+        value_name = "ROLES",
+        value_delimiter = ','
+    )]
+    pub(crate) roles: Vec<String>,
+    /// Path to the file containing custom data for this target.
+    #[arg(long = "custom", value_name = "FILE")]
+    pub(crate) custom: Option<PathBuf>,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
+
+/// `addhash`.
+#[derive(Debug, Args)]
+pub(crate) struct AddHashArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Name of the target.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: Option<String>,
+    /// Size of the target in bytes (decimal, 0x hex, 0o/0 octal or 0b binary).
+    #[arg(value_name = "BYTE SIZE")]
+    pub(crate) size: Option<String>,
+    /// Delegation roles to add this target to.
+    #[arg(
+        short = 'r',
+        long = "roles",
+        value_name = "ROLES",
+        value_delimiter = ','
+    )]
+    pub(crate) roles: Vec<String>,
+    /// Hex encoded sha256 of the target to add.
+    #[arg(long = "sha256", value_name = "HEX")]
+    pub(crate) sha256: Option<String>,
+    /// Hex encoded sha512 of the target to add.
+    #[arg(long = "sha512", value_name = "HEX")]
+    pub(crate) sha512: Option<String>,
+    /// Path to the file containing custom data for this target.
+    #[arg(long = "custom", value_name = "FILE")]
+    pub(crate) custom: Option<PathBuf>,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
+
+/// `remove`.
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Name of the target.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: Option<String>,
+    /// Delegation roles to remove this target from.
+    #[arg(
+        short = 'r',
+        long = "roles",
+        value_name = "ROLES",
+        value_delimiter = ','
+    )]
+    pub(crate) roles: Vec<String>,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
+
+/// `reset`.
+#[derive(Debug, Args)]
+pub(crate) struct ResetArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Numbers of specific changes to exclusively reset, as shown in status list.
+    #[arg(
+        short = 'n',
+        long = "number",
+        value_name = "NUMBERS",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub(crate) number: Vec<i64>,
+    /// Reset all changes shown in the status list.
+    #[arg(long = "all")]
+    pub(crate) all: bool,
+}
+
+/// `witness`.
+#[derive(Debug, Args)]
+pub(crate) struct WitnessArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Roles to re-sign.
+    #[arg(value_name = "ROLE")]
+    pub(crate) roles: Vec<String>,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
 
 /// The role targets are added to when `-r` is not given.
 const DEFAULT_ROLE: &str = "targets";

@@ -1,6 +1,9 @@
 //! `delegation list | add | remove | purge`.
 
+use crate::options::GunArgs;
+use clap::{Args, Subcommand};
 use std::path::Path;
+use std::path::PathBuf;
 
 use signet_client::Error as ClientError;
 use signet_client::Gun;
@@ -10,14 +13,113 @@ use signet_client::changelist::{
 use signet_client::delegation_keys;
 use signet_tuf::{PublicKey, role};
 
-use crate::args::{
-    DelegationAddArgs, DelegationCommand, DelegationPurgeArgs, DelegationRemoveArgs, GunArgs,
-};
 use crate::commands::repo;
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::output::Table;
 use crate::terminal;
+
+/// `delegation ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DelegationCommand {
+    /// Add a keys to delegation using the provided public key X509 certificates.
+    #[command(
+        long_about = "Add keys to a delegation using the provided public key PEM encoded X509 \
+                      certificates or public keys in a specific Global Unique Name.",
+        override_usage = "signet delegation add [OPTIONS] <GUN> <ROLE> [PEMFILE]..."
+    )]
+    Add(DelegationAddArgs),
+
+    /// Lists delegations for the Global Unique Name.
+    #[command(
+        long_about = "Lists all delegations known to signet for a specific Global Unique Name.",
+        override_usage = "signet delegation list [OPTIONS] <GUN>"
+    )]
+    List(GunArgs),
+
+    /// Remove KeyID(s) from all delegation roles in the given GUN.
+    #[command(
+        long_about = "Remove KeyID(s) from all delegation roles in the given GUN, for which the \
+                      signing keys are available. Warnings will be printed for delegations that \
+                      cannot be updated.",
+        override_usage = "signet delegation purge [OPTIONS] <GUN> --key <KEY IDS>"
+    )]
+    Purge(DelegationPurgeArgs),
+
+    /// Remove KeyID(s) from the specified Role delegation.
+    #[command(
+        long_about = "Remove KeyID(s) from the specified Role delegation in a specific Global \
+                      Unique Name.",
+        override_usage = "signet delegation remove [OPTIONS] <GUN> <ROLE> [KEY ID]..."
+    )]
+    Remove(DelegationRemoveArgs),
+}
+
+/// `delegation add`.
+#[derive(Debug, Args)]
+pub(crate) struct DelegationAddArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Delegation role (`targets/<name>`).
+    #[arg(value_name = "ROLE")]
+    pub(crate) role: Option<String>,
+    /// PEM files holding a certificate or a public key.
+    #[arg(value_name = "PEMFILE")]
+    pub(crate) key_files: Vec<PathBuf>,
+    /// List of paths to add.
+    #[arg(long = "paths", value_name = "PATHS", value_delimiter = ',')]
+    pub(crate) paths: Option<Vec<String>>,
+    /// Add all paths to this delegation.
+    #[arg(long = "all-paths")]
+    pub(crate) all_paths: bool,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
+
+/// `delegation remove`.
+#[derive(Debug, Args)]
+pub(crate) struct DelegationRemoveArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Delegation role (`targets/<name>`).
+    #[arg(value_name = "ROLE")]
+    pub(crate) role: Option<String>,
+    /// Key IDs to remove from the role.
+    #[arg(value_name = "KEY ID")]
+    pub(crate) key_ids: Vec<String>,
+    /// List of paths to remove.
+    #[arg(long = "paths", value_name = "PATHS", value_delimiter = ',')]
+    pub(crate) paths: Option<Vec<String>>,
+    /// Remove all paths from this delegation.
+    #[arg(long = "all-paths")]
+    pub(crate) all_paths: bool,
+    /// Answer yes to the removal question (no confirmation).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
+
+/// `delegation purge`.
+#[derive(Debug, Args)]
+pub(crate) struct DelegationPurgeArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Vec<String>,
+    /// Delegation key IDs to be removed from the GUN.
+    #[arg(long = "key", value_name = "KEY IDS", value_delimiter = ',')]
+    pub(crate) key: Vec<String>,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
 
 /// Runs a `delegation` subcommand.
 pub(crate) fn run(ctx: &mut Context, command: DelegationCommand) -> Result<()> {
@@ -365,7 +467,7 @@ fn purge(ctx: &mut Context, args: &DelegationPurgeArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use signet_signer::pem;
+    use signet_tuf::notary::pem;
 
     use super::*;
 

@@ -1,18 +1,16 @@
 //! `key list | generate | export | passwd | remove | import | rotate`.
 
+use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use signet_signer::passphrase::new_key_passphrase;
-use signet_signer::pem::{self, PemBlock};
 use signet_signer::{KeyAlgorithm, KeyInfo, KeyStore, PrivateKey, keyfile};
 use signet_tuf::KeyId;
+use signet_tuf::notary::pem::{self, PemBlock};
 
 use signet_client::remote::Access;
 
-use crate::args::{
-    KeyCommand, KeyExportArgs, KeyGenerateArgs, KeyIdArgs, KeyImportArgs, KeyRotateArgs,
-};
 use crate::commands::repo;
 use crate::context::Context;
 use crate::error::{CliError, Result};
@@ -20,6 +18,158 @@ use crate::files;
 use crate::output::{Table, truncate_with_ellipsis};
 use crate::progress::{Activity, Progress};
 use crate::terminal;
+
+/// `key ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Exports all keys from all local keystores. Can be filtered using the --key and --gun flags.
+    #[command(
+        long_about = "Exports all keys from all local keystores. Which keys are exported can be \
+                      restricted by using the --key or --gun flags. By default the result is \
+                      sent to stdout, it can be directed to a file with the -o flag. Keys \
+                      stored in hardware cannot be exported.",
+        override_usage = "signet key export [OPTIONS]"
+    )]
+    Export(KeyExportArgs),
+
+    /// Generates a new key with a given algorithm.
+    #[command(
+        long_about = "Generates a new key with a given algorithm. If a `--output` file name is \
+                      provided, two files will be written, <output>.pem and <output>-key.pem, \
+                      containing the public and private keys respectively (the key will not be \
+                      stored in the key storage). If no `--role` is provided, \"root\" will be \
+                      assumed.",
+        override_usage = "signet key generate [OPTIONS] [ALGORITHM]"
+    )]
+    Generate(KeyGenerateArgs),
+
+    /// Imports all keys from all provided .pem files.
+    #[command(
+        long_about = "Imports all keys from all provided .pem files by reading each PEM block \
+                      from the file and writing that block to a unique object in the local \
+                      keystore.",
+        override_usage = "signet key import [OPTIONS] <PEMFILE>..."
+    )]
+    Import(KeyImportArgs),
+
+    /// Lists keys.
+    #[command(long_about = "Lists all keys known to signet.")]
+    List,
+
+    /// Changes the passphrase for the key with the given keyID.
+    #[command(
+        long_about = "Changes the passphrase for the key with the given keyID.  Will require \
+                      validation of the old passphrase.",
+        override_usage = "signet key passwd <KEY ID>"
+    )]
+    Passwd(KeyIdArgs),
+
+    /// Removes the key with the given keyID.
+    #[command(
+        long_about = "Removes the key with the given keyID.  If the key is stored in more than \
+                      one location, you will be asked which one to remove.",
+        override_usage = "signet key remove <KEY ID>"
+    )]
+    Remove(KeyIdArgs),
+
+    /// Rotate a signing (non-root) key of the given type for the given Globally Unique Name and
+    /// role.
+    #[command(
+        long_about = "Generates a new key for the given Globally Unique Name and role (one of \
+                      \"snapshot\", \"targets\", \"root\", or \"timestamp\").  If rotating to a \
+                      server-managed key, a new key is requested from the server rather than \
+                      generated.  If the generation or key request is successful, the key \
+                      rotation is immediately published.  No other changes, even if they are \
+                      staged, will be published.",
+        override_usage = "signet key rotate [OPTIONS] <GUN> <KEY ROLE>"
+    )]
+    Rotate(KeyRotateArgs),
+}
+
+/// `key generate`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyGenerateArgs {
+    /// Key algorithm (only `ecdsa`).
+    #[arg(value_name = "ALGORITHM")]
+    pub(crate) algorithm: Vec<String>,
+    /// Filepath to write export output to.
+    #[arg(short = 'o', long = "output", value_name = "PREFIX")]
+    pub(crate) output: Option<PathBuf>,
+    /// Role to generate key with, defaulting to "root".
+    #[arg(
+        short = 'r',
+        long = "role",
+        value_name = "ROLE",
+        default_value = "root"
+    )]
+    pub(crate) role: String,
+}
+
+/// `key rotate`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyRotateArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Role whose key is rotated.
+    #[arg(value_name = "KEY ROLE")]
+    pub(crate) role: Option<String>,
+    /// Signing and key management will be handled by the remote server (no key will be generated
+    /// or stored locally). Required for timestamp role, optional for snapshot role.
+    #[arg(short = 'r', long = "server-managed")]
+    pub(crate) server_managed: bool,
+    /// New key(s) to rotate to. If not specified, one will be generated.
+    #[arg(short = 'k', long = "key", value_name = "FILES", value_delimiter = ',')]
+    pub(crate) keys: Vec<PathBuf>,
+    /// Number of old version's root roles to sign with to support old clients.
+    #[arg(
+        short = 'l',
+        long = "legacy",
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) legacy: i64,
+}
+
+/// `key import`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyImportArgs {
+    /// PEM files to import.
+    #[arg(value_name = "PEMFILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Role to import key with, if a role is not already given in a PEM header.
+    #[arg(short = 'r', long = "role", value_name = "ROLE")]
+    pub(crate) role: Option<String>,
+    /// Gun to import key with, if a gun is not already given in a PEM header.
+    #[arg(short = 'g', long = "gun", value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+}
+
+/// `key export`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyExportArgs {
+    /// Not accepted: export takes no positional arguments.
+    #[arg(value_name = "ARGS", hide = true)]
+    pub(crate) extra: Vec<String>,
+    /// GUNs for which to export keys.
+    #[arg(long = "gun", value_name = "GUNS", value_delimiter = ',')]
+    pub(crate) gun: Vec<String>,
+    /// Key IDs to export.
+    #[arg(long = "key", value_name = "KEY IDS", value_delimiter = ',')]
+    pub(crate) key: Vec<String>,
+    /// Filepath to write export output to.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `key passwd` / `key remove`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyIdArgs {
+    /// The 64-character key ID.
+    #[arg(value_name = "KEY ID")]
+    pub(crate) key_id: Option<String>,
+}
 
 /// notary's key list truncates GUNs to this many characters (from the left).
 const MAX_GUN_WIDTH: usize = 25;
@@ -238,7 +388,7 @@ fn generate_to_files(ctx: &mut Context, role: &str, algorithm: &str, prefix: &Pa
     let private_pem = keyfile::encode_key_file(&key, role, None, &passphrase)?;
     let mut public = PemBlock::new(pem::PUBLIC_KEY, key.public_key().public().to_vec());
     public.set_header(pem::ROLE_HEADER, role);
-    let public_pem = public.encode()?;
+    let public_pem = public.encode().map_err(signet_signer::Error::from)?;
 
     let private_path = with_suffix(prefix, "-key.pem");
     let public_path = with_suffix(prefix, ".pem");

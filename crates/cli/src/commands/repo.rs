@@ -1,9 +1,12 @@
 //! Repository commands: `init`, `publish`, `list`, `lookup`, `verify`, `delete`, the
 //! `-p/--publish` of staging commands, and the key reading shared with `key rotate`.
 
+use crate::options::GunArgs;
+use clap::Args;
 use std::borrow::Cow;
 use std::io::Read as _;
 use std::path::Path;
+use std::path::PathBuf;
 
 use serde::ser::{Serialize, SerializeMap as _, SerializeSeq as _};
 use serde_json::{Value, json};
@@ -11,18 +14,95 @@ use signet_client::remote::Access;
 use signet_client::repository::InitOptions;
 use signet_client::{Gun, Repository};
 use signet_signer::passphrase::decrypt_with_retries;
-use signet_signer::{KeyStore as _, PrivateKey, keyfile, pem};
+use signet_signer::{KeyStore as _, PrivateKey, keyfile};
 use signet_tuf::PublicKey;
 use signet_tuf::metadata::FileMeta;
+use signet_tuf::notary::pem;
 use signet_tuf::update::TargetRef;
 use signet_tuf::x509::{self, Certificate};
 
-use crate::args::{DeleteArgs, GunArgs, InitArgs, ListArgs, LookupArgs, VerifyArgs};
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::files;
 use crate::output::TableLayout;
 use crate::progress::Activity;
+
+/// `init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Root key to initialize the repository with.
+    #[arg(long = "rootkey", value_name = "FILE")]
+    pub(crate) root_key: Option<PathBuf>,
+    /// Root certificate must match root key if a root key is supplied, otherwise it must match a
+    /// key present in keystore.
+    #[arg(long = "rootcert", value_name = "FILE")]
+    pub(crate) root_cert: Option<PathBuf>,
+    /// Automatically attempt to publish after staging the change. Will also publish existing
+    /// staged changes.
+    #[arg(short = 'p', long = "publish")]
+    pub(crate) publish: bool,
+}
+
+/// `list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Delegation roles to list targets for (will shadow targets role).
+    #[arg(
+        short = 'r',
+        long = "roles",
+        value_name = "ROLES",
+        value_delimiter = ','
+    )]
+    pub(crate) roles: Vec<String>,
+}
+
+/// `lookup`.
+#[derive(Debug, Args)]
+pub(crate) struct LookupArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Name of the target.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: Option<String>,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Name of the target.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: Option<String>,
+    /// Read from a file, instead of STDIN.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+    /// Write to a file, instead of STDOUT.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// No output except for errors.
+    #[arg(short = 'q', long = "quiet")]
+    pub(crate) quiet: bool,
+}
+
+/// `delete`.
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// Delete remote data for GUN in addition to local cache.
+    #[arg(long = "remote")]
+    pub(crate) remote: bool,
+}
 
 /// Runs `future` (given the context) with an activity line shown, and unwraps both layers of
 /// errors.

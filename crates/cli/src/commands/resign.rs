@@ -2,15 +2,41 @@
 //! command) that pushes expiries forward by re-signing every role whose key is held, or the
 //! roles named, optionally with one lifetime for all of them.
 
+use clap::Args;
 use serde_json::json;
 use signet_client::remote::Access;
 use signet_client::repository::Lifetime;
 
-use crate::args::ResignArgs;
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::output::Table;
 use crate::progress::Activity;
+
+/// `resign`.
+#[derive(Debug, Args)]
+pub(crate) struct ResignArgs {
+    /// Globally Unique Name of the trusted collection.
+    #[arg(value_name = "GUN")]
+    pub(crate) gun: Option<String>,
+    /// A role to re-sign (repeatable; default: every role whose key is held).
+    #[arg(short = 'r', long = "role", value_name = "ROLE")]
+    pub(crate) roles: Vec<String>,
+    /// How long the re-signed roles stay valid, from now, instead of their defaults.
+    #[arg(
+        short = 'e',
+        long = "expires",
+        value_name = "DURATION",
+        long_help = "How long the re-signed roles stay valid, from now, instead of their \
+                     defaults. One value for every role re-signed on request (those given \
+                     with --role, or every role whose key is held); re-sign once per role for \
+                     different lifetimes. A Go duration as notary takes them (8760h, 90m, \
+                     1h30m) or days, weeks, years of 365 days (30d, 52w, 10y); from one minute \
+                     to 100 years. Root must get at least six months: a root closer to its \
+                     expiry is re-signed by every publish. Does not apply to the timestamp \
+                     or a server-managed snapshot."
+    )]
+    pub(crate) expires: Option<String>,
+}
 
 const USAGE: &str = "signet resign [OPTIONS] <GUN>";
 

@@ -19,10 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use signet_client::http::TlsOptions;
 use signet_client::registry::{
     DockerConfig, ImageReference, RegistryClient, RegistryOptions, StoredCredentials,
 };
-use signet_client::remote::{Access, RemoteOptions, RemoteStore, TlsOptions};
+use signet_client::remote::{Access, RemoteOptions, RemoteStore};
 use signet_client::repository::RepoWarning;
 use signet_client::trust::{self, inspect as trust_inspect, keys as trust_keys, ops};
 use signet_client::trust_dir::docker_config_dir;
@@ -30,9 +31,9 @@ use signet_client::{Repository, TrustDir};
 use signet_signer::passphrase::{EnvRetriever, PromptRetriever};
 use signet_signer::{CryptoService, FileKeyStore, KeyStore, PassphraseRetriever};
 
-use crate::args::GlobalOptions;
 use crate::context::Context;
 use crate::error::{CliError, Result};
+use crate::options::GlobalOptions;
 use crate::terminal::{self, TerminalPrompter};
 
 /// `signet trust …`.
@@ -184,8 +185,9 @@ pub(crate) struct KeyLoadArgs {
 }
 
 /// Runs a `trust` subcommand.
-pub(crate) fn run(ctx: &mut Context, global: &GlobalOptions, command: TrustCommand) -> Result<()> {
-    let env = TrustEnv::new(ctx, global)?;
+pub(crate) fn run(ctx: &mut Context, command: TrustCommand) -> Result<()> {
+    let global = ctx.global.clone();
+    let env = TrustEnv::new(ctx, &global)?;
     match command {
         TrustCommand::Sign(args) => sign(ctx, &env, &args),
         TrustCommand::Inspect(args) => inspect(ctx, &env, &args),
@@ -319,7 +321,7 @@ impl TrustEnv {
         let server = self.server(image)?;
         let credentials = match self.docker_config()?.lookup(image.domain()) {
             StoredCredentials::Found(credentials) => {
-                Some(Arc::new(credentials) as Arc<dyn signet_client::remote::CredentialSource>)
+                Some(Arc::new(credentials) as Arc<dyn signet_client::http::CredentialSource>)
             }
             _ => None,
         };

@@ -2,7 +2,17 @@ use std::path::PathBuf;
 
 use signet_tuf::KeyType;
 
+use std::collections::BTreeMap;
+use std::fs;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use signet_tuf::PublicKey;
+
+use super::change::*;
+use super::store::*;
 use super::*;
+use crate::error::Error;
 
 fn fixture_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

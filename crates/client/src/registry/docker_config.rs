@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 use super::error::RegistryError;
 use super::reference::DOCKER_HUB_DOMAIN;
-use crate::remote::auth::Credentials;
+use crate::http::Credentials;
 
 /// The config file's name inside the docker config dir.
 pub const DOCKER_CONFIG_FILE: &str = "config.json";

@@ -28,6 +28,7 @@ pub mod digest;
 pub mod docker_config;
 pub mod error;
 pub mod reference;
+mod session;
 
 pub use client::{Manifest, ManifestDescriptor, RegistryClient, RegistryOptions, RegistryScheme};
 pub use digest::{Digest, DigestAlgorithm, DigestError};

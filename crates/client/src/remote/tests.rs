@@ -1,5 +1,6 @@
 //! Tests against tiny in-process HTTP servers on loopback.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex as StdMutex;
 
@@ -702,3 +703,18 @@ async fn network_errors_are_unavailable() {
 }
 
 mod tls_tests;
+
+#[test]
+fn multipart_boundaries_are_random_hex() {
+    let boundary = random_boundary();
+    assert_eq!(boundary.len(), 60);
+    assert!(boundary.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(boundary, random_boundary());
+}
+
+#[test]
+fn scopes() {
+    assert_eq!(Access::Pull.scope("a/b"), "repository:a/b:pull");
+    assert_eq!(Access::PushPull.scope("a/b"), "repository:a/b:push,pull");
+    assert_eq!(Access::Admin.scope("a/b"), "repository:a/b:*");
+}

@@ -7,8 +7,17 @@ use chrono::TimeDelta;
 use signet_signer::{MemoryKeyStore, PrivateKey};
 use signet_tuf::metadata::Expires;
 
+use super::publish::sign_new;
+use std::collections::BTreeMap;
+
+use signet_signer::KeyAlgorithm;
+use signet_tuf::metadata::{Envelope, RoleKeys, Root, Snapshot, Targets};
+use signet_tuf::repo;
+
+use super::working::{Doc, Working};
 use super::*;
 use crate::changelist::{Action, DelegationChange, TargetMeta};
+use crate::error::Error;
 
 const GUN: &str = "example.com/unit";
 

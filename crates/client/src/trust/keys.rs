@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use signet_signer::keyfile;
 use signet_signer::passphrase::decrypt_with_retries;
-use signet_signer::pem::{self, PemBlock};
 use signet_signer::{CryptoService, KeyAlgorithm, KeyStore, PassphraseRetriever};
+use signet_tuf::notary::pem::{self, PemBlock};
 use signet_tuf::{KeyId, PublicKey};
 
 use super::validate_key_name;

@@ -23,8 +23,8 @@ use signet_tuf::role;
 use signet_tuf::update::{ResolvedRole, TargetWithRole};
 
 use crate::error::{Error, Result};
+use crate::http::{TlsOptions, tls};
 use crate::registry::{Digest, RegistryError};
-use crate::remote::{TlsOptions, tls};
 
 /// The delegation docker signs released tags into.
 pub const RELEASES_ROLE: &str = "targets/releases";

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use signet_tuf::notary::envelope::{self, ValidationError as WireValidation, clip};
+
 use crate::error::{ServerError, ValidationError};
 
 /// The error codes the server sends, with their fixed status and message.
@@ -104,30 +106,6 @@ impl ErrorCode {
 }
 
 #[derive(Serialize)]
-struct Envelope<'a> {
-    errors: [Entry<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct Entry<'a> {
-    code: &'static str,
-    message: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a RawValue>,
-}
-
-/// `{"Name":…,"Error":{…}}`, the `INVALID_UPDATE` detail the Notary client decodes.
-#[derive(Serialize)]
-struct SerializableError<'a, E: Serialize> {
-    #[serde(rename = "Name")]
-    name: &'static str,
-    #[serde(rename = "Error")]
-    error: E,
-    #[serde(skip)]
-    _marker: std::marker::PhantomData<&'a ()>,
-}
-
-#[derive(Serialize)]
 struct Empty {}
 
 #[derive(Serialize)]
@@ -140,35 +118,6 @@ struct AtoiError<'a> {
     err: Empty,
 }
 
-#[derive(Serialize)]
-struct MsgOnly<'a> {
-    #[serde(rename = "Msg")]
-    msg: &'a str,
-}
-
-#[derive(Serialize)]
-struct MissingMsg<'a> {
-    #[serde(rename = "Missing")]
-    missing: &'a str,
-    #[serde(rename = "Msg")]
-    msg: &'a str,
-}
-
-/// Longest message placed in a detail, so that 400 bodies stay under 1 KiB (the Notary
-/// client reads no more).
-const MAX_DETAIL_MSG: usize = 600;
-
-fn clip(s: &str) -> &str {
-    if s.len() <= MAX_DETAIL_MSG {
-        return s;
-    }
-    let mut end = MAX_DETAIL_MSG;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// A detail value; field order is kept as written.
 pub type Detail = Box<RawValue>;
 
@@ -177,30 +126,18 @@ pub fn to_detail<T: Serialize + ?Sized>(v: &T) -> Option<Detail> {
     serde_json::value::to_raw_value(v).ok()
 }
 
-fn named(name: &'static str, msg: &str) -> Option<Detail> {
-    to_detail(&SerializableError {
-        name,
-        error: MsgOnly { msg: clip(msg) },
-        _marker: std::marker::PhantomData,
-    })
-}
-
 fn validation_detail(e: &ValidationError) -> Option<Detail> {
-    match e {
-        ValidationError::BadRoot { msg, .. } => named("ErrBadRoot", msg),
-        ValidationError::BadTargets { msg, .. } => named("ErrBadTargets", msg),
-        ValidationError::BadSnapshot { msg, .. } => named("ErrBadSnapshot", msg),
-        ValidationError::Validation { msg, .. } => named("ErrValidation", msg),
-        ValidationError::BadHierarchy { missing, msg, .. } => to_detail(&SerializableError {
-            name: "ErrBadHierarchy",
-            error: MissingMsg {
-                missing: clip(missing),
-                msg: clip(msg),
-            },
-            _marker: std::marker::PhantomData,
-        }),
-        ValidationError::StoredUnusable { .. } => None,
-    }
+    let wire = match e.clone() {
+        ValidationError::BadRoot { msg, .. } => WireValidation::BadRoot { msg },
+        ValidationError::BadTargets { msg, .. } => WireValidation::BadTargets { msg },
+        ValidationError::BadSnapshot { msg, .. } => WireValidation::BadSnapshot { msg },
+        ValidationError::Validation { msg, .. } => WireValidation::Validation { msg },
+        ValidationError::BadHierarchy { missing, msg, .. } => {
+            WireValidation::BadHierarchy { missing, msg }
+        }
+        ValidationError::StoredUnusable { .. } => return None,
+    };
+    wire.to_detail()
 }
 
 /// The code and detail for an error.
@@ -243,16 +180,7 @@ pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
 
 /// Builds the envelope body (with its trailing newline) for a code and detail.
 pub fn envelope_body(code: ErrorCode, detail: Option<&RawValue>) -> Vec<u8> {
-    let env = Envelope {
-        errors: [Entry {
-            code: code.as_str(),
-            message: code.message(),
-            detail,
-        }],
-    };
-    let mut body = serde_json::to_vec(&env).unwrap_or_else(|_| b"{\"errors\":[]}".to_vec());
-    body.push(b'\n');
-    body
+    envelope::encode(code.as_str(), code.message(), detail)
 }
 
 /// The response for a code and detail.

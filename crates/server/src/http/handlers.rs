@@ -13,11 +13,12 @@ use serde::Serialize;
 
 use super::AppState;
 use super::headers::TEXT_PLAIN;
-use super::multipart::MultipartReader;
 use crate::error::ServerError;
-use crate::names::is_valid_role;
 use crate::repo::UploadedFile;
 use crate::store::Change;
+use signet_tuf::notary::gun::percent_decode;
+use signet_tuf::notary::multipart::MultipartReader;
+use signet_tuf::role::is_valid_role;
 
 /// A 200 with a text body.
 pub(crate) fn text(body: impl Into<Body>) -> Response {
@@ -239,8 +240,8 @@ fn parse_int32(s: &str) -> Result<i64, String> {
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = super::route::percent_decode(&k.replace('+', " "))?;
-        (k == name).then(|| super::route::percent_decode(&v.replace('+', " ")).unwrap_or_default())
+        let k = percent_decode(&k.replace('+', " "))?;
+        (k == name).then(|| percent_decode(&v.replace('+', " ")).unwrap_or_default())
     })
 }
 

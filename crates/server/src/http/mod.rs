@@ -8,7 +8,7 @@ pub mod error;
 mod handlers;
 mod headers;
 mod metrics;
-pub mod multipart;
+
 pub mod route;
 
 use std::sync::Arc;
@@ -25,9 +25,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{Access, TokenAuth};
 use crate::error::ServerError;
-use crate::names::MAX_GUN_LEN;
 use crate::repo::Repo;
 use route::Route;
+use signet_tuf::notary::gun::MAX_GUN_LEN;
 
 pub use metrics::{MetricsHandle, metrics_handle};
 

@@ -5,6 +5,7 @@
 //! longest GUN first (the Go patterns are greedy `[^*]+`).
 
 use axum::http::Method;
+use signet_tuf::notary::gun::{clean_path, percent_decode};
 
 /// The operation a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,35 +280,6 @@ fn key(tail: &str) -> Option<String> {
     }
 }
 
-/// Decodes `%XX` escapes as Go's URL parser does (`+` stays `+`). `None` for a malformed
-/// escape or a result that is not UTF-8.
-pub fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = hex_val(*bytes.get(i + 1)?)?;
-            let lo = hex_val(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Escapes a decoded path for a `Location` header: everything outside the URL path
 /// characters is percent-encoded.
 fn percent_encode_path(path: &str) -> String {
@@ -338,36 +310,6 @@ fn clean_request_path(p: &str) -> String {
         np.push('/');
     }
     np
-}
-
-/// Go's `path.Clean`: collapses `//`, removes `.` and resolves `..` lexically.
-pub fn clean_path(p: &str) -> String {
-    if p.is_empty() {
-        return ".".to_owned();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let joined = parts.join("/");
-    if rooted {
-        format!("/{joined}")
-    } else if joined.is_empty() {
-        ".".to_owned()
-    } else {
-        joined
-    }
 }
 
 #[cfg(test)]
@@ -527,21 +469,5 @@ mod tests {
             get("/v2/a/./b/../c/_trust/tuf/root.json"),
             Route::Redirect("/v2/a/c/_trust/tuf/root.json".into())
         );
-    }
-
-    #[test]
-    fn clean_path_matches_go() {
-        for (i, o) in [
-            ("", "."),
-            ("/", "/"),
-            ("a/b/", "a/b"),
-            ("/../a", "/a"),
-            ("../a", "../a"),
-            ("a/../..", ".."),
-            ("//a//b", "/a/b"),
-            ("a/./b/.", "a/b"),
-        ] {
-            assert_eq!(clean_path(i), o, "{i}");
-        }
     }
 }

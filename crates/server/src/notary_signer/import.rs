@@ -38,9 +38,9 @@ use super::source::{SignerDb, SignerRow};
 use super::target::{self, Listings, SERVER_ROLES};
 use super::{Passphrases, Tally, jwe, keys, passphrase_env_var};
 use crate::cache::{CacheSettings, MetaCache};
-use crate::config::ServerKeyAlgorithm;
 use crate::error::{AliasProblem, JweError, KeyProblem, NotarySignerError};
 use crate::kek::Kek;
+use crate::repo::ServerKeyAlgorithm;
 use crate::repo::{Repo, RepoSettings};
 use crate::store::{KeyState, ServerKey, Store};
 

@@ -16,9 +16,17 @@ use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{Envelope, Root};
 
 use super::Repo;
-use crate::config::ServerKeyAlgorithm;
 use crate::error::ServerError;
 use crate::store::{KeyState, NewServerKey, ServerKey};
+
+/// Key algorithm of server-created keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKeyAlgorithm {
+    /// ECDSA P-256.
+    Ecdsa,
+    /// Ed25519.
+    Ed25519,
+}
 
 /// The key JSON the Go server answers `.key` requests with: struct field order,
 /// `{"keytype":…,"keyval":{"public":…,"private":null}}`.

@@ -10,10 +10,10 @@ mod upload;
 use std::sync::Arc;
 
 use crate::cache::MetaCache;
-use crate::config::ServerKeyAlgorithm;
 use crate::kek::Kek;
 use crate::store::{FileUpdate, Store, StoreResult, detached};
 
+pub use keys::ServerKeyAlgorithm;
 pub use read::Served;
 pub use upload::{UploadedFile, decode_signed_common};
 

@@ -14,6 +14,7 @@
 
 mod checks;
 mod copy;
+mod copy_compare;
 pub mod error;
 mod postgres;
 mod sqlite;

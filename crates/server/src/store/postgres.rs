@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, Executor as _, Row as _};
 
 use super::checks::{self as batch, check_key_names, found_key};
-use super::copy::{change_differences, classify, file_differences, file_key};
+use super::copy_compare::{change_differences, classify, file_differences, file_key};
 use super::error::{StoreError, StoreResult, is_broken_connection};
 use super::types::{
     CATEGORY_DELETION, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome, KeyState,

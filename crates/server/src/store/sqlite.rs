@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 };
 
 use super::checks::{self as batch, check_key_names, found_key};
-use super::copy::{change_differences, classify, file_differences, file_key};
+use super::copy_compare::{change_differences, classify, file_differences, file_key};
 use super::error::{StoreError, StoreResult};
 use super::types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome,

@@ -328,6 +328,21 @@ impl ChangeQuery {
     }
 }
 
+/// A root file row for tests.
+#[cfg(test)]
+pub(crate) fn test_file(gun: &str, version: i64, data: &'static [u8]) -> CopiedFile {
+    CopiedFile {
+        gun: gun.to_owned(),
+        role: "root".to_owned(),
+        version,
+        data: Bytes::from_static(data),
+        sha256: sha256_hex(data),
+        created_at: None,
+        updated_at: None,
+        deleted_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

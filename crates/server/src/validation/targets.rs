@@ -9,8 +9,8 @@ use signet_tuf::verify::{check_expiry, verify_delegation, verify_targets};
 
 use super::{Fail, LoadedTargets, tuf_msg};
 use crate::error::ServerError;
-use crate::names::role_depth;
 use crate::repo::{Repo, UploadedFile};
+use signet_tuf::role::depth as role_depth;
 
 /// Loads a stored targets role into `loaded` (no-op when loaded already or not stored).
 async fn load_stored(

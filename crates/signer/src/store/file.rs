@@ -22,12 +22,12 @@ use super::import;
 use super::migrate::{self, Migration};
 use super::{KeyInfo, KeyStore, stored_gun};
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::keyfile;
 use crate::passphrase::{self, PassphraseRetriever};
-use crate::pem::{self, PemBlock};
+use crate::private_fs;
 use crate::private_key::PrivateKey;
 use crate::signer::Signer;
+use signet_tuf::notary::pem::{self, PemBlock};
 
 /// Name of the key directory inside a trust directory.
 pub const PRIVATE_DIR: &str = "private";
@@ -76,7 +76,7 @@ impl FileKeyStore {
         retriever: Arc<dyn PassphraseRetriever>,
     ) -> Result<Self> {
         let private_dir = trust_dir.as_ref().join(PRIVATE_DIR);
-        fsutil::create_private_dir(&private_dir)?;
+        private_fs::create_private_dir(&private_dir)?;
         let migration = migrate::migrate_legacy_layout(&private_dir)?;
         let store = Self {
             location: private_dir.display().to_string(),
@@ -183,7 +183,7 @@ impl FileKeyStore {
         }
         let passphrase = passphrase::new_key_passphrase(retriever, key_id.as_str(), role)?;
         let text = keyfile::encode_key_file(key, role, gun.as_deref(), &passphrase)?;
-        fsutil::write_private_file(&self.private_dir.join(&relative), text.as_bytes())?;
+        private_fs::write_private_file(&self.private_dir.join(&relative), text.as_bytes())?;
         let entry = Entry {
             relative,
             role: role.to_owned(),
@@ -233,7 +233,7 @@ impl FileKeyStore {
         }
         for (location, contents) in &files {
             let path = self.private_dir.join(format!("{location}.{KEY_EXTENSION}"));
-            fsutil::write_private_file(&path, contents.as_bytes())?;
+            private_fs::write_private_file(&path, contents.as_bytes())?;
         }
         self.rescan();
         Ok(files.into_iter().map(|(location, _)| location).collect())
@@ -252,7 +252,7 @@ impl FileKeyStore {
 /// Indexes every key file below `private_dir`.
 fn scan(private_dir: &Path) -> BTreeMap<KeyId, Entry> {
     let mut entries = BTreeMap::new();
-    for relative in fsutil::list_files(private_dir, KEY_EXTENSION) {
+    for relative in private_fs::list_files(private_dir, KEY_EXTENSION) {
         let Some(key_id) = relative
             .file_stem()
             .and_then(|s| s.to_str())

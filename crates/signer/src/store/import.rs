@@ -20,7 +20,7 @@ use std::path::{Component, Path};
 use crate::error::Result;
 use crate::keyfile;
 use crate::passphrase::{self, PassphraseRetriever};
-use crate::pem::{self, PemBlock};
+use signet_tuf::notary::pem::{self, PemBlock};
 
 /// Role given to imported keys without `role` header or fallback (Notary's `DefaultImportRole`).
 pub const DEFAULT_IMPORT_ROLE: &str = "delegation";

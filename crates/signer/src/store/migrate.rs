@@ -20,8 +20,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::pem;
+use crate::private_fs;
+use signet_tuf::notary::pem;
 
 /// Directory of root keys in Notary ≤ 0.4.
 pub(crate) const ROOT_KEYS_SUBDIR: &str = "root_keys";
@@ -49,7 +49,7 @@ pub(crate) fn migrate_legacy_layout(private_dir: &Path) -> Result<Migration> {
             continue;
         }
         let skipped_before = migration.skipped.len();
-        for relative in fsutil::list_files(&dir, "key") {
+        for relative in private_fs::list_files(&dir, "key") {
             let legacy_path = dir.join(&relative);
             match migrate_file(private_dir, &legacy_path, &relative) {
                 Ok(new_name) => migration.migrated.push(new_name),
@@ -95,7 +95,7 @@ fn migrate_file(private_dir: &Path, legacy_path: &Path, relative: &Path) -> Resu
         block.set_header(pem::ROLE_HEADER, role);
     }
     let new_name = PathBuf::from(format!("{key_id}.key"));
-    fsutil::write_private_file(&private_dir.join(&new_name), block.encode()?.as_bytes())?;
+    private_fs::write_private_file(&private_dir.join(&new_name), block.encode()?.as_bytes())?;
     Ok(new_name)
 }
 

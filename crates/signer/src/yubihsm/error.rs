@@ -2,7 +2,7 @@
 
 use signet_tuf::key::KeyId;
 
-use super::store::LOCATION;
+use super::LOCATION;
 
 /// Result alias of the YubiHSM 2 backend.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -69,5 +69,8 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use signer::{MAX_ED25519_MESSAGE_LEN, YubiHsmSigner};
-pub use store::{DeviceKeyInfo, FIRST_OBJECT_ID, LAST_OBJECT_ID, LOCATION, YubiHsmKeyStore};
+pub use store::{DeviceKeyInfo, FIRST_OBJECT_ID, LAST_OBJECT_ID, YubiHsmKeyStore};
+
+/// Location name of device keys (`KeyInfo::location`, the store's name).
+pub const LOCATION: &str = "yubihsm";
 pub use wrapped::{WRAPPED_KEY_LABEL, WrappedKey};

@@ -10,6 +10,7 @@ use yubihsm::object::{self, Filter, Label};
 use yubihsm::{Capability, Client, Connector, Credentials, Domain, asymmetric, opaque, wrap};
 use zeroize::Zeroizing;
 
+use super::LOCATION;
 use super::config::{ConnectorConfig, NewKeyRoles, YubiHsmConfig};
 use super::error::{Error, Result};
 use super::label::{self, Metadata};
@@ -20,9 +21,6 @@ use crate::passphrase::PassphraseRetriever;
 use crate::private_key::{KeyAlgorithm, PrivateKey};
 use crate::signer::Signer;
 use crate::store::{KeyInfo, KeyStore};
-
-/// Location name of device keys (`KeyInfo::location`, the store's name).
-pub const LOCATION: &str = "yubihsm";
 
 /// Lowest object ID signet allocates; lower IDs are left to other applications.
 pub const FIRST_OBJECT_ID: u16 = 0x0100;

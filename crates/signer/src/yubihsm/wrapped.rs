@@ -21,8 +21,8 @@
 use signet_tuf::key::KeyId;
 
 use super::error::{Error, Result};
-use crate::pem::{self, PemBlock};
 use crate::private_key::KeyAlgorithm;
+use signet_tuf::notary::pem::{self, PemBlock};
 
 /// PEM label of a wrapped key backup.
 pub const WRAPPED_KEY_LABEL: &str = "SIGNET YUBIHSM WRAPPED KEY";
@@ -87,7 +87,7 @@ impl WrappedKey {
         if let Some(gun) = &self.gun {
             block.set_header(pem::GUN_HEADER, gun.as_str());
         }
-        Ok(block.encode()?)
+        Ok(block.encode().map_err(crate::Error::from)?)
     }
 
     /// Reads a backup written by [`to_pem`](Self::to_pem).

@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use super::Metadata;
 use crate::cjson;
 use crate::error::{Error, Result};
+use crate::notary::gojson;
 use crate::signature::Signature;
 
 /// The canonical JSON bytes of a typed document: the bytes that are signed.
@@ -206,9 +207,9 @@ impl<T: Metadata> Envelope<T> {
             serde_json::to_vec(&self.signatures).map_err(|e| Error::json("signatures", e))?;
         let mut out = Vec::with_capacity(self.signing_bytes.len() + sigs.len() + 32);
         out.extend_from_slice(b"{\"signed\":");
-        out.extend_from_slice(&cjson::go_html_escape(&self.signing_bytes));
+        out.extend_from_slice(&gojson::html_escape(&self.signing_bytes));
         out.extend_from_slice(b",\"signatures\":");
-        out.extend_from_slice(&cjson::go_html_escape(&sigs));
+        out.extend_from_slice(&gojson::html_escape(&sigs));
         out.push(b'}');
         Ok(out)
     }

@@ -5,14 +5,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 
-use super::hashes::Hashes;
+use super::hashes::{Hashes, SHA256, SHA512};
 use crate::error::{Error, Result};
 use crate::gonull::or_empty;
-
-/// Name of the SHA-256 hash in `hashes`.
-pub const SHA256: &str = "sha256";
-/// Name of the SHA-512 hash in `hashes`.
-pub const SHA512: &str = "sha512";
 
 /// `{"custom":…,"hashes":{name→base64},"length":N}`.
 ///

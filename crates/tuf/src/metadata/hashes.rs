@@ -10,8 +10,12 @@ use std::fmt;
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::filemeta::{SHA256, SHA512};
 use crate::b64;
+
+/// Name of the SHA-256 hash in `hashes`.
+pub const SHA256: &str = "sha256";
+/// Name of the SHA-512 hash in `hashes`.
+pub const SHA512: &str = "sha512";
 
 /// An algorithm name; the well-known ones need no allocation.
 #[derive(Clone, PartialEq, Eq)]

@@ -25,8 +25,8 @@ use serde::de::DeserializeOwned;
 
 pub use envelope::{Envelope, signing_bytes};
 pub use expires::{Expires, parse_go_rfc3339};
-pub use filemeta::{FileMeta, SHA256, SHA512};
-pub use hashes::{Hashes, Iter as HashesIter};
+pub use filemeta::FileMeta;
+pub use hashes::{Hashes, Iter as HashesIter, SHA256, SHA512};
 pub use root::{RoleKeys, Root};
 pub use snapshot::Snapshot;
 pub use targets::{DelegationRole, Delegations, Targets};

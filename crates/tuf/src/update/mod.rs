@@ -20,7 +20,7 @@ mod warning;
 pub use config::{Limits, TrustedState, UpdateConfig};
 pub use delegation::ResolvedRole;
 pub use error::{Error, Result};
-pub use pinning::{CaValidator, PinMode, TrustPinning};
+pub use pinning::{CaValidator, PinMode, PinRule, TrustPinning, pin_rule};
 pub use repository::{Repository, TargetRef, TargetSigned, TargetWithRole, Verified};
 pub use request::{
     CacheWrite, Expected, FetchResult, MAX_DOWNLOAD_SIZE, MAX_TIMESTAMP_SIZE, Need, Request,

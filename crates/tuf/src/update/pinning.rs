@@ -111,31 +111,61 @@ impl TrustPinning {
 
     /// The rule that applies to `gun`.
     pub fn mode_for(&self, gun: &str) -> PinMode<'_> {
-        if let Some(ids) = self.certs.get(gun) {
-            return PinMode::Certs(ids);
+        match pin_rule(&self.certs, &self.ca, gun) {
+            PinRule::Certs(ids) => PinMode::Certs(ids),
+            PinRule::Ca { ca, .. } => PinMode::Ca(ca.as_ref()),
+            PinRule::Tofu => PinMode::Tofu {
+                disabled: self.disable_tofu,
+            },
         }
-        let wildcard = self
-            .certs
-            .iter()
-            .filter_map(|(pattern, ids)| {
-                let prefix = pattern.strip_suffix('*')?;
-                gun.starts_with(prefix).then_some((pattern.len(), ids))
-            })
-            .max_by_key(|(len, _)| *len);
-        if let Some((_, ids)) = wildcard {
-            return PinMode::Certs(ids);
-        }
-        let ca = self
-            .ca
-            .iter()
-            .filter(|(prefix, _)| gun.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len());
-        if let Some((_, v)) = ca {
-            return PinMode::Ca(v.as_ref());
-        }
-        PinMode::Tofu {
-            disabled: self.disable_tofu,
-        }
+    }
+}
+
+/// The entry of a trust pinning configuration that applies to one GUN, whatever form the CA
+/// entries take (a validator here, a bundle path in the client's configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinRule<'a, C> {
+    /// `certs[gun]` or the longest matching `certs["prefix*"]`: these TUF key IDs.
+    Certs(&'a [String]),
+    /// The `ca` entry with the longest prefix of the GUN.
+    Ca {
+        /// The matching prefix.
+        prefix: &'a str,
+        /// Its CA entry.
+        ca: &'a C,
+    },
+    /// No entry applies: trust on first use (unless disabled).
+    Tofu,
+}
+
+/// Notary's pinning precedence (`trustpinning/trustpin.go`), the one copy of it: `certs[gun]`
+/// exactly, else the longest `certs["prefix*"]` whose prefix starts the GUN, else the `ca`
+/// entry with the longest prefix of the GUN, else trust on first use.
+pub fn pin_rule<'a, C>(
+    certs: &'a BTreeMap<String, Vec<String>>,
+    ca: &'a BTreeMap<String, C>,
+    gun: &str,
+) -> PinRule<'a, C> {
+    if let Some(ids) = certs.get(gun) {
+        return PinRule::Certs(ids);
+    }
+    let wildcard = certs
+        .iter()
+        .filter_map(|(pattern, ids)| {
+            let prefix = pattern.strip_suffix('*')?;
+            gun.starts_with(prefix).then_some((pattern.len(), ids))
+        })
+        .max_by_key(|(len, _)| *len);
+    if let Some((_, ids)) = wildcard {
+        return PinRule::Certs(ids);
+    }
+    let ca = ca
+        .iter()
+        .filter(|(prefix, _)| gun.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len());
+    match ca {
+        Some((prefix, ca)) => PinRule::Ca { prefix, ca },
+        None => PinRule::Tofu,
     }
 }
 

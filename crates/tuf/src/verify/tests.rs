@@ -104,8 +104,8 @@ fn a_key_listed_under_the_wrong_id_is_a_hard_error() {
             computed,
         } => {
             assert_eq!(role, "targets");
-            assert_eq!(key_id, &repo.targets_key.id());
-            assert_eq!(computed, &other.id());
+            assert_eq!(key_id, repo.targets_key.id().as_str());
+            assert_eq!(computed, other.id().as_str());
         }
         other => panic!("{other}"),
     }

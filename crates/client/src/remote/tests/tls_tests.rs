@@ -12,6 +12,7 @@ use rustls::server::WebPkiClientVerifier;
 
 use super::*;
 use crate::config::RemoteServerConfig;
+use crate::http::tls;
 
 struct Pki {
     ca_pem: String,

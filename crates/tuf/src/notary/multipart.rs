@@ -1,9 +1,25 @@
-//! Reading the multipart upload exactly as the Go notary client writes it, and as the Go
-//! server's `Request.MultipartReader` reads it, without ever panicking on bad input.
+//! The multipart upload of a publish: written exactly as the Go notary client writes it (one
+//! part per file, field `files`, filename = role name, type `application/octet-stream`), and
+//! read as the Go server's `Request.MultipartReader` reads it, without ever panicking on bad
+//! input.
+//!
+//! ```text
+//! --<boundary>\r\n
+//! Content-Disposition: form-data; name="files"; filename="<role>"\r\n
+//! Content-Type: application/octet-stream\r\n
+//! \r\n
+//! <bytes>\r\n
+//! --<boundary>\r\n
+//! …
+//! <bytes>\r\n
+//! --<boundary>--\r\n
+//! ```
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
+
+pub use crate::error::MalformedMultipart;
 
 /// A media type and its parameters, as Go's `mime.ParseMediaType` returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +140,7 @@ fn decode_ext_value(v: &str) -> Option<String> {
     if charset != "utf-8" && charset != "us-ascii" {
         return None;
     }
-    crate::http::route::percent_decode(encoded)
+    super::gun::percent_decode(encoded)
 }
 
 /// One part of an upload.
@@ -159,10 +175,6 @@ pub struct MultipartReader {
     started: bool,
     done: bool,
 }
-
-/// Why a body could not be read as multipart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedMultipart(pub String);
 
 impl MultipartReader {
     /// Checks the request's `Content-Type` (must be `multipart/form-data` or
@@ -353,6 +365,60 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// A multipart/form-data body and its boundary.
+pub struct MultipartBody {
+    /// The boundary, without the leading `--`.
+    pub boundary: String,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl MultipartBody {
+    /// The `Content-Type` header value.
+    pub fn content_type(&self) -> String {
+        format!("multipart/form-data; boundary={}", self.boundary)
+    }
+}
+
+/// Go's `escapeQuotes` for header parameters.
+fn escape_quotes(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Builds the body for `files` (role name, bytes), in the given order, as the Go notary client
+/// writes it.
+pub fn build(boundary: &str, files: &[(String, Vec<u8>)]) -> MultipartBody {
+    let size: usize = files.iter().map(|(r, b)| b.len() + r.len() + 160).sum();
+    let mut body = Vec::with_capacity(size + 2 * boundary.len() + 16);
+    for (i, (role, bytes)) in files.iter().enumerate() {
+        if i > 0 {
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--");
+        body.extend_from_slice(boundary.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(
+            format!(
+                "Content-Disposition: form-data; name=\"files\"; filename=\"{}\"\r\n",
+                escape_quotes(role)
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(b"Content-Type: application/octet-stream\r\n\r\n");
+        body.extend_from_slice(bytes);
+    }
+    if !files.is_empty() {
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--");
+    body.extend_from_slice(boundary.as_bytes());
+    body.extend_from_slice(b"--\r\n");
+    MultipartBody {
+        boundary: boundary.to_owned(),
+        body,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,5 +520,35 @@ mod tests {
             p(Some("form-data; FILENAME=\"../targets\";")).role_name(),
             Some("../targets".into())
         );
+    }
+
+    #[test]
+    fn matches_go_writer_output() {
+        let files = vec![
+            ("root".to_owned(), b"{\"r\":1}".to_vec()),
+            ("targets/releases".to_owned(), b"T".to_vec()),
+        ];
+        let body = build("abc", &files);
+        assert_eq!(body.content_type(), "multipart/form-data; boundary=abc");
+        assert_eq!(
+            String::from_utf8(body.body).unwrap(),
+            "--abc\r\n\
+             Content-Disposition: form-data; name=\"files\"; filename=\"root\"\r\n\
+             Content-Type: application/octet-stream\r\n\
+             \r\n\
+             {\"r\":1}\r\n\
+             --abc\r\n\
+             Content-Disposition: form-data; name=\"files\"; filename=\"targets/releases\"\r\n\
+             Content-Type: application/octet-stream\r\n\
+             \r\n\
+             T\r\n\
+             --abc--\r\n"
+        );
+    }
+
+    #[test]
+    fn empty_upload_and_quotes() {
+        assert_eq!(build("b", &[]).body, b"--b--\r\n");
+        assert_eq!(escape_quotes(r#"a"b\c"#), r#"a\"b\\c"#);
     }
 }

@@ -1,5 +1,6 @@
 //! Output of Go's standard `encoding/json` (`json.Marshal`), for files Go notary reads and
-//! writes with it (changelist entries and their payloads).
+//! writes with it (changelist entries and their payloads), and the HTML escaping with which Go
+//! embeds canonical `signed` bytes in a metadata file ([`html_escape`]).
 //!
 //! Go writes struct fields in declaration order, map keys sorted, `[]byte` as padded standard
 //! base64, and escapes strings for HTML: `<`, `>`, `&`, U+2028 and U+2029 become `\u003c`,
@@ -10,12 +11,13 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use signet_tuf::{KeyType, PublicKey};
+
+use crate::key::{KeyType, PublicKey};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `s` as a Go-escaped JSON string.
-pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     for c in s.chars() {
         match c {
@@ -44,14 +46,14 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `bytes` as a base64 JSON string (Go's encoding of `[]byte`).
-pub(crate) fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
     out.push(b'"');
 }
 
 /// Appends a list of strings.
-pub(crate) fn write_string_list(out: &mut Vec<u8>, items: &[String]) {
+pub fn write_string_list(out: &mut Vec<u8>, items: &[String]) {
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -64,7 +66,7 @@ pub(crate) fn write_string_list(out: &mut Vec<u8>, items: &[String]) {
 
 /// Appends a TUF public key as Go's `data.TUFKey` marshals it:
 /// `{"keytype":T,"keyval":{"public":"<b64>","private":null}}`.
-pub(crate) fn write_key(out: &mut Vec<u8>, key: &PublicKey) {
+pub fn write_key(out: &mut Vec<u8>, key: &PublicKey) {
     out.extend_from_slice(b"{\"keytype\":");
     write_string(out, key.keytype().as_str());
     out.extend_from_slice(b",\"keyval\":{\"public\":");
@@ -73,7 +75,11 @@ pub(crate) fn write_key(out: &mut Vec<u8>, key: &PublicKey) {
 }
 
 /// Reads a TUF public key from its JSON object (field order free; `private` ignored).
-pub(crate) fn parse_key(value: &Value) -> Result<PublicKey, String> {
+///
+/// # Errors
+///
+/// A message naming the missing or malformed field.
+pub fn parse_key(value: &Value) -> Result<PublicKey, String> {
     let keytype = value
         .get("keytype")
         .and_then(Value::as_str)
@@ -91,13 +97,11 @@ pub(crate) fn parse_key(value: &Value) -> Result<PublicKey, String> {
 
 /// Go's `json.Compact` with HTML escaping, as applied when marshalling a `json.RawMessage`.
 /// The input must be valid JSON.
-pub(crate) fn compact_raw(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
+pub fn compact_raw(raw: &[u8]) -> Vec<u8> {
+    let mut compact = Vec::with_capacity(raw.len());
     let mut in_string = false;
     let mut escaped = false;
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
+    for &b in raw {
         if in_string {
             if escaped {
                 escaped = false;
@@ -109,24 +113,39 @@ pub(crate) fn compact_raw(raw: &[u8]) -> Vec<u8> {
         } else if b == b'"' {
             in_string = true;
         } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
             continue;
         }
-        match b {
+        compact.push(b);
+    }
+    html_escape(&compact)
+}
+
+/// Applies Go's `json.Compact` HTML escaping to canonical bytes, giving the form in which Go
+/// embeds the `signed` value inside a metadata file.
+///
+/// `<`, `>` and `&` become `\u003c`, `\u003e` and `\u0026`; U+2028 and U+2029 become `\u2028`
+/// and `\u2029`. Like Go, the replacement is byte-level and applies wherever the bytes occur
+/// (in valid JSON they can only occur inside strings). Everything else is copied unchanged.
+pub fn html_escape(canonical: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(canonical.len() + canonical.len() / 64);
+    let mut i = 0;
+    while i < canonical.len() {
+        let c = canonical[i];
+        match c {
             b'<' | b'>' | b'&' => {
                 out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xF)]);
+                out.push(HEX[usize::from(c >> 4)]);
+                out.push(HEX[usize::from(c & 0xF)]);
             }
-            0xE2 if raw.get(i + 1) == Some(&0x80)
-                && raw.get(i + 2).is_some_and(|c| c & !1 == 0xA8) =>
+            0xE2 if canonical.get(i + 1) == Some(&0x80)
+                && canonical.get(i + 2).is_some_and(|b| b & !1 == 0xA8) =>
             {
                 out.extend_from_slice(b"\\u202");
-                out.push(HEX[usize::from(raw[i + 2] & 0xF)]);
+                out.push(HEX[usize::from(canonical[i + 2] & 0xF)]);
                 i += 3;
                 continue;
             }
-            _ => out.push(b),
+            _ => out.push(c),
         }
         i += 1;
     }
@@ -184,5 +203,18 @@ mod tests {
         let value: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(parse_key(&value).unwrap(), key);
         assert!(parse_key(&serde_json::json!({"keytype": "ecdsa"})).is_err());
+    }
+
+    #[test]
+    fn html_escape_matches_go() {
+        let canonical = "{\"a&b\":\"<x>\u{2028}\u{2029}\u{2027}é\"}".as_bytes();
+        let escaped = html_escape(canonical);
+        assert_eq!(
+            String::from_utf8(escaped).unwrap(),
+            "{\"a\\u0026b\":\"\\u003cx\\u003e\\u2028\\u2029\u{2027}é\"}"
+        );
+        assert_eq!(html_escape(b"{\"a\":1}"), b"{\"a\":1}");
+        // A truncated E2 80 sequence at the end is copied unchanged.
+        assert_eq!(html_escape(&[b'"', 0xE2, 0x80]), vec![b'"', 0xE2, 0x80]);
     }
 }

@@ -1,5 +1,6 @@
-//! Authentication against a trust server: `WWW-Authenticate` challenges, docker-distribution
-//! bearer tokens and HTTP basic auth, and where credentials come from.
+//! Authentication against a trust server or a registry: `WWW-Authenticate` challenges,
+//! docker-distribution bearer tokens (fetched in [`super::token`]) and HTTP basic auth, and
+//! where credentials come from.
 //!
 //! On a 401 the server names a scheme:
 //!
@@ -23,33 +24,6 @@ use crate::error::{Error, Result};
 
 /// The environment variable holding `base64(user:password)` for the notary CLI.
 pub const NOTARY_AUTH_ENV: &str = "NOTARY_AUTH";
-
-/// The permission a command needs, which decides the token scope.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Access {
-    /// `pull`: read-only commands (anonymous first, then with credentials).
-    Pull,
-    /// `push,pull`: publishing.
-    PushPull,
-    /// `*`: key rotation on the server and remote delete.
-    Admin,
-}
-
-impl Access {
-    /// The actions of the token scope.
-    pub fn actions(self) -> &'static str {
-        match self {
-            Self::Pull => "pull",
-            Self::PushPull => "push,pull",
-            Self::Admin => "*",
-        }
-    }
-
-    /// The token scope for `gun`: `repository:<gun>:<actions>`.
-    pub fn scope(self, gun: &str) -> String {
-        format!("repository:{gun}:{}", self.actions())
-    }
-}
 
 /// A user name and password.
 #[derive(Clone)]
@@ -347,13 +321,6 @@ mod tests {
             format!("Basic {}", STANDARD.encode("u:p"))
         );
         assert!(!format!("{creds:?}").contains("s3cret"));
-    }
-
-    #[test]
-    fn scopes() {
-        assert_eq!(Access::Pull.scope("a/b"), "repository:a/b:pull");
-        assert_eq!(Access::PushPull.scope("a/b"), "repository:a/b:push,pull");
-        assert_eq!(Access::Admin.scope("a/b"), "repository:a/b:*");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! PEM blocks with RFC 1421 headers, read and written the way Go's `encoding/pem` does.
+//! PEM blocks with RFC 1421 headers, read and written the way Go's `encoding/pem` does: the one
+//! PEM codec of signet, for key files, certificates and public keys alike.
 //!
 //! Notary key files carry `role:`, `gun:` and (on export) `path:` headers, and legacy files carry
 //! `Proc-Type:` and `DEK-Info:`. Strict RFC 7468 parsers reject headers, so this module has its
@@ -18,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::PemEncodeError;
 
 /// PEM label of an encrypted PKCS#8 key.
 pub const ENCRYPTED_PRIVATE_KEY: &str = "ENCRYPTED PRIVATE KEY";
@@ -103,14 +104,16 @@ impl PemBlock {
 
     /// Encodes the block exactly as Go's `pem.Encode` does.
     ///
-    /// Fails if a header name contains `:` or a header name or value contains a line break,
-    /// which would produce a block that cannot be read back.
-    pub fn encode(&self) -> Result<String> {
+    /// # Errors
+    ///
+    /// [`PemEncodeError`] if a header name contains `:` or a header name or value contains a
+    /// line break, which would produce a block that cannot be read back.
+    pub fn encode(&self) -> Result<String, PemEncodeError> {
         for (name, value) in &self.headers {
             if name.contains([':', '\n', '\r']) || value.contains(['\n', '\r']) || name.is_empty() {
-                return Err(Error::Pem {
-                    context: format!("{} block", self.label),
-                    reason: format!("header {name:?} cannot be encoded"),
+                return Err(PemEncodeError {
+                    label: self.label.clone(),
+                    header: name.clone(),
                 });
             }
         }
@@ -130,18 +133,35 @@ impl PemBlock {
         if !self.headers.is_empty() {
             out.push('\n');
         }
-        let mut rest = body.as_str();
-        while !rest.is_empty() {
-            let (line, tail) = rest.split_at(rest.len().min(LINE_WIDTH));
-            out.push_str(line);
-            out.push('\n');
-            rest = tail;
-        }
-        out.push_str(END);
-        out.push_str(&self.label);
-        out.push_str("-----\n");
+        push_body(&mut out, &self.label, &body);
         Ok(out)
     }
+}
+
+/// Encodes `der` as one header-less PEM block, as Go's `pem.Encode` does (64-character lines,
+/// trailing newline). Unlike [`PemBlock::encode`] this cannot fail.
+pub fn encode_plain(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut out = String::with_capacity(body.len() + body.len() / LINE_WIDTH + 64);
+    out.push_str(BEGIN);
+    out.push_str(label);
+    out.push_str("-----\n");
+    push_body(&mut out, label, &body);
+    out
+}
+
+/// Appends the base64 body in 64-character lines and the `END` line.
+fn push_body(out: &mut String, label: &str, body: &str) {
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (line, tail) = rest.split_at(rest.len().min(LINE_WIDTH));
+        out.push_str(line);
+        out.push('\n');
+        rest = tail;
+    }
+    out.push_str(END);
+    out.push_str(label);
+    out.push_str("-----\n");
 }
 
 fn push_header(out: &mut String, name: &str, value: &str) {
@@ -161,6 +181,12 @@ pub fn decode_all(text: &str) -> Vec<PemBlock> {
         rest = after;
     }
     blocks
+}
+
+/// [`decode_all`] for bytes that may not be UTF-8 (invalid sequences become U+FFFD, which can
+/// only spoil the block they stand in).
+pub fn decode_all_lossy(bytes: &[u8]) -> Vec<PemBlock> {
+    decode_all(&String::from_utf8_lossy(bytes))
 }
 
 /// Decodes the first well-formed PEM block in `text`.
@@ -306,13 +332,56 @@ mod tests {
     fn rejects_unencodable_headers() {
         let mut block = PemBlock::new(PRIVATE_KEY, vec![1]);
         block.set_header(ROLE_HEADER, "a\nb");
-        assert!(matches!(block.encode(), Err(Error::Pem { .. })));
+        let err = block.encode().unwrap_err();
+        assert_eq!(err.header, ROLE_HEADER);
+        assert_eq!(
+            err.to_string(),
+            "invalid PEM in PRIVATE KEY block: header \"role\" cannot be encoded"
+        );
     }
 
     #[test]
     fn missing_end_line_yields_nothing() {
         assert_eq!(decode_first("-----BEGIN X-----\nAQID\n"), None);
         assert_eq!(decode_first("no pem here"), None);
+    }
+
+    #[test]
+    fn plain_blocks_round_trip_and_wrap_at_64() {
+        let der: Vec<u8> = (0..=255u8).collect();
+        let pem = encode_plain(CERTIFICATE, &der);
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert!(pem.ends_with("-----END CERTIFICATE-----\n"));
+        assert!(pem.lines().all(|l| l.len() <= 64));
+        let blocks = decode_all_lossy(pem.as_bytes());
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].contents.as_slice(), der.as_slice());
+        assert_eq!(blocks[0].label, CERTIFICATE);
+        assert!(blocks[0].headers.is_empty());
+        assert_eq!(
+            PemBlock::new(CERTIFICATE, der).encode().unwrap(),
+            pem,
+            "a block without headers encodes the same either way"
+        );
+    }
+
+    #[test]
+    fn reads_several_blocks_with_junk_and_crlf() {
+        let text = "junk\r\n-----BEGIN A-----\r\nAQI=\r\n-----END A-----\r\nmid\n-----BEGIN B-----\nProc-Type: 4,ENCRYPTED\n\nAw==\n-----END B-----";
+        let blocks = decode_all_lossy(text.as_bytes());
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].contents.as_slice(), &[1, 2]);
+        assert_eq!(blocks[1].label, "B");
+        assert!(!blocks[1].headers.is_empty());
+        assert_eq!(blocks[1].contents.as_slice(), &[3]);
+    }
+
+    #[test]
+    fn skips_malformed_blocks() {
+        let text = "-----BEGIN A-----\n!!!\n-----END A-----\n-----BEGIN B-----\nAQ==\n-----END B-----\n-----BEGIN C-----\nno end";
+        let blocks = decode_all(text);
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].label, "B");
     }
 
     #[test]

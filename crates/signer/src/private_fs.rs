@@ -1,4 +1,5 @@
-//! Owner-only directories and atomic owner-only file writes.
+//! Owner-only directories and files (Notary's 0700 / 0600 modes): the one home of these
+//! writes for the signer, the client's trust dir and the CLI's exported files.
 
 use std::fs;
 use std::io::Write as _;
@@ -6,16 +7,20 @@ use std::path::{Path, PathBuf};
 
 use ring::rand::SecureRandom as _;
 
-use crate::error::{Error, Result};
+pub use crate::error::FsError;
 
 /// Mode of private directories (Notary's `PrivExecPerms`).
-pub(crate) const DIR_MODE: u32 = 0o700;
+pub const DIR_MODE: u32 = 0o700;
 /// Mode of private files (Notary's `PrivNoExecPerms`).
-pub(crate) const FILE_MODE: u32 = 0o600;
+pub const FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` and any missing parents with mode 0700 (existing directories are left as they
 /// are).
-pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+///
+/// # Errors
+///
+/// [`FsError`] (action `create directory`).
+pub fn create_private_dir(dir: &Path) -> Result<(), FsError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -23,38 +28,42 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt as _;
         builder.mode(DIR_MODE);
     }
-    builder.create(dir).map_err(|e| Error::io(dir, e))
+    builder
+        .create(dir)
+        .map_err(|e| FsError::new("create directory", dir, e))
 }
 
 /// Writes `contents` to `path` atomically: a mode 0600 temporary file in the same directory is
 /// written, flushed to disk and renamed over `path`. Parent directories are created 0700.
-pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::io(path, std::io::Error::other("path has no parent directory")))?;
+///
+/// # Errors
+///
+/// [`FsError`] naming the step that failed; no temporary file is left behind.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), FsError> {
+    let dir = path.parent().ok_or_else(|| {
+        FsError::new(
+            "write",
+            path,
+            std::io::Error::other("path has no parent directory"),
+        )
+    })?;
     create_private_dir(dir)?;
     let temp = temp_path(path)?;
     let result = write_new_file(&temp, contents)
-        .and_then(|()| fs::rename(&temp, path).map_err(|e| Error::io(path, e)));
+        .and_then(|()| fs::rename(&temp, path).map_err(|e| FsError::new("rename", path, e)));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
 }
 
-fn temp_path(path: &Path) -> Result<PathBuf> {
-    let mut random = [0u8; 8];
-    ring::rand::SystemRandom::new()
-        .fill(&mut random)
-        .map_err(|_| Error::io(path, std::io::Error::other("no randomness for temp file")))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(path.with_file_name(format!(".{name}.tmp-{}", hex::encode(random))))
-}
-
-fn write_new_file(path: &Path, contents: &[u8]) -> Result<()> {
+/// Writes `contents` to a new file `path` (mode 0600) that must not exist yet, synced to disk.
+///
+/// # Errors
+///
+/// [`FsError`] (actions `create`, `write`, `sync`); an existing file is an `AlreadyExists`
+/// error and is left untouched.
+pub fn write_new_file(path: &Path, contents: &[u8]) -> Result<(), FsError> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -62,9 +71,53 @@ fn write_new_file(path: &Path, contents: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(FILE_MODE);
     }
-    let mut file = options.open(path).map_err(|e| Error::io(path, e))?;
-    file.write_all(contents).map_err(|e| Error::io(path, e))?;
-    file.sync_all().map_err(|e| Error::io(path, e))
+    let mut file = options
+        .open(path)
+        .map_err(|e| FsError::new("create", path, e))?;
+    file.write_all(contents)
+        .map_err(|e| FsError::new("write", path, e))?;
+    file.sync_all().map_err(|e| FsError::new("sync", path, e))
+}
+
+/// Writes `contents` to `path` in place, for files written where the user asked (exported
+/// keys, generated key pairs): a new file is created with mode 0600, an existing one keeps its
+/// mode and is truncated.
+///
+/// # Errors
+///
+/// [`FsError`] (actions `open`, `write`).
+pub fn overwrite_private_file(path: &Path, contents: &[u8]) -> Result<(), FsError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(FILE_MODE);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| FsError::new("open", path, e))?;
+    file.write_all(contents)
+        .and_then(|()| file.flush())
+        .map_err(|e| FsError::new("write", path, e))
+}
+
+fn temp_path(path: &Path) -> Result<PathBuf, FsError> {
+    let mut random = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut random)
+        .map_err(|_| {
+            FsError::new(
+                "write",
+                path,
+                std::io::Error::other("no randomness for temp file"),
+            )
+        })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(path.with_file_name(format!(".{name}.tmp-{}", hex::encode(random))))
 }
 
 /// Every regular file under `base` whose name ends in `.{extension}`, as paths relative to
