@@ -744,6 +744,11 @@ fn client_hint(error: &signet_client::Error) -> Option<String> {
         E::Key { source, .. } => signer_hint(source),
         E::Metadata { source, .. } => tuf_hint(source),
         E::Update { gun, source } => update_hint(gun, source),
+        E::ServerRejected { gun, .. } if error.is_version_conflict() => Some(format!(
+            "another publisher changed {gun} first and nothing of this upload was stored; \
+             publish again: 'signet publish {gun}' applies the changes still staged on top of \
+             the newer repository"
+        )),
         E::ServerValidation { gun, .. } | E::ServerRejected { gun, .. } => Some(format!(
             "the server refused the update; 'signet status {gun}' shows the staged changes"
         )),
@@ -830,6 +835,35 @@ mod tests {
             err.message(),
             "open /nonexistent: no such file or directory"
         );
+    }
+
+    #[test]
+    fn a_version_conflict_says_to_publish_again() {
+        use signet_client::error::{ErrorEntry, ErrorEnvelope};
+
+        let rejected = |code: &str| {
+            CliError::from(signet_client::Error::ServerRejected {
+                gun: "example.com/app".into(),
+                resource: "POST metadata endpoint".into(),
+                response: Box::new(ErrorEnvelope {
+                    errors: vec![ErrorEntry {
+                        code: code.into(),
+                        message: "m".into(),
+                        detail: None,
+                    }],
+                    validation: None,
+                }),
+            })
+            .hint()
+            .unwrap()
+        };
+        let conflict = rejected("VERSION");
+        assert!(conflict.contains("another publisher"), "{conflict}");
+        assert!(
+            conflict.contains("'signet publish example.com/app'"),
+            "{conflict}"
+        );
+        assert!(rejected("MALFORMED_UPLOAD").contains("refused the update"));
     }
 
     #[test]

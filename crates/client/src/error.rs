@@ -597,6 +597,18 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::MetaNotFound { .. })
     }
+
+    /// Whether the server refused an upload because it already holds a newer version of a
+    /// role (400 `VERSION`): another publisher changed the repository between this client's
+    /// update and its upload. Nothing of the refused upload was stored; publishing again
+    /// fetches the newer repository and applies the staged changes on top of it.
+    pub fn is_version_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::ServerRejected { response, .. }
+                if response.errors.iter().any(|e| e.code == "VERSION")
+        )
+    }
 }
 
 impl From<signet_signer::private_fs::FsError> for Error {

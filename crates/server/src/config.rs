@@ -23,6 +23,18 @@
 //! [keys]
 //! kek_file = "/etc/signet/kek"      # 32 random bytes as 64 hex digits
 //! algorithm = "ecdsa"                # or "ed25519"
+//! store = "sealed"                   # where new keys are made: "sealed" or "yubihsm"
+//!
+//! # A YubiHSM 2 for server keys (required with store = "yubihsm"; with "sealed" it still
+//! # signs with the keys already moved onto it). The password comes from the environment
+//! # variable SIGNET_SERVER_YUBIHSM_PASSWORD (or the one password_env names), or from
+//! # password_file; never from this file or the command line.
+//! [keys.yubihsm]
+//! connector = "http://127.0.0.1:12345"   # yubihsm-connector
+//! auth_key_id = 1
+//! password_file = "/etc/signet/yubihsm-password"
+//! domain = 1
+//! exportable_under_wrap = false      # true: new keys can be backed up under a wrap key
 //!
 //! [caching.max_age]
 //! current_metadata = 300
@@ -64,6 +76,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+pub use crate::hsm::{PasswordSource, YubiHsmSettings};
 pub use crate::repo::ServerKeyAlgorithm;
 
 /// Why the configuration could not be loaded.
@@ -140,6 +153,55 @@ pub struct KeysSection {
     pub kek_file: Option<PathBuf>,
     /// Algorithm of keys the server creates: `ecdsa` or `ed25519`.
     pub algorithm: Option<String>,
+    /// Where new server keys are generated and held: `sealed` (the default) or `yubihsm`.
+    pub store: Option<String>,
+    /// The YubiHSM 2 holding server keys.
+    pub yubihsm: Option<YubiHsmSection>,
+}
+
+/// The `[keys.yubihsm]` table. It holds no password: that comes from the environment
+/// variable `password_env` names or from `password_file`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YubiHsmSection {
+    /// URL of yubihsm-connector (`http://127.0.0.1:12345`).
+    pub connector: Option<String>,
+    /// Object ID of the authentication key.
+    pub auth_key_id: Option<u16>,
+    /// Environment variable holding the password (default
+    /// [`DEFAULT_YUBIHSM_PASSWORD_ENV`]).
+    pub password_env: Option<String>,
+    /// File holding the password (its first line); wins over the environment variable.
+    pub password_file: Option<PathBuf>,
+    /// Domain (1–16) new keys are created in.
+    pub domain: Option<u8>,
+    /// Whether new keys may be exported under a wrap key (for backups); default `false`.
+    pub exportable_under_wrap: Option<bool>,
+}
+
+/// The environment variable the YubiHSM 2 password is read from unless `password_env`
+/// names another.
+pub const DEFAULT_YUBIHSM_PASSWORD_ENV: &str = "SIGNET_SERVER_YUBIHSM_PASSWORD";
+
+/// Where new server keys are generated and held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewKeyStore {
+    /// Generated in memory and stored sealed under the key-encryption key (the default).
+    #[default]
+    Sealed,
+    /// Generated on the YubiHSM 2; the database records only the public key and the object.
+    YubiHsm,
+}
+
+impl NewKeyStore {
+    /// The configuration name: `sealed` or `yubihsm`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sealed => "sealed",
+            Self::YubiHsm => "yubihsm",
+        }
+    }
 }
 
 /// The `[caching.max_age]` table.
@@ -306,6 +368,14 @@ pub struct Overrides {
     pub kek_file: Option<PathBuf>,
     /// `--key-algorithm` / `SIGNET_SERVER_KEY_ALGORITHM`.
     pub key_algorithm: Option<String>,
+    /// `--key-store` / `SIGNET_SERVER_KEY_STORE`.
+    pub key_store: Option<String>,
+    /// `--yubihsm-connector` / `SIGNET_SERVER_YUBIHSM_CONNECTOR`.
+    pub yubihsm_connector: Option<String>,
+    /// `--yubihsm-auth-key` / `SIGNET_SERVER_YUBIHSM_AUTH_KEY`.
+    pub yubihsm_auth_key_id: Option<u16>,
+    /// `--yubihsm-password-file` / `SIGNET_SERVER_YUBIHSM_PASSWORD_FILE`.
+    pub yubihsm_password_file: Option<PathBuf>,
     /// `--tls-cert` / `SIGNET_SERVER_TLS_CERT`.
     pub tls_cert_file: Option<PathBuf>,
     /// `--tls-key` / `SIGNET_SERVER_TLS_KEY`.
@@ -361,6 +431,10 @@ pub struct Config {
     pub local_defaults: bool,
     /// Algorithm of server-created keys.
     pub key_algorithm: ServerKeyAlgorithm,
+    /// Where new server keys are generated and held.
+    pub key_store: NewKeyStore,
+    /// The YubiHSM 2 for server keys, when configured.
+    pub yubihsm: Option<YubiHsmSettings>,
     /// HTTP settings.
     pub http: crate::http::HttpSettings,
     /// Cache settings.
@@ -453,6 +527,8 @@ impl std::fmt::Debug for Config {
             .field("kek_file", &self.kek_file)
             .field("local_defaults", &self.local_defaults)
             .field("key_algorithm", &self.key_algorithm)
+            .field("key_store", &self.key_store)
+            .field("yubihsm", &self.yubihsm)
             .field("http", &self.http)
             .field("cache", &self.cache)
             .field("poll_interval", &self.poll_interval)
@@ -465,6 +541,89 @@ impl std::fmt::Debug for Config {
             .field("notary_signer", &self.notary_signer)
             .finish()
     }
+}
+
+/// The `[keys.yubihsm]` settings given on the command line or in the environment.
+struct YubiHsmOverrides {
+    connector: Option<String>,
+    auth_key_id: Option<u16>,
+    password_file: Option<PathBuf>,
+}
+
+/// Resolves `[keys.yubihsm]` and its overrides; `None` when neither configures a device.
+fn yubihsm_settings(
+    section: Option<YubiHsmSection>,
+    o: YubiHsmOverrides,
+    base: Option<&Path>,
+) -> Result<Option<YubiHsmSettings>, ConfigError> {
+    if section.is_none()
+        && o.connector.is_none()
+        && o.auth_key_id.is_none()
+        && o.password_file.is_none()
+    {
+        return Ok(None);
+    }
+    let section = section.unwrap_or_default();
+    let connector_text = o
+        .connector
+        .or(section.connector)
+        .unwrap_or_else(|| "http://127.0.0.1:12345".to_owned());
+    let connector: signet_signer::yubihsm::ConnectorConfig =
+        connector_text.parse().map_err(|e| ConfigError::Invalid {
+            key: "keys.yubihsm.connector",
+            message: format!("{connector_text:?}: {e}"),
+        })?;
+    if !matches!(
+        connector,
+        signet_signer::yubihsm::ConnectorConfig::Http { .. }
+    ) {
+        return Err(ConfigError::Invalid {
+            key: "keys.yubihsm.connector",
+            message: format!(
+                "{connector_text:?}: signet-server reaches the device through yubihsm-connector \
+                 (http://<host>:<port>)"
+            ),
+        });
+    }
+    let auth_key_id = o
+        .auth_key_id
+        .or(section.auth_key_id)
+        .unwrap_or(signet_signer::yubihsm::DEFAULT_AUTH_KEY_ID);
+    if auth_key_id == 0 {
+        return Err(ConfigError::Invalid {
+            key: "keys.yubihsm.auth_key_id",
+            message: "0: expected an object ID from 1 to 65535".into(),
+        });
+    }
+    let domain = section
+        .domain
+        .unwrap_or(signet_signer::yubihsm::DEFAULT_DOMAIN);
+    if !(1..=16).contains(&domain) {
+        return Err(ConfigError::Invalid {
+            key: "keys.yubihsm.domain",
+            message: format!("{domain}: expected a domain from 1 to 16"),
+        });
+    }
+    let password = match o
+        .password_file
+        .or_else(|| section.password_file.map(|p| resolve(base, p)))
+    {
+        Some(file) => PasswordSource::File(file),
+        None => {
+            let name = section
+                .password_env
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_YUBIHSM_PASSWORD_ENV.to_owned());
+            PasswordSource::Env(name)
+        }
+    };
+    Ok(Some(YubiHsmSettings {
+        connector,
+        auth_key_id,
+        password,
+        domain,
+        exportable_under_wrap: section.exportable_under_wrap.unwrap_or(false),
+    }))
 }
 
 /// The data directory when none is configured: `$XDG_DATA_HOME/signet-server`, or
@@ -552,6 +711,33 @@ impl Config {
                 });
             }
         };
+        let key_store = match o.key_store.or(file.keys.store).as_deref().map(str::trim) {
+            None | Some("sealed") => NewKeyStore::Sealed,
+            Some("yubihsm") => NewKeyStore::YubiHsm,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "keys.store",
+                    message: format!("{other:?}: expected sealed or yubihsm"),
+                });
+            }
+        };
+        let yubihsm = yubihsm_settings(
+            file.keys.yubihsm,
+            YubiHsmOverrides {
+                connector: o.yubihsm_connector,
+                auth_key_id: o.yubihsm_auth_key_id,
+                password_file: o.yubihsm_password_file,
+            },
+            base,
+        )?;
+        if key_store == NewKeyStore::YubiHsm && yubihsm.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "keys.yubihsm",
+                message: "keys.store = \"yubihsm\" needs a [keys.yubihsm] section (or \
+                          --yubihsm-connector)"
+                    .into(),
+            });
+        }
         let cert = o.tls_cert_file.or_else(|| path(file.server.tls_cert_file));
         let key = o.tls_key_file.or_else(|| path(file.server.tls_key_file));
         let client_ca = o
@@ -675,6 +861,8 @@ impl Config {
             kek_file,
             local_defaults,
             key_algorithm,
+            key_store,
+            yubihsm,
             http,
             cache,
             poll_interval,
@@ -831,6 +1019,73 @@ mod tests {
         assert!(!dbg.contains("s3cret") && !dbg.contains("dbpw"), "{dbg}");
         assert!(dbg.contains("alias1"), "{dbg}");
         assert!(toml::from_str::<FileConfig>("[notary_signer]\nalias = \"x\"").is_err());
+    }
+
+    #[test]
+    fn yubihsm_settings() {
+        let c = Config::resolve(FileConfig::default(), None, Overrides::default()).unwrap();
+        assert_eq!(c.key_store, NewKeyStore::Sealed);
+        assert!(c.yubihsm.is_none());
+
+        let file: FileConfig = toml::from_str(
+            r#"
+            [keys]
+            store = "yubihsm"
+            [keys.yubihsm]
+            connector = "http://hsm.internal:12345"
+            auth_key_id = 0x10
+            password_file = "hsm-password"
+            domain = 3
+            "#,
+        )
+        .unwrap();
+        let c =
+            Config::resolve(file, Some(Path::new("/etc/signet")), Overrides::default()).unwrap();
+        assert_eq!(c.key_store, NewKeyStore::YubiHsm);
+        let h = c.yubihsm.unwrap();
+        assert_eq!(h.connector.to_string(), "http://hsm.internal:12345");
+        assert_eq!(h.auth_key_id, 16);
+        assert_eq!(h.domain, 3);
+        assert!(!h.exportable_under_wrap);
+        assert_eq!(
+            h.password,
+            PasswordSource::File(PathBuf::from("/etc/signet/hsm-password"))
+        );
+
+        // Flags and the environment win; the password defaults to the environment.
+        let c = Config::resolve(
+            FileConfig::default(),
+            None,
+            Overrides {
+                key_store: Some("yubihsm".into()),
+                yubihsm_connector: Some("http://10.0.0.5:1234".into()),
+                yubihsm_auth_key_id: Some(2),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let h = c.yubihsm.unwrap();
+        assert_eq!(h.connector.to_string(), "http://10.0.0.5:1234");
+        assert_eq!(h.auth_key_id, 2);
+        assert_eq!(
+            h.password,
+            PasswordSource::Env(DEFAULT_YUBIHSM_PASSWORD_ENV.to_owned())
+        );
+
+        let bad = |toml_text: &str| {
+            let file: FileConfig = toml::from_str(toml_text).unwrap();
+            Config::resolve(file, None, Overrides::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("[keys]\nstore = \"yubihsm\"").contains("keys.yubihsm"));
+        assert!(bad("[keys]\nstore = \"hsm\"").contains("keys.store"));
+        assert!(bad("[keys.yubihsm]\nconnector = \"usb\"").contains("yubihsm-connector"));
+        assert!(bad("[keys.yubihsm]\nconnector = \"https://h:1\"").contains("connector"));
+        assert!(bad("[keys.yubihsm]\ndomain = 17").contains("keys.yubihsm.domain"));
+        assert!(bad("[keys.yubihsm]\nauth_key_id = 0").contains("auth_key_id"));
+        // There is no place for the password itself.
+        assert!(toml::from_str::<FileConfig>("[keys.yubihsm]\npassword = \"x\"").is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Errors of the server: those of the HTTP side ([`ServerError`], [`ValidationError`]),
 //! those of moving keys to and from a Go notary-signer database ([`NotarySignerError`],
 //! [`JweError`]), and those of copying a Go notary-server database ([`NotaryServerError`]).
-//! Opening either Go database fails with a [`NotaryDbError`].
+//! Opening either Go database fails with a [`NotaryDbError`]. Server keys in a YubiHSM 2 fail
+//! with a [`HsmError`], moving sealed keys onto it with a [`MoveKeysError`].
 //!
 //! Every variant names the GUN, role, key ID or version it is about. The HTTP status and the
 //! Notary error code of each [`ServerError`] are chosen in exactly one place:
@@ -606,5 +607,126 @@ pub enum NotaryServerError {
         conflicts: Vec<RowConflict>,
         /// How many rows conflict.
         total: usize,
+    },
+}
+
+/// An error of the YubiHSM 2 that holds server keys.
+///
+/// Variants name the connector and authentication key, or the GUN, role and key ID involved.
+/// None carries the password or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum HsmError {
+    /// No password for the authentication key was found where the configuration says.
+    #[error(
+        "no password for YubiHSM 2 authentication key {auth_key_id} at {connector}: {source_name} \
+         is not set (set it, or keys.yubihsm.password_file / --yubihsm-password-file)"
+    )]
+    MissingPassword {
+        /// The connector.
+        connector: String,
+        /// The authentication key.
+        auth_key_id: u16,
+        /// Where the password was looked for (`environment variable X`).
+        source_name: String,
+    },
+    /// The password file could not be read.
+    #[error(
+        "cannot read the password of YubiHSM 2 authentication key {auth_key_id} from {path}: \
+         {source}"
+    )]
+    PasswordFile {
+        /// The authentication key.
+        auth_key_id: u16,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Connecting or authenticating failed (connector down, wrong password or key ID).
+    #[error(
+        "cannot use the YubiHSM 2 for server keys: connector {connector}, authentication key \
+         {auth_key_id}: {source}"
+    )]
+    Connect {
+        /// The connector.
+        connector: String,
+        /// The authentication key.
+        auth_key_id: u16,
+        /// The device error.
+        #[source]
+        source: Box<signet_signer::yubihsm::Error>,
+    },
+    /// A device operation on a server key failed.
+    #[error("YubiHSM 2 at {connector}, {operation} of the {role} key {key_id} of {gun}: {source}")]
+    Key {
+        /// The connector.
+        connector: String,
+        /// What was done: `generate`, `sign`, `import`, `remove`, `read`.
+        operation: &'static str,
+        /// The GUN.
+        gun: String,
+        /// The role.
+        role: String,
+        /// The key ID (`(new)` for a key being generated).
+        key_id: String,
+        /// The device error.
+        #[source]
+        source: Box<signet_signer::yubihsm::Error>,
+    },
+    /// A key is held in a YubiHSM 2 but none is configured.
+    #[error(
+        "the {role} key {key_id} of {gun} is held in a YubiHSM 2 (object {object_id:#06x}) but no \
+         YubiHSM 2 is configured: set [keys.yubihsm], or run move-keys-off-yubihsm for keys that \
+         still have their sealed copy"
+    )]
+    NotConfigured {
+        /// The GUN.
+        gun: String,
+        /// The role.
+        role: String,
+        /// The key ID.
+        key_id: String,
+        /// The object ID recorded for it.
+        object_id: u16,
+    },
+    /// A blocking device task panicked or was cancelled.
+    #[error("YubiHSM 2 at {connector}, {operation}: the device task ended abnormally: {detail}")]
+    Task {
+        /// The connector.
+        connector: String,
+        /// What was done.
+        operation: &'static str,
+        /// The join error.
+        detail: String,
+    },
+}
+
+/// Why `move-keys-to-yubihsm` (or `move-keys-off-yubihsm`) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveKeysError {
+    /// signet's store failed.
+    #[error("signet database, {context}: {source}")]
+    Store {
+        /// The operation (with GUN, role and key ID when there is one).
+        context: String,
+        /// The store error.
+        #[source]
+        source: StoreError,
+    },
+    /// The device failed.
+    #[error(transparent)]
+    Hsm(#[from] HsmError),
+    /// A sealed key did not open or is not the key its row names.
+    #[error("the {role} key {key_id} of {gun}: {reason}")]
+    Key {
+        /// The GUN.
+        gun: String,
+        /// The role.
+        role: String,
+        /// The key ID.
+        key_id: String,
+        /// What is wrong (never key material).
+        reason: String,
     },
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod hsm;
 pub mod http;
 pub mod kek;
 pub mod listener;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use signet_server::config::{Config, Overrides};
-use signet_server::error::{NotaryServerError, NotarySignerError};
+use signet_server::error::{MoveKeysError, NotaryServerError, NotarySignerError};
+use signet_server::hsm::{self, MoveOptions};
 use signet_server::kek::Kek;
 use signet_server::notary_server::{self, ServerDb, ServerImportOptions};
 use signet_server::notary_signer::{self, ExportOptions, ImportOptions, Passphrases, SignerDb};
@@ -40,6 +41,24 @@ struct Cli {
     /// Algorithm of the keys the server creates: ecdsa (default) or ed25519.
     #[arg(long, env = "SIGNET_SERVER_KEY_ALGORITHM", global = true)]
     key_algorithm: Option<String>,
+    /// Where new server keys are generated and held: sealed (default) or yubihsm.
+    #[arg(long, env = "SIGNET_SERVER_KEY_STORE", global = true)]
+    key_store: Option<String>,
+    /// yubihsm-connector of the YubiHSM 2 holding server keys: http://<host>:<port>.
+    #[arg(long, env = "SIGNET_SERVER_YUBIHSM_CONNECTOR", global = true)]
+    yubihsm_connector: Option<String>,
+    /// Object ID of the YubiHSM 2 authentication key (decimal or 0x hex).
+    #[arg(
+        long = "yubihsm-auth-key",
+        env = "SIGNET_SERVER_YUBIHSM_AUTH_KEY",
+        value_parser = parse_object_id,
+        global = true
+    )]
+    yubihsm_auth_key: Option<u16>,
+    /// File holding the YubiHSM 2 password (otherwise the environment variable
+    /// SIGNET_SERVER_YUBIHSM_PASSWORD; there is no flag for the password itself).
+    #[arg(long, env = "SIGNET_SERVER_YUBIHSM_PASSWORD_FILE", global = true)]
+    yubihsm_password_file: Option<PathBuf>,
     /// TLS certificate chain (PEM).
     #[arg(long, env = "SIGNET_SERVER_TLS_CERT", global = true)]
     tls_cert: Option<PathBuf>,
@@ -130,6 +149,37 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Move the server keys sealed under the key-encryption key onto the YubiHSM 2 of
+    /// [keys.yubihsm].
+    ///
+    /// Each pending or active key is unsealed, imported into the device (not exportable unless
+    /// keys.yubihsm.exportable_under_wrap), made to sign a test message whose signature must
+    /// verify against the public key the database records, and then recorded as held in the
+    /// device; from then on it signs there. The sealed copy stays unless --remove-sealed is
+    /// given. Safe to run again (while the server runs, too): keys already on the device are
+    /// left as they are, and a key an interrupted run imported is recorded, not imported twice.
+    MoveKeysToYubihsm {
+        /// Delete the sealed copy of every key on the device that passes the test signature,
+        /// so that the database and the key-encryption key no longer hold it.
+        #[arg(long)]
+        remove_sealed: bool,
+        /// Move retired keys too (by default they stay sealed).
+        #[arg(long)]
+        include_retired: bool,
+        /// Print what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Make server keys held in the YubiHSM 2 sign with their sealed copies again.
+    ///
+    /// Only keys that still have a sealed copy can go back; the copy must open with the
+    /// key-encryption key. Keys generated on the device, or whose sealed copy was removed, are
+    /// listed: rotate them to leave the device. Device objects are not deleted.
+    MoveKeysOffYubihsm {
+        /// Print what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -140,6 +190,10 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir,
         kek_file: cli.kek_file,
         key_algorithm: cli.key_algorithm,
+        key_store: cli.key_store,
+        yubihsm_connector: cli.yubihsm_connector,
+        yubihsm_auth_key_id: cli.yubihsm_auth_key,
+        yubihsm_password_file: cli.yubihsm_password_file,
         tls_cert_file: cli.tls_cert,
         tls_key_file: cli.tls_key,
         client_ca_file: cli.client_ca,
@@ -214,6 +268,19 @@ fn main() -> ExitCode {
                 server_database_url,
                 dry_run,
             } => import_notary_server(&config, &server_database_url, dry_run).await,
+            Command::MoveKeysToYubihsm {
+                remove_sealed,
+                include_retired,
+                dry_run,
+            } => {
+                let opts = MoveOptions {
+                    dry_run,
+                    remove_sealed,
+                    include_retired,
+                };
+                move_to_device(&config, &opts).await
+            }
+            Command::MoveKeysOffYubihsm { dry_run } => move_off_device(&config, dry_run).await,
         }
     });
     match result {
@@ -226,6 +293,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Parses an object ID written in decimal or `0x` hex (1–65535).
+fn parse_object_id(text: &str) -> Result<u16, String> {
+    let t = text.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16),
+        None => t.parse::<u16>(),
+    };
+    match parsed {
+        Ok(id) if id != 0 => Ok(id),
+        _ => Err(format!(
+            "{text:?}: expected an object ID from 1 to 65535 (decimal or 0x hex)"
+        )),
+    }
+}
+
 /// Any error of a subcommand, for the one place that reports it.
 #[derive(Debug, thiserror::Error)]
 enum MainError {
@@ -235,6 +317,52 @@ enum MainError {
     NotarySigner(#[from] NotarySignerError),
     #[error(transparent)]
     NotaryServer(#[from] NotaryServerError),
+    #[error(transparent)]
+    MoveKeys(#[from] MoveKeysError),
+    #[error(
+        "move-keys-to-yubihsm needs a YubiHSM 2: configure [keys.yubihsm] (or \
+         --yubihsm-connector) and its password"
+    )]
+    NoDevice,
+}
+
+/// Opens the store, the key-encryption key and the YubiHSM 2, moves the sealed keys onto it
+/// and prints the report.
+async fn move_to_device(config: &Config, opts: &MoveOptions) -> Result<(), MainError> {
+    warn_local_defaults(config);
+    let device = server::open_key_device(config)
+        .await?
+        .ok_or(MainError::NoDevice)?;
+    let store = server::open_store(config, config.auto_migrate).await?;
+    let kek = match server::load_kek(config) {
+        Ok(k) => k,
+        Err(e) => {
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    let outcome = hsm::move_keys_to_device(&store, &kek, &device, opts).await;
+    store.close().await;
+    print!("{}", outcome?);
+    Ok(())
+}
+
+/// Opens the store and the key-encryption key, moves the device keys that have a sealed copy
+/// back to it and prints the report.
+async fn move_off_device(config: &Config, dry_run: bool) -> Result<(), MainError> {
+    warn_local_defaults(config);
+    let store = server::open_store(config, config.auto_migrate).await?;
+    let kek = match server::load_kek(config) {
+        Ok(k) => k,
+        Err(e) => {
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    let outcome = hsm::move_keys_off_device(&store, &kek, dry_run).await;
+    store.close().await;
+    print!("{}", outcome?);
+    Ok(())
 }
 
 /// The notary-signer database URL: the flag (or its variable), else the configuration.

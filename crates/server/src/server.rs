@@ -11,11 +11,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::auth::TokenAuth;
 use crate::cache::MetaCache;
-use crate::config::{Config, TlsSettings};
+use crate::config::{Config, NewKeyStore, TlsSettings};
+use crate::hsm::ServerHsm;
 use crate::http::{AppState, router};
 use crate::kek::Kek;
 use crate::listener::{ConnectionSettings, LimitAcceptor};
-use crate::repo::{Repo, RepoSettings};
+use crate::repo::{KeyDevice, Repo, RepoSettings};
 use crate::store::{Store, StoreOptions};
 
 /// Why the server could not start or stopped with an error.
@@ -24,9 +25,27 @@ pub enum RunError {
     /// The database could not be opened or migrated.
     #[error("storage: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// The SQLite database file is on a read-only file system: the server needs to write it
+    /// (migrations, its write-ahead log), so it does not start.
+    #[error(
+        "storage: the SQLite database {path} is on a read-only file system; mount it \
+         read-write and start the server again: {source}"
+    )]
+    ReadOnlyDatabase {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// The error opening or migrating it.
+        source: crate::store::StoreError,
+    },
     /// The key-encryption key could not be loaded.
     #[error(transparent)]
     Kek(#[from] crate::kek::KekError),
+    /// The YubiHSM 2 for server keys could not be opened.
+    #[error(transparent)]
+    Hsm(#[from] crate::error::HsmError),
+    /// `keys.store = "yubihsm"` without a device to generate keys on.
+    #[error("keys.store is \"yubihsm\" but no YubiHSM 2 was given to the server")]
+    NoKeyDevice,
     /// TLS files could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
@@ -88,7 +107,32 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<Store, RunErro
         run_migrations: migrate,
         ..StoreOptions::default()
     };
-    Ok(Store::connect_with(&config.database_url, &opts).await?)
+    Store::connect_with(&config.database_url, &opts)
+        .await
+        .map_err(|e| startup_store_error(&config.database_url, e))
+}
+
+/// A store error at start-up; a SQLite database on a read-only file system is named as such
+/// (SQLite itself only says that the file cannot be opened or written).
+fn startup_store_error(url: &str, source: crate::store::StoreError) -> RunError {
+    use std::str::FromStr as _;
+
+    if source.storage_fault().is_none()
+        || crate::store::Backend::from_url(url).ok() != Some(crate::store::Backend::Sqlite)
+    {
+        return RunError::Store(source);
+    }
+    let Ok(opts) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else {
+        return RunError::Store(source);
+    };
+    let path = opts.get_filename().to_path_buf();
+    // Opening for appending writes nothing; on a read-only file system it fails with EROFS.
+    match std::fs::OpenOptions::new().append(true).open(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+            RunError::ReadOnlyDatabase { path, source }
+        }
+        _ => RunError::Store(source),
+    }
 }
 
 /// Loads the key-encryption key; the built-in local default is created when missing, a
@@ -105,8 +149,34 @@ pub fn load_kek(config: &Config) -> Result<Kek, RunError> {
     }
 }
 
+/// Opens the YubiHSM 2 of `[keys.yubihsm]`, when there is one: connects, authenticates and
+/// reads the device information, so that a wrong connector, key ID or password stops the
+/// server at start-up with an error naming the connector and the authentication key.
+pub async fn open_key_device(config: &Config) -> Result<Option<ServerHsm>, RunError> {
+    match &config.yubihsm {
+        Some(settings) => Ok(Some(ServerHsm::open(settings).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Builds the application state for a configuration and an open store.
 pub fn build_state(config: &Config, store: Store, kek: Kek) -> Result<AppState, RunError> {
+    build_state_with_device(config, store, kek, None)
+}
+
+/// Builds the application state for a configuration, an open store and the YubiHSM 2 holding
+/// server keys (the binary opens it with [`open_key_device`]; tests hand in a MockHsm).
+pub fn build_state_with_device(
+    config: &Config,
+    store: Store,
+    kek: Kek,
+    hsm: Option<ServerHsm>,
+) -> Result<AppState, RunError> {
+    let new_keys = config.key_store == NewKeyStore::YubiHsm;
+    if new_keys && hsm.is_none() {
+        return Err(RunError::NoKeyDevice);
+    }
+    let device = hsm.map(|hsm| KeyDevice { hsm, new_keys });
     let auth = match &config.auth {
         Some(a) => {
             let bundle = std::fs::read(&a.root_cert_bundle)
@@ -119,13 +189,14 @@ pub fn build_state(config: &Config, store: Store, kek: Kek) -> Result<AppState, 
         None => None,
     };
     let cache = MetaCache::new(config.cache);
-    let repo = Repo::new(
+    let repo = Repo::with_key_device(
         store,
         cache,
         RepoSettings {
             kek: Arc::new(kek),
             key_algorithm: config.key_algorithm,
         },
+        device,
     );
     Ok(AppState::new(repo, config.http.clone(), auth))
 }
@@ -225,7 +296,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     }
     let store = open_store(&config, config.auto_migrate).await?;
     let kek = load_kek(&config)?;
-    let state = build_state(&config, store.clone(), kek)?;
+    let hsm = match open_key_device(&config).await {
+        Ok(hsm) => hsm,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
+    let state = build_state_with_device(&config, store.clone(), kek, hsm)?;
     let background = spawn_background(&state, config.poll_interval);
     let app = router(state);
     let handle = Handle::new();

@@ -15,6 +15,9 @@
 //! NFC. Go notary does not normalise, so a target name or `custom` value that is not in NFC
 //! would be hashed over different bytes than the ones that were signed, and a Go-signed
 //! document would fail to verify.
+//! It also orders keys by their serialized form (quotes and escapes included), where Go orders
+//! raw bytes. Wherever neither
+//! difference applies, `tests/cjson_reference.rs` checks that both give the same bytes.
 //!
 //! [`crate::notary::gojson::html_escape`] turns canonical bytes into the form found inside metadata *files*: Go
 //! embeds the canonical `signed` value with `json.Compact` plus HTML escaping.
@@ -61,14 +64,21 @@ pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>> {
 /// As [`canonicalize`].
 pub fn canonicalize_str(json: &str) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(json.len());
+    let mut bad = Vec::new();
     let mut de = serde_json::Deserializer::from_str(json);
-    let outcome = serde::de::DeserializeSeed::deserialize(Canon { out: &mut out }, &mut de)
-        .and_then(|()| de.end());
-    match outcome {
-        Ok(()) => Ok(out),
-        Err(e) => {
-            Err(non_integer_from(&e).unwrap_or_else(|| Error::json("canonical JSON input", e)))
-        }
+    serde::de::DeserializeSeed::deserialize(
+        Canon {
+            out: &mut out,
+            bad: &mut bad,
+        },
+        &mut de,
+    )
+    .and_then(|()| de.end())
+    .map_err(|e| Error::json("canonical JSON input", e))?;
+    // The first number that cannot be written, in output order, as `to_canonical` reports.
+    match bad.into_iter().next() {
+        Some(number) => Err(Error::NonIntegerNumber { number }),
+        None => Ok(out),
     }
 }
 
@@ -83,24 +93,15 @@ pub fn to_canonical_from<T: serde::Serialize + ?Sized>(doc: &T) -> Result<Vec<u8
     canonicalize_str(&text)
 }
 
-/// Marker that carries a [`Error::NonIntegerNumber`] through serde's error type.
-const NON_INTEGER: &str = "signet-cjson: non-integer number: ";
-
-fn non_integer_from(err: &serde_json::Error) -> Option<Error> {
-    let msg = err.to_string();
-    let start = msg.find(NON_INTEGER)? + NON_INTEGER.len();
-    // serde_json appends " at line L column C"; the number itself has no spaces.
-    let number = msg[start..]
-        .split(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    Some(Error::NonIntegerNumber { number })
-}
-
 /// A `DeserializeSeed` that writes the canonical form of whatever it is fed to `out`.
+///
+/// A number canonical JSON cannot hold is not an error straight away: it is noted in `bad`
+/// (in output order) and the document read on, because a later duplicate key can replace the
+/// value that holds it, as in a parsed [`Value`]. Only numbers that survive make the result an
+/// error.
 struct Canon<'o> {
     out: &'o mut Vec<u8>,
+    bad: &'o mut Vec<String>,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Canon<'_> {
@@ -113,10 +114,14 @@ impl<'de> serde::de::DeserializeSeed<'de> for Canon<'_> {
 
 impl Canon<'_> {
     fn number<E: serde::de::Error>(self, n: &Number) -> Result<(), E> {
-        write_number(self.out, n).map_err(|e| match e {
-            Error::NonIntegerNumber { number } => E::custom(format!("{NON_INTEGER}{number}")),
-            other => E::custom(other),
-        })
+        match write_number(self.out, n) {
+            Ok(()) => Ok(()),
+            Err(Error::NonIntegerNumber { number }) => {
+                self.bad.push(number);
+                Ok(())
+            }
+            Err(other) => Err(E::custom(other)),
+        }
     }
 }
 
@@ -196,7 +201,11 @@ impl<'de> serde::de::Visitor<'de> for Canon<'_> {
             if !first {
                 self.out.push(b',');
             }
-            if seq.next_element_seed(Canon { out: self.out })?.is_none() {
+            let element = Canon {
+                out: self.out,
+                bad: self.bad,
+            };
+            if seq.next_element_seed(element)?.is_none() {
                 self.out.truncate(mark);
                 break;
             }
@@ -211,31 +220,45 @@ impl<'de> serde::de::Visitor<'de> for Canon<'_> {
         // canonical (sorted, no duplicate keys: every file Notary writes) is then done, without
         // a copy; otherwise the object is moved aside and written again in sorted order.
         let base = self.out.len();
+        let bad_base = self.bad.len();
         self.out.push(b'{');
-        let mut entries: Vec<(Key<'de>, usize, usize)> = Vec::new();
+        // Key, value bytes (relative to `base`), bad numbers of the value (from `bad_base`).
+        let mut entries: Vec<(Key<'de>, usize, usize, usize, usize)> = Vec::new();
         let mut sorted = true;
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            if let Some((last, _, _)) = entries.last() {
+            if let Some((last, ..)) = entries.last() {
                 sorted &= last.0.as_bytes() < key.0.as_bytes();
                 self.out.push(b',');
             }
             write_string(self.out, &key.0);
             self.out.push(b':');
             let start = self.out.len();
-            map.next_value_seed(Canon { out: self.out })?;
-            entries.push((key, start - base, self.out.len() - base));
+            let bad_start = self.bad.len();
+            map.next_value_seed(Canon {
+                out: self.out,
+                bad: self.bad,
+            })?;
+            entries.push((
+                key,
+                start - base,
+                self.out.len() - base,
+                bad_start - bad_base,
+                self.bad.len() - bad_base,
+            ));
         }
         if sorted {
             self.out.push(b'}');
             return Ok(());
         }
         let written = self.out.split_off(base);
+        let noted = self.bad.split_off(bad_base);
         // Stable: equal keys stay in input order, so the last one of a run is the last written.
         entries.sort_by(|a, b| a.0.0.as_bytes().cmp(b.0.0.as_bytes()));
         self.out.push(b'{');
         let mut first = true;
-        for (i, (key, start, end)) in entries.iter().enumerate() {
+        for (i, (key, start, end, bad_start, bad_end)) in entries.iter().enumerate() {
             if entries.get(i + 1).is_some_and(|next| next.0.0 == key.0) {
+                // Replaced by a later duplicate: neither its bytes nor its bad numbers count.
                 continue;
             }
             if !first {
@@ -245,6 +268,7 @@ impl<'de> serde::de::Visitor<'de> for Canon<'_> {
             write_string(self.out, &key.0);
             self.out.push(b':');
             self.out.extend_from_slice(&written[*start..*end]);
+            self.bad.extend_from_slice(&noted[*bad_start..*bad_end]);
         }
         self.out.push(b'}');
         Ok(())
@@ -564,6 +588,27 @@ mod tests {
             canonicalize_str(text).unwrap(),
             canonicalize(text.as_bytes()).unwrap()
         );
+    }
+
+    #[test]
+    fn streaming_ignores_bad_numbers_a_duplicate_key_replaces() {
+        // Found by the `cjson` fuzz target: the one-pass path refused a number that a later
+        // duplicate key replaces, which a parsed `Value` (and Go's map) never holds.
+        let text =
+            r#"{"x":[{"y":1111111111111111111111111111,"y":{"b":[],"a":""}}],"z":1.5,"z":2}"#;
+        assert_eq!(
+            canonicalize_str(text).unwrap(),
+            br#"{"x":[{"y":{"a":"","b":[]}}],"z":2}"#
+        );
+        assert_eq!(
+            canonicalize_str(text).unwrap(),
+            canonicalize(text.as_bytes()).unwrap()
+        );
+        // A bad number that stays is still refused, the first one in output order.
+        match canonicalize_str(r#"{"b":2.5,"a":0.5,"b":1.5}"#) {
+            Err(Error::NonIntegerNumber { number }) => assert_eq!(number, "0.5"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -128,10 +128,12 @@ where
 
 /// A parsed authentication challenge.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Challenge {
+pub enum Challenge {
     /// `Bearer` with its parameters.
     Bearer {
+        /// The token service's URL.
         realm: String,
+        /// The `service` parameter to ask the token service for, if given.
         service: Option<String>,
     },
     /// `Basic`.
@@ -139,7 +141,8 @@ pub(crate) enum Challenge {
 }
 
 /// Parses every challenge of one `WWW-Authenticate` header value; unknown schemes are skipped.
-pub(crate) fn parse_challenges(header: &str) -> Vec<Challenge> {
+/// Never fails: what cannot be read is left out.
+pub fn parse_challenges(header: &str) -> Vec<Challenge> {
     let mut challenges = Vec::new();
     for (scheme, params) in split_challenges(header) {
         let param = |name: &str| {
@@ -163,7 +166,7 @@ pub(crate) fn parse_challenges(header: &str) -> Vec<Challenge> {
 }
 
 /// The `error` parameter of a bearer challenge (`invalid_token`, `insufficient_scope`).
-pub(crate) fn bearer_error(header: &str) -> Option<String> {
+pub fn bearer_error(header: &str) -> Option<String> {
     split_challenges(header)
         .into_iter()
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -179,9 +182,16 @@ fn split_challenges(header: &str) -> Vec<RawChallenge> {
     let mut out: Vec<RawChallenge> = Vec::new();
     let mut rest = header.trim();
     while !rest.is_empty() {
-        rest = rest.trim_start_matches([',', ' ', '\t']);
+        // Every kind of whitespace: a token ends at any of them, so a separator left here
+        // would give an empty token and no progress.
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
         if rest.is_empty() {
             break;
+        }
+        if let Some(after_stray) = rest.strip_prefix('=') {
+            // An `=` with no scheme or parameter name before it: skip it.
+            rest = after_stray;
+            continue;
         }
         let token_end = rest
             .find(|c: char| c == '=' || c == ',' || c.is_whitespace())
@@ -304,6 +314,26 @@ mod tests {
         assert!(parse_challenges("Bearer service=x").is_empty(), "no realm");
         assert!(parse_challenges("").is_empty());
         assert!(parse_challenges(r#"Bearer realm="unterminated"#).len() == 1);
+    }
+
+    #[test]
+    fn malformed_headers_end() {
+        // Found by the `auth` fuzz target: a line feed or a leading `=` made the splitter
+        // loop forever, growing its list of challenges without bound.
+        assert!(parse_challenges("=").is_empty());
+        assert!(parse_challenges("=x, =").is_empty());
+        assert!(parse_challenges("{\"access_token\"\n\"ivr\",\"token\":\"g\"}").is_empty());
+        assert_eq!(
+            parse_challenges("Basic realm=x,\r\n\x0bBearer realm=\"r\"\n= service=s"),
+            vec![
+                Challenge::Basic,
+                Challenge::Bearer {
+                    realm: "r".to_owned(),
+                    service: Some("s".to_owned()),
+                },
+            ]
+        );
+        assert_eq!(bearer_error("\n=\n"), None);
     }
 
     #[test]

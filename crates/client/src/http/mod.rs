@@ -4,13 +4,13 @@
 //! * [`tls`]: root certificates, client certificates and skip-verify, on rustls' `ring`
 //!   provider;
 //! * [`auth`]: credentials, where they come from, and `WWW-Authenticate` challenges;
-//! * `token`: docker-distribution bearer tokens and their cache, one session per client;
+//! * [`token`]: docker-distribution bearer tokens and their cache, one session per client;
 //! * [`client`]: the `reqwest` client both APIs send with, and the helpers that turn transport
 //!   failures and bodies into text for errors.
 
 pub mod auth;
 pub mod tls;
-pub(crate) mod token;
+pub mod token;
 
 use std::time::Duration;
 

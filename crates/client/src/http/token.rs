@@ -17,7 +17,7 @@ use super::auth::{self, Credentials};
 use super::{error_chain, header_u64};
 
 /// Largest token service answer read (1 MiB).
-pub(crate) const MAX_TOKEN_RESPONSE_SIZE: u64 = 1 << 20;
+pub const MAX_TOKEN_RESPONSE_SIZE: u64 = 1 << 20;
 
 /// How much of a refusal's body is kept for the error message.
 const MAX_REFUSAL_BODY: usize = 64 << 10;
@@ -107,7 +107,7 @@ fn bearer(token: &str) -> String {
 /// Why no token was had. Each API words these its own way (the texts users know); the
 /// [`Display`](fmt::Display) form is a neutral one.
 #[derive(Debug)]
-pub(crate) enum TokenError {
+pub enum TokenError {
     /// The realm is not a URL.
     Realm(String),
     /// The realm is a URL of another scheme than http(s).
@@ -214,8 +214,13 @@ pub(crate) async fn fetch(
     parse_token(&body)
 }
 
-/// The token of a token service answer.
-fn parse_token(body: &[u8]) -> Result<String, TokenError> {
+/// The token of a token service answer: `access_token` when present and non-empty, else
+/// `token`.
+///
+/// # Errors
+///
+/// [`TokenError::NotAToken`] or [`TokenError::NoToken`].
+pub fn parse_token(body: &[u8]) -> Result<String, TokenError> {
     #[derive(Deserialize)]
     struct TokenResponse {
         #[serde(default)]

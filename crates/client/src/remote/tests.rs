@@ -219,14 +219,16 @@ async fn maps_statuses_like_the_go_client() {
     ));
     assert!(!err.is_unavailable());
 
+    let err = get("plain400").await;
+    assert_eq!(err.to_string(), "trust server rejected operation.");
+    assert!(!err.is_version_conflict());
+    let err = get("version").await;
     assert_eq!(
-        get("plain400").await.to_string(),
-        "trust server rejected operation."
-    );
-    assert_eq!(
-        get("version").await.to_string(),
+        err.to_string(),
         "trust server rejected operation: A newer version of metadata is already available."
     );
+    assert!(err.is_version_conflict());
+    assert!(!get("invalid").await.is_version_conflict());
 }
 
 #[tokio::test]

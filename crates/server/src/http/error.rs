@@ -170,7 +170,13 @@ pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
         }
         ServerError::Unauthorized(ch) => (ErrorCode::Unauthorized, to_detail(&ch.detail())),
         ServerError::Updating { .. } => (ErrorCode::Updating, None),
-        ServerError::Unavailable { .. } => (ErrorCode::Unavailable, None),
+        // A storage fault says what is wrong (full, read-only, …) and that nothing was stored.
+        ServerError::Unavailable { source, .. } => (
+            ErrorCode::Unavailable,
+            source
+                .storage_fault()
+                .and_then(|f| text(f.client_message())),
+        ),
         ServerError::Storage { .. }
         | ServerError::Signing { .. }
         | ServerError::ServerKey { .. }
@@ -196,7 +202,18 @@ pub fn envelope_response(code: ErrorCode, detail: Option<&RawValue>) -> Response
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let (code, detail) = classify(&self);
-        if code.status().is_server_error() {
+        let fault = match &self {
+            Self::Unavailable { source, .. } => source.storage_fault(),
+            _ => None,
+        };
+        if let Some(fault) = fault {
+            tracing::error!(
+                error = %self,
+                code = code.as_str(),
+                storage = fault.as_str(),
+                "request failed: {fault}"
+            );
+        } else if code.status().is_server_error() {
             tracing::error!(error = %self, code = code.as_str(), "request failed");
         } else if code == ErrorCode::MetadataNotFound {
             tracing::debug!(error = %self, "not found");
@@ -282,6 +299,44 @@ mod tests {
             role: "x".repeat(5000),
         });
         assert!(b.len() < 1024);
+    }
+
+    #[test]
+    fn storage_faults_are_503_with_their_cause() {
+        use crate::store::StoreError;
+        use sqlx::ConnectOptions as _;
+
+        // A real SQLITE_READONLY error: a write on a connection opened read-only.
+        let dir = tempfile::tempdir().unwrap();
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("db.sqlite"))
+            .create_if_missing(true);
+        let source = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                drop(opts.connect().await.unwrap());
+                let mut ro = opts.read_only(true).connect().await.unwrap();
+                sqlx::query("CREATE TABLE t (x INTEGER)")
+                    .execute(&mut ro)
+                    .await
+                    .unwrap_err()
+            });
+        let err = ServerError::from_store_write("g", StoreError::from_sqlx("update of g", source));
+        let (status, b) = body(err);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            b,
+            "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"service unavailable\",\"detail\":\"storage read-only: the server's database cannot be written; nothing was stored\"}]}\n"
+        );
+
+        // Connection trouble stays a 503 without a detail.
+        let (status, b) = body(ServerError::from_store_read(
+            "g",
+            StoreError::from_sqlx("read of g root", sqlx::Error::PoolTimedOut),
+        ));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!b.contains("detail"), "{b}");
     }
 
     #[test]

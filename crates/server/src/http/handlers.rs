@@ -13,12 +13,11 @@ use serde::Serialize;
 
 use super::AppState;
 use super::headers::TEXT_PLAIN;
+use super::upload::read_upload;
 use crate::error::ServerError;
-use crate::repo::UploadedFile;
 use crate::store::Change;
 use signet_tuf::notary::gun::percent_decode;
 use signet_tuf::notary::multipart::MultipartReader;
-use signet_tuf::role::is_valid_role;
 
 /// A 200 with a text body.
 pub(crate) fn text(body: impl Into<Body>) -> Response {
@@ -138,32 +137,7 @@ pub(crate) async fn update(
     // Refuse a non-multipart request before reading its body.
     MultipartReader::new(content_type.as_deref(), Bytes::new()).map_err(|e| malformed(e.0))?;
     let body = read_body(gun, req, state.settings().max_body_bytes).await?;
-    let mut reader =
-        MultipartReader::new(content_type.as_deref(), body).map_err(|e| malformed(e.0))?;
-    let mut files: Vec<UploadedFile> = Vec::new();
-    while let Some(part) = reader.next_part().map_err(|e| malformed(e.0))? {
-        let role = part.role_name().ok_or_else(|| ServerError::NoFilename {
-            gun: gun.to_owned(),
-        })?;
-        if !is_valid_role(&role) {
-            return Err(ServerError::InvalidRole {
-                gun: gun.to_owned(),
-                role,
-            });
-        }
-        let version = crate::repo::decode_signed_common(&part.data).map_err(|reason| {
-            ServerError::MalformedJson {
-                gun: gun.to_owned(),
-                role: role.clone(),
-                reason,
-            }
-        })?;
-        files.push(UploadedFile {
-            role,
-            version,
-            data: part.data,
-        });
-    }
+    let files = read_upload(gun, content_type.as_deref(), body)?;
     state.repo().update(gun, files).await?;
     Ok(empty_ok())
 }

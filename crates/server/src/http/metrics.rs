@@ -38,6 +38,12 @@ fn describe() {
         metrics::Unit::Seconds,
         "HTTP request durations by operation and method"
     );
+    metrics::describe_histogram!(
+        "signet_server_publish_phase_seconds",
+        metrics::Unit::Seconds,
+        "Time an accepted upload spent in each phase: validate, snapshot (signing one), \
+         timestamp (signing one), store (the transaction, key use included)"
+    );
 }
 
 /// Records one finished request.

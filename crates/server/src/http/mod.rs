@@ -8,6 +8,7 @@ pub mod error;
 mod handlers;
 mod headers;
 mod metrics;
+pub mod upload;
 
 pub mod route;
 

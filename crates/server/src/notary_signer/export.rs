@@ -299,6 +299,14 @@ pub async fn export(
                         continue;
                     }
                 };
+                if !k.has_sealed_copy() {
+                    problems.push(problem(
+                        "it is held only in the YubiHSM 2 (no sealed copy), and notary-signer \
+                         cannot use it: rotate the key first"
+                            .to_owned(),
+                    ));
+                    continue;
+                }
                 let key =
                     match open_private_key(kek, &k.sealed_private_key, &k.gun, &k.role, &key_id) {
                         Ok(key) => key,
@@ -426,6 +434,7 @@ mod tests {
             state,
             created_at: DateTime::from_timestamp(created, 0).unwrap(),
             last_used: used.map(|t| DateTime::from_timestamp(t, 0).unwrap()),
+            hsm: None,
         }
     }
 

@@ -460,6 +460,7 @@ pub async fn import(
                 state,
                 created_at: o.row.created_at.unwrap_or_else(Utc::now),
                 last_used: o.row.last_used,
+                hsm: None,
                 gun,
                 role,
             });

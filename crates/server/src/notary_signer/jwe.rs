@@ -98,7 +98,9 @@ pub fn encrypt(plaintext: &[u8], passphrase: &[u8]) -> Result<String, JweError> 
 }
 
 /// Encrypts `plaintext` under `passphrase` with the given salt, CEK, IV and iteration count.
-/// The header is jose2go's: keys in byte order, `p2c` a JSON integer.
+/// The header is jose2go's: keys in byte order, `p2c` a JSON integer. A plaintext whose
+/// serialization would exceed [`MAX_COMPACT_LEN`] (which [`decrypt`] refuses) is refused as
+/// [`JweError::TooLong`].
 pub fn encrypt_with(
     plaintext: &[u8],
     passphrase: &[u8],
@@ -130,14 +132,22 @@ pub fn encrypt_with(
             in_out.as_mut_slice(),
         )
         .map_err(|_| JweError::Crypto("AES-256-GCM encryption failed"))?;
-    Ok([
+    let compact = [
         header_b64,
         URL_SAFE_NO_PAD.encode(&wrapped),
         URL_SAFE_NO_PAD.encode(params.iv),
         URL_SAFE_NO_PAD.encode(in_out.as_slice()),
         URL_SAFE_NO_PAD.encode(tag.as_ref()),
     ]
-    .join("."))
+    .join(".");
+    // Never write what `decrypt` refuses: every row written must read back.
+    if compact.len() > MAX_COMPACT_LEN {
+        return Err(JweError::TooLong {
+            len: compact.len(),
+            max: MAX_COMPACT_LEN,
+        });
+    }
+    Ok(compact)
 }
 
 /// The header fields that matter, parsed.
@@ -486,6 +496,32 @@ mod tests {
         assert!(matches!(encrypt(b"x", b""), Err(JweError::EmptyPassphrase)));
         let empty = encrypt(b"", b"pw").unwrap();
         assert!(decrypt(&empty, b"pw").unwrap().is_empty());
+    }
+
+    #[test]
+    fn never_writes_what_it_cannot_read() {
+        // Found by the `jwe` fuzz target: a plaintext near 48 KiB encrypted to a
+        // serialization longer than `decrypt` accepts.
+        let params = EncryptParams {
+            iterations: 1,
+            salt: b"0123456789ab".to_vec(),
+            cek: Zeroizing::new([3; 32]),
+            iv: [4; 12],
+        };
+        let fits = vec![1_u8; 48_000];
+        let written = encrypt_with(&fits, b"pw", &params).unwrap();
+        assert!(written.len() <= MAX_COMPACT_LEN);
+        assert_eq!(
+            decrypt(&written, b"pw").unwrap().as_slice(),
+            fits.as_slice()
+        );
+        assert!(matches!(
+            encrypt_with(&[1_u8; 50_000], b"pw", &params),
+            Err(JweError::TooLong {
+                max: MAX_COMPACT_LEN,
+                ..
+            })
+        ));
     }
 
     fn with_part(jwe: &str, index: usize, f: impl FnOnce(&mut Vec<u8>)) -> String {

@@ -31,6 +31,24 @@ pub use export::{ExportOptions, ExportReport, export};
 pub use import::{ImportOptions, ImportReport, import};
 pub use source::{SignerDb, SignerRow};
 
+/// The private key in the decrypted `private` column of a notary-signer row (see
+/// [`jwe::decrypt`]), as [`import()`] reads it: a SEC1 `ECPrivateKey` for `ecdsa`, Go's
+/// 96-byte layout for `ed25519`, whose public key must be the row's `public` column and whose
+/// TUF key ID must be its `key_id`.
+///
+/// # Errors
+///
+/// Why the row's key cannot be used: an algorithm notary-signer never wrote, a plaintext
+/// that does not decode, or a key that does not match the row.
+pub fn decode_private_key(
+    algorithm: &str,
+    plaintext: &[u8],
+    public: &[u8],
+    key_id: &str,
+) -> Result<signet_signer::PrivateKey, String> {
+    keys::decode(algorithm, plaintext, public, key_id)
+}
+
 /// The environment variable notary-signer reads the passphrase of `alias` from:
 /// `NOTARY_SIGNER_` and the alias in upper case, `.` replaced by `_`.
 #[must_use]

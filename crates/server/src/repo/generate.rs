@@ -87,7 +87,10 @@ fn sign_with<T: Metadata>(
 impl Repo {
     /// Signs `doc` for `role` with the keys of `root`'s `role` that the server holds; at
     /// least the role's threshold of them.
-    pub(crate) async fn sign_role<T: Metadata>(
+    ///
+    /// Signing with keys held in the YubiHSM 2 runs on the blocking pool: each signature is a
+    /// device round trip.
+    pub(crate) async fn sign_role<T: Metadata + Send + 'static>(
         &self,
         gun: &str,
         role: &str,
@@ -97,13 +100,26 @@ impl Repo {
         let Some(listed) = root.role(role) else {
             return Err(SignError::Insufficient { held: 0, needed: 1 });
         };
-        let signers = self.held_signers(gun, role, &listed.keyids).await?;
+        let (signers, on_device) = self.held_signers(gun, role, &listed.keyids).await?;
         let needed = listed.threshold.max(1);
         if i64::try_from(signers.len()).unwrap_or(i64::MAX) < needed {
             return Err(SignError::Insufficient {
                 held: signers.len(),
                 needed,
             });
+        }
+        if on_device {
+            let (owned_gun, owned_role) = (gun.to_owned(), role.to_owned());
+            let signed = tokio::task::spawn_blocking(move || {
+                sign_with(&owned_gun, &owned_role, doc, &signers)
+            })
+            .await
+            .map_err(|e| ServerError::Signing {
+                gun: gun.to_owned(),
+                role: role.to_owned(),
+                reason: format!("the signing task ended abnormally: {e}"),
+            })?;
+            return Ok(signed?);
         }
         Ok(sign_with(gun, role, doc, &signers)?)
     }

@@ -10,8 +10,9 @@ mod upload;
 use std::sync::Arc;
 
 use crate::cache::MetaCache;
+use crate::hsm::ServerHsm;
 use crate::kek::Kek;
-use crate::store::{FileUpdate, Store, StoreResult, detached};
+use crate::store::{FileUpdate, KeyUse, Store, StoreResult, detached};
 
 pub use keys::ServerKeyAlgorithm;
 pub use read::Served;
@@ -28,6 +29,17 @@ struct Inner {
     store: Store,
     cache: MetaCache,
     settings: RepoSettings,
+    device: Option<KeyDevice>,
+}
+
+/// The YubiHSM 2 of a repository service, and whether new server keys are made on it.
+#[derive(Clone, Debug)]
+pub struct KeyDevice {
+    /// The device. Keys the database records as held in it sign there.
+    pub hsm: ServerHsm,
+    /// Whether new server keys are generated on the device (`keys.store = "yubihsm"`);
+    /// otherwise they are sealed under the key-encryption key.
+    pub new_keys: bool,
 }
 
 /// Settings of the repository service.
@@ -42,13 +54,29 @@ pub struct RepoSettings {
 impl Repo {
     /// A service over `store` with `cache`.
     pub fn new(store: Store, cache: MetaCache, settings: RepoSettings) -> Self {
+        Self::with_key_device(store, cache, settings, None)
+    }
+
+    /// A service over `store` with `cache` whose server keys may be held in `device`.
+    pub fn with_key_device(
+        store: Store,
+        cache: MetaCache,
+        settings: RepoSettings,
+        device: Option<KeyDevice>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 cache,
                 settings,
+                device,
             }),
         }
+    }
+
+    /// The YubiHSM 2 for server keys, when one is configured.
+    pub fn key_device(&self) -> Option<&KeyDevice> {
+        self.inner.device.as_ref()
     }
 
     /// The settings.
@@ -97,9 +125,24 @@ impl Repo {
         gun: &str,
         updates: Vec<FileUpdate>,
     ) -> StoreResult<()> {
+        self.store_updates_using_keys(gun, updates, Vec::new())
+            .await
+    }
+
+    /// [`store_updates`](Self::store_updates) that also records, in the same transaction,
+    /// the use of the server-held keys that signed (see [`Store::update_many_using_keys`]).
+    pub(crate) async fn store_updates_using_keys(
+        &self,
+        gun: &str,
+        updates: Vec<FileUpdate>,
+        used: Vec<KeyUse>,
+    ) -> StoreResult<()> {
         let (repo, gun) = (self.clone(), gun.to_owned());
         detached(format!("update of {gun}"), async move {
-            let stored = repo.store().update_many(&gun, &updates).await;
+            let stored = repo
+                .store()
+                .update_many_using_keys(&gun, &updates, &used)
+                .await;
             repo.cache().invalidate_current(&gun);
             stored
         })

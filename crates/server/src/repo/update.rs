@@ -1,6 +1,8 @@
 //! The atomic upload: validate, generate the snapshot (when the client did not send one)
 //! and the timestamp, and store every file in one transaction.
 
+use std::time::Instant;
+
 use chrono::Utc;
 use signet_tuf::metadata::Envelope;
 use signet_tuf::repo::SnapshotBuilder;
@@ -8,19 +10,48 @@ use signet_tuf::repo::SnapshotBuilder;
 use super::generate::SignError;
 use super::{Repo, UploadedFile};
 use crate::error::ServerError;
-use crate::store::FileUpdate;
+use crate::store::{FileUpdate, KeyUse};
 use crate::validation::{Fail, tuf_msg, validate_update};
 
 const NO_SNAPSHOT_KEY: &str = "no snapshot was included in update and server does not hold \
                                current snapshot key for repository";
 
+/// Records how long one phase of an accepted upload took, in the
+/// `signet_server_publish_phase_seconds` histogram (`validate`, `snapshot`, `timestamp`,
+/// `store`): where a publish spends its time, from the metrics endpoint.
+fn phase_done(phase: &'static str, started: Instant) -> Instant {
+    let now = Instant::now();
+    metrics::histogram!("signet_server_publish_phase_seconds", "phase" => phase)
+        .record(now.duration_since(started).as_secs_f64());
+    now
+}
+
 impl Repo {
+    /// Validates an upload to `gun` exactly as [`update`](Self::update) does, as of `now`,
+    /// and stores nothing: a dry run of every check an upload meets before it is accepted
+    /// (the fuzz harness of the upload path runs it on arbitrary uploads).
+    ///
+    /// # Errors
+    ///
+    /// The [`ServerError`] [`update`](Self::update) would return for these files before
+    /// signing or storing anything.
+    pub async fn check_update(
+        &self,
+        gun: &str,
+        files: Vec<UploadedFile>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        validate_update(self, gun, files, now).await.map(|_| ())
+    }
+
     /// `POST /v2/<gun>/_trust/tuf/`: validates the uploaded files and stores them together
     /// with a new snapshot (unless uploaded) and a new timestamp, all or nothing.
     pub async fn update(&self, gun: &str, files: Vec<UploadedFile>) -> Result<(), ServerError> {
         let fail = Fail(gun);
         let now = Utc::now();
+        let started = Instant::now();
         let v = validate_update(self, gun, files, now).await?;
+        let mut phase = phase_done("validate", started);
         let root = v.root.signed();
 
         let mut updates: Vec<FileUpdate> = Vec::new();
@@ -73,6 +104,9 @@ impl Repo {
                 }
             }
         };
+        if v.uploaded_snapshot.is_none() {
+            phase = phase_done("snapshot", phase);
+        }
 
         let prev_ts = self.latest_version(gun, "timestamp").await?;
         let timestamp = match self
@@ -91,19 +125,30 @@ impl Repo {
             timestamp.version,
             timestamp.bytes,
         ));
+        phase = phase_done("timestamp", phase);
 
+        // The keys that signed are marked active and their use recorded in the same
+        // transaction as the files they signed.
+        let used: Vec<KeyUse> = [("timestamp", &timestamp.keys), ("snapshot", &snapshot_keys)]
+            .into_iter()
+            .flat_map(|(role, keys)| {
+                keys.iter().map(move |id| KeyUse {
+                    role: role.to_owned(),
+                    key_id: id.to_string(),
+                })
+            })
+            .collect();
         let files = updates.len();
-        self.store_updates(gun, updates)
+        self.store_updates_using_keys(gun, updates, used)
             .await
             .map_err(|e| ServerError::from_store_write(gun, e))?;
+        phase_done("store", phase);
         tracing::info!(
             %gun,
             files,
             timestamp_version = timestamp.version,
             "update stored"
         );
-        self.note_keys_used(gun, "timestamp", &timestamp.keys).await;
-        self.note_keys_used(gun, "snapshot", &snapshot_keys).await;
         Ok(())
     }
 }

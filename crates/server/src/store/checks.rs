@@ -132,6 +132,30 @@ pub(crate) fn check_key_names(gun: &str, role: &str, key_id: &str) -> StoreResul
 }
 
 /// The error for a key update that matched no row.
+/// The device reference of a server key row from its `hsm_object_id` and `hsm_label`
+/// columns; [`StoreError::Corrupt`] for an object ID outside 1–65535.
+pub(crate) fn hsm_ref(
+    gun: &str,
+    role: &str,
+    object_id: Option<i64>,
+    label: Option<String>,
+) -> StoreResult<Option<crate::store::HsmKeyRef>> {
+    let Some(id) = object_id else {
+        return Ok(None);
+    };
+    match u16::try_from(id) {
+        Ok(object_id) if object_id != 0 => Ok(Some(crate::store::HsmKeyRef {
+            object_id,
+            label: label.unwrap_or_default(),
+        })),
+        _ => Err(StoreError::Corrupt {
+            gun: gun.to_owned(),
+            role: role.to_owned(),
+            detail: format!("server key: YubiHSM 2 object ID {id} is out of range"),
+        }),
+    }
+}
+
 pub(crate) fn found_key(rows: u64, gun: &str, role: &str, key_id: &str) -> StoreResult<()> {
     if rows == 0 {
         return Err(StoreError::KeyNotFound {

@@ -123,6 +123,20 @@ pub enum StoreError {
         detail: String,
     },
 
+    /// The storage under the database failed: it is full, read-only, or its files cannot be
+    /// opened, read or written. Nothing was written; writes work again once the operator fixes
+    /// the storage, without a restart.
+    #[error("{fault} during {context}: {source}")]
+    Storage {
+        /// The operation, with the GUN and role involved.
+        context: String,
+        /// What is wrong with the storage.
+        fault: StorageFault,
+        /// The underlying error.
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// Any other database error.
     #[error("database error during {context}: {source}")]
     Database {
@@ -134,13 +148,120 @@ pub enum StoreError {
     },
 }
 
+/// What is wrong with the storage under the database, as the database reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// No space is left for the database (SQLite `SQLITE_FULL`, PostgreSQL `53100`
+    /// `disk_full`).
+    Full,
+    /// The database cannot be written (SQLite `SQLITE_READONLY`, PostgreSQL `25006`
+    /// `read_only_sql_transaction`).
+    ReadOnly,
+    /// Reading or writing the database files failed (SQLite `SQLITE_IOERR`, PostgreSQL
+    /// `58030` `io_error`).
+    Io,
+    /// The database files cannot be opened (SQLite `SQLITE_CANTOPEN`), for example in a
+    /// directory on a read-only file system.
+    CannotOpen,
+}
+
+impl StorageFault {
+    /// The fault of a database error, if it is one.
+    #[must_use]
+    pub fn of(err: &sqlx::Error) -> Option<Self> {
+        let sqlx::Error::Database(db) = err else {
+            return None;
+        };
+        let code = db.code()?;
+        let code = code.as_ref();
+        if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+            return sqlite_fault(code.parse().ok()?);
+        }
+        match code {
+            "53100" => Some(Self::Full),
+            "25006" => Some(Self::ReadOnly),
+            "58030" => Some(Self::Io),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs and metrics: `full`, `read_only`, `io` or `cannot_open`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::ReadOnly => "read_only",
+            Self::Io => "io",
+            Self::CannotOpen => "cannot_open",
+        }
+    }
+
+    /// What a client is told: the cause, and that nothing of the request was stored.
+    #[must_use]
+    pub fn client_message(self) -> &'static str {
+        match self {
+            Self::Full => {
+                "storage full: the server's database has no space left; nothing was stored"
+            }
+            Self::ReadOnly => {
+                "storage read-only: the server's database cannot be written; nothing was stored"
+            }
+            Self::Io => {
+                "storage I/O error: the server's database files could not be read or written; \
+                 nothing was stored"
+            }
+            Self::CannotOpen => {
+                "storage unavailable: the server's database files cannot be opened; nothing was \
+                 stored"
+            }
+        }
+    }
+}
+
+/// The fault of a SQLite extended result code (the low byte is the primary code).
+fn sqlite_fault(code: i32) -> Option<StorageFault> {
+    match code & 0xff {
+        13 /* FULL */ => Some(StorageFault::Full),
+        8 /* READONLY */ => Some(StorageFault::ReadOnly),
+        10 /* IOERR */ => Some(StorageFault::Io),
+        14 /* CANTOPEN */ => Some(StorageFault::CannotOpen),
+        _ => None,
+    }
+}
+
+impl std::fmt::Display for StorageFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full => "storage full (no space left for the database)",
+            Self::ReadOnly => "storage read-only (the database cannot be written)",
+            Self::Io => "storage I/O error (the database files could not be read or written)",
+            Self::CannotOpen => "storage unavailable (the database files cannot be opened)",
+        })
+    }
+}
+
 impl StoreError {
-    /// Whether this error means the database is unreachable or overloaded (HTTP 503)
-    /// rather than a problem with the request or the data.
+    /// The storage fault behind this error (full, read-only, I/O, cannot open), if any; also
+    /// found inside a failed migration.
+    #[must_use]
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            Self::Storage { fault, .. } => Some(*fault),
+            Self::Migrate {
+                source:
+                    sqlx::migrate::MigrateError::Execute(e)
+                    | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+            } => StorageFault::of(e),
+            _ => None,
+        }
+    }
+
+    /// Whether this error means the database is unreachable, overloaded or on failing storage
+    /// (HTTP 503) rather than a problem with the request or the data.
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Unavailable { .. } => true,
+            Self::Unavailable { .. } | Self::Storage { .. } => true,
             Self::Migrate { source } => matches!(
                 source,
                 sqlx::migrate::MigrateError::Execute(e)
@@ -154,7 +275,13 @@ impl StoreError {
     /// Wraps a sqlx error, sorting connection trouble into [`StoreError::Unavailable`].
     pub(crate) fn from_sqlx(context: impl Into<String>, source: sqlx::Error) -> Self {
         let context = context.into();
-        if is_unavailable(&source) {
+        if let Some(fault) = StorageFault::of(&source) {
+            Self::Storage {
+                context,
+                fault,
+                source,
+            }
+        } else if is_unavailable(&source) {
             Self::Unavailable { context, source }
         } else {
             Self::Database { context, source }
@@ -235,6 +362,7 @@ fn is_unavailable_code(db: &dyn DatabaseError) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -251,5 +379,137 @@ mod tests {
         assert!(!is_broken_connection(&sqlx::Error::PoolTimedOut));
         assert!(!is_unavailable(&sqlx::Error::RowNotFound));
         assert!(!StoreError::from_sqlx("read", sqlx::Error::RowNotFound).is_unavailable());
+    }
+
+    /// A database error that is not a SQLite error, with the SQLSTATE `code`: what the
+    /// PostgreSQL driver reports, without a PostgreSQL server.
+    #[derive(Debug)]
+    struct Forged {
+        code: &'static str,
+    }
+
+    impl std::fmt::Display for Forged {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "forged database error {}", self.code)
+        }
+    }
+
+    impl std::error::Error for Forged {}
+
+    impl DatabaseError for Forged {
+        fn message(&self) -> &str {
+            "forged"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.code.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn forged(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Forged { code }))
+    }
+
+    #[test]
+    fn postgres_storage_codes_are_storage_faults() {
+        for (code, fault) in [
+            ("53100", StorageFault::Full),
+            ("25006", StorageFault::ReadOnly),
+            ("58030", StorageFault::Io),
+        ] {
+            let err = StoreError::from_sqlx("update of g", forged(code));
+            assert_eq!(err.storage_fault(), Some(fault), "{code}");
+            assert!(err.is_unavailable(), "{code}");
+        }
+        let other = StoreError::from_sqlx("update of g", forged("23505"));
+        assert_eq!(other.storage_fault(), None);
+        assert!(!other.is_unavailable());
+    }
+
+    /// Real SQLite errors: a database that is read-only, and one whose file cannot be opened.
+    #[tokio::test]
+    async fn sqlite_storage_errors_are_storage_faults() {
+        use sqlx::ConnectOptions as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let rw = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = rw.connect().await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        drop(conn);
+
+        // SQLITE_READONLY (8): a write on a connection opened read-only.
+        let mut ro = rw.clone().read_only(true).connect().await.unwrap();
+        let e = sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut ro)
+            .await
+            .unwrap_err();
+        let err = StoreError::from_sqlx("update of example.com/app", e);
+        assert_eq!(err.storage_fault(), Some(StorageFault::ReadOnly), "{err}");
+        assert!(err.is_unavailable());
+        let shown = err.to_string();
+        assert!(shown.starts_with("storage read-only"), "{shown}");
+        assert!(shown.contains("update of example.com/app"), "{shown}");
+
+        // SQLITE_CANTOPEN (14): a database in a directory that does not exist.
+        let missing = rw
+            .clone()
+            .filename(dir.path().join("absent").join("db.sqlite"))
+            .connect()
+            .await
+            .unwrap_err();
+        let err = StoreError::from_sqlx("read of example.com/app root", missing);
+        assert_eq!(err.storage_fault(), Some(StorageFault::CannotOpen), "{err}");
+        assert!(err.is_unavailable());
+    }
+
+    #[test]
+    fn sqlite_extended_codes_keep_their_primary_code() {
+        // The codes SQLite reports with extended result codes on: SQLITE_FULL,
+        // SQLITE_READONLY_DBMOVED (8 | 4 << 8), SQLITE_IOERR_WRITE (10 | 3 << 8),
+        // SQLITE_IOERR_SHMSIZE (10 | 19 << 8) and SQLITE_CANTOPEN_ISDIR (14 | 2 << 8).
+        for (code, fault) in [
+            (13, StorageFault::Full),
+            (8 | 4 << 8, StorageFault::ReadOnly),
+            (10 | 3 << 8, StorageFault::Io),
+            (10 | 19 << 8, StorageFault::Io),
+            (14 | 2 << 8, StorageFault::CannotOpen),
+        ] {
+            assert_eq!(sqlite_fault(code), Some(fault), "{code}");
+        }
+        assert_eq!(sqlite_fault(19 /* CONSTRAINT */), None);
+        assert_eq!(sqlite_fault(2067 /* CONSTRAINT_UNIQUE */), None);
+    }
+
+    #[test]
+    fn fault_messages_name_the_cause() {
+        assert_eq!(
+            StorageFault::Full.client_message(),
+            "storage full: the server's database has no space left; nothing was stored"
+        );
+        for fault in [
+            StorageFault::Full,
+            StorageFault::ReadOnly,
+            StorageFault::Io,
+            StorageFault::CannotOpen,
+        ] {
+            assert!(fault.client_message().ends_with("nothing was stored"));
+            assert!(fault.to_string().starts_with("storage "));
+        }
     }
 }

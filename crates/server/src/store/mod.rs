@@ -27,15 +27,25 @@ use checks::{found_key, unstorable};
 use futures_util::stream::BoxStream;
 
 pub use copy::CopySession;
-pub use error::{StoreError, StoreResult};
+pub use error::{StorageFault, StoreError, StoreResult};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub(crate) use types::sha256_hex;
 pub use types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, CopiedChange, CopiedFile, CopyOutcome,
-    DEFAULT_CHANGE_RECORDS, FileUpdate, KeyState, NewServerKey, ServerKey, StoredFile, StoredRoot,
-    TIMESTAMP_ROLE, UnknownKeyState,
+    DEFAULT_CHANGE_RECORDS, FileUpdate, HsmKeyRef, KeyState, NewServerKey, ServerKey, StoredFile,
+    StoredRoot, TIMESTAMP_ROLE, UnknownKeyState,
 };
+
+/// A server-held key that signed a file of an update (see
+/// [`Store::update_many_using_keys`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The role the key signed for (`timestamp` or `snapshot`).
+    pub role: String,
+    /// The key ID.
+    pub key_id: String,
+}
 
 /// Connection settings of a [`Store`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,10 +181,30 @@ impl Store {
     /// role. Each timestamp row also writes an `update` changefeed record. Concurrent writers
     /// of one GUN are serialised: one wins, the others get `OldVersion`.
     pub async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
-        let (store, gun, updates) = (self.clone(), gun.to_owned(), updates.to_vec());
+        self.update_many_using_keys(gun, updates, &[]).await
+    }
+
+    /// [`update_many`](Self::update_many) that also records, in the same transaction, that
+    /// the server-held keys in `used` signed files of the update: each one that exists is
+    /// marked [`KeyState::Active`] and gets `last_used` set to now, as
+    /// [`mark_key_state`](Self::mark_key_state) and
+    /// [`touch_server_key`](Self::touch_server_key) would after it. A refused update records
+    /// nothing; one transaction (one commit) does both.
+    pub async fn update_many_using_keys(
+        &self,
+        gun: &str,
+        updates: &[FileUpdate],
+        used: &[KeyUse],
+    ) -> StoreResult<()> {
+        let (store, gun, updates, used) = (
+            self.clone(),
+            gun.to_owned(),
+            updates.to_vec(),
+            used.to_vec(),
+        );
         let context = format!("update of {gun}");
         detached(context, async move {
-            dispatch!(&store, s => s.update_many(&gun, &updates).await)
+            dispatch!(&store, s => s.update_many(&gun, &updates, &used).await)
         })
         .await
     }
@@ -306,6 +336,49 @@ impl Store {
         let (store, gun, role, key_id) = owned(self, gun, role, key_id);
         detached(format!("use of {gun} {role} key {key_id}"), async move {
             dispatch!(&store, s => s.touch_server_key(&gun, &role, &key_id).await)
+        })
+        .await
+    }
+
+    /// Records that the private key of a server key is held by the YubiHSM 2 object `hsm`;
+    /// with `remove_sealed` the sealed copy is deleted in the same write (the row then holds
+    /// only the public key and the device reference). [`StoreError::KeyNotFound`] if there is
+    /// no such key.
+    pub async fn put_key_on_device(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+        hsm: &HsmKeyRef,
+        remove_sealed: bool,
+    ) -> StoreResult<()> {
+        if unstorable(gun) || unstorable(role) || unstorable(key_id) {
+            return found_key(0, gun, role, key_id);
+        }
+        let (store, gun, role, key_id) = owned(self, gun, role, key_id);
+        let hsm = hsm.clone();
+        detached(format!("move of {gun} {role} key {key_id} to the YubiHSM 2"), async move {
+            dispatch!(&store, s => s.put_key_on_device(&gun, &role, &key_id, &hsm, remove_sealed).await)
+        })
+        .await
+    }
+
+    /// Forgets the YubiHSM 2 object of a server key that still has its sealed copy, so that it
+    /// signs with the sealed copy again. Returns whether the key changed: `false` when it has
+    /// no sealed copy (it cannot leave the device) or was not on a device.
+    /// [`StoreError::KeyNotFound`] if there is no such key.
+    pub async fn take_key_off_device(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<bool> {
+        if unstorable(gun) || unstorable(role) || unstorable(key_id) {
+            return found_key(0, gun, role, key_id).map(|()| false);
+        }
+        let (store, gun, role, key_id) = owned(self, gun, role, key_id);
+        detached(format!("move of {gun} {role} key {key_id} off the YubiHSM 2"), async move {
+            dispatch!(&store, s => s.take_key_off_device(&gun, &role, &key_id).await)
         })
         .await
     }

@@ -12,15 +12,17 @@ use futures_util::stream::BoxStream;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, Executor as _, Row as _};
 
+use super::checks::hsm_ref;
 use super::checks::{self as batch, check_key_names, found_key};
 use super::copy_compare::{change_differences, classify, file_differences, file_key};
 use super::error::{StoreError, StoreResult, is_broken_connection};
+use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome, KeyState,
     NewServerKey, ServerKey, StoredFile, StoredRoot, checksum_of, is_sha256_hex, stored_sha256,
     zero_time,
 };
-use super::{FileUpdate, StoreOptions};
+use super::{FileUpdate, KeyUse, StoreOptions};
 
 /// Embedded PostgreSQL migrations.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -57,6 +59,12 @@ const INSERT_FILES: &str = "WITH clock AS (SELECT (now() AT TIME ZONE 'UTC') AS 
      SELECT created_at, $1, version, sha256, 'update' FROM ins \
      WHERE role = 'timestamp' ORDER BY version";
 
+/// Marks the server-held keys that signed an update active and records their use, inside
+/// the update's transaction.
+const MARK_KEYS_USED: &str = "UPDATE signet_server_keys AS k SET state = $4, last_used = now() \
+     FROM UNNEST($2::text[], $3::text[]) AS u(role, key_id) \
+     WHERE k.gun = $1 AND k.role = u.role AND k.key_id = u.key_id";
+
 const CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
      WHERE id > $1 ORDER BY id ASC LIMIT $2";
 const CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
@@ -67,22 +75,22 @@ const GUN_CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, c
      FROM changefeed WHERE gun = $3 AND id < $1 ORDER BY id DESC LIMIT $2";
 
 const KEYS_BY_ROLE: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
-     state, created_at, last_used FROM signet_server_keys WHERE gun = $1 AND role = $2 \
+     state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys WHERE gun = $1 AND role = $2 \
      ORDER BY created_at, key_id";
 
 const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
-     state, created_at, last_used FROM signet_server_keys \
+     state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys \
      WHERE gun = $1 AND role = $2 AND key_id = $3";
 
 const ALL_ROOTS: &str =
     "SELECT gun, version, data FROM tuf_files WHERE role = 'root' AND deleted_at IS NULL";
 
 const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
-     state, created_at, last_used FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
+     state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
 
 const INSERT_KEY_IF_ABSENT: &str = "INSERT INTO signet_server_keys (gun, role, key_id, \
-     algorithm, public_key, sealed_private_key, state, created_at, last_used) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (gun, role, key_id) DO NOTHING";
+     algorithm, public_key, sealed_private_key, state, created_at, last_used, hsm_object_id, \
+     hsm_label) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (gun, role, key_id) DO NOTHING";
 
 /// The stored `tuf_files` rows with the given keys (one unique-index probe each).
 const COPY_STORED_FILES: &str = "SELECT t.gun, t.role, t.version, t.data, t.sha256, \
@@ -247,7 +255,12 @@ impl PgStore {
         tx.rollback().await.map_err(err)
     }
 
-    pub(crate) async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
+    pub(crate) async fn update_many(
+        &self,
+        gun: &str,
+        updates: &[FileUpdate],
+        used: &[KeyUse],
+    ) -> StoreResult<()> {
         let batch = batch::prepare(gun, updates)?;
         if batch.rows.is_empty() {
             return Ok(());
@@ -293,6 +306,18 @@ impl PgStore {
                 return Err(batch.first_conflict(gun));
             }
             Err(e) => return Err(err(e)),
+        }
+        if !used.is_empty() {
+            let roles: Vec<&str> = used.iter().map(|u| u.role.as_str()).collect();
+            let ids: Vec<&str> = used.iter().map(|u| u.key_id.as_str()).collect();
+            sqlx::query(MARK_KEYS_USED)
+                .bind(gun)
+                .bind(roles.as_slice())
+                .bind(ids.as_slice())
+                .bind(KeyState::Active.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         }
         tx.commit().await.map_err(err)
     }
@@ -427,8 +452,8 @@ impl PgStore {
         // Not retried: an insert whose connection broke may have committed.
         let result = sqlx::query(
             "INSERT INTO signet_server_keys \
-             (gun, role, key_id, algorithm, public_key, sealed_private_key, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             (gun, role, key_id, algorithm, public_key, sealed_private_key, state, \
+             hsm_object_id, hsm_label) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&key.gun)
         .bind(&key.role)
@@ -437,6 +462,8 @@ impl PgStore {
         .bind(key.public_key.as_ref())
         .bind(key.sealed_private_key.as_ref())
         .bind(key.state.as_str())
+        .bind(key.hsm.as_ref().map(|h| i32::from(h.object_id)))
+        .bind(key.hsm.as_ref().map(|h| h.label.as_str()))
         .execute(&self.pool)
         .await;
         match result {
@@ -541,6 +568,72 @@ impl PgStore {
         found_key(done.rows_affected(), gun, role, key_id)
     }
 
+    pub(crate) async fn put_key_on_device(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+        hsm: &HsmKeyRef,
+        remove_sealed: bool,
+    ) -> StoreResult<()> {
+        let done = self
+            .query(
+                || format!("move of {gun} {role} key {key_id} to the YubiHSM 2"),
+                || {
+                    sqlx::query(
+                        "UPDATE signet_server_keys SET hsm_object_id = $4, hsm_label = $5, \
+                         sealed_private_key = CASE WHEN $6 THEN ''::bytea \
+                         ELSE sealed_private_key END \
+                         WHERE gun = $1 AND role = $2 AND key_id = $3",
+                    )
+                    .bind(gun)
+                    .bind(role)
+                    .bind(key_id)
+                    .bind(i32::from(hsm.object_id))
+                    .bind(hsm.label.as_str())
+                    .bind(remove_sealed)
+                    .execute(&self.pool)
+                },
+            )
+            .await?;
+        found_key(done.rows_affected(), gun, role, key_id)
+    }
+
+    pub(crate) async fn take_key_off_device(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<bool> {
+        let done = self
+            .query(
+                || format!("move of {gun} {role} key {key_id} off the YubiHSM 2"),
+                || {
+                    sqlx::query(
+                        "UPDATE signet_server_keys SET hsm_object_id = NULL, hsm_label = NULL \
+                         WHERE gun = $1 AND role = $2 AND key_id = $3 \
+                         AND hsm_object_id IS NOT NULL AND octet_length(sealed_private_key) > 0",
+                    )
+                    .bind(gun)
+                    .bind(role)
+                    .bind(key_id)
+                    .execute(&self.pool)
+                },
+            )
+            .await?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        self.server_key(gun, role, key_id)
+            .await?
+            .map(|_| false)
+            .ok_or_else(|| StoreError::KeyNotFound {
+                gun: gun.to_owned(),
+                role: role.to_owned(),
+                key_id: key_id.to_owned(),
+            })
+    }
+
     pub(crate) fn roots(&self) -> BoxStream<'_, StoreResult<StoredRoot>> {
         let what = "read of the stored roots";
         sqlx::query(ALL_ROOTS)
@@ -595,6 +688,8 @@ impl PgStore {
                 .bind(k.state.as_str())
                 .bind(k.created_at)
                 .bind(k.last_used)
+                .bind(k.hsm.as_ref().map(|h| i32::from(h.object_id)))
+                .bind(k.hsm.as_ref().map(|h| h.label.as_str()))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {
@@ -840,6 +935,9 @@ fn key_from_row(row: &PgRow) -> StoreResult<ServerKey> {
     let public_key: Vec<u8> = row.try_get("public_key").map_err(key_decode)?;
     let sealed: Vec<u8> = row.try_get("sealed_private_key").map_err(key_decode)?;
     let created_at: DateTime<Utc> = row.try_get("created_at").map_err(key_decode)?;
+    let object_id: Option<i32> = row.try_get("hsm_object_id").map_err(key_decode)?;
+    let label: Option<String> = row.try_get("hsm_label").map_err(key_decode)?;
+    let hsm = hsm_ref(&gun, &role, object_id.map(i64::from), label)?;
     Ok(ServerKey {
         key_id: row.try_get("key_id").map_err(key_decode)?,
         algorithm: row.try_get("algorithm").map_err(key_decode)?,
@@ -848,6 +946,7 @@ fn key_from_row(row: &PgRow) -> StoreResult<ServerKey> {
         state,
         created_at,
         last_used: row.try_get("last_used").map_err(key_decode)?,
+        hsm,
         gun,
         role,
     })

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -13,15 +15,17 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
 
+use super::checks::hsm_ref;
 use super::checks::{self as batch, check_key_names, found_key};
 use super::copy_compare::{change_differences, classify, file_differences, file_key};
-use super::error::{StoreError, StoreResult};
+use super::error::{StorageFault, StoreError, StoreResult};
+use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome,
     KeyState, NewServerKey, ServerKey, StoredFile, StoredRoot, checksum_of, is_sha256_hex,
     stored_sha256, zero_time,
 };
-use super::{FileUpdate, StoreOptions};
+use super::{FileUpdate, KeyUse, StoreOptions};
 
 /// Embedded SQLite migrations.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -45,6 +49,11 @@ const INSERT_FILE: &str = "INSERT INTO tuf_files \
 const INSERT_CHANGE: &str = "INSERT INTO changefeed (created_at, gun, version, sha256, category) \
      VALUES (?1, ?2, ?3, ?4, ?5)";
 
+/// Marks a server-held key that signed an update active and records its use, inside the
+/// update's transaction.
+const MARK_KEY_USED: &str = "UPDATE signet_server_keys SET state = ?4, last_used = ?5 \
+     WHERE gun = ?1 AND role = ?2 AND key_id = ?3";
+
 const CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
      WHERE id > ?1 ORDER BY id ASC LIMIT ?2";
 const CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category FROM changefeed \
@@ -55,22 +64,22 @@ const GUN_CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, c
      FROM changefeed WHERE gun = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2";
 
 const KEYS_BY_ROLE: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
-     state, created_at, last_used FROM signet_server_keys WHERE gun = ?1 AND role = ?2 \
+     state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys WHERE gun = ?1 AND role = ?2 \
      ORDER BY created_at, key_id";
 
 const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
-     state, created_at, last_used FROM signet_server_keys \
+     state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys \
      WHERE gun = ?1 AND role = ?2 AND key_id = ?3";
 
 const ALL_ROOTS: &str =
     "SELECT gun, version, data FROM tuf_files WHERE role = 'root' AND deleted_at IS NULL";
 
 const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
-     state, created_at, last_used FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
+     state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
 
 const INSERT_KEY_IF_ABSENT: &str = "INSERT INTO signet_server_keys (gun, role, key_id, \
-     algorithm, public_key, sealed_private_key, state, created_at, last_used) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (gun, role, key_id) DO NOTHING";
+     algorithm, public_key, sealed_private_key, state, created_at, last_used, hsm_object_id, \
+     hsm_label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (gun, role, key_id) DO NOTHING";
 
 const COPY_STORED_FILE: &str = "SELECT gun, role, version, data, sha256, created_at, \
      updated_at, deleted_at FROM tuf_files WHERE gun = ?1 AND role = ?2 AND version = ?3";
@@ -95,6 +104,13 @@ const COPY_INSERT_CHANGE: &str = "INSERT INTO changefeed \
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Set when an update or delete failed on the storage (full, read-only, I/O), cleared when
+    /// one commits: while set, the write probe commits a real write to find out whether the
+    /// storage took writes again.
+    write_fault: Arc<AtomicBool>,
+    /// The database file (none in memory), to tell a read-only file system from other I/O
+    /// errors.
+    path: Option<Arc<std::path::Path>>,
 }
 
 impl SqliteStore {
@@ -115,8 +131,11 @@ impl SqliteStore {
             return Ok(Self {
                 reader: pool.clone(),
                 writer: pool,
+                write_fault: Arc::default(),
+                path: None,
             });
         }
+        let path = Some(Arc::from(connect.get_filename()));
         connect = connect
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(opts.acquire_timeout);
@@ -133,7 +152,48 @@ impl SqliteStore {
             .acquire_timeout(opts.acquire_timeout)
             .test_before_acquire(false)
             .connect_lazy_with(connect);
-        Ok(Self { reader, writer })
+        Ok(Self {
+            reader,
+            writer,
+            write_fault: Arc::default(),
+            path,
+        })
+    }
+
+    /// Notes a failed write: a storage fault makes the write probe test the storage for real
+    /// until a write commits again.
+    ///
+    /// SQLite reports a write refused by a file system that turned read-only under it as an
+    /// I/O error; such an error is reported as [`StorageFault::ReadOnly`] when the database file
+    /// cannot be opened for writing because its file system is read-only.
+    fn write_failed(&self, err: StoreError) -> StoreError {
+        if err.storage_fault().is_none() {
+            return err;
+        }
+        self.write_fault.store(true, Ordering::Relaxed);
+        match err {
+            StoreError::Storage {
+                context,
+                fault: StorageFault::Io,
+                source,
+            } if self.on_read_only_file_system() => StoreError::Storage {
+                context,
+                fault: StorageFault::ReadOnly,
+                source,
+            },
+            err => err,
+        }
+    }
+
+    /// Whether the database file is on a read-only file system. Opening it for appending
+    /// writes nothing.
+    fn on_read_only_file_system(&self) -> bool {
+        self.path.as_deref().is_some_and(|path| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
+        })
     }
 
     /// The embedded migrations.
@@ -163,22 +223,43 @@ impl SqliteStore {
             .map_err(|e| StoreError::from_sqlx("ping", e))
     }
 
+    /// Takes the write lock and rolls back. After a write failed on the storage, commits a
+    /// real write instead (the header field `user_version` rewritten with its own value), so
+    /// that health reports the write path down until the storage takes writes again.
     pub(crate) async fn write_probe(&self) -> StoreResult<()> {
-        let err = |e| StoreError::from_sqlx("write probe", e);
-        let tx = self
+        let err = |e| self.write_failed(StoreError::from_sqlx("write probe", e));
+        let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(err)?;
-        tx.rollback().await.map_err(err)
+        if !self.write_fault.load(Ordering::Relaxed) {
+            return tx.rollback().await.map_err(err);
+        }
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query(&format!("PRAGMA user_version = {version}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        self.write_fault.store(false, Ordering::Relaxed);
+        Ok(())
     }
 
-    pub(crate) async fn update_many(&self, gun: &str, updates: &[FileUpdate]) -> StoreResult<()> {
+    pub(crate) async fn update_many(
+        &self,
+        gun: &str,
+        updates: &[FileUpdate],
+        used: &[KeyUse],
+    ) -> StoreResult<()> {
         let batch = batch::prepare(gun, updates)?;
         if batch.rows.is_empty() {
             return Ok(());
         }
-        let err = |e| StoreError::from_sqlx(format!("update of {gun}"), e);
+        let err = |e| self.write_failed(StoreError::from_sqlx(format!("update of {gun}"), e));
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
@@ -227,7 +308,20 @@ impl SqliteStore {
                     .map_err(err)?;
             }
         }
-        tx.commit().await.map_err(err)
+        for u in used {
+            sqlx::query(MARK_KEY_USED)
+                .bind(gun)
+                .bind(&u.role)
+                .bind(&u.key_id)
+                .bind(KeyState::Active.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        self.write_fault.store(false, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn fetch_file<'q>(
@@ -278,7 +372,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn delete(&self, gun: &str) -> StoreResult<bool> {
-        let err = |e| StoreError::from_sqlx(format!("delete of {gun}"), e);
+        let err = |e| self.write_failed(StoreError::from_sqlx(format!("delete of {gun}"), e));
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
@@ -302,6 +396,7 @@ impl SqliteStore {
                 .map_err(err)?;
         }
         tx.commit().await.map_err(err)?;
+        self.write_fault.store(false, Ordering::Relaxed);
         Ok(deleted > 0)
     }
 
@@ -343,8 +438,8 @@ impl SqliteStore {
         check_key_names(&key.gun, &key.role, &key.key_id)?;
         let result = sqlx::query(
             "INSERT INTO signet_server_keys \
-             (gun, role, key_id, algorithm, public_key, sealed_private_key, state, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (gun, role, key_id, algorithm, public_key, sealed_private_key, state, created_at, \
+             hsm_object_id, hsm_label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .bind(&key.gun)
         .bind(&key.role)
@@ -354,6 +449,8 @@ impl SqliteStore {
         .bind(key.sealed_private_key.as_ref())
         .bind(key.state.as_str())
         .bind(Utc::now())
+        .bind(key.hsm.as_ref().map(|h| i32::from(h.object_id)))
+        .bind(key.hsm.as_ref().map(|h| h.label.as_str()))
         .execute(&self.writer)
         .await;
         match result {
@@ -440,6 +537,67 @@ impl SqliteStore {
         found_key(done.rows_affected(), gun, role, key_id)
     }
 
+    pub(crate) async fn put_key_on_device(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+        hsm: &HsmKeyRef,
+        remove_sealed: bool,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE signet_server_keys SET hsm_object_id = ?4, hsm_label = ?5, \
+             sealed_private_key = CASE WHEN ?6 THEN X'' ELSE sealed_private_key END \
+             WHERE gun = ?1 AND role = ?2 AND key_id = ?3",
+        )
+        .bind(gun)
+        .bind(role)
+        .bind(key_id)
+        .bind(i32::from(hsm.object_id))
+        .bind(hsm.label.as_str())
+        .bind(remove_sealed)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| {
+            StoreError::from_sqlx(
+                format!("move of {gun} {role} key {key_id} to the YubiHSM 2"),
+                e,
+            )
+        })?;
+        found_key(done.rows_affected(), gun, role, key_id)
+    }
+
+    pub(crate) async fn take_key_off_device(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &str,
+    ) -> StoreResult<bool> {
+        let ctx = || format!("move of {gun} {role} key {key_id} off the YubiHSM 2");
+        let done = sqlx::query(
+            "UPDATE signet_server_keys SET hsm_object_id = NULL, hsm_label = NULL \
+             WHERE gun = ?1 AND role = ?2 AND key_id = ?3 \
+             AND hsm_object_id IS NOT NULL AND length(sealed_private_key) > 0",
+        )
+        .bind(gun)
+        .bind(role)
+        .bind(key_id)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        self.server_key(gun, role, key_id)
+            .await?
+            .map(|_| false)
+            .ok_or_else(|| StoreError::KeyNotFound {
+                gun: gun.to_owned(),
+                role: role.to_owned(),
+                key_id: key_id.to_owned(),
+            })
+    }
+
     pub(crate) fn roots(&self) -> BoxStream<'_, StoreResult<StoredRoot>> {
         let what = "read of the stored roots";
         sqlx::query(ALL_ROOTS)
@@ -490,6 +648,8 @@ impl SqliteStore {
                 .bind(k.state.as_str())
                 .bind(k.created_at)
                 .bind(k.last_used)
+                .bind(k.hsm.as_ref().map(|h| i32::from(h.object_id)))
+                .bind(k.hsm.as_ref().map(|h| h.label.as_str()))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {
@@ -699,6 +859,9 @@ fn key_from_row(row: &SqliteRow) -> StoreResult<ServerKey> {
     })?;
     let public_key: Vec<u8> = row.try_get("public_key").map_err(decode)?;
     let sealed: Vec<u8> = row.try_get("sealed_private_key").map_err(decode)?;
+    let object_id: Option<i64> = row.try_get("hsm_object_id").map_err(decode)?;
+    let label: Option<String> = row.try_get("hsm_label").map_err(decode)?;
+    let hsm = hsm_ref(&gun, &role, object_id, label)?;
     Ok(ServerKey {
         key_id: row.try_get("key_id").map_err(decode)?,
         algorithm: row.try_get("algorithm").map_err(decode)?,
@@ -707,6 +870,7 @@ fn key_from_row(row: &SqliteRow) -> StoreResult<ServerKey> {
         state,
         created_at: row.try_get("created_at").map_err(decode)?,
         last_used: row.try_get("last_used").map_err(decode)?,
+        hsm,
         gun,
         role,
     })

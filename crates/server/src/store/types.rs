@@ -128,7 +128,17 @@ impl FromStr for KeyState {
     }
 }
 
-/// A server-held key to store. The private key arrives already sealed by the signer.
+/// The YubiHSM 2 object that holds the private half of a server key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HsmKeyRef {
+    /// Object ID of the asymmetric key on the device.
+    pub object_id: u16,
+    /// Its object label (`signet:<role>:<gun tag>`, at most 40 bytes).
+    pub label: String,
+}
+
+/// A server-held key to store. The private key arrives already sealed by the signer, or is
+/// held by a YubiHSM 2 (`hsm`), or both.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewServerKey {
     /// The GUN the key signs for.
@@ -141,10 +151,13 @@ pub struct NewServerKey {
     pub algorithm: String,
     /// The public key object as JSON bytes.
     pub public_key: Bytes,
-    /// The sealed (encrypted) private key bytes.
+    /// The sealed (encrypted) private key bytes; empty when the key has no sealed copy
+    /// (then `hsm` is set).
     pub sealed_private_key: Bytes,
     /// The initial state.
     pub state: KeyState,
+    /// The device object holding the private key, for keys held in a YubiHSM 2.
+    pub hsm: Option<HsmKeyRef>,
 }
 
 impl fmt::Debug for NewServerKey {
@@ -155,6 +168,7 @@ impl fmt::Debug for NewServerKey {
             .field("key_id", &self.key_id)
             .field("algorithm", &self.algorithm)
             .field("state", &self.state)
+            .field("hsm", &self.hsm)
             .finish_non_exhaustive()
     }
 }
@@ -172,7 +186,8 @@ pub struct ServerKey {
     pub algorithm: String,
     /// The public key object as JSON bytes.
     pub public_key: Bytes,
-    /// The sealed (encrypted) private key bytes.
+    /// The sealed (encrypted) private key bytes; empty when the key has no sealed copy
+    /// (then `hsm` is set).
     pub sealed_private_key: Bytes,
     /// The current state.
     pub state: KeyState,
@@ -180,6 +195,17 @@ pub struct ServerKey {
     pub created_at: DateTime<Utc>,
     /// When the key last signed, if ever.
     pub last_used: Option<DateTime<Utc>>,
+    /// The device object holding the private key, for keys held in a YubiHSM 2. Such a key
+    /// signs on the device, whether or not a sealed copy is still stored.
+    pub hsm: Option<HsmKeyRef>,
+}
+
+impl ServerKey {
+    /// Whether the row still holds a sealed copy of the private key.
+    #[must_use]
+    pub fn has_sealed_copy(&self) -> bool {
+        !self.sealed_private_key.is_empty()
+    }
 }
 
 impl fmt::Debug for ServerKey {
@@ -192,6 +218,8 @@ impl fmt::Debug for ServerKey {
             .field("state", &self.state)
             .field("created_at", &self.created_at)
             .field("last_used", &self.last_used)
+            .field("hsm", &self.hsm)
+            .field("sealed_copy", &self.has_sealed_copy())
             .finish_non_exhaustive()
     }
 }

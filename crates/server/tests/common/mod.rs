@@ -126,6 +126,34 @@ impl TestServer {
         }
     }
 
+    /// A router on `store` (whose SQLite file lives in `dir`, if any) with key-encryption key
+    /// `kek` (the other constructors use `[7; 32]`), whose server keys may be held in the
+    /// YubiHSM 2 of `device`.
+    pub fn on_store_with_device(
+        store: Store,
+        kek: [u8; 32],
+        device: Option<signet_server::repo::KeyDevice>,
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
+        let repo = Repo::with_key_device(
+            store.clone(),
+            MetaCache::new(CacheSettings::default()),
+            RepoSettings {
+                kek: std::sync::Arc::new(Kek::from_bytes(kek)),
+                key_algorithm: ServerKeyAlgorithm::Ecdsa,
+            },
+            device,
+        );
+        let state = AppState::new(repo, HttpSettings::default(), None);
+        Self {
+            router: router(state.clone()),
+            store,
+            state,
+            _dir: dir,
+            _schema: None,
+        }
+    }
+
     /// A router on a fresh Postgres schema; `None` (skip) when Postgres is down and CI unset.
     pub async fn postgres() -> Option<Self> {
         let schema = std::sync::Arc::new(PgSchema::new().await?);

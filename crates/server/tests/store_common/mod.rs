@@ -10,7 +10,7 @@ use futures_util::TryStreamExt as _;
 use sha2::{Digest, Sha256};
 use signet_server::store::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, CopiedChange, CopiedFile, CopyOutcome, FileUpdate,
-    KeyState, NewServerKey, ServerKey, Store, StoreError,
+    KeyState, KeyUse, NewServerKey, ServerKey, Store, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -25,7 +25,7 @@ macro_rules! store_suite {
             changefeed_paging, changefeed_per_gun, concurrent_writers_one_winner,
             server_keys, name_and_version_limits, ping_and_close,
             cancelled_writes_leave_nothing_open, roots_stream, server_keys_in_bulk,
-            copy_sessions);
+            copy_sessions, key_use_is_recorded_with_the_update);
     };
     ($harness:path; $($name:ident),+ $(,)?) => {
         $(
@@ -579,7 +579,63 @@ fn key(gun: &str, role: &str, key_id: &str, state: KeyState) -> NewServerKey {
         public_key: Bytes::from(format!("{{\"keytype\":\"ecdsa\",\"id\":\"{key_id}\"}}")),
         sealed_private_key: Bytes::from(format!("sealed-secret-{key_id}").into_bytes()),
         state,
+        hsm: None,
     }
+}
+
+/// The use of the keys that signed an update is recorded in the update's transaction: an
+/// accepted update marks them active and sets `last_used`; a refused one changes nothing.
+pub async fn key_use_is_recorded_with_the_update(store: Store) {
+    let gun = "example.com/key-use";
+    store
+        .put_server_key(&key(gun, "timestamp", "t1", KeyState::Pending))
+        .await
+        .unwrap();
+    store
+        .put_server_key(&key(gun, "snapshot", "s1", KeyState::Pending))
+        .await
+        .unwrap();
+    let used = |role: &str, key_id: &str| KeyUse {
+        role: role.to_owned(),
+        key_id: key_id.to_owned(),
+    };
+    let state = |keys: Vec<ServerKey>| {
+        keys.into_iter()
+            .map(|k| (k.key_id, k.state, k.last_used.is_some()))
+            .collect::<Vec<_>>()
+    };
+    store.update_many(gun, &[up("root", 1)]).await.unwrap();
+    // Refused (root 1 exists): nothing recorded.
+    let err = store
+        .update_many_using_keys(gun, &[up("root", 1)], &[used("timestamp", "t1")])
+        .await
+        .unwrap_err();
+    assert_old_version(err, gun, "root", 1);
+    assert_eq!(
+        state(store.server_keys(gun, "timestamp").await.unwrap()),
+        [("t1".to_owned(), KeyState::Pending, false)]
+    );
+    // Accepted: both keys active and used; a key ID the store does not hold is ignored.
+    let before = Utc::now() - Duration::seconds(2);
+    store
+        .update_many_using_keys(
+            gun,
+            &[up("snapshot", 1), up("timestamp", 1)],
+            &[
+                used("timestamp", "t1"),
+                used("snapshot", "s1"),
+                used("timestamp", "unknown"),
+            ],
+        )
+        .await
+        .unwrap();
+    for role in ["timestamp", "snapshot"] {
+        let keys = store.server_keys(gun, role).await.unwrap();
+        assert_eq!(keys.len(), 1, "{role}");
+        assert_eq!(keys[0].state, KeyState::Active, "{role}");
+        assert!(keys[0].last_used.is_some_and(|t| t > before), "{role}");
+    }
+    assert_eq!(latest_version(&store, gun, "timestamp").await, 1);
 }
 
 pub async fn server_keys(store: Store) {
@@ -797,7 +853,7 @@ pub async fn ping_and_close(store: Store) {
             .iter()
             .map(|(v, _)| *v)
             .collect::<Vec<_>>(),
-        [1, 2, 3]
+        [1, 2, 3, 4]
     );
     store.close().await;
     let err = store.ping().await.unwrap_err();
@@ -820,6 +876,7 @@ pub async fn cancelled_writes_leave_nothing_open(store: Store) {
         public_key: Bytes::from_static(b"public"),
         sealed_private_key: Bytes::from_static(b"sealed"),
         state: KeyState::Active,
+        hsm: None,
     };
     store.put_server_key(&key).await.unwrap();
     for i in 0..400_u64 {
@@ -933,6 +990,7 @@ fn held_key(key_id: &str, state: KeyState, created: i64, used: Option<i64>) -> S
         state,
         created_at: at(created),
         last_used: used.map(at),
+        hsm: None,
     }
 }
 

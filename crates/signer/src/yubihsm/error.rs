@@ -151,6 +151,17 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// The object holds another key than the one expected there.
+    #[error("YubiHSM 2 object {object_id:#06x} holds key {found}, not the expected key {expected}")]
+    ObjectHoldsOtherKey {
+        /// The object ID.
+        object_id: u16,
+        /// The key ID expected there.
+        expected: String,
+        /// The key ID of the key the object holds.
+        found: String,
+    },
+
     /// An object with this ID and type already exists.
     #[error("YubiHSM 2 object {object_id:#06x} ({what}) already exists")]
     ObjectExists {
@@ -221,6 +232,9 @@ impl Error {
         match self {
             Self::Device { key_id, .. } => key_id.as_deref(),
             Self::KeyNotFound { key_id }
+            | Self::ObjectHoldsOtherKey {
+                expected: key_id, ..
+            }
             | Self::MessageTooLong { key_id, .. }
             | Self::BadSignature { key_id, .. }
             | Self::Certificate { key_id, .. } => Some(key_id),

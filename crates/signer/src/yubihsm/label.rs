@@ -104,6 +104,12 @@ pub(crate) fn gun_tag(gun: &str) -> String {
     sha256_hex(gun, GUN_TAG_LEN)
 }
 
+/// The object label signet gives a key for `role` and `gun`: `signet:<role>:<gun tag>` (see
+/// the module documentation of [`crate::yubihsm`]).
+pub fn key_label(role: &str, gun: Option<&str>) -> String {
+    encode_label(role, gun)
+}
+
 /// The label of a key for `role` and `gun` (see the module documentation).
 pub(crate) fn encode_label(role: &str, gun: Option<&str>) -> String {
     let role_part = if label_safe_role(role) {

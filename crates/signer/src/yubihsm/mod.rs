@@ -68,6 +68,7 @@ pub use config::{
     PASSWORD_ENV, YubiHsmConfig,
 };
 pub use error::{Error, Result};
+pub use label::key_label;
 pub use signer::{MAX_ED25519_MESSAGE_LEN, YubiHsmSigner};
 pub use store::{DeviceKeyInfo, FIRST_OBJECT_ID, LAST_OBJECT_ID, YubiHsmKeyStore};
 

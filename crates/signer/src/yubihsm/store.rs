@@ -88,6 +88,10 @@ pub struct YubiHsmKeyStore {
     domain: Domain,
     /// Which new keys the `KeyStore` trait methods take.
     new_keys: NewKeyRoles,
+    /// Whether new keys get `EXPORTABLE_UNDER_WRAP`.
+    exportable: bool,
+    /// Whether new keys get an opaque metadata object next to them.
+    metadata_objects: bool,
     /// Known keys by canonical ID; `None` until the device has been scanned.
     index: Mutex<Option<BTreeMap<KeyId, DeviceKey>>>,
     /// Serialises object-ID allocation with object creation.
@@ -195,6 +199,8 @@ impl YubiHsmKeyStore {
             connector: connector.to_owned(),
             domain: Domain::DOM1,
             new_keys: NewKeyRoles::default(),
+            exportable: true,
+            metadata_objects: true,
             index: Mutex::new(None),
             allocation: Mutex::new(()),
         }
@@ -217,6 +223,26 @@ impl YubiHsmKeyStore {
     #[must_use]
     pub fn with_new_keys(mut self, roles: NewKeyRoles) -> Self {
         self.new_keys = roles;
+        self
+    }
+
+    /// Whether keys generated or imported from now on may be exported under a wrap key
+    /// (`true`, the default: they can be backed up with
+    /// [`export_wrapped`](Self::export_wrapped)). With `false` new keys get only their signing
+    /// capability: their private half can never leave the device, not even wrapped.
+    #[must_use]
+    pub fn with_exportable_keys(mut self, exportable: bool) -> Self {
+        self.exportable = exportable;
+        self
+    }
+
+    /// Whether keys generated or imported from now on get an opaque metadata object with
+    /// their full role, GUN and key ID (`true`, the default). Without it a key takes one
+    /// object slot instead of two; its label still names its role and a tag of its GUN, and
+    /// an application that records the object ID elsewhere (a database) loses nothing.
+    #[must_use]
+    pub fn with_metadata_objects(mut self, metadata_objects: bool) -> Self {
+        self.metadata_objects = metadata_objects;
         self
     }
 
@@ -311,7 +337,8 @@ impl YubiHsmKeyStore {
         role: &str,
         gun: Option<&str>,
     ) -> Result<YubiHsmSigner> {
-        let (device_algorithm, capabilities) = device_algorithm(algorithm, "new key")?;
+        let (device_algorithm, capabilities) =
+            device_algorithm(algorithm, "new key", self.exportable)?;
         let gun = checked_attributes(role, gun)?;
         let label = object_label(&label::encode_label(role, gun.as_deref()))?;
         let _allocation = lock(&self.allocation);
@@ -347,8 +374,38 @@ impl YubiHsmKeyStore {
         role: &str,
         gun: Option<&str>,
     ) -> Result<DeviceKeyInfo> {
+        // Checked before the device is searched.
+        device_algorithm(key.algorithm(), key.key_id().as_str(), self.exportable)?;
+        checked_attributes(role, gun)?;
+        let previous = self.find(key.key_id())?;
+        let new = self.put_key(key, role, gun)?;
+        if let Some(old) = previous
+            && old.details.object_id != new.object_id
+        {
+            self.delete_objects(old.details.object_id);
+        }
+        Ok(new)
+    }
+
+    /// Imports an existing key for `role`/`gun` as a new object, without looking for (or
+    /// replacing) a copy already on the device: one `put asymmetric key` and, with metadata
+    /// objects, one `put opaque`. The device's public key is checked against the key's.
+    ///
+    /// The scalar or seed is handed to the device client in a buffer the client does not
+    /// zeroize.
+    ///
+    /// # Errors
+    ///
+    /// As [`import_key`](Self::import_key); [`Error::InvalidPublicKey`] when the device
+    /// reports another key than the one imported (the new object is removed again).
+    pub fn put_key(
+        &self,
+        key: &PrivateKey,
+        role: &str,
+        gun: Option<&str>,
+    ) -> Result<DeviceKeyInfo> {
         let (device_algorithm, capabilities) =
-            device_algorithm(key.algorithm(), key.key_id().as_str())?;
+            device_algorithm(key.algorithm(), key.key_id().as_str(), self.exportable)?;
         let gun = checked_attributes(role, gun)?;
         let secret: Zeroizing<Vec<u8>> = match key.algorithm() {
             KeyAlgorithm::Ecdsa => key.ecdsa_parts().map(|(scalar, _)| scalar),
@@ -360,7 +417,6 @@ impl YubiHsmKeyStore {
             key: key.key_id().to_string(),
             algorithm: key.algorithm().to_string(),
         })?;
-        let previous = self.find(key.key_id())?;
         let label = object_label(&label::encode_label(role, gun.as_deref()))?;
         let allocation = lock(&self.allocation);
         let object_id = self.create_with_free_id("asymmetric key", |id| {
@@ -386,10 +442,34 @@ impl YubiHsmKeyStore {
                 ),
             });
         }
-        if let Some(old) = previous {
-            self.delete_objects(old.details.object_id);
-        }
         Ok(new.details)
+    }
+
+    /// The signer for the key stored under object ID `object_id`, which must be key `key_id`:
+    /// one device round trip (its public key), no scan of the device and no label check. For
+    /// applications that record the object ID of each key themselves.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ObjectNotFound`] when there is no asymmetric key with that ID,
+    /// [`Error::ObjectHoldsOtherKey`] when it holds another key, device errors.
+    pub fn signer_for_object(&self, object_id: u16, key_id: &KeyId) -> Result<YubiHsmSigner> {
+        let public = match self.public_key(object_id) {
+            Ok(public) => public,
+            Err(e) if e.device_error() == Some(DeviceErrorKind::ObjectNotFound) => {
+                return Err(Error::ObjectNotFound { object_id });
+            }
+            Err(e) => return Err(e),
+        };
+        let found = public.public.key_id();
+        if found != *key_id {
+            return Err(Error::ObjectHoldsOtherKey {
+                object_id,
+                expected: key_id.to_string(),
+                found: found.to_string(),
+            });
+        }
+        Ok(YubiHsmSigner::new(self.client.clone(), object_id, public))
     }
 
     /// Deletes key `key_id` and its metadata object from the device.
@@ -599,6 +679,9 @@ impl YubiHsmKeyStore {
             role: role.to_owned(),
             gun,
         };
+        if !self.metadata_objects {
+            return Ok(device_key(&info, public, Some(metadata)));
+        }
         self.client
             .put_opaque(
                 object_id,
@@ -815,15 +898,21 @@ fn allocate(
 fn device_algorithm(
     algorithm: KeyAlgorithm,
     key: &str,
+    exportable: bool,
 ) -> Result<(asymmetric::Algorithm, Capability)> {
+    let export = if exportable {
+        Capability::EXPORTABLE_UNDER_WRAP
+    } else {
+        Capability::empty()
+    };
     match algorithm {
         KeyAlgorithm::Ecdsa => Ok((
             asymmetric::Algorithm::EcP256,
-            Capability::SIGN_ECDSA | Capability::EXPORTABLE_UNDER_WRAP,
+            Capability::SIGN_ECDSA | export,
         )),
         KeyAlgorithm::Ed25519 => Ok((
             asymmetric::Algorithm::Ed25519,
-            Capability::SIGN_EDDSA | Capability::EXPORTABLE_UNDER_WRAP,
+            Capability::SIGN_EDDSA | export,
         )),
         KeyAlgorithm::Rsa => Err(Error::UnsupportedAlgorithm {
             key: key.to_owned(),
