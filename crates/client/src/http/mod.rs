@@ -79,6 +79,20 @@ pub(crate) fn has_invalid_token(headers: &HeaderMap) -> bool {
         .any(|e| e == "invalid_token")
 }
 
+/// The first `limit` bytes of a response's body (for an error message); the rest is dropped,
+/// and a transport failure just ends the body.
+pub(crate) async fn read_prefix(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
+        if room <= chunk.len() {
+            break;
+        }
+    }
+    body
+}
+
 /// A header's value as a number.
 pub(crate) fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers

@@ -14,7 +14,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH};
 use serde::Deserialize;
 
 use super::auth::{self, Credentials};
-use super::{error_chain, header_u64};
+use super::{error_chain, header_u64, read_prefix};
 
 /// Largest token service answer read (1 MiB).
 pub const MAX_TOKEN_RESPONSE_SIZE: u64 = 1 << 20;
@@ -182,17 +182,9 @@ pub(crate) async fn fetch(
         .map_err(|e| TokenError::Send(error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
-        let mut body = Vec::new();
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let room = MAX_REFUSAL_BODY.saturating_sub(body.len());
-            body.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
-            if room <= chunk.len() {
-                break;
-            }
-        }
         return Err(TokenError::Status {
             status: status.as_u16(),
-            body,
+            body: read_prefix(&mut response, MAX_REFUSAL_BODY).await,
         });
     }
     if header_u64(response.headers(), CONTENT_LENGTH.as_str())

@@ -480,17 +480,8 @@ impl Session {
 /// The registry's message from an error body: the `errors` envelope as `CODE: message; …`, or
 /// the start of a text body. Reads at most [`MAX_ERROR_BODY_SIZE`].
 pub(super) async fn error_message(mut response: Response) -> String {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = usize::try_from(MAX_ERROR_BODY_SIZE)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room <= chunk.len() {
-            break;
-        }
-    }
-    summarize_error_body(&body)
+    let limit = usize::try_from(MAX_ERROR_BODY_SIZE).unwrap_or(usize::MAX);
+    summarize_error_body(&http::read_prefix(&mut response, limit).await)
 }
 
 pub(super) fn summarize_error_body(body: &[u8]) -> String {
