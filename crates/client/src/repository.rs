@@ -88,7 +88,7 @@ pub struct Repository {
     pinning: TrustPinning,
     crypto: CryptoService,
     progress: Option<ProgressCallback>,
-    verified: Option<update::Repository>,
+    verified: Option<update::TrustedMetadata>,
 }
 
 impl fmt::Debug for Repository {

@@ -49,6 +49,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod authoring;
 mod b64;
 pub mod cjson;
 pub mod error;
@@ -56,7 +57,6 @@ mod gonull;
 pub mod key;
 pub mod metadata;
 pub mod notary;
-pub mod repo;
 pub mod role;
 pub mod signature;
 #[cfg(test)]

@@ -7,8 +7,8 @@ mod update_support;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
+use signet_tuf::authoring::{self, SnapshotBuilder};
 use signet_tuf::metadata::{Envelope, Expires, FileMeta, Metadata as _, Root, Snapshot, Timestamp};
-use signet_tuf::repo::{self, SnapshotBuilder};
 use signet_tuf::{Error, role, verify};
 use update_support::{GUN, Repo, TestKey, sign_file};
 
@@ -19,14 +19,19 @@ fn t0() -> DateTime<Utc> {
 
 #[test]
 fn default_expiries_are_notarys_with_nanoseconds() {
-    let e = |r| repo::default_expires(r, t0()).unwrap().as_str().to_owned();
+    let e = |r| {
+        authoring::default_expires(r, t0())
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
     assert_eq!(e(role::ROOT), "2036-11-20T15:13:27.103855892Z");
     assert_eq!(e(role::TARGETS), "2029-11-22T15:13:27.103855892Z");
     assert_eq!(e("targets/releases"), "2029-11-22T15:13:27.103855892Z");
     assert_eq!(e(role::SNAPSHOT), "2029-11-22T15:13:27.103855892Z");
     assert_eq!(e(role::TIMESTAMP), "2026-12-07T15:13:27.103855892Z");
     assert!(matches!(
-        repo::default_expires("mirror", t0()),
+        authoring::default_expires("mirror", t0()),
         Err(Error::InvalidRole { ref role, .. }) if role == "mirror"
     ));
 }
@@ -34,16 +39,16 @@ fn default_expiries_are_notarys_with_nanoseconds() {
 #[test]
 fn bump_increments_the_version_and_resets_the_expiry() {
     let mut t = signet_tuf::metadata::Targets::new(0, Expires::from_utc(t0()));
-    repo::bump(&mut t, "targets/x", t0()).unwrap();
+    authoring::bump(&mut t, "targets/x", t0()).unwrap();
     assert_eq!(t.version, 1);
-    assert_eq!(t.expires.utc(), t0() + repo::TARGETS_EXPIRY);
-    repo::bump(&mut t, "targets/x", t0() + Duration::days(1)).unwrap();
+    assert_eq!(t.expires.utc(), t0() + authoring::TARGETS_EXPIRY);
+    authoring::bump(&mut t, "targets/x", t0() + Duration::days(1)).unwrap();
     assert_eq!(t.version, 2);
     assert_eq!(
         t.expires.utc(),
-        t0() + Duration::days(1) + repo::TARGETS_EXPIRY
+        t0() + Duration::days(1) + authoring::TARGETS_EXPIRY
     );
-    let env = repo::prepare(t.clone(), "targets/x", t0()).unwrap();
+    let env = authoring::prepare(t.clone(), "targets/x", t0()).unwrap();
     assert_eq!(env.signed().version, 3);
     assert!(env.signatures().is_empty());
     assert_eq!(
@@ -52,7 +57,7 @@ fn bump_increments_the_version_and_resets_the_expiry() {
     );
     t.version = i64::MAX;
     assert!(matches!(
-        repo::bump(&mut t, "targets/x", t0()),
+        authoring::bump(&mut t, "targets/x", t0()),
         Err(Error::InvalidMetadata { .. })
     ));
 }
@@ -62,10 +67,10 @@ fn near_expiry_means_within_six_calendar_months() {
     let now = Utc.with_ymd_and_hms(2030, 8, 31, 0, 0, 0).unwrap();
     let at = |y, m, d| Expires::from_utc(Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap());
     // Six months after Aug 31 is Feb 28 (clamped).
-    assert!(repo::near_expiry(&at(2031, 2, 27), now));
-    assert!(!repo::near_expiry(&at(2031, 2, 28), now));
-    assert!(!repo::near_expiry(&at(2031, 6, 1), now));
-    assert!(repo::near_expiry(&at(2030, 1, 1), now));
+    assert!(authoring::near_expiry(&at(2031, 2, 27), now));
+    assert!(!authoring::near_expiry(&at(2031, 2, 28), now));
+    assert!(!authoring::near_expiry(&at(2031, 6, 1), now));
+    assert!(authoring::near_expiry(&at(2030, 1, 1), now));
     assert!(at(2030, 1, 1).is_expired(now));
 }
 
@@ -89,7 +94,7 @@ fn first_snapshot_records_exact_bytes_and_starts_at_version_one() {
         env.signing_bytes(),
         signet_tuf::metadata::signing_bytes(s).unwrap()
     );
-    repo::check_snapshot_matches(s, [(role::ROOT, &root[..]), (role::TARGETS, &targets[..])])
+    authoring::check_snapshot_matches(s, [(role::ROOT, &root[..]), (role::TARGETS, &targets[..])])
         .unwrap();
 }
 
@@ -143,21 +148,21 @@ fn snapshot_without_targets_is_refused() {
 #[test]
 fn timestamp_records_the_snapshot_bytes() {
     let snapshot = b"snapshot bytes".to_vec();
-    let first = repo::build_timestamp(None, &snapshot, t0()).unwrap();
+    let first = authoring::build_timestamp(None, &snapshot, t0()).unwrap();
     let ts = first.signed();
     assert_eq!(ts.version, 1);
     assert_eq!(ts.expires.as_str(), "2026-12-07T15:13:27.103855892Z");
     assert_eq!(ts.snapshot_meta(), Some(&FileMeta::from_bytes(&snapshot)));
-    repo::check_timestamp_matches(ts, &snapshot).unwrap();
+    authoring::check_timestamp_matches(ts, &snapshot).unwrap();
     assert!(matches!(
-        repo::check_timestamp_matches(ts, b"other"),
+        authoring::check_timestamp_matches(ts, b"other"),
         Err(Error::ChecksumMismatch { .. })
     ));
 
     let mut prev = ts.clone();
     prev.version = 41;
     prev.unknown.insert("x-extra".into(), serde_json::json!(1));
-    let next = repo::build_timestamp(Some(&prev), b"new", t0()).unwrap();
+    let next = authoring::build_timestamp(Some(&prev), b"new", t0()).unwrap();
     assert_eq!(next.signed().version, 42);
     assert_eq!(next.signed().meta.len(), 1);
     assert_eq!(next.signed().unknown["x-extra"], 1);
@@ -174,8 +179,8 @@ fn built_documents_verify_once_signed() {
     verify::verify_snapshot(&snapshot, &repo.root).unwrap();
     let ts = Envelope::<Timestamp>::parse(&repo.timestamp_file).unwrap();
     verify::verify_timestamp(&ts, &repo.root).unwrap();
-    repo::check_timestamp_matches(ts.signed(), &repo.snapshot_file).unwrap();
-    repo::check_snapshot_matches(
+    authoring::check_timestamp_matches(ts.signed(), &repo.snapshot_file).unwrap();
+    authoring::check_snapshot_matches(
         snapshot.signed(),
         [
             (role::ROOT, repo.root_file.as_slice()),
@@ -186,23 +191,23 @@ fn built_documents_verify_once_signed() {
     // A snapshot that does not describe the uploaded targets would leave the repository
     // unverifiable.
     assert!(matches!(
-        repo::check_snapshot_matches(snapshot.signed(), [(role::TARGETS, &b"other"[..])]),
+        authoring::check_snapshot_matches(snapshot.signed(), [(role::TARGETS, &b"other"[..])]),
         Err(Error::ChecksumMismatch { ref role, .. }) if role == "targets"
     ));
     assert!(matches!(
-        repo::check_snapshot_matches(snapshot.signed(), [("targets/x", &b"x"[..])]),
+        authoring::check_snapshot_matches(snapshot.signed(), [("targets/x", &b"x"[..])]),
         Err(Error::InvalidMetadata { .. })
     ));
 }
 
 #[test]
 fn root_version_must_stay_or_step_by_one() {
-    repo::check_root_version_step(None, 1).unwrap();
-    repo::check_root_version_step(None, 2).unwrap();
-    repo::check_root_version_step(Some(3), 3).unwrap();
-    repo::check_root_version_step(Some(3), 4).unwrap();
+    authoring::check_root_version_step(None, 1).unwrap();
+    authoring::check_root_version_step(None, 2).unwrap();
+    authoring::check_root_version_step(Some(3), 3).unwrap();
+    authoring::check_root_version_step(Some(3), 4).unwrap();
     for (cur, new) in [(None, 3), (Some(3), 5), (Some(3), 2)] {
-        let err = repo::check_root_version_step(cur, new).unwrap_err();
+        let err = authoring::check_root_version_step(cur, new).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -217,15 +222,15 @@ fn root_version_must_stay_or_step_by_one() {
 fn server_can_sign_only_with_enough_listed_keys() {
     let repo = Repo::new();
     let held: BTreeSet<_> = [repo.timestamp_key.id()].into();
-    repo::check_can_sign(&repo.root, role::TIMESTAMP, &held).unwrap();
+    authoring::check_can_sign(&repo.root, role::TIMESTAMP, &held).unwrap();
     assert!(matches!(
-        repo::check_can_sign(&repo.root, role::SNAPSHOT, &held),
+        authoring::check_can_sign(&repo.root, role::SNAPSHOT, &held),
         Err(Error::ThresholdNotMet { ref role, threshold: 1, valid: 0 }) if role == "snapshot"
     ));
     let mut root = repo.root;
     root.roles.get_mut(role::TIMESTAMP).unwrap().threshold = 2;
     assert!(matches!(
-        repo::check_can_sign(&root, role::TIMESTAMP, &held),
+        authoring::check_can_sign(&root, role::TIMESTAMP, &held),
         Err(Error::ThresholdNotMet {
             threshold: 2,
             valid: 1,
@@ -234,10 +239,10 @@ fn server_can_sign_only_with_enough_listed_keys() {
     ));
     root.roles.get_mut(role::TIMESTAMP).unwrap().threshold = 0;
     assert!(matches!(
-        repo::check_can_sign(&root, role::TIMESTAMP, &held),
+        authoring::check_can_sign(&root, role::TIMESTAMP, &held),
         Err(Error::InvalidThreshold { .. })
     ));
-    assert!(repo::check_can_sign(&root, "mirror", &held).is_err());
+    assert!(authoring::check_can_sign(&root, "mirror", &held).is_err());
 }
 
 #[test]
@@ -247,7 +252,8 @@ fn replacing_keys_removes_unused_keys_but_keeps_old_root_keys() {
     let old_targets = repo.targets_keys[0].id();
     let new_targets = TestKey::ecdsa();
     let removed =
-        repo::replace_base_keys(&mut root, role::TARGETS, &[new_targets.public().clone()]).unwrap();
+        authoring::replace_base_keys(&mut root, role::TARGETS, &[new_targets.public().clone()])
+            .unwrap();
     assert_eq!(removed, std::slice::from_ref(&old_targets));
     assert!(!root.keys.contains_key(&old_targets));
     assert_eq!(root.roles[role::TARGETS].keyids, [new_targets.id()]);
@@ -255,7 +261,7 @@ fn replacing_keys_removes_unused_keys_but_keeps_old_root_keys() {
     let old_root = repo.root_keys[0].id();
     let new_root = TestKey::root(GUN);
     let removed =
-        repo::replace_base_keys(&mut root, role::ROOT, &[new_root.public().clone()]).unwrap();
+        authoring::replace_base_keys(&mut root, role::ROOT, &[new_root.public().clone()]).unwrap();
     assert!(removed.is_empty());
     assert!(root.keys.contains_key(&old_root));
     assert_eq!(root.roles[role::ROOT].keyids, [new_root.id()]);
@@ -263,31 +269,32 @@ fn replacing_keys_removes_unused_keys_but_keeps_old_root_keys() {
 
     // A key still used by another role stays.
     let shared = repo.snapshot_key.public().clone();
-    let removed = repo::replace_base_keys(&mut root, role::TARGETS, &[shared]).unwrap();
+    let removed = authoring::replace_base_keys(&mut root, role::TARGETS, &[shared]).unwrap();
     assert_eq!(removed, [new_targets.id()]);
     let removed =
-        repo::replace_base_keys(&mut root, role::TARGETS, &[new_targets.public().clone()]).unwrap();
+        authoring::replace_base_keys(&mut root, role::TARGETS, &[new_targets.public().clone()])
+            .unwrap();
     assert!(
         removed.is_empty(),
         "the snapshot key is still the snapshot role's"
     );
 
-    assert!(repo::replace_base_keys(&mut root, "targets/a", &[]).is_err());
-    assert!(repo::replace_base_keys(&mut root, role::TARGETS, &[]).is_err());
+    assert!(authoring::replace_base_keys(&mut root, "targets/a", &[]).is_err());
+    assert!(authoring::replace_base_keys(&mut root, role::TARGETS, &[]).is_err());
 }
 
 #[test]
 fn a_rotated_root_needs_the_old_and_the_new_root_keys() {
     let repo = Repo::new();
     let loaded = repo.root.clone();
-    let same = repo::root_signing_requirements(&loaded, &loaded).unwrap();
+    let same = authoring::root_signing_requirements(&loaded, &loaded).unwrap();
     assert_eq!(same.len(), 1);
 
     let mut new = loaded.clone();
     let new_key = TestKey::root(GUN);
-    repo::replace_base_keys(&mut new, role::ROOT, &[new_key.public().clone()]).unwrap();
-    repo::bump(&mut new, role::ROOT, t0()).unwrap();
-    let reqs = repo::root_signing_requirements(&loaded, &new).unwrap();
+    authoring::replace_base_keys(&mut new, role::ROOT, &[new_key.public().clone()]).unwrap();
+    authoring::bump(&mut new, role::ROOT, t0()).unwrap();
+    let reqs = authoring::root_signing_requirements(&loaded, &new).unwrap();
     assert_eq!(reqs.len(), 2);
     assert!(reqs[0].keys.contains_key(&repo.root_keys[0].id()));
     assert!(reqs[1].keys.contains_key(&new_key.id()));
@@ -295,21 +302,21 @@ fn a_rotated_root_needs_the_old_and_the_new_root_keys() {
     let both =
         Envelope::<Root>::parse(&sign_file(new.clone(), &[&repo.root_keys[0], &new_key])).unwrap();
     for r in &reqs {
-        repo::check_requirement(role::ROOT, &both, r).unwrap();
+        authoring::check_requirement(role::ROOT, &both, r).unwrap();
     }
     let only_new = Envelope::<Root>::parse(&sign_file(new.clone(), &[&new_key])).unwrap();
     assert!(matches!(
-        repo::check_requirement(role::ROOT, &only_new, &reqs[0]),
+        authoring::check_requirement(role::ROOT, &only_new, &reqs[0]),
         Err(Error::ThresholdNotMet {
             threshold: 1,
             valid: 0,
             ..
         })
     ));
-    repo::check_requirement(role::ROOT, &only_new, &reqs[1]).unwrap();
+    authoring::check_requirement(role::ROOT, &only_new, &reqs[1]).unwrap();
     let unsigned = Envelope::from_signed(new.clone()).unwrap();
     assert!(matches!(
-        repo::check_requirement(role::ROOT, &unsigned, &reqs[1]),
+        authoring::check_requirement(role::ROOT, &unsigned, &reqs[1]),
         Err(Error::NoSignatures { .. })
     ));
 
@@ -317,7 +324,7 @@ fn a_rotated_root_needs_the_old_and_the_new_root_keys() {
     let mut stricter = loaded.clone();
     stricter.roles.get_mut(role::ROOT).unwrap().threshold = 2;
     assert_eq!(
-        repo::root_signing_requirements(&loaded, &stricter)
+        authoring::root_signing_requirements(&loaded, &stricter)
             .unwrap()
             .len(),
         2

@@ -39,7 +39,7 @@ fn first_use_fetches_root_then_the_chain_and_lists_what_to_cache() {
         ]
     );
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
-    let r = &out.repository;
+    let r = &out.trusted;
     assert_eq!(r.gun(), GUN);
     assert_eq!(r.root().version(), 1);
     assert_eq!(r.targets().unwrap().version(), 2);
@@ -110,7 +110,7 @@ fn cached_root_is_not_fetched_and_unchanged_files_come_from_the_cache() {
     let out = second.ok();
     assert_eq!(out.cache_writes.len(), 1);
     assert_eq!(out.cache_writes[0].role, "timestamp");
-    assert_eq!(out.repository.list_targets(&[]).len(), 1);
+    assert_eq!(out.trusted.list_targets(&[]).len(), 1);
 
     // A new publish changes targets: snapshot and targets are fetched again.
     repo.add_target(role::TARGETS, "v2", b"two");
@@ -119,7 +119,7 @@ fn cached_root_is_not_fetched_and_unchanged_files_come_from_the_cache() {
     assert_eq!(third.log.len(), 3);
     let names: Vec<String> = third
         .ok()
-        .repository
+        .trusted
         .list_targets(&[])
         .into_iter()
         .map(|t| t.name)
@@ -152,7 +152,7 @@ fn offline_with_a_full_cache_uses_the_cached_timestamp_with_a_warning() {
     );
     assert!(out.cache_writes.is_empty());
     assert_eq!(
-        out.repository.get_target_by_name("v1", &[]).unwrap().role,
+        out.trusted.get_target_by_name("v1", &[]).unwrap().role,
         "targets"
     );
 }

@@ -52,7 +52,7 @@ fn delegations_are_loaded_in_pre_order() {
     );
     let out = run.ok();
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
-    assert_eq!(out.repository.all_targets_roles().len(), 5);
+    assert_eq!(out.trusted.all_targets_roles().len(), 5);
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn paths_are_restricted_by_every_ancestor() {
     let repo = tree();
     let r = update(&repo.cache_with_root(), &repo.server, now())
         .ok()
-        .repository;
+        .trusted;
     let names: Vec<(String, String)> = r
         .list_targets(&[])
         .into_iter()
@@ -97,7 +97,7 @@ fn target_resolution_follows_role_priority_and_shadowing() {
     let repo = tree();
     let r = update(&repo.cache_with_root(), &repo.server, now())
         .ok()
-        .repository;
+        .trusted;
     let content = |t: &signet_tuf::update::TargetWithRole| t.meta.length;
 
     // Breadth-first from targets: a is listed before b.
@@ -181,7 +181,7 @@ fn delegations_deeper_than_the_limit_are_skipped() {
             reason: SkipReason::TooDeep { limit: 2 },
         }]
     );
-    assert!(out.repository.get_target_by_name("deep", &[]).is_err());
+    assert!(out.trusted.get_target_by_name("deep", &[]).is_err());
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn a_role_listed_twice_is_loaded_once() {
     repo.publish(&[role::TARGETS, "targets/twice"]);
     let run = update(&repo.cache_with_root(), &repo.server, now());
     assert_eq!(fetched_roles(&run.log), ["targets/twice"]);
-    let r = run.ok().repository;
+    let r = run.ok().trusted;
     assert_eq!(r.all_target_metadata_by_name("t").unwrap().len(), 1);
 }
 
@@ -302,7 +302,7 @@ fn path_hash_prefixes_are_honoured() {
     repo.publish(&[role::TARGETS, "targets/bin"]);
     let r = update(&repo.cache_with_root(), &repo.server, now())
         .ok()
-        .repository;
+        .trusted;
     assert_eq!(
         r.get_target_by_name(inside, &[]).unwrap().role,
         "targets/bin"

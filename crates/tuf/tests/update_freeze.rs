@@ -90,7 +90,7 @@ fn expired_cached_root_is_replaced_by_the_newest_root() {
     let run = update(&cache, &repo.server, now());
     assert_eq!(run.log[0], "root.json");
     let out = run.ok();
-    assert_eq!(out.repository.root().version(), 3);
+    assert_eq!(out.trusted.root().version(), 3);
     assert!(out.cache_writes.iter().any(|w| w.role == "root"));
 }
 
@@ -131,13 +131,10 @@ fn expired_delegation_is_skipped_with_a_warning() {
             },
         }]
     );
-    assert!(out.repository.targets_role("targets/old").is_none());
-    assert!(out.repository.get_target_by_name("stale", &[]).is_err());
+    assert!(out.trusted.targets_role("targets/old").is_none());
+    assert!(out.trusted.get_target_by_name("stale", &[]).is_err());
     assert_eq!(
-        out.repository
-            .get_target_by_name("fresh", &[])
-            .unwrap()
-            .role,
+        out.trusted.get_target_by_name("fresh", &[]).unwrap().role,
         "targets/new"
     );
     assert!(out.cache_writes.iter().all(|w| w.role != "targets/old"));

@@ -82,7 +82,7 @@ fn stale_cached_snapshot_is_not_used() {
     repo.publish(&[role::TARGETS]);
     let run = update(&cache, &repo.server, now());
     assert_eq!(run.log.len(), 3, "{:?}", run.log);
-    assert!(run.ok().repository.get_target_by_name("new", &[]).is_ok());
+    assert!(run.ok().trusted.get_target_by_name("new", &[]).is_ok());
 }
 
 #[test]

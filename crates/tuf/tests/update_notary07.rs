@@ -128,7 +128,7 @@ fn expected_list(case: &str) -> Vec<(String, String, i64, String)> {
 }
 
 fn listed(out: &UpdateOutcome) -> Vec<(String, String, i64, String)> {
-    out.repository
+    out.trusted
         .list_targets(&[])
         .into_iter()
         .map(|t| {
@@ -191,8 +191,8 @@ fn rotated_root_from_a_cache_holding_root_v1_walks_every_version() {
         ]
     );
     assert_eq!(log[7], snapshot);
-    assert_eq!(out.repository.root().version(), 5);
-    assert_eq!(out.repository.root().bytes(), files["5.root"].as_slice());
+    assert_eq!(out.trusted.root().version(), 5);
+    assert_eq!(out.trusted.root().bytes(), files["5.root"].as_slice());
     let root_write = out.cache_writes.iter().find(|w| w.role == "root").unwrap();
     assert_eq!(*root_write.bytes, files["5.root"]);
     assert_eq!(listed(&out), expected_list(case));
@@ -205,7 +205,7 @@ fn rotated_root_from_a_cache_holding_root_v1_walks_every_version() {
 #[test]
 fn delegation_case_resolves_by_role_priority() {
     let (out, _) = run("delegations", TrustedState::default());
-    let r = &out.repository;
+    let r = &out.trusted;
     assert_eq!(
         r.get_target_by_name("team/qa/report", &[]).unwrap().role,
         "targets/team/qa"

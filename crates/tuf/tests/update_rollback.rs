@@ -116,5 +116,5 @@ fn equal_versions_are_accepted() {
     let again = sign_file(ts, &[key]);
     repo.server.put("timestamp", again);
     let out = update(&cache, &repo.server, now()).ok();
-    assert_eq!(out.repository.timestamp().version(), 1);
+    assert_eq!(out.trusted.timestamp().version(), 1);
 }

@@ -38,7 +38,7 @@ fn rotation_1_2_3_is_followed_version_by_version() {
         ]
     );
     let out = run.ok();
-    assert_eq!(out.repository.root().version(), 3);
+    assert_eq!(out.trusted.root().version(), 3);
     assert_eq!(
         out.cache_writes
             .iter()
@@ -50,7 +50,7 @@ fn rotation_1_2_3_is_followed_version_by_version() {
         &out.warnings[..],
         [Warning::Retried { error }] if error.starts_with("length of root of")
     ));
-    assert!(out.repository.get_target_by_name("app", &[]).is_ok());
+    assert!(out.trusted.get_target_by_name("app", &[]).is_ok());
 
     // The next update starts from v3 and fetches no root.
     let mut cache = cache;
@@ -70,7 +70,7 @@ fn one_step_rotation_needs_no_walk() {
             .iter()
             .all(|f| !f.ends_with(".root.json") || f.starts_with("root."))
     );
-    assert_eq!(run.ok().repository.root().version(), 2);
+    assert_eq!(run.ok().trusted.root().version(), 2);
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn first_use_trusts_the_newest_root_directly() {
     let run = update(&TrustedState::default(), &repo.server, now());
     assert_eq!(run.log[0], "root.json");
     assert_eq!(run.log.len(), 4);
-    assert_eq!(run.ok().repository.root().version(), 3);
+    assert_eq!(run.ok().trusted.root().version(), 3);
 }
 
 #[test]
@@ -161,7 +161,7 @@ fn a_root_swapped_on_the_server_is_caught_by_the_snapshot() {
     let mut server = repo.server.clone();
     let attacker = TestKey::root(GUN);
     let mut fake = repo.root.clone();
-    signet_tuf::repo::replace_base_keys(
+    signet_tuf::authoring::replace_base_keys(
         &mut fake,
         role::ROOT,
         std::slice::from_ref(attacker.public()),

@@ -181,7 +181,7 @@ fn delegation_below_threshold_is_skipped_with_a_warning() {
     let (one, _other) = keys.split_at(1);
     let doc = {
         let d = repo.targets.get_mut("targets/pair").unwrap();
-        signet_tuf::repo::bump(d, "targets/pair", repo.signed_at).unwrap();
+        signet_tuf::authoring::bump(d, "targets/pair", repo.signed_at).unwrap();
         d.clone()
     };
     repo.files
@@ -200,5 +200,5 @@ fn delegation_below_threshold_is_skipped_with_a_warning() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(out.repository.targets_role("targets/pair").is_none());
+    assert!(out.trusted.targets_role("targets/pair").is_none());
 }

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use signet_signer::KeyAlgorithm;
+use signet_tuf::authoring::{self, SnapshotBuilder};
 use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{RoleKeys, Root, Targets};
-use signet_tuf::repo::{self, SnapshotBuilder};
 use signet_tuf::role;
 
 use crate::error::{Error, Result};
@@ -59,7 +59,8 @@ impl Repository {
         };
 
         let mut root = Root::new(
-            repo::default_expires(role::ROOT, now).map_err(|e| metadata_error(role::ROOT, e))?,
+            authoring::default_expires(role::ROOT, now)
+                .map_err(|e| metadata_error(role::ROOT, e))?,
         );
         let mut add_role = |name: &str, keys: &[PublicKey]| {
             let ids: Vec<KeyId> = keys.iter().map(PublicKey::key_id).collect();
@@ -76,7 +77,7 @@ impl Repository {
 
         let targets = Targets::new(
             1,
-            repo::default_expires(role::TARGETS, now)
+            authoring::default_expires(role::TARGETS, now)
                 .map_err(|e| metadata_error(role::TARGETS, e))?,
         );
         let mut working = Working {
@@ -91,7 +92,7 @@ impl Repository {
             legacy_root_keys: Vec::new(),
         };
         let root_requirement =
-            repo::SigningRequirement::of_root_role(&working.root.signed, role::ROOT)
+            authoring::SigningRequirement::of_root_role(&working.root.signed, role::ROOT)
                 .into_iter()
                 .collect::<Vec<_>>();
         let root_bytes = sign_new(
@@ -103,7 +104,7 @@ impl Repository {
         )?;
         working.root.bytes = root_bytes.clone();
         let targets_requirement =
-            repo::SigningRequirement::of_root_role(&working.root.signed, role::TARGETS)
+            authoring::SigningRequirement::of_root_role(&working.root.signed, role::TARGETS)
                 .into_iter()
                 .collect::<Vec<_>>();
         let targets_bytes = sign_new(
@@ -127,7 +128,7 @@ impl Repository {
                 .build(now)
                 .map_err(|e| metadata_error(role::SNAPSHOT, e))?;
             let snapshot_requirement =
-                repo::SigningRequirement::of_root_role(&working.root.signed, role::SNAPSHOT)
+                authoring::SigningRequirement::of_root_role(&working.root.signed, role::SNAPSHOT)
                     .into_iter()
                     .collect::<Vec<_>>();
             let snapshot_bytes = sign_new(

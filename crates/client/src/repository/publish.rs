@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use signet_signer::CryptoService;
+use signet_tuf::authoring;
 use signet_tuf::key::PublicKey;
 use signet_tuf::metadata::{Envelope, Root, Snapshot, Targets};
-use signet_tuf::repo::{self};
 use signet_tuf::role;
 
 use crate::changelist::Change;
@@ -214,7 +214,7 @@ pub(super) fn sign_new<T: signet_tuf::metadata::Metadata>(
     crypto: &CryptoService,
     role_name: &str,
     doc: T,
-    requirements: &[repo::SigningRequirement],
+    requirements: &[authoring::SigningRequirement],
 ) -> Result<Vec<u8>> {
     working.sign_document(crypto, role_name, doc, requirements)
 }

@@ -12,7 +12,7 @@ impl Repository {
     /// # Errors
     ///
     /// [`Error::NotInitialized`] before a successful update.
-    pub fn verified(&self) -> Result<&update::Repository> {
+    pub fn verified(&self) -> Result<&update::TrustedMetadata> {
         self.verified.as_ref().ok_or_else(|| Error::NotInitialized {
             gun: self.gun.to_string(),
         })

@@ -25,7 +25,7 @@ use crate::pinning;
 use crate::remote::{MAX_DOWNLOAD_SIZE, MAX_TIMESTAMP_SIZE};
 
 /// `(role, bytes)` of every document of a verified repository.
-fn documents(repo: &update::Repository) -> Vec<(String, &[u8])> {
+fn documents(repo: &update::TrustedMetadata) -> Vec<(String, &[u8])> {
     let mut out = vec![
         (role::ROOT.to_owned(), repo.root().bytes()),
         (role::TIMESTAMP.to_owned(), repo.timestamp().bytes()),
@@ -66,7 +66,10 @@ impl Repository {
     }
 
     /// The update of [`refresh_after_publish`](Self::refresh_after_publish), writing nothing.
-    async fn verify_published(&self, uploaded: &[(String, Vec<u8>)]) -> Result<update::Repository> {
+    async fn verify_published(
+        &self,
+        uploaded: &[(String, Vec<u8>)],
+    ) -> Result<update::TrustedMetadata> {
         let now = Utc::now();
         let mut config = UpdateConfig::new(self.gun.as_str(), now);
         config.trusted = self.cached_state()?;
@@ -104,11 +107,11 @@ impl Repository {
                 .map_err(|e| self.update_error(e))?;
         }
         let outcome = updater.finish().map_err(|e| self.update_error(e))?;
-        Ok(outcome.repository)
+        Ok(outcome.trusted)
     }
 
     /// Writes every document of `repo` that the cache does not already hold as is.
-    fn cache_verified(&self, repo: &update::Repository, warnings: &mut Vec<RepoWarning>) {
+    fn cache_verified(&self, repo: &update::TrustedMetadata, warnings: &mut Vec<RepoWarning>) {
         let cache = self.repo_dir.cache();
         for (name, bytes) in documents(repo) {
             let limit = if name == role::TIMESTAMP {

@@ -3,7 +3,7 @@
 //!
 //! A root key appears in `root.json` as a self-signed certificate, and servers and clients
 //! refuse a root none of whose certificates is valid. When a certificate of the root role is
-//! expired or within [`NEAR_EXPIRY_MONTHS`](signet_tuf::repo::NEAR_EXPIRY_MONTHS) of expiry
+//! expired or within [`NEAR_EXPIRY_MONTHS`](signet_tuf::authoring::NEAR_EXPIRY_MONTHS) of expiry
 //! and its private key is held, a fresh certificate is issued for the *same* private key (the
 //! usual root certificate: `CN=<GUN>`, ten years). The certificate key has a new TUF key ID, so
 //! this is a root rotation: the new root lists the new certificate key in place of the old one
@@ -13,8 +13,8 @@
 
 use chrono::{DateTime, Utc};
 use signet_signer::CryptoService;
+use signet_tuf::authoring;
 use signet_tuf::key::{KeyId, PublicKey};
-use signet_tuf::repo;
 use signet_tuf::role;
 use signet_tuf::x509;
 
@@ -83,7 +83,7 @@ pub(super) fn renew_root_certificates(
             new_keys.push(key);
             continue;
         };
-        let near = repo::near_expiry(&signet_tuf::metadata::Expires::from_utc(expires), now);
+        let near = authoring::near_expiry(&signet_tuf::metadata::Expires::from_utc(expires), now);
         if !near {
             valid = valid.saturating_add(1);
             new_keys.push(key);
@@ -132,13 +132,13 @@ pub(super) fn renew_root_certificates(
         });
     }
     if renewed_any {
-        repo::replace_base_keys(&mut working.root.signed, role::ROOT, &new_keys).map_err(|e| {
-            Error::Metadata {
+        authoring::replace_base_keys(&mut working.root.signed, role::ROOT, &new_keys).map_err(
+            |e| Error::Metadata {
                 gun: gun.clone(),
                 role: role::ROOT.to_owned(),
                 source: Box::new(e),
-            }
-        })?;
+            },
+        )?;
         working.root.dirty = true;
     }
     Ok(warnings)
@@ -166,7 +166,7 @@ pub(super) fn use_server_timestamp_key(
     if listed.contains(&server_id) {
         return Ok(None);
     }
-    repo::replace_base_keys(
+    authoring::replace_base_keys(
         &mut working.root.signed,
         role::TIMESTAMP,
         std::slice::from_ref(server_key),

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use signet_tuf::authoring::{self, SigningRequirement};
 use signet_tuf::metadata::Expires;
-use signet_tuf::repo::{self, SigningRequirement};
 use signet_tuf::role;
 use signet_tuf::update::{self, FetchResult, Need, UpdateConfig, Updater};
 
@@ -259,7 +259,7 @@ pub struct ResignReport {
 }
 
 /// `(version, expires)` of every role of a verified repository.
-fn versions(repo: &update::Repository) -> BTreeMap<String, (i64, DateTime<Utc>)> {
+fn versions(repo: &update::TrustedMetadata) -> BTreeMap<String, (i64, DateTime<Utc>)> {
     let mut out = BTreeMap::new();
     let root = repo.root().signed();
     out.insert(role::ROOT.to_owned(), (root.version, root.expires.utc()));
@@ -425,7 +425,7 @@ impl Repository {
                         text: lifetime.to_string(),
                         reason: "the expiry is out of range".to_owned(),
                     })?;
-            if repo::near_expiry(&Expires::from_utc(expires), working.now) {
+            if authoring::near_expiry(&Expires::from_utc(expires), working.now) {
                 return Err(Error::ResignRootTooShort {
                     gun,
                     lifetime: lifetime.to_string(),
@@ -548,7 +548,7 @@ impl Repository {
         let outcome = updater.finish().map_err(|e| self.update_error(e))?;
         self.write_cache(outcome.cache_writes, &mut warnings);
         warnings.extend(outcome.warnings.into_iter().map(RepoWarning::Update));
-        self.verified = Some(outcome.repository);
+        self.verified = Some(outcome.trusted);
         Ok(warnings)
     }
 }

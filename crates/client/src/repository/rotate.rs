@@ -1,9 +1,9 @@
 //! Key rotation: a new key for a role, listed in a new root and published.
 
 use signet_signer::{PrivateKey, rotation};
+use signet_tuf::authoring;
 use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{Envelope, Root};
-use signet_tuf::repo::{self};
 use signet_tuf::role;
 
 use crate::changelist::Change;
@@ -144,7 +144,7 @@ impl Repository {
                 source: Box::new(e),
             })?;
             if let Some(requirement) =
-                repo::SigningRequirement::of_root_role(root.signed(), role::ROOT)
+                authoring::SigningRequirement::of_root_role(root.signed(), role::ROOT)
             {
                 for key in requirement.keys.into_values() {
                     if !keys.iter().any(|k| k.key_id() == key.key_id()) {

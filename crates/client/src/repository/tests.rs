@@ -11,8 +11,8 @@ use super::publish::sign_new;
 use std::collections::BTreeMap;
 
 use signet_signer::KeyAlgorithm;
+use signet_tuf::authoring;
 use signet_tuf::metadata::{Envelope, RoleKeys, Root, Snapshot, Targets};
-use signet_tuf::repo;
 
 use super::working::{Doc, Working};
 use super::*;
@@ -49,7 +49,7 @@ fn fixture(hold_targets_key: bool) -> Fixture {
         .public_key()
         .clone();
     let timestamp_key = PrivateKey::generate_ed25519().unwrap().public_key().clone();
-    let mut root = Root::new(repo::default_expires("root", now).unwrap());
+    let mut root = Root::new(authoring::default_expires("root", now).unwrap());
     for (name, key) in [
         ("root", root_cert),
         ("targets", targets_key),
@@ -64,7 +64,7 @@ fn fixture(hold_targets_key: bool) -> Fixture {
     targets.insert(
         "targets".to_owned(),
         Doc::loaded(
-            Targets::new(1, repo::default_expires("targets", now).unwrap()),
+            Targets::new(1, authoring::default_expires("targets", now).unwrap()),
             b"{}".to_vec(),
         ),
     );
@@ -79,9 +79,10 @@ fn fixture(hold_targets_key: bool) -> Fixture {
         retired_keys: Vec::new(),
         legacy_root_keys: Vec::new(),
     };
-    let requirement: Vec<_> = repo::SigningRequirement::of_root_role(&working.root.signed, "root")
-        .into_iter()
-        .collect();
+    let requirement: Vec<_> =
+        authoring::SigningRequirement::of_root_role(&working.root.signed, "root")
+            .into_iter()
+            .collect();
     working.root.bytes = sign_new(
         &working,
         &crypto,
@@ -269,7 +270,7 @@ fn purge_skips_roles_it_cannot_sign() {
     let foreign = PrivateKey::generate_ecdsa().unwrap().public_key().clone();
     let mut child_parent = Targets::new(
         1,
-        repo::default_expires("targets/a", f.working.now).unwrap(),
+        authoring::default_expires("targets/a", f.working.now).unwrap(),
     );
     child_parent
         .delegations

@@ -159,7 +159,7 @@ impl Repository {
         let outcome = updater.finish().map_err(|e| self.update_error(e))?;
         self.write_cache(outcome.cache_writes, warnings);
         warnings.extend(outcome.warnings.into_iter().map(RepoWarning::Update));
-        self.verified = Some(outcome.repository);
+        self.verified = Some(outcome.trusted);
         Ok(())
     }
 
@@ -203,7 +203,7 @@ impl Repository {
             return Ok(false);
         };
         warnings.extend(outcome.warnings.into_iter().map(RepoWarning::Update));
-        self.verified = Some(outcome.repository);
+        self.verified = Some(outcome.trusted);
         Ok(true)
     }
 }

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::value::RawValue;
 use signet_signer::{CryptoService, Signer};
+use signet_tuf::authoring::{self, SigningRequirement, SnapshotBuilder};
 use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{
     DelegationRole, Envelope, Expires, FileMeta, Metadata, Root, Snapshot, Targets,
 };
-use signet_tuf::repo::{self, SigningRequirement, SnapshotBuilder};
 use signet_tuf::role;
 use signet_tuf::update::ResolvedRole;
 
@@ -196,7 +196,7 @@ impl Working {
 
     fn ensure_doc(&mut self, role_name: &str) -> Result<()> {
         if !self.targets.contains_key(role_name) {
-            let expires = repo::default_expires(role_name, self.now)
+            let expires = authoring::default_expires(role_name, self.now)
                 .map_err(|e| self.metadata_error(role_name, e))?;
             self.targets.insert(
                 role_name.to_owned(),
@@ -544,7 +544,7 @@ impl Working {
                     .collect()
             })
             .unwrap_or_default();
-        let removed = repo::replace_base_keys(&mut self.root.signed, &data.role, &data.keys)
+        let removed = authoring::replace_base_keys(&mut self.root.signed, &data.role, &data.keys)
             .map_err(|e| self.metadata_error(role::ROOT, e))?;
         for (id, key) in old {
             if removed.contains(&id) {
@@ -576,12 +576,13 @@ impl Working {
         let mut out = Signed::default();
 
         // Root: re-signed when changed or within six months of expiry.
-        let resign_root = self.root.dirty || repo::near_expiry(&self.root.signed.expires, self.now);
+        let resign_root =
+            self.root.dirty || authoring::near_expiry(&self.root.signed.expires, self.now);
         if resign_root {
             bump(&mut self.root.signed, role::ROOT, self.now, lifetimes)
                 .map_err(|e| self.metadata_error(role::ROOT, e))?;
             let requirements =
-                repo::root_signing_requirements(&self.loaded_root, &self.root.signed)
+                authoring::root_signing_requirements(&self.loaded_root, &self.root.signed)
                     .map_err(|e| self.metadata_error(role::ROOT, e))?;
             let bytes = self.sign_root(crypto, &requirements)?;
             self.root.bytes = bytes.clone();
@@ -774,22 +775,22 @@ impl Working {
             envelope.add_signature(signature);
         }
         for requirement in requirements {
-            repo::check_requirement(role_name, &envelope, requirement)
+            authoring::check_requirement(role_name, &envelope, requirement)
                 .map_err(|e| self.metadata_error(role_name, e))?;
         }
         Ok(envelope)
     }
 }
 
-/// [`repo::bump`], with the expiry at `now` plus the lifetime `lifetimes` gives `role_name`
+/// [`authoring::bump`], with the expiry at `now` plus the lifetime `lifetimes` gives `role_name`
 /// when it gives one.
-fn bump<T: repo::Resign>(
+fn bump<T: authoring::Resign>(
     doc: &mut T,
     role_name: &str,
     now: DateTime<Utc>,
     lifetimes: &BTreeMap<String, TimeDelta>,
 ) -> signet_tuf::Result<()> {
-    repo::bump(doc, role_name, now)?;
+    authoring::bump(doc, role_name, now)?;
     if let Some(lifetime) = lifetimes.get(role_name) {
         doc.set_expires(lifetime_expiry(role_name, now, *lifetime)?);
     }

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use chrono::Utc;
+use signet_tuf::authoring::SnapshotBuilder;
 use signet_tuf::metadata::Envelope;
-use signet_tuf::repo::SnapshotBuilder;
 
 use super::generate::SignError;
 use super::{Repo, UploadedFile};

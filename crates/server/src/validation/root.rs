@@ -1,8 +1,8 @@
 //! Step 3 of upload validation: an uploaded root.
 
 use chrono::{DateTime, Utc};
+use signet_tuf::authoring::check_root_version_step;
 use signet_tuf::metadata::{Envelope, Root};
-use signet_tuf::repo::check_root_version_step;
 use signet_tuf::verify::{check_expiry, verify_root};
 
 use super::{Fail, tuf_msg};

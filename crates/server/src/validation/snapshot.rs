@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use signet_tuf::authoring::check_snapshot_matches;
 use signet_tuf::metadata::{Envelope, Root, Snapshot};
-use signet_tuf::repo::check_snapshot_matches;
 use signet_tuf::verify::{check_expiry, verify_snapshot};
 
 use super::{Fail, LoadedTargets, tuf_msg};

@@ -11,6 +11,28 @@
 //! The check happens in each type's `validate` method (not while parsing), so a document with the
 //! wrong `_type` still parses and the error names the role and the type found, as Notary's does.
 
+/// Implements [`Metadata`] for a document type whose `_type` value is the type's own name and
+/// whose `typ`, `version` and `expires` fields hold the common values.
+macro_rules! impl_metadata {
+    ($name:ident) => {
+        impl Metadata for $name {
+            const TYPE: &'static str = stringify!($name);
+
+            fn type_name(&self) -> &str {
+                &self.typ
+            }
+
+            fn version(&self) -> i64 {
+                self.version
+            }
+
+            fn expires(&self) -> &Expires {
+                &self.expires
+            }
+        }
+    };
+}
+
 mod envelope;
 mod expires;
 mod filemeta;

@@ -62,21 +62,7 @@ pub struct Root {
     pub unknown: Map<String, Value>,
 }
 
-impl Metadata for Root {
-    const TYPE: &'static str = "Root";
-
-    fn type_name(&self) -> &str {
-        &self.typ
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-}
+impl_metadata!(Root);
 
 impl Root {
     /// An empty root (version 1, no keys, no roles) expiring at `expires`.
@@ -95,6 +81,18 @@ impl Root {
     /// The key IDs and threshold of `role`, if listed.
     pub fn role(&self, role: &str) -> Option<&RoleKeys> {
         self.roles.get(role)
+    }
+
+    /// The keys root lists for `role` (key IDs without a key in `keys` are left out) and the
+    /// role's threshold; `None` if root does not list the role.
+    pub fn role_keys(&self, role: &str) -> Option<(BTreeMap<KeyId, PublicKey>, i64)> {
+        let rk = self.role(role)?;
+        let keys = rk
+            .keyids
+            .iter()
+            .filter_map(|id| self.keys.get(id).map(|k| (id.clone(), k.clone())))
+            .collect();
+        Some((keys, rk.threshold))
     }
 
     /// Notary's structural checks (`isValidRootStructure`): `_type` is `Root`, version ≥ 1, and

@@ -30,21 +30,7 @@ pub struct Snapshot {
     pub unknown: Map<String, Value>,
 }
 
-impl Metadata for Snapshot {
-    const TYPE: &'static str = "Snapshot";
-
-    fn type_name(&self) -> &str {
-        &self.typ
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-}
+impl_metadata!(Snapshot);
 
 impl Snapshot {
     /// An empty snapshot with the given version and expiry.

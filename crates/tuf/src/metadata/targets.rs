@@ -108,21 +108,7 @@ pub struct Targets {
     pub unknown: Map<String, Value>,
 }
 
-impl Metadata for Targets {
-    const TYPE: &'static str = "Targets";
-
-    fn type_name(&self) -> &str {
-        &self.typ
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-}
+impl_metadata!(Targets);
 
 impl Targets {
     /// An empty targets document with the given version and expiry.

@@ -31,21 +31,7 @@ pub struct Timestamp {
     pub unknown: Map<String, Value>,
 }
 
-impl Metadata for Timestamp {
-    const TYPE: &'static str = "Timestamp";
-
-    fn type_name(&self) -> &str {
-        &self.typ
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-}
+impl_metadata!(Timestamp);
 
 impl Timestamp {
     /// A timestamp pointing at a snapshot file with metadata `snapshot`.

@@ -36,16 +36,11 @@ impl ResolvedRole {
     /// The top-level `targets` role of `root`: its keys and threshold, every path. `None` if
     /// root does not list the role (a validated root always does).
     pub fn top_level(root: &Root) -> Option<Self> {
-        let rk = root.role(role::TARGETS)?;
-        let keys = rk
-            .keyids
-            .iter()
-            .filter_map(|id| root.keys.get(id).map(|k| (id.clone(), k.clone())))
-            .collect();
+        let (keys, threshold) = root.role_keys(role::TARGETS)?;
         Some(Self {
             name: role::TARGETS.to_owned(),
             keys,
-            threshold: rk.threshold,
+            threshold,
             paths: vec![String::new()],
             path_hash_prefixes: Vec::new(),
         })

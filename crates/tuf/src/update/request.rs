@@ -82,7 +82,7 @@ pub struct CacheWrite {
     /// The plain role name (`root`, `timestamp`, `snapshot`, `targets`, `targets/releases`).
     pub role: String,
     /// The exact bytes that were verified (shared with the verified
-    /// [`Repository`](super::Repository), not copied).
+    /// [`TrustedMetadata`](super::TrustedMetadata), not copied).
     pub bytes: Arc<Vec<u8>>,
 }
 

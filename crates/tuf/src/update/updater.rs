@@ -15,8 +15,8 @@ use super::config::{Limits, TrustedState, UpdateConfig};
 use super::delegation::ResolvedRole;
 use super::error::{Error, Result};
 use super::pinning::{PinMode, TrustPinning};
-use super::repository::{Repository, Verified};
 use super::request::{CacheWrite, FetchResult, Need, Request};
+use super::trusted::{TrustedMetadata, Verified};
 use super::warning::{SkipReason, Warning};
 use crate::metadata::{Envelope, FileMeta, Metadata, Root, Snapshot, Targets, Timestamp};
 use crate::role;
@@ -24,8 +24,8 @@ use crate::role;
 /// What a finished update produced.
 #[derive(Debug, Clone)]
 pub struct UpdateOutcome {
-    /// The verified repository.
-    pub repository: Repository,
+    /// The verified metadata.
+    pub trusted: TrustedMetadata,
     /// Verified files to store in the cache (one per role, the newest).
     pub cache_writes: Vec<CacheWrite>,
     /// Non-fatal findings, in the order they were made.
@@ -118,7 +118,7 @@ enum Phase {
     Snapshot,
     Targets,
     Delegations(Option<ResolvedRole>),
-    Done(Box<Repository>),
+    Done(Box<TrustedMetadata>),
     Failed,
 }
 
@@ -284,7 +284,7 @@ impl Updater {
             .collect();
         match self.phase {
             Phase::Done(repository) => Ok(UpdateOutcome {
-                repository: *repository,
+                trusted: *repository,
                 cache_writes,
                 warnings: self.warnings,
             }),

@@ -1,4 +1,4 @@
-//! Test repositories built with real keys through `signet_tuf::repo`, a fake server that
+//! Test repositories built with real keys through `signet_tuf::authoring`, a fake server that
 //! answers the updater's requests, and a driver loop.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,11 +9,11 @@ use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
 use rand_core::OsRng;
 use sha2::{Digest as _, Sha256};
+use signet_tuf::authoring::{self, SnapshotBuilder};
 use signet_tuf::metadata::{
     DelegationRole, Envelope, Expires, FileMeta, Metadata, RoleKeys, Root, Snapshot, Targets,
     Timestamp,
 };
-use signet_tuf::repo::{self, SnapshotBuilder};
 use signet_tuf::update::{
     CacheWrite, Error, FetchResult, Need, TrustedState, UpdateConfig, UpdateOutcome, Updater,
 };
@@ -227,7 +227,7 @@ impl Repo {
         let targets_keys = vec![TestKey::ecdsa()];
         let snapshot_key = TestKey::ecdsa();
         let timestamp_key = TestKey::ed25519();
-        let mut root = Root::new(repo::default_expires(role::ROOT, signed_at()).unwrap());
+        let mut root = Root::new(authoring::default_expires(role::ROOT, signed_at()).unwrap());
         root.version = 0;
         for (name, keys) in [
             (role::ROOT, &root_keys),
@@ -252,7 +252,7 @@ impl Repo {
         let mut targets = BTreeMap::new();
         let mut t = Targets::new(
             0,
-            repo::default_expires(role::TARGETS, signed_at()).unwrap(),
+            authoring::default_expires(role::TARGETS, signed_at()).unwrap(),
         );
         t.version = 0;
         targets.insert(role::TARGETS.to_owned(), t);
@@ -285,7 +285,7 @@ impl Repo {
 
     /// As [`sign_root`](Self::sign_root), editing the bumped root before signing.
     pub fn sign_root_edit(&mut self, extra: &[&TestKey], edit: impl FnOnce(&mut Root)) {
-        repo::bump(&mut self.root, role::ROOT, self.signed_at).unwrap();
+        authoring::bump(&mut self.root, role::ROOT, self.signed_at).unwrap();
         edit(&mut self.root);
         let mut keys: Vec<&TestKey> = self.root_keys.iter().collect();
         keys.extend_from_slice(extra);
@@ -307,7 +307,7 @@ impl Repo {
     /// `cross_sign`, otherwise only with the new keys).
     pub fn rotate_root(&mut self, new: Vec<TestKey>, cross_sign: bool) {
         let publics: Vec<PublicKey> = new.iter().map(|k| k.public().clone()).collect();
-        repo::replace_base_keys(&mut self.root, role::ROOT, &publics).unwrap();
+        authoring::replace_base_keys(&mut self.root, role::ROOT, &publics).unwrap();
         let old = std::mem::replace(&mut self.root_keys, new);
         if cross_sign {
             let extra: Vec<&TestKey> = old.iter().collect();
@@ -351,7 +351,7 @@ impl Repo {
             threshold,
             paths.iter().map(|p| (*p).to_owned()).collect(),
         ));
-        let mut t = Targets::new(0, repo::default_expires(name, self.signed_at).unwrap());
+        let mut t = Targets::new(0, authoring::default_expires(name, self.signed_at).unwrap());
         t.version = 0;
         self.targets.insert(name.to_owned(), t);
         self.delegation_keys.insert(name.to_owned(), keys);
@@ -365,7 +365,7 @@ impl Repo {
     /// As [`sign_targets`](Self::sign_targets), editing the bumped document before signing.
     pub fn sign_targets_edit(&mut self, role_name: &str, edit: impl FnOnce(&mut Targets)) {
         let doc = self.targets.get_mut(role_name).unwrap();
-        repo::bump(doc, role_name, self.signed_at).unwrap();
+        authoring::bump(doc, role_name, self.signed_at).unwrap();
         edit(doc);
         let doc = doc.clone();
         let file = sign_file(doc, &self.keys_for(role_name));
@@ -403,9 +403,12 @@ impl Repo {
 
     /// A new timestamp for the current snapshot file, edited before signing, served.
     pub fn publish_timestamp_edit(&mut self, edit: impl FnOnce(&mut Timestamp)) {
-        let env =
-            repo::build_timestamp(self.timestamp.as_ref(), &self.snapshot_file, self.signed_at)
-                .unwrap();
+        let env = authoring::build_timestamp(
+            self.timestamp.as_ref(),
+            &self.snapshot_file,
+            self.signed_at,
+        )
+        .unwrap();
         let mut doc = env.signed().clone();
         edit(&mut doc);
         self.timestamp = Some(doc.clone());

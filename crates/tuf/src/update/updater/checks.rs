@@ -7,8 +7,8 @@ use crate::metadata::{Envelope, FileMeta, Metadata, Snapshot, Targets, Timestamp
 use crate::role;
 use crate::update::delegation::ResolvedRole;
 use crate::update::error::{Error, Result};
-use crate::update::repository::Verified;
 use crate::update::request::{Expected, Request};
+use crate::update::trusted::Verified;
 use crate::verify::{self, RoleKeySet};
 
 impl Updater {

@@ -9,7 +9,7 @@ use crate::metadata::{Envelope, FileMeta, Metadata, Root, Snapshot, Targets, Tim
 use crate::role;
 use crate::update::delegation::ResolvedRole;
 use crate::update::error::{Error, Result};
-use crate::update::repository::{Repository, Verified};
+use crate::update::trusted::{TrustedMetadata, Verified};
 use crate::update::warning::{SkipReason, Warning};
 use crate::verify::{self, RoleKeySet};
 use crate::x509;
@@ -199,7 +199,7 @@ impl Updater {
         };
         self.warnings.extend(pass.warnings);
         let near = |role: &str, expires: &crate::metadata::Expires| {
-            crate::repo::near_expiry(expires, self.now).then(|| Warning::NearExpiry {
+            crate::authoring::near_expiry(expires, self.now).then(|| Warning::NearExpiry {
                 role: role.to_owned(),
                 expires: expires.as_str().to_owned(),
             })
@@ -223,7 +223,8 @@ impl Updater {
             }
         }
         self.warnings.extend(late);
-        let repository = Repository::new(self.gun.clone(), root, timestamp, snapshot, pass.targets);
+        let repository =
+            TrustedMetadata::new(self.gun.clone(), root, timestamp, snapshot, pass.targets);
         self.phase = Phase::Done(Box::new(repository));
         self.pending = None;
         Ok(())

@@ -10,7 +10,7 @@ use crate::metadata::{Envelope, Root};
 use crate::role;
 use crate::update::error::{Error, Result};
 use crate::update::pinning::PinMode;
-use crate::update::repository::Verified;
+use crate::update::trusted::Verified;
 use crate::verify::RoleKeySet;
 use crate::x509;
 

@@ -1,4 +1,4 @@
-//! Repository-side helpers shared by the server and the publishing client: building snapshots
+//! Authoring metadata, shared by the server and the publishing client: building snapshots
 //! and timestamps from exact file bytes, re-signing bookkeeping (version and expiry), root key
 //! replacement and rotation signing requirements, and the checks that keep a repository
 //! verifiable.
@@ -405,16 +405,8 @@ impl SigningRequirement {
     /// The keys and threshold `root` lists for `role_name`, if it lists the role (key IDs
     /// without a key in `root.keys` are left out).
     pub fn of_root_role(root: &Root, role_name: &str) -> Option<Self> {
-        let rk = root.role(role_name)?;
-        let keys = rk
-            .keyids
-            .iter()
-            .filter_map(|id| root.keys.get(id).map(|k| (id.clone(), k.clone())))
-            .collect();
-        Some(Self {
-            keys,
-            threshold: rk.threshold,
-        })
+        let (keys, threshold) = root.role_keys(role_name)?;
+        Some(Self { keys, threshold })
     }
 }
 

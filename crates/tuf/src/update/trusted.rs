@@ -1,4 +1,5 @@
-//! The verified repository an update ends in, and Notary's target resolution over it.
+//! The trusted metadata an update ends in ([`TrustedMetadata`]), and Notary's target resolution
+//! over it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::ControlFlow;
@@ -61,7 +62,7 @@ impl<T: Metadata> Verified<T> {
     }
 }
 
-/// A target found in a role ([`Repository::get_target_by_name`], [`Repository::list_targets`]).
+/// A target found in a role ([`TrustedMetadata::get_target_by_name`], [`TrustedMetadata::list_targets`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetWithRole {
     /// The target name.
@@ -72,7 +73,7 @@ pub struct TargetWithRole {
     pub role: String,
 }
 
-/// A target found in a role, borrowed from the repository ([`Repository::list_target_refs`]).
+/// A target found in a role, borrowed from the repository ([`TrustedMetadata::list_target_refs`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TargetRef<'a> {
     /// The target name.
@@ -84,7 +85,7 @@ pub struct TargetRef<'a> {
 }
 
 /// One occurrence of a target with the role listing it and that role's signatures
-/// ([`Repository::all_target_metadata_by_name`], used by `docker trust inspect`).
+/// ([`TrustedMetadata::all_target_metadata_by_name`], used by `docker trust inspect`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetSigned {
     /// The target name.
@@ -100,7 +101,7 @@ pub struct TargetSigned {
 /// Everything an update verified: root, timestamp, snapshot, top-level targets and every
 /// delegation that could be loaded.
 #[derive(Debug, Clone)]
-pub struct Repository {
+pub struct TrustedMetadata {
     gun: String,
     root: Verified<Root>,
     timestamp: Verified<Timestamp>,
@@ -108,7 +109,7 @@ pub struct Repository {
     targets: BTreeMap<String, Verified<Targets>>,
 }
 
-impl Repository {
+impl TrustedMetadata {
     pub(crate) fn new(
         gun: String,
         root: Verified<Root>,
