@@ -1,16 +1,27 @@
-//! Errors of the server: those of the HTTP side ([`ServerError`], [`ValidationError`]),
-//! those of moving keys to and from a Go notary-signer database ([`NotarySignerError`],
-//! [`JweError`]), and those of copying a Go notary-server database ([`NotaryServerError`]).
-//! Opening either Go database fails with a [`NotaryDbError`]. Server keys in a YubiHSM 2 fail
-//! with a [`HsmError`], moving sealed keys onto it with a [`MoveKeysError`].
+//! Errors of the server, one type (or a few) per module, grouped here by module:
+//!
+//! - the HTTP side, [`crate::http`] and [`crate::auth`]: [`ServerError`], whose own variants
+//!   are about the request (the multipart body, its size, the GUN it names, a version number
+//!   in the path, the changefeed parameters, the token) and which wraps a [`RepoError`];
+//! - the repository service, [`crate::repo`] and [`crate::validation`]: [`RepoError`] and the
+//!   [`ValidationError`] of a refused upload. Neither knows about HTTP;
+//! - moving keys to and from a Go notary-signer database, [`crate::notary_signer`]:
+//!   [`NotarySignerError`], [`JweError`];
+//! - opening either Go database, [`crate::notary_db`]: [`NotaryDbError`];
+//! - copying a Go notary-server database, [`crate::notary_server`]: [`NotaryServerError`];
+//! - server keys in a YubiHSM 2, [`crate::hsm`]: [`HsmError`], and moving sealed keys onto
+//!   it: [`MoveKeysError`].
 //!
 //! Every variant names the GUN, role, key ID or version it is about. The HTTP status and the
-//! Notary error code of each [`ServerError`] are chosen in exactly one place:
-//! [`crate::http::error`].
+//! Notary error code of each [`ServerError`] and [`RepoError`] are chosen in exactly one
+//! place: [`crate::http::error`].
 
 use crate::store::StoreError;
 
-/// An error raised while serving a request.
+// The HTTP side: `crate::http`, `crate::auth`.
+
+/// An error raised while serving a request: one about the request itself, or the
+/// [`RepoError`] of the operation it asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A multipart part had no usable file name (the role name).
@@ -61,14 +72,6 @@ pub enum ServerError {
         /// The error detail sent to the client.
         reason: String,
     },
-    /// The metadata, key or resource asked for does not exist.
-    #[error("no metadata for role {role} of {gun}")]
-    MetadataNotFound {
-        /// The GUN asked for (empty for paths that name none).
-        gun: String,
-        /// The role asked for (empty for paths that name none).
-        role: String,
-    },
     /// A version number in a path could not be read as an integer.
     #[error("version {text:?} of role {role} of {gun} is out of range")]
     BadVersionNumber {
@@ -78,6 +81,55 @@ pub enum ServerError {
         role: String,
         /// The digits as given in the path.
         text: String,
+    },
+    /// Changefeed query parameters could not be read.
+    #[error("invalid changefeed parameter for {gun:?}: {detail}")]
+    InvalidParameters {
+        /// The GUN filter (empty for the global feed).
+        gun: String,
+        /// What is wrong, sent as the error detail.
+        detail: String,
+    },
+    /// The request carries no valid token granting the required access.
+    #[error("authentication required for {0}")]
+    Unauthorized(Box<crate::auth::Challenge>),
+    /// A response could not be written; the server's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The operation of the repository service failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl ServerError {
+    /// No metadata of `role` of `gun`: the answer to a path that names nothing the server
+    /// serves, or a GUN it does not serve (`gun` and `role` empty when the path names none).
+    pub fn not_found(gun: &str, role: &str) -> Self {
+        RepoError::not_found(gun, role).into()
+    }
+}
+
+// The repository service: `crate::repo`, `crate::validation`.
+
+/// An error of an operation of the repository service ([`crate::repo::Repo`]): a read,
+/// an upload and its validation, a key request, a delete. Independent of HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The metadata, key or resource asked for does not exist.
+    #[error("no metadata for role {role} of {gun}")]
+    MetadataNotFound {
+        /// The GUN asked for (empty for paths that name none).
+        gun: String,
+        /// The role asked for (empty for paths that name none).
+        role: String,
+    },
+    /// An upload names the same role twice.
+    #[error("malformed upload for {gun}: the upload names role {role} more than once")]
+    DuplicateRole {
+        /// The GUN being updated.
+        gun: String,
+        /// The role named more than once.
+        role: String,
     },
     /// Storage already holds the same or a newer version of a role in the update.
     #[error("a newer version of {role} is already stored for {gun}")]
@@ -90,17 +142,6 @@ pub enum ServerError {
     /// The uploaded metadata failed validation.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// Changefeed query parameters could not be read.
-    #[error("invalid changefeed parameter for {gun:?}: {detail}")]
-    InvalidParameters {
-        /// The GUN filter (empty for the global feed).
-        gun: String,
-        /// What is wrong, sent as the error detail.
-        detail: String,
-    },
-    /// The request carries no valid token granting the required access.
-    #[error("authentication required for {0}")]
-    Unauthorized(Box<crate::auth::Challenge>),
     /// Storing an update failed for a reason other than a version conflict.
     #[error("storing the update of {gun} failed: {source}")]
     Updating {
@@ -145,12 +186,38 @@ pub enum ServerError {
         /// What went wrong.
         reason: String,
     },
-    /// Anything else that is the server's fault.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The current root of the GUN does not parse (a key request reads it); the server's
+    /// fault.
+    #[error("internal error: stored {role} of {gun} does not parse: {reason}")]
+    StoredUnparsable {
+        /// The GUN.
+        gun: String,
+        /// The role of the stored file (`root`).
+        role: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A stored file that re-signing expired metadata starts from does not parse.
+    #[error("internal error: stored {role} of {gun}: {reason}")]
+    ResignSource {
+        /// The GUN.
+        gun: String,
+        /// The role of the stored file (`root` or `snapshot`).
+        role: String,
+        /// What the parser said.
+        reason: String,
+    },
 }
 
-impl ServerError {
+impl RepoError {
+    /// No metadata of `role` of `gun`.
+    pub fn not_found(gun: &str, role: &str) -> Self {
+        Self::MetadataNotFound {
+            gun: gun.to_owned(),
+            role: role.to_owned(),
+        }
+    }
+
     /// Wraps a storage error raised while reading data of `gun`.
     pub fn from_store_read(gun: &str, source: StoreError) -> Self {
         if source.is_unavailable() {
@@ -255,6 +322,8 @@ pub enum ValidationError {
         msg: String,
     },
 }
+
+// Keys of a Go notary-signer database: `crate::notary_signer`.
 
 /// Why a notary-signer JWE (the `private` column of its `private_keys` table) could not be
 /// read or written. Never shows the passphrase or any key material.
@@ -472,6 +541,8 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+// Opening a Go notary database: `crate::notary_db`.
+
 /// Why a Go notary database (notary-signer's or notary-server's) could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum NotaryDbError {
@@ -489,6 +560,8 @@ pub enum NotaryDbError {
         source: sqlx::Error,
     },
 }
+
+// Copying a Go notary-server database: `crate::notary_server`.
 
 /// A row of a Go notary-server database whose content differs from the row signet already
 /// stores under the same key.
@@ -609,6 +682,8 @@ pub enum NotaryServerError {
         total: usize,
     },
 }
+
+// Server keys in a YubiHSM 2: `crate::hsm`.
 
 /// An error of the YubiHSM 2 that holds server keys.
 ///

@@ -99,7 +99,7 @@ pub fn run(data: &[u8]) -> bool {
     {
         Ok(()) => true,
         Err(e) => {
-            refusal(&e);
+            refusal(&e.into());
             false
         }
     }

@@ -1,7 +1,13 @@
-//! The one place where errors become HTTP responses: status code, Notary error code, message
-//! and detail, in the docker-distribution errcode envelope
-//! `{"errors":[{"code":…,"message":…,"detail":…}]}` followed by `\n`.
+//! The one place where the server's HTTP statuses are chosen.
+//!
+//! Errors become responses here: [`classify`] gives each [`ServerError`] (about the request)
+//! and [`classify_repo`] each [`RepoError`] (of the repository service) its Notary error code,
+//! and with it the status, message and detail, sent in the docker-distribution errcode
+//! envelope `{"errors":[{"code":…,"message":…,"detail":…}]}` followed by `\n`. The few answers
+//! that are not errors get their status here too: `ok` (200), `health_answer` (200 or 503),
+//! `moved_permanently` (301), `method_not_allowed` (405) and `TIMED_OUT_STATUS` (503).
 
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -9,7 +15,7 @@ use serde_json::value::RawValue;
 
 use signet_tuf::notary::envelope::{self, ValidationError as WireValidation, clip};
 
-use crate::error::{ServerError, ValidationError};
+use crate::error::{RepoError, ServerError, ValidationError};
 
 /// The error codes the server sends, with their fixed status and message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,21 +146,27 @@ fn validation_detail(e: &ValidationError) -> Option<Detail> {
     wire.to_detail()
 }
 
-/// The code and detail for an error.
+fn empty_detail() -> Option<Detail> {
+    RawValue::from_string("{}".to_owned()).ok()
+}
+
+fn text_detail(s: &str) -> Option<Detail> {
+    to_detail(clip(s))
+}
+
+/// The code and detail for an error of the HTTP side; a [`ServerError::Repo`] gets those of
+/// [`classify_repo`].
 pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
-    let empty = || RawValue::from_string("{}".to_owned()).ok();
-    let text = |s: &str| to_detail(clip(s));
     match err {
         ServerError::NoFilename { .. } => (ErrorCode::NoFilename, None),
-        ServerError::InvalidRole { role, .. } => (ErrorCode::InvalidRole, text(role)),
+        ServerError::InvalidRole { role, .. } => (ErrorCode::InvalidRole, text_detail(role)),
         ServerError::MalformedJson { .. } => (ErrorCode::MalformedJson, None),
         ServerError::MalformedUpload { .. } => (ErrorCode::MalformedUpload, None),
         ServerError::BodyTooLarge { limit, .. } => (
             ErrorCode::TooLarge,
             to_detail(&serde_json::json!({ "limit": limit })),
         ),
-        ServerError::InvalidGun { reason, .. } => (ErrorCode::InvalidGun, text(reason)),
-        ServerError::MetadataNotFound { .. } => (ErrorCode::MetadataNotFound, empty()),
+        ServerError::InvalidGun { reason, .. } => (ErrorCode::InvalidGun, text_detail(reason)),
         ServerError::BadVersionNumber { text, .. } => (
             ErrorCode::MetadataNotFound,
             to_detail(&AtoiError {
@@ -163,24 +175,35 @@ pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
                 err: Empty {},
             }),
         ),
-        ServerError::OldVersion { .. } => (ErrorCode::Version, empty()),
-        ServerError::Invalid(v) => (ErrorCode::InvalidUpdate, validation_detail(v)),
         ServerError::InvalidParameters { detail, .. } => {
-            (ErrorCode::InvalidParameters, text(detail))
+            (ErrorCode::InvalidParameters, text_detail(detail))
         }
         ServerError::Unauthorized(ch) => (ErrorCode::Unauthorized, to_detail(&ch.detail())),
-        ServerError::Updating { .. } => (ErrorCode::Updating, None),
+        ServerError::Internal(_) => (ErrorCode::Unknown, text_detail(&err.to_string())),
+        ServerError::Repo(e) => classify_repo(e),
+    }
+}
+
+/// The code and detail for an error of the repository service.
+pub fn classify_repo(err: &RepoError) -> (ErrorCode, Option<Detail>) {
+    match err {
+        RepoError::MetadataNotFound { .. } => (ErrorCode::MetadataNotFound, empty_detail()),
+        RepoError::DuplicateRole { .. } => (ErrorCode::MalformedUpload, None),
+        RepoError::OldVersion { .. } => (ErrorCode::Version, empty_detail()),
+        RepoError::Invalid(v) => (ErrorCode::InvalidUpdate, validation_detail(v)),
+        RepoError::Updating { .. } => (ErrorCode::Updating, None),
         // A storage fault says what is wrong (full, read-only, …) and that nothing was stored.
-        ServerError::Unavailable { source, .. } => (
+        RepoError::Unavailable { source, .. } => (
             ErrorCode::Unavailable,
             source
                 .storage_fault()
-                .and_then(|f| text(f.client_message())),
+                .and_then(|f| text_detail(f.client_message())),
         ),
-        ServerError::Storage { .. }
-        | ServerError::Signing { .. }
-        | ServerError::ServerKey { .. }
-        | ServerError::Internal(_) => (ErrorCode::Unknown, text(&err.to_string())),
+        RepoError::Storage { .. }
+        | RepoError::Signing { .. }
+        | RepoError::ServerKey { .. }
+        | RepoError::StoredUnparsable { .. }
+        | RepoError::ResignSource { .. } => (ErrorCode::Unknown, text_detail(&err.to_string())),
     }
 }
 
@@ -199,11 +222,44 @@ pub fn envelope_response(code: ErrorCode, detail: Option<&RawValue>) -> Response
     resp
 }
 
+/// A 200 with `body`; the caller sets the headers.
+pub(crate) fn ok(body: impl IntoResponse) -> Response {
+    (StatusCode::OK, body).into_response()
+}
+
+/// The answer of the health check: 200 when the database is healthy, 503 when not.
+pub(crate) fn health_answer(healthy: bool, body: impl IntoResponse) -> Response {
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
+}
+
+/// A 301 with an empty body to `location`, the canonical form of the path asked for.
+pub(crate) fn moved_permanently(location: &str) -> Response {
+    let mut resp = StatusCode::MOVED_PERMANENTLY.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// A 405 with an empty body: a Notary path asked for with a method it does not take.
+pub(crate) fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, Body::empty()).into_response()
+}
+
+/// The status of a request that takes longer than the configured timeout, answered with an
+/// empty body by the timeout layer: 503.
+pub(crate) const TIMED_OUT_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let (code, detail) = classify(&self);
         let fault = match &self {
-            Self::Unavailable { source, .. } => source.storage_fault(),
+            Self::Repo(RepoError::Unavailable { source, .. }) => source.storage_fault(),
             _ => None,
         };
         if let Some(fault) = fault {
@@ -234,8 +290,8 @@ impl IntoResponse for ServerError {
 mod tests {
     use super::*;
 
-    fn body(err: ServerError) -> (StatusCode, String) {
-        let (code, detail) = classify(&err);
+    fn body(err: impl Into<ServerError>) -> (StatusCode, String) {
+        let (code, detail) = classify(&err.into());
         (
             code.status(),
             String::from_utf8(envelope_body(code, detail.as_deref())).unwrap(),
@@ -244,7 +300,7 @@ mod tests {
 
     #[test]
     fn version_conflict_is_byte_exact() {
-        let (status, b) = body(ServerError::OldVersion {
+        let (status, b) = body(RepoError::OldVersion {
             gun: "g".into(),
             role: "targets".into(),
         });
@@ -258,7 +314,7 @@ mod tests {
 
     #[test]
     fn bad_hierarchy_detail() {
-        let (status, b) = body(ServerError::Invalid(ValidationError::BadHierarchy {
+        let (status, b) = body(RepoError::Invalid(ValidationError::BadHierarchy {
             gun: "g".into(),
             missing: "snapshot".into(),
             msg: "no snapshot was included in update and server does not hold current snapshot key for repository".into(),
@@ -277,7 +333,7 @@ mod tests {
             b,
             "{\"errors\":[{\"code\":\"NO_FILENAME\",\"message\":\"No file/role name provided.\"}]}\n"
         );
-        let (s, b) = body(ServerError::Invalid(ValidationError::StoredUnusable {
+        let (s, b) = body(RepoError::Invalid(ValidationError::StoredUnusable {
             gun: "g".into(),
             role: "root".into(),
             msg: "x".into(),
@@ -288,7 +344,7 @@ mod tests {
 
     #[test]
     fn long_messages_stay_under_one_kib() {
-        let (_, b) = body(ServerError::Invalid(ValidationError::BadTargets {
+        let (_, b) = body(RepoError::Invalid(ValidationError::BadTargets {
             gun: "g".into(),
             role: "targets".into(),
             msg: "é".repeat(5000),
@@ -322,7 +378,7 @@ mod tests {
                     .await
                     .unwrap_err()
             });
-        let err = ServerError::from_store_write("g", StoreError::from_sqlx("update of g", source));
+        let err = RepoError::from_store_write("g", StoreError::from_sqlx("update of g", source));
         let (status, b) = body(err);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
@@ -331,7 +387,7 @@ mod tests {
         );
 
         // Connection trouble stays a 503 without a detail.
-        let (status, b) = body(ServerError::from_store_read(
+        let (status, b) = body(RepoError::from_store_read(
             "g",
             StoreError::from_sqlx("read of g root", sqlx::Error::PoolTimedOut),
         ));

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use super::AppState;
+use super::error::{health_answer, ok};
 use super::headers::TEXT_PLAIN;
 use super::upload::read_upload;
 use crate::error::ServerError;
@@ -21,7 +22,7 @@ use signet_tuf::notary::multipart::MultipartReader;
 
 /// A 200 with a text body.
 pub(crate) fn text(body: impl Into<Body>) -> Response {
-    let mut resp = (StatusCode::OK, body.into()).into_response();
+    let mut resp = ok(body.into());
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN));
     resp
@@ -29,7 +30,7 @@ pub(crate) fn text(body: impl Into<Body>) -> Response {
 
 /// A 200 with an empty body and no content type.
 pub(crate) fn empty_ok() -> Response {
-    let mut resp = StatusCode::OK.into_response();
+    let mut resp = ok(());
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     resp
@@ -59,19 +60,15 @@ pub(crate) async fn health(state: &AppState) -> Response {
         (Some(e), None) | (None, Some(e)) => Some(e),
         (Some(r), Some(w)) => Some(format!("{r}; {w}")),
     };
-    let (status, body) = match failure {
-        None => (StatusCode::OK, "{}".to_owned()),
+    let mut resp = match failure {
+        None => health_answer(true, "{}".to_owned()),
         Some(err) => {
             tracing::warn!(error = %err, "health check failed");
             let mut map = serde_json::Map::new();
             map.insert("DB operational".into(), err.into());
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::Value::Object(map).to_string(),
-            )
+            health_answer(false, serde_json::Value::Object(map).to_string())
         }
     };
-    let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -81,7 +78,7 @@ pub(crate) async fn health(state: &AppState) -> Response {
 
 /// `GET /metrics`.
 pub(crate) fn metrics(state: &AppState) -> Response {
-    let mut resp = (StatusCode::OK, state.inner.metrics.render()).into_response();
+    let mut resp = ok(state.inner.metrics.render());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -240,12 +237,7 @@ pub(crate) async fn changefeed(
         Some(c) if c.is_empty() => 0,
         Some(c) => parse_int32(&c).map_err(|e| bad(format!("invalid change_id parameter: {e}")))?,
     };
-    let changes: Vec<Change> = state
-        .repo()
-        .store()
-        .changes(gun, change_id, records)
-        .await
-        .map_err(|e| ServerError::from_store_read(gun.unwrap_or_default(), e))?;
+    let changes: Vec<Change> = state.repo().changes(gun, change_id, records).await?;
     let records: Vec<Record<'_>> = changes
         .iter()
         .map(|c| Record {

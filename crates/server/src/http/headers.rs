@@ -1,10 +1,11 @@
 //! Response headers of metadata GETs: content type, `Cache-Control` and `Last-Modified`.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 
+use super::error::ok;
 use crate::repo::Served;
 
 /// The content type Go's sniffing gives every metadata and key response.
@@ -36,7 +37,7 @@ fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
 /// A 200 serving the exact stored bytes.
 pub(crate) fn metadata(served: Served, max_age: u32, current: bool) -> Response {
     let body = Body::from(served.file.file.data.clone());
-    let mut resp = (StatusCode::OK, body).into_response();
+    let mut resp = ok(body);
     let h = resp.headers_mut();
     set(h, header::CONTENT_TYPE, TEXT_PLAIN);
     set(h, header::CACHE_CONTROL, &cache_control(max_age, current));

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -114,7 +113,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(dispatch)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+            error::TIMED_OUT_STATUS,
             timeout,
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -154,10 +153,7 @@ fn gun_check(route: &Route, settings: &HttpSettings) -> Result<(), ServerError> 
                 reason: format!("GUNs are limited to {MAX_GUN_LEN} bytes"),
             }
         } else {
-            ServerError::MetadataNotFound {
-                gun: gun.to_owned(),
-                role: String::new(),
-            }
+            ServerError::not_found(gun, "")
         });
     }
     let prefixes = &settings.gun_prefixes;
@@ -168,10 +164,7 @@ fn gun_check(route: &Route, settings: &HttpSettings) -> Result<(), ServerError> 
                 reason: format!("Require GUNs with prefix: [{}]", prefixes.join(" ")),
             }
         } else {
-            ServerError::MetadataNotFound {
-                gun: gun.to_owned(),
-                role: String::new(),
-            }
+            ServerError::not_found(gun, "")
         });
     }
     Ok(())
@@ -216,16 +209,8 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 
 async fn handle(state: &AppState, route: Route, req: Request) -> Result<Response, ServerError> {
     match &route {
-        Route::Redirect(location) => {
-            let mut resp = StatusCode::MOVED_PERMANENTLY.into_response();
-            if let Ok(v) = HeaderValue::from_str(location) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            return Ok(resp);
-        }
-        Route::MethodNotAllowed => {
-            return Ok((StatusCode::METHOD_NOT_ALLOWED, Body::empty()).into_response());
-        }
+        Route::Redirect(location) => return Ok(error::moved_permanently(location)),
+        Route::MethodNotAllowed => return Ok(error::method_not_allowed()),
         Route::Health => return Ok(handlers::health(state).await),
         Route::Metrics => return Ok(handlers::metrics(state)),
         _ => {}
@@ -250,7 +235,12 @@ async fn handle(state: &AppState, route: Route, req: Request) -> Result<Response
             ))
         }
         Route::GetByVersion { gun, role, version } => {
-            let served = state.repo().get_by_version(&gun, &role, &version).await?;
+            let version: i64 = version.parse().map_err(|_| ServerError::BadVersionNumber {
+                gun: gun.clone(),
+                role: role.clone(),
+                text: version.clone(),
+            })?;
+            let served = state.repo().get_by_version(&gun, &role, version).await?;
             Ok(headers::metadata(
                 served,
                 state.settings().consistent_max_age,
@@ -280,10 +270,7 @@ async fn handle(state: &AppState, route: Route, req: Request) -> Result<Response
             handlers::changefeed(state, Some(&gun), req.uri().query()).await
         }
         Route::Changefeed => handlers::changefeed(state, None, req.uri().query()).await,
-        Route::NotFound | Route::BadPath => Err(ServerError::MetadataNotFound {
-            gun: String::new(),
-            role: String::new(),
-        }),
+        Route::NotFound | Route::BadPath => Err(ServerError::not_found("", "")),
         Route::Health | Route::Metrics | Route::Redirect(_) | Route::MethodNotAllowed => {
             Err(ServerError::Internal("route handled above".into()))
         }

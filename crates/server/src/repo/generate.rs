@@ -9,7 +9,7 @@ use signet_tuf::metadata::{Envelope, Expires, FileMeta, Metadata, Root, Snapshot
 
 use super::{Repo, Served};
 use crate::cache::CachedFile;
-use crate::error::ServerError;
+use crate::error::RepoError;
 use crate::store::{FileUpdate, StoredFile};
 
 /// Lifetime of a server-generated snapshot (Notary's default: three years).
@@ -34,12 +34,21 @@ pub(crate) enum SignError {
     },
     /// Anything else (a store error, a key that does not open, a document that cannot be
     /// written).
-    Failed(ServerError),
+    Failed(RepoError),
 }
 
-impl From<ServerError> for SignError {
-    fn from(e: ServerError) -> Self {
+impl From<RepoError> for SignError {
+    fn from(e: RepoError) -> Self {
         Self::Failed(e)
+    }
+}
+
+/// A stored file that re-signing starts from does not parse.
+fn resign_source(gun: &str, role: &str, e: &signet_tuf::Error) -> RepoError {
+    RepoError::ResignSource {
+        gun: gun.to_owned(),
+        role: role.to_owned(),
+        reason: e.to_string(),
     }
 }
 
@@ -60,8 +69,8 @@ fn sign_with<T: Metadata>(
     role: &str,
     doc: T,
     signers: &[Arc<dyn Signer>],
-) -> Result<Signed, ServerError> {
-    let failed = |reason: String| ServerError::Signing {
+) -> Result<Signed, RepoError> {
+    let failed = |reason: String| RepoError::Signing {
         gun: gun.to_owned(),
         role: role.to_owned(),
         reason,
@@ -114,7 +123,7 @@ impl Repo {
                 sign_with(&owned_gun, &owned_role, doc, &signers)
             })
             .await
-            .map_err(|e| ServerError::Signing {
+            .map_err(|e| RepoError::Signing {
                 gun: gun.to_owned(),
                 role: role.to_owned(),
                 reason: format!("the signing task ended abnormally: {e}"),
@@ -142,12 +151,12 @@ impl Repo {
     }
 
     /// The highest stored version of `role` (0 when there is none).
-    pub(crate) async fn latest_version(&self, gun: &str, role: &str) -> Result<i64, ServerError> {
+    pub(crate) async fn latest_version(&self, gun: &str, role: &str) -> Result<i64, RepoError> {
         Ok(self
             .store()
             .latest(gun, role)
             .await
-            .map_err(|e| ServerError::from_store_read(gun, e))?
+            .map_err(|e| RepoError::from_store_read(gun, e))?
             .map_or(0, |f| f.version))
     }
 
@@ -159,11 +168,8 @@ impl Repo {
         &self,
         gun: &str,
         role: &str,
-    ) -> Result<Served, ServerError> {
-        let not_found = || ServerError::MetadataNotFound {
-            gun: gun.to_owned(),
-            role: role.to_owned(),
-        };
+    ) -> Result<Served, RepoError> {
+        let not_found = || RepoError::not_found(gun, role);
         let ts = self.latest_timestamp(gun).await?.ok_or_else(not_found)?;
         let snap = self
             .referenced(gun, &ts, "snapshot")
@@ -178,7 +184,7 @@ impl Repo {
                 Ok(Some((new_ts, new_snap))) => (new_ts, new_snap, Some(now)),
                 Ok(None) => (ts, snap, None),
                 Err(e) => {
-                    if matches!(e, ServerError::Unavailable { .. }) {
+                    if matches!(e, RepoError::Unavailable { .. }) {
                         return Err(e);
                     }
                     tracing::warn!(%gun, error = %e, "cannot re-sign expired metadata; serving it as stored");
@@ -204,18 +210,18 @@ impl Repo {
         ts: &Arc<CachedFile>,
         snap: &Arc<CachedFile>,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Arc<CachedFile>, Arc<CachedFile>)>, ServerError> {
+    ) -> Result<Option<(Arc<CachedFile>, Arc<CachedFile>)>, RepoError> {
         let Some(root_file) = self.referenced(gun, snap, "root").await? else {
             return Ok(None);
         };
         let root = Envelope::<Root>::parse(&root_file.file.data)
-            .map_err(|e| ServerError::Internal(format!("stored root of {gun}: {e}")))?;
+            .map_err(|e| resign_source(gun, "root", &e))?;
         let root = root.signed();
         let mut updates = Vec::new();
         let mut new_snapshot: Option<Signed> = None;
         if snap.pointers().expired_at(now) {
             let mut doc = Envelope::<Snapshot>::parse(&snap.file.data)
-                .map_err(|e| ServerError::Internal(format!("stored snapshot of {gun}: {e}")))?
+                .map_err(|e| resign_source(gun, "snapshot", &e))?
                 .into_parts()
                 .0;
             doc.version = self
@@ -268,7 +274,7 @@ impl Repo {
                 };
                 return Ok(Some((ts, snap)));
             }
-            Err(e) => return Err(ServerError::from_store_write(gun, e)),
+            Err(e) => return Err(RepoError::from_store_write(gun, e)),
         }
         if let Some(s) = &new_snapshot {
             self.note_keys_used(gun, "snapshot", &s.keys).await;

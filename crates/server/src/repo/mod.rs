@@ -1,5 +1,8 @@
 //! The repository service: every operation of the Notary API on the store, independent of
-//! HTTP. Handlers in [`crate::http`] only translate requests and responses.
+//! HTTP. Its operations fail with a [`RepoError`](crate::error::RepoError) (a refused upload
+//! with its [`ValidationError`](crate::error::ValidationError)), never with an HTTP status:
+//! handlers in [`crate::http`] only translate requests and responses, and
+//! [`crate::http::error`] chooses the status and Notary error code of each `RepoError`.
 
 mod generate;
 mod keys;

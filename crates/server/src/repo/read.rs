@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::Repo;
 use crate::cache::CachedFile;
-use crate::error::ServerError;
-use crate::store::{StoreResult, StoredFile};
+use crate::error::RepoError;
+use crate::store::{Change, StoreResult, StoredFile};
 
 /// A file to send, with the time to report as `Last-Modified`.
 #[derive(Debug, Clone)]
@@ -30,19 +30,12 @@ impl Served {
     }
 }
 
-fn not_found(gun: &str, role: &str) -> ServerError {
-    ServerError::MetadataNotFound {
-        gun: gun.to_owned(),
-        role: role.to_owned(),
-    }
-}
-
 impl Repo {
     /// The stored timestamp with the highest version (cached for a short time).
     pub(crate) async fn latest_timestamp(
         &self,
         gun: &str,
-    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
         let cache = self.cache();
         if let Some(hit) = cache.timestamp(gun) {
             return Ok(hit);
@@ -52,7 +45,7 @@ impl Repo {
             .store()
             .latest(gun, "timestamp")
             .await
-            .map_err(|e| ServerError::from_store_read(gun, e))?
+            .map_err(|e| RepoError::from_store_read(gun, e))?
             .map(CachedFile::new);
         cache.put_timestamp(gun, file.clone(), ticket);
         Ok(file)
@@ -64,7 +57,7 @@ impl Repo {
         gun: &str,
         role: &str,
         sha256_hex: &str,
-    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
         if let Some(hit) = self.cache().by_checksum(gun, role, sha256_hex) {
             return Ok(Some(hit));
         }
@@ -78,7 +71,7 @@ impl Repo {
         gun: &str,
         role: &str,
         version: i64,
-    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
         if let Some(hit) = self.cache().by_version(gun, role, version) {
             return Ok(Some(hit));
         }
@@ -92,12 +85,12 @@ impl Repo {
         &self,
         gun: &str,
         read: impl Future<Output = StoreResult<Option<StoredFile>>>,
-    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
         let cache = self.cache();
         let ticket = cache.ticket(gun);
         let file = read
             .await
-            .map_err(|e| ServerError::from_store_read(gun, e))?
+            .map_err(|e| RepoError::from_store_read(gun, e))?
             .map(CachedFile::new);
         if let Some(f) = &file {
             cache.put_file(gun, f, ticket);
@@ -111,7 +104,7 @@ impl Repo {
         gun: &str,
         from: &CachedFile,
         role: &str,
-    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
         match from.pointers().sha256.get(role) {
             Some(hex) => self.by_checksum(gun, role, hex).await,
             None => Ok(None),
@@ -122,7 +115,7 @@ impl Repo {
     pub(crate) async fn chain_snapshot(
         &self,
         gun: &str,
-    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
         match self.latest_timestamp(gun).await? {
             Some(ts) => self.referenced(gun, &ts, "snapshot").await,
             None => Ok(None),
@@ -131,15 +124,15 @@ impl Repo {
 
     /// The current file of a role other than timestamp and snapshot: the one the current
     /// snapshot names. A role the snapshot does not list is not found.
-    pub async fn current_role(&self, gun: &str, role: &str) -> Result<Served, ServerError> {
+    pub async fn current_role(&self, gun: &str, role: &str) -> Result<Served, RepoError> {
         let snapshot = self
             .chain_snapshot(gun)
             .await?
-            .ok_or_else(|| not_found(gun, role))?;
+            .ok_or_else(|| RepoError::not_found(gun, role))?;
         self.referenced(gun, &snapshot, role)
             .await?
             .map(Served::stored)
-            .ok_or_else(|| not_found(gun, role))
+            .ok_or_else(|| RepoError::not_found(gun, role))
     }
 
     /// The current file of `role`, or `None`; like [`Repo::current_role`] without the error.
@@ -147,7 +140,7 @@ impl Repo {
         &self,
         gun: &str,
         role: &str,
-    ) -> Result<Option<Arc<CachedFile>>, ServerError> {
+    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
         match self.chain_snapshot(gun).await? {
             Some(s) if role == "snapshot" => Ok(Some(s)),
             Some(s) => self.referenced(gun, &s, role).await,
@@ -159,7 +152,7 @@ impl Repo {
     pub(crate) async fn current_root_file(
         &self,
         gun: &str,
-    ) -> Result<Option<bytes::Bytes>, ServerError> {
+    ) -> Result<Option<bytes::Bytes>, RepoError> {
         Ok(self
             .current_file(gun, "root")
             .await?
@@ -172,40 +165,51 @@ impl Repo {
         gun: &str,
         role: &str,
         checksum: &str,
-    ) -> Result<Served, ServerError> {
+    ) -> Result<Served, RepoError> {
         // Only lowercase SHA-256 is indexed; other forms never match (as in Go).
         if checksum.len() != 64 || checksum.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(not_found(gun, role));
+            return Err(RepoError::not_found(gun, role));
         }
         self.by_checksum(gun, role, checksum)
             .await?
             .map(Served::stored)
-            .ok_or_else(|| not_found(gun, role))
+            .ok_or_else(|| RepoError::not_found(gun, role))
     }
 
-    /// `GET <version>.<role>.json`; `digits` as written in the path.
+    /// `GET <version>.<role>.json`.
     pub async fn get_by_version(
         &self,
         gun: &str,
         role: &str,
-        digits: &str,
-    ) -> Result<Served, ServerError> {
-        let version: i64 = digits.parse().map_err(|_| ServerError::BadVersionNumber {
-            gun: gun.to_owned(),
-            role: role.to_owned(),
-            text: digits.to_owned(),
-        })?;
+        version: i64,
+    ) -> Result<Served, RepoError> {
         self.by_version(gun, role, version)
             .await?
             .map(Served::stored)
-            .ok_or_else(|| not_found(gun, role))
+            .ok_or_else(|| RepoError::not_found(gun, role))
+    }
+
+    /// The changefeed: up to `records` changes after `change_id` (before it, for a
+    /// negative `records`), of `gun` only when one is given (see [`Store::changes`]).
+    ///
+    /// [`Store::changes`]: crate::store::Store::changes
+    pub async fn changes(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> Result<Vec<Change>, RepoError> {
+        self.store()
+            .changes(gun, change_id, records)
+            .await
+            .map_err(|e| RepoError::from_store_read(gun.unwrap_or_default(), e))
     }
 
     /// `DELETE`: removes every file of exactly `gun`.
-    pub async fn delete(&self, gun: &str) -> Result<(), ServerError> {
+    pub async fn delete(&self, gun: &str) -> Result<(), RepoError> {
         self.delete_gun(gun)
             .await
             .map(|_| ())
-            .map_err(|e| ServerError::from_store_write(gun, e))
+            .map_err(|e| RepoError::from_store_write(gun, e))
     }
 }

@@ -9,7 +9,7 @@ use signet_tuf::metadata::Envelope;
 
 use super::generate::SignError;
 use super::{Repo, UploadedFile};
-use crate::error::ServerError;
+use crate::error::RepoError;
 use crate::store::{FileUpdate, KeyUse};
 use crate::validation::{Fail, tuf_msg, validate_update};
 
@@ -33,20 +33,20 @@ impl Repo {
     ///
     /// # Errors
     ///
-    /// The [`ServerError`] [`update`](Self::update) would return for these files before
+    /// The [`RepoError`] [`update`](Self::update) would return for these files before
     /// signing or storing anything.
     pub async fn check_update(
         &self,
         gun: &str,
         files: Vec<UploadedFile>,
         now: chrono::DateTime<Utc>,
-    ) -> Result<(), ServerError> {
+    ) -> Result<(), RepoError> {
         validate_update(self, gun, files, now).await.map(|_| ())
     }
 
     /// `POST /v2/<gun>/_trust/tuf/`: validates the uploaded files and stores them together
     /// with a new snapshot (unless uploaded) and a new timestamp, all or nothing.
-    pub async fn update(&self, gun: &str, files: Vec<UploadedFile>) -> Result<(), ServerError> {
+    pub async fn update(&self, gun: &str, files: Vec<UploadedFile>) -> Result<(), RepoError> {
         let fail = Fail(gun);
         let now = Utc::now();
         let started = Instant::now();
@@ -141,7 +141,7 @@ impl Repo {
         let files = updates.len();
         self.store_updates_using_keys(gun, updates, used)
             .await
-            .map_err(|e| ServerError::from_store_write(gun, e))?;
+            .map_err(|e| RepoError::from_store_write(gun, e))?;
         phase_done("store", phase);
         tracing::info!(
             %gun,

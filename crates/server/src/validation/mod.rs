@@ -26,7 +26,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use signet_tuf::metadata::{Envelope, Root, Snapshot, Targets};
 
-use crate::error::{ServerError, ValidationError};
+use crate::error::{RepoError, ValidationError};
 use crate::repo::{Repo, UploadedFile};
 
 /// A targets or delegation document in play during validation.
@@ -64,7 +64,7 @@ pub(crate) struct ValidatedUpdate {
 pub(crate) struct Fail<'a>(pub(crate) &'a str);
 
 impl Fail<'_> {
-    pub(crate) fn root(self, msg: impl std::fmt::Display) -> ServerError {
+    pub(crate) fn root(self, msg: impl std::fmt::Display) -> RepoError {
         ValidationError::BadRoot {
             gun: self.0.to_owned(),
             msg: msg.to_string(),
@@ -72,7 +72,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn targets(self, role: &str, msg: impl std::fmt::Display) -> ServerError {
+    pub(crate) fn targets(self, role: &str, msg: impl std::fmt::Display) -> RepoError {
         ValidationError::BadTargets {
             gun: self.0.to_owned(),
             role: role.to_owned(),
@@ -81,7 +81,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn snapshot(self, msg: impl std::fmt::Display) -> ServerError {
+    pub(crate) fn snapshot(self, msg: impl std::fmt::Display) -> RepoError {
         ValidationError::BadSnapshot {
             gun: self.0.to_owned(),
             msg: msg.to_string(),
@@ -89,7 +89,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn hierarchy(self, missing: &str, msg: impl std::fmt::Display) -> ServerError {
+    pub(crate) fn hierarchy(self, missing: &str, msg: impl std::fmt::Display) -> RepoError {
         ValidationError::BadHierarchy {
             gun: self.0.to_owned(),
             missing: missing.to_owned(),
@@ -98,7 +98,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn general(self, msg: impl std::fmt::Display) -> ServerError {
+    pub(crate) fn general(self, msg: impl std::fmt::Display) -> RepoError {
         ValidationError::Validation {
             gun: self.0.to_owned(),
             msg: msg.to_string(),
@@ -106,7 +106,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn stored(self, role: &str, msg: impl std::fmt::Display) -> ServerError {
+    pub(crate) fn stored(self, role: &str, msg: impl std::fmt::Display) -> RepoError {
         ValidationError::StoredUnusable {
             gun: self.0.to_owned(),
             role: role.to_owned(),
@@ -122,7 +122,7 @@ pub(crate) const MAX_VERSION: i64 = i32::MAX as i64;
 
 /// The refusal of an uploaded file whose version is above [`MAX_VERSION`], in the category
 /// of its role.
-fn version_out_of_range(gun: &str, f: &UploadedFile) -> ServerError {
+fn version_out_of_range(gun: &str, f: &UploadedFile) -> RepoError {
     let fail = Fail(gun);
     let msg = format!(
         "{} version {} is out of range: the largest version the server stores is {MAX_VERSION}",
@@ -150,7 +150,7 @@ pub(crate) async fn validate_update(
     gun: &str,
     files: Vec<UploadedFile>,
     now: DateTime<Utc>,
-) -> Result<ValidatedUpdate, ServerError> {
+) -> Result<ValidatedUpdate, RepoError> {
     let fail = Fail(gun);
     // 1. One file per role (an upload naming a role twice is refused, whatever the order:
     //    Go lets the last part win, which lets a proxy or a parser disagree on what was
@@ -161,9 +161,9 @@ pub(crate) async fn validate_update(
             return Err(version_out_of_range(gun, &f));
         }
         if by_role.contains_key(&f.role) {
-            return Err(ServerError::MalformedUpload {
+            return Err(RepoError::DuplicateRole {
                 gun: gun.to_owned(),
-                reason: format!("the upload names role {} more than once", f.role),
+                role: f.role,
             });
         }
         by_role.insert(f.role.clone(), f);

@@ -6,7 +6,7 @@ use signet_tuf::metadata::{Envelope, Root};
 use signet_tuf::verify::{check_expiry, verify_root};
 
 use super::{Fail, tuf_msg};
-use crate::error::ServerError;
+use crate::error::RepoError;
 use crate::repo::UploadedFile;
 
 /// Checks an uploaded root against the stored one (`previous`), returning it parsed.
@@ -15,7 +15,7 @@ pub(crate) fn validate_new_root(
     up: &UploadedFile,
     previous: Option<&Root>,
     now: DateTime<Utc>,
-) -> Result<Envelope<Root>, ServerError> {
+) -> Result<Envelope<Root>, RepoError> {
     let fail = Fail(gun);
     let current = previous.map(|r| r.version);
     if let Err(e) = check_root_version_step(current, up.version) {

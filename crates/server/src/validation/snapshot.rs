@@ -8,7 +8,7 @@ use signet_tuf::metadata::{Envelope, Root, Snapshot};
 use signet_tuf::verify::{check_expiry, verify_snapshot};
 
 use super::{Fail, LoadedTargets, tuf_msg};
-use crate::error::ServerError;
+use crate::error::RepoError;
 use crate::repo::{Repo, UploadedFile};
 
 /// Checks an uploaded snapshot: signatures of root's snapshot role, expiry, the checksums
@@ -26,7 +26,7 @@ pub(crate) async fn validate_uploaded(
     loaded: &BTreeMap<String, LoadedTargets>,
     previous: Option<&Snapshot>,
     now: DateTime<Utc>,
-) -> Result<(), ServerError> {
+) -> Result<(), RepoError> {
     let fail = Fail(gun);
     let env = Envelope::<Snapshot>::parse(&up.data).map_err(|e| fail.snapshot(tuf_msg(&e)))?;
     verify_snapshot(&env, root).map_err(|e| fail.snapshot(tuf_msg(&e)))?;

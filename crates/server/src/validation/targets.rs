@@ -8,7 +8,7 @@ use signet_tuf::role;
 use signet_tuf::verify::{check_expiry, verify_delegation, verify_targets};
 
 use super::{Fail, LoadedTargets, tuf_msg};
-use crate::error::ServerError;
+use crate::error::RepoError;
 use crate::repo::{Repo, UploadedFile};
 use signet_tuf::role::depth as role_depth;
 
@@ -18,7 +18,7 @@ async fn load_stored(
     gun: &str,
     name: &str,
     loaded: &mut BTreeMap<String, LoadedTargets>,
-) -> Result<(), ServerError> {
+) -> Result<(), RepoError> {
     if loaded.contains_key(name) {
         return Ok(());
     }
@@ -58,7 +58,7 @@ pub(crate) async fn validate_targets(
     files: BTreeMap<String, UploadedFile>,
     root: &Root,
     now: DateTime<Utc>,
-) -> Result<(BTreeMap<String, LoadedTargets>, Vec<String>), ServerError> {
+) -> Result<(BTreeMap<String, LoadedTargets>, Vec<String>), RepoError> {
     let fail = Fail(gun);
     let mut order: Vec<String> = files.keys().cloned().collect();
     order.sort_by(|a, b| role_depth(a).cmp(&role_depth(b)).then_with(|| a.cmp(b)));
@@ -153,7 +153,7 @@ pub(crate) fn check_stored_targets_still_verify(
     gun: &str,
     stored: &[u8],
     root: &Root,
-) -> Result<(), ServerError> {
+) -> Result<(), RepoError> {
     let fail = Fail(gun);
     let env =
         Envelope::<Targets>::parse(stored).map_err(|e| fail.stored("targets", tuf_msg(&e)))?;
