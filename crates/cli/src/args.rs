@@ -12,7 +12,7 @@ use crate::commands::keys::KeyCommand;
 use crate::commands::repo::{DeleteArgs, InitArgs, ListArgs, LookupArgs, VerifyArgs};
 use crate::commands::resign::ResignArgs;
 use crate::commands::{changes, delegations, keys, repo, resign, trust};
-use crate::context::Context;
+use crate::context::{Context, Flavour};
 use crate::error::Result;
 use crate::options::{GlobalOptions, GunArgs, OutputFormat};
 
@@ -189,7 +189,17 @@ pub(crate) enum Command {
 }
 
 impl Command {
-    /// Runs the command. `version` is handled before a context exists.
+    /// The flavour of the command's context: docker's for the docker-style `trust` commands,
+    /// notary's for every other.
+    pub(crate) fn flavour(&self) -> Flavour {
+        match self {
+            Self::Trust(_) => Flavour::Docker,
+            _ => Flavour::Notary,
+        }
+    }
+
+    /// Runs the command in a context of its [`flavour`](Self::flavour). `version` is handled
+    /// before a context exists.
     pub(crate) fn run(self, ctx: &mut Context) -> Result<()> {
         match self {
             Self::Add(args) => changes::add(ctx, &args),

@@ -3,7 +3,8 @@
 //! `signet-client` and `signet-signer` libraries, plus `--output json` for scripts.
 //!
 //! Errors are printed as notary prints them (`* fatal: <message>` on standard output, exit
-//! status 1) followed by a `* hint:` line saying what to do next.
+//! status 1) followed by a `* hint:` line saying what to do next; the docker-style `trust`
+//! commands print them on standard error, as docker does (see `context::Flavour`).
 #![forbid(unsafe_code)]
 
 mod args;
@@ -24,7 +25,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory as _, Parser as _};
 
 use crate::args::{Cli, Command};
-use crate::context::Context;
+use crate::context::{Context, Flavour};
 use crate::error::CliError;
 use crate::options::OutputFormat;
 use crate::output::Output;
@@ -35,19 +36,20 @@ fn main() -> ExitCode {
         Err(e) => return parse_failure(&e),
     };
     let format = cli.output;
-    // docker-style commands report errors on standard error, as docker does, so a script that
-    // captures standard output (`signet trust verify`) never mistakes a message for a result.
-    let to_stderr = matches!(cli.command, Some(Command::Trust(_)));
-    match run(cli) {
+    let flavour = cli
+        .command
+        .as_ref()
+        .map_or(Flavour::Notary, Command::flavour);
+    match run(cli, flavour) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            report(&e, format, to_stderr);
+            report(&e, format, flavour.errors_on_stderr());
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), CliError> {
+fn run(cli: Cli, flavour: Flavour) -> Result<(), CliError> {
     let mut out = Output::stdout(cli.output);
     let command = match cli.command {
         _ if cli.version => return print_version(&mut out),
@@ -58,7 +60,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             return out.text(&help).map_err(CliError::stdio("write output"));
         }
     };
-    let mut ctx = Context::load(&cli.global, out)?;
+    let mut ctx = Context::load(&cli.global, flavour, out)?;
     command.run(&mut ctx)
 }
 

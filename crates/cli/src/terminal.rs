@@ -46,9 +46,24 @@ impl Prompter for TerminalPrompter {
 /// variables first, then (only when standard input is a terminal) interactive prompts. Each call
 /// returns a fresh retriever with an empty passphrase cache.
 pub(crate) fn notary_retriever() -> Arc<dyn PassphraseRetriever> {
-    let env = EnvRetriever::notary();
+    retriever(EnvRetriever::notary(), PromptRetriever::notary)
+}
+
+/// The passphrase retriever of the docker-style `trust` commands, with docker's rules:
+/// `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` for root keys,
+/// `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` for every other key, then (only when standard
+/// input is a terminal) docker's prompts. Each call returns a fresh retriever.
+pub(crate) fn docker_retriever() -> Arc<dyn PassphraseRetriever> {
+    retriever(EnvRetriever::docker(), PromptRetriever::docker)
+}
+
+/// `env` first, then, when standard input is a terminal, the `prompts` of a terminal.
+fn retriever(
+    env: EnvRetriever,
+    prompts: fn(TerminalPrompter) -> PromptRetriever<TerminalPrompter>,
+) -> Arc<dyn PassphraseRetriever> {
     if stdin_is_terminal() {
-        Arc::new(env.with_fallback(Arc::new(PromptRetriever::notary(TerminalPrompter))))
+        Arc::new(env.with_fallback(Arc::new(prompts(TerminalPrompter))))
     } else {
         Arc::new(env)
     }

@@ -1,6 +1,6 @@
-//! A YubiHSM 2 in front of the trust directory: configured with `SIGNET_YUBIHSM_*` or the
-//! `yubihsm` object of `config.json`. A MockHsm served over HTTP stands in for
-//! yubihsm-connector and the device.
+//! A YubiHSM 2 in front of the trust directory, for the notary-style and the docker-style
+//! commands alike: configured with `SIGNET_YUBIHSM_*` or the `yubihsm` object of
+//! `config.json`. A MockHsm served over HTTP stands in for yubihsm-connector and the device.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -47,7 +47,16 @@ fn serve_mockhsm() -> String {
 
 /// `signet` with the passphrases of the sandbox and no device settings but `settings`.
 fn signet(sandbox: &Sandbox, settings: &[(&str, &str)]) -> Command {
-    let mut cmd = sandbox.signet();
+    signet_in(sandbox, "td", settings)
+}
+
+/// [`signet`] with the trust dir `trust_dir`.
+fn signet_in(sandbox: &Sandbox, trust_dir: &str, settings: &[(&str, &str)]) -> Command {
+    with_settings(sandbox.signet_in(trust_dir), settings)
+}
+
+/// `cmd` with no device settings inherited from the test runner, only `settings`.
+fn with_settings(mut cmd: Command, settings: &[(&str, &str)]) -> Command {
     for var in [
         CONNECTOR,
         PASSWORD,
@@ -242,5 +251,63 @@ fn invalid_settings_are_refused_before_anything_runs() {
             "invalid YubiHSM 2 setting SIGNET_YUBIHSM_CONNECTOR=\"https://hsm.example.com\""
         ),
         "{stdout}"
+    );
+}
+
+/// `signet` with docker's trust dir (`home/.docker/trust`) and passphrase variables, and the
+/// device settings `settings`.
+fn docker(sandbox: &Sandbox, settings: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_signet"));
+    for var in ["SIGNET_OUTPUT", "DOCKER_CONFIG"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", sandbox.path().join("home"))
+        .env("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "root-passphrase")
+        .env(
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+            "repository-passphrase",
+        )
+        .current_dir(sandbox.path())
+        .write_stdin("");
+    with_settings(cmd, settings)
+}
+
+#[test]
+fn trust_commands_use_the_device_as_every_command_does() {
+    let sandbox = Sandbox::new();
+    let connector = serve_mockhsm();
+    let keys = sandbox.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let generate = |name: &str, settings: &[(&str, &str)]| {
+        let out = docker(&sandbox, settings)
+            .args([
+                "--output", "json", "trust", "key", "generate", name, "--dir",
+            ])
+            .arg(&keys)
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&succeeds(out)).unwrap();
+        doc["key_id"].as_str().unwrap().to_owned()
+    };
+    let everything = [
+        (CONNECTOR, connector.as_str()),
+        (PASSWORD, MOCK_PASSWORD),
+        (KEYS, "all"),
+    ];
+    let alice = generate("alice", &everything);
+    // Root keys only by default: a signer key goes to docker's trust dir.
+    let device = [(CONNECTOR, connector.as_str()), (PASSWORD, MOCK_PASSWORD)];
+    let bob = generate("bob", &device);
+
+    let listing = succeeds(
+        signet_in(&sandbox, "home/.docker/trust", &device)
+            .args(["key", "list"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(location(&listing, &alice), "yubihsm");
+    assert!(
+        location(&listing, &bob).ends_with(".docker/trust/private"),
+        "{listing}"
     );
 }

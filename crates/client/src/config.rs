@@ -6,7 +6,8 @@
 //!   "remote_server": {"url": "https://notary.example:4443", "root_ca": "root-ca.crt",
 //!                     "tls_client_cert": "c.crt", "tls_client_key": "c.key", "skipTLSVerify": false},
 //!   "trust_pinning": {"certs": {"example.com/app": ["<root key id>"], "example.com/*": ["..."]},
-//!                     "ca": {"example.com/": "ca.pem"}, "disable_tofu": false}
+//!                     "ca": {"example.com/": "ca.pem"}, "disable_tofu": false},
+//!   "yubihsm": {"connector": "http://127.0.0.1:12345", "auth_key": 2, "keys": "root"}
 //! }
 //! ```
 //!
@@ -22,6 +23,15 @@
 //! GUN keys of `trust_pinning.certs` / `ca`, which are taken verbatim.
 //!
 //! An explicitly named config file must exist; a missing default file means defaults.
+//!
+//! The `yubihsm` object (a signet extension) and the `SIGNET_YUBIHSM_*` variables that override
+//! it are resolved by [`NotaryConfig::hardware`], see [`hardware`].
+//!
+//! [`ConfigEnv`] is everything the process environment contributes (`-c`, `$HOME`, the current
+//! directory, `$DOCKER_CONFIG` and the `SIGNET_YUBIHSM_*` settings), read once by
+//! [`ConfigEnv::from_process`].
+
+pub mod hardware;
 
 use std::collections::BTreeMap;
 use std::env;
@@ -33,14 +43,16 @@ use signet_tuf::update::{PinRule, pin_rule};
 
 use crate::error::{Error, Result};
 use crate::gun::Gun;
-use crate::trust_dir::{CONFIG_FILE, notary_default_dir};
+use crate::trust_dir::{CONFIG_FILE, docker_config_dir, notary_default_dir};
+
+pub use hardware::HardwareSettings;
 
 /// The notary CLI's default server URL (`defaultServerURL` in Go).
 pub const DEFAULT_SERVER_URL: &str = "https://notary-server:4443";
 
-/// Where the configuration comes from: the explicit `-c` file (if any), `$HOME` and the current
-/// directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the configuration comes from: the explicit `-c` file (if any), `$HOME`, the current
+/// directory, `$DOCKER_CONFIG` and the YubiHSM 2 settings of the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigEnv {
     /// `-c/--configFile`, if given.
     pub config_file: Option<PathBuf>,
@@ -48,23 +60,45 @@ pub struct ConfigEnv {
     pub home: Option<PathBuf>,
     /// The current directory.
     pub cwd: PathBuf,
+    /// `$DOCKER_CONFIG`, if set and not empty (docker's config dir, see
+    /// [`docker_config_dir`](Self::docker_config_dir)).
+    pub docker_config: Option<PathBuf>,
+    /// The `SIGNET_YUBIHSM_*` settings that are set, by variable name (see
+    /// [`hardware::SETTINGS`]; never the password). They override the `yubihsm` object of the
+    /// file.
+    pub yubihsm: BTreeMap<String, String>,
 }
 
 impl ConfigEnv {
     /// The process environment, with an optional explicit config file.
     pub fn from_process(config_file: Option<PathBuf>) -> Self {
+        let path = |name: &str| {
+            env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         Self {
             config_file,
-            home: env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from),
+            home: path("HOME"),
             cwd: env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            docker_config: path("DOCKER_CONFIG"),
+            yubihsm: hardware::env_settings(),
         }
     }
 
     /// Resolves a command-line path against the current directory.
     pub fn cli_path(&self, path: impl AsRef<Path>) -> PathBuf {
         self.cwd.join(path)
+    }
+
+    /// Docker's config dir: `$DOCKER_CONFIG`, else `$HOME/.docker` (see
+    /// [`docker_config_dir`]). Its `trust` directory is docker's trust dir.
+    pub fn docker_config_dir(&self) -> PathBuf {
+        docker_config_dir(
+            self.docker_config.as_deref(),
+            self.home.as_deref(),
+            &self.cwd,
+        )
     }
 }
 
@@ -206,6 +240,10 @@ pub struct NotaryConfig {
     pub remote: RemoteServerConfig,
     /// `trust_pinning`.
     pub trust_pinning: TrustPinning,
+    /// The `yubihsm` object of the file, as written (resolved by [`hardware`](Self::hardware)).
+    yubihsm_object: Option<Value>,
+    /// The `SIGNET_YUBIHSM_*` settings of the environment the file was loaded in.
+    yubihsm_env: BTreeMap<String, String>,
 }
 
 impl NotaryConfig {
@@ -287,7 +325,23 @@ impl NotaryConfig {
             trust_dir,
             remote,
             trust_pinning,
+            // Taken verbatim (not case-insensitively): a signet extension, not a viper key.
+            yubihsm_object: root.get(hardware::CONFIG_KEY).cloned(),
+            yubihsm_env: env.yubihsm.clone(),
         })
+    }
+
+    /// The YubiHSM 2 settings: the `yubihsm` object of the file overridden by the
+    /// `SIGNET_YUBIHSM_*` variables of the environment it was loaded in; `None` when no
+    /// device is configured (see [`hardware`]).
+    ///
+    /// # Errors
+    ///
+    /// The device's configuration error ([`signet_signer::yubihsm::Error::Config`], as a
+    /// [`signet_signer::Error`] like every other device error) naming the setting that is
+    /// wrong.
+    pub fn hardware(&self) -> signet_signer::Result<Option<HardwareSettings>> {
+        HardwareSettings::resolve(self.yubihsm_object.as_ref(), &self.file, &self.yubihsm_env)
     }
 }
 

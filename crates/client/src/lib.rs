@@ -4,7 +4,8 @@
 //! * [`gun`]: validated Globally Unique Names.
 //! * [`trust_dir`]: the notary / docker trust directory layout and the metadata cache.
 //! * [`changelist`]: staged changes, byte-compatible with Go notary.
-//! * [`config`]: the notary CLI's `config.json`, including trust pinning.
+//! * [`config`]: the notary CLI's `config.json`, including trust pinning, and the YubiHSM 2
+//!   settings (`config::hardware`: the `yubihsm` object and `SIGNET_YUBIHSM_*`).
 //! * [`remote`]: the Notary server over HTTP(S) with token / basic auth.
 //! * [`pinning`]: trust pinning for the update, including pinned CA bundles.
 //! * [`delegation_keys`]: delegation public keys from PEM files, with Notary's rules.

@@ -75,9 +75,10 @@
 //! use signet_signer::{CryptoService, FileKeyStore, KeyAlgorithm};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // SIGNET_YUBIHSM_CONNECTOR, SIGNET_YUBIHSM_AUTH_KEY, SIGNET_YUBIHSM_PASSWORD,
-//! // SIGNET_YUBIHSM_DOMAIN.
-//! let device = YubiHsmKeyStore::open(&YubiHsmConfig::from_env()?)?;
+//! // Authentication key 2 of the device behind yubihsm-connector at 127.0.0.1:12345.
+//! let config = YubiHsmConfig::new(2, std::env::var("SIGNET_YUBIHSM_PASSWORD")?)
+//!     .with_connector("http://127.0.0.1:12345".parse()?);
+//! let device = YubiHsmKeyStore::open(&config)?;
 //! let disk = FileKeyStore::open("/home/me/.notary", Arc::new(EnvRetriever::notary()))?;
 //! // Lookups try the device first; new keys are generated on the device.
 //! let service = CryptoService::new(vec![Arc::new(device), Arc::new(disk)]);

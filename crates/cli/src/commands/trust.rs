@@ -2,7 +2,8 @@
 //! verify`: docker content trust with `docker trust`'s semantics (see
 //! `signet_client::trust`).
 //!
-//! Settings, as docker resolves them:
+//! The commands run in the docker flavour of the [`Context`] ([`crate::context::Flavour`]),
+//! which resolves the settings as docker does:
 //! * trust dir: `-d` if given, else `$DOCKER_CONFIG/trust`, else `~/.docker/trust`;
 //! * trust server: `-s` if given, else `DOCKER_CONTENT_TRUST_SERVER` (https only), else the
 //!   image's registry (`https://notary.docker.io` for Docker Hub);
@@ -13,28 +14,23 @@
 //!   authentication at the trust server;
 //! * passphrases: `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` for root keys,
 //!   `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` for every other key, then prompts on a
-//!   terminal.
+//!   terminal;
+//! * keys: the YubiHSM 2 configured for signet (`SIGNET_YUBIHSM_*` or the `yubihsm` object of
+//!   the configuration file), when there is one, then the trust dir's, as for every command.
+//!
+//! Failures are [`CliError::Trust`], whose hints speak of docker's settings, and are reported
+//! on standard error.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use signet_client::http::TlsOptions;
-use signet_client::registry::{
-    DockerConfig, ImageReference, RegistryClient, RegistryOptions, StoredCredentials,
-};
-use signet_client::remote::{Access, RemoteOptions, RemoteStore};
-use signet_client::repository::RepoWarning;
+use signet_client::registry::{ImageReference, RegistryClient, RegistryOptions, StoredCredentials};
+use signet_client::remote::Access;
 use signet_client::trust::{self, inspect as trust_inspect, keys as trust_keys, ops};
-use signet_client::trust_dir::docker_config_dir;
-use signet_client::{Repository, TrustDir};
-use signet_signer::passphrase::{EnvRetriever, PromptRetriever};
-use signet_signer::{CryptoService, FileKeyStore, KeyStore, PassphraseRetriever};
 
-use crate::context::Context;
+use crate::context::{Context, trust_err};
 use crate::error::{CliError, Result};
-use crate::options::GlobalOptions;
-use crate::terminal::{self, TerminalPrompter};
+use crate::terminal;
 
 /// `signet trust …`.
 #[derive(Debug, Subcommand)]
@@ -184,185 +180,48 @@ pub(crate) struct KeyLoadArgs {
     pub(crate) file: PathBuf,
 }
 
-/// Runs a `trust` subcommand.
+/// Runs a `trust` subcommand in a docker-flavoured [`Context`].
 pub(crate) fn run(ctx: &mut Context, command: TrustCommand) -> Result<()> {
-    let global = ctx.global.clone();
-    let env = TrustEnv::new(ctx, &global)?;
     match command {
-        TrustCommand::Sign(args) => sign(ctx, &env, &args),
-        TrustCommand::Inspect(args) => inspect(ctx, &env, &args),
-        TrustCommand::Revoke(args) => revoke(ctx, &env, &args),
-        TrustCommand::Signer(SignerCommand::Add(args)) => signer_add(ctx, &env, &args),
-        TrustCommand::Signer(SignerCommand::Remove(args)) => signer_remove(ctx, &env, &args),
-        TrustCommand::Key(KeyCommand::Generate(args)) => key_generate(ctx, &env, &args),
-        TrustCommand::Key(KeyCommand::Load(args)) => key_load(ctx, &env, &args),
-        TrustCommand::Verify(args) => verify(ctx, &env, &args),
+        TrustCommand::Sign(args) => sign(ctx, &args),
+        TrustCommand::Inspect(args) => inspect(ctx, &args),
+        TrustCommand::Revoke(args) => revoke(ctx, &args),
+        TrustCommand::Signer(SignerCommand::Add(args)) => signer_add(ctx, &args),
+        TrustCommand::Signer(SignerCommand::Remove(args)) => signer_remove(ctx, &args),
+        TrustCommand::Key(KeyCommand::Generate(args)) => key_generate(ctx, &args),
+        TrustCommand::Key(KeyCommand::Load(args)) => key_load(ctx, &args),
+        TrustCommand::Verify(args) => verify(ctx, &args),
     }
-}
-
-fn trust_err(error: signet_client::Error) -> CliError {
-    CliError::Trust(Box::new(error))
 }
 
 fn out_err(e: std::io::Error) -> CliError {
     CliError::stdio("write output")(e)
 }
 
-/// docker's passphrase rules: the root variable for root keys, the repository variable for
-/// every other key, then prompts (only on a terminal).
-fn docker_retriever() -> Arc<dyn PassphraseRetriever> {
-    let env = EnvRetriever::docker();
-    if terminal::stdin_is_terminal() {
-        Arc::new(env.with_fallback(Arc::new(PromptRetriever::docker(TerminalPrompter))))
-    } else {
-        Arc::new(env)
-    }
+/// The registry serving `image`, with the credentials and TLS files of docker's config dir.
+fn registry(ctx: &Context, image: &ImageReference) -> Result<RegistryClient> {
+    let options = RegistryOptions::from_docker_config_dir(ctx.docker_dir()).map_err(trust_err)?;
+    RegistryClient::for_image(image, options).map_err(trust_err)
 }
 
-/// The resolved settings of a trust command.
-struct TrustEnv {
-    trust_dir: TrustDir,
-    docker_dir: PathBuf,
-    server_override: Option<String>,
-    tls_override: bool,
-    retriever: Arc<dyn PassphraseRetriever>,
-    store: Arc<FileKeyStore>,
-}
-
-impl TrustEnv {
-    fn new(ctx: &Context, global: &GlobalOptions) -> Result<Self> {
-        let env_path = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let docker_dir = docker_config_dir(
-            env_path("DOCKER_CONFIG").as_deref(),
-            env_path("HOME").as_deref(),
-            &cwd,
-        );
-        let trust_dir = if global.trust_dir.is_some() {
-            TrustDir::new(&ctx.config.trust_dir)
-        } else {
-            TrustDir::new(docker_dir.join("trust"))
-        };
-        ctx.debug(&format!(
-            "Using the following trust directory: {}",
-            trust_dir.path().display()
-        ));
-        let retriever = docker_retriever();
-        let store = Arc::new(FileKeyStore::open(trust_dir.path(), retriever.clone())?);
-        Ok(Self {
-            trust_dir,
-            docker_dir,
-            server_override: global
-                .server
-                .as_ref()
-                .map(|_| ctx.config.remote.url.clone()),
-            tls_override: global.tls_ca_cert.is_some()
-                || global.tls_cert.is_some()
-                || global.tls_key.is_some(),
-            retriever,
-            store,
-        })
-    }
-
-    fn crypto(&self) -> CryptoService {
-        CryptoService::new(vec![self.store.clone() as Arc<dyn KeyStore>])
-    }
-
-    fn docker_config(&self) -> Result<DockerConfig> {
-        DockerConfig::load_from_dir(&self.docker_dir).map_err(|e| trust_err(e.into()))
-    }
-
-    fn registry(&self, image: &ImageReference) -> Result<RegistryClient> {
-        let options = RegistryOptions::from_docker_config_dir(&self.docker_dir)
-            .map_err(|e| trust_err(e.into()))?;
-        RegistryClient::for_image(image, options).map_err(|e| trust_err(e.into()))
-    }
-
-    /// The registry user name stored by `docker login`, if any.
-    fn registry_user(&self, image: &ImageReference) -> Result<Option<String>> {
-        Ok(match self.docker_config()?.lookup(image.domain()) {
-            StoredCredentials::Found(credentials) => Some(credentials.username().to_owned()),
-            _ => None,
-        })
-    }
-
-    fn server(&self, image: &ImageReference) -> Result<String> {
-        match &self.server_override {
-            Some(url) => Ok(url.clone()),
-            None => image
-                .trust_server_from_env()
-                .map_err(|e| trust_err(e.into())),
-        }
-    }
-
-    fn tls(&self, ctx: &Context, server: &str) -> Result<TlsOptions> {
-        if self.tls_override {
-            return Ok(TlsOptions::from_notary_config(&ctx.config.remote)?);
-        }
-        ctx.debug(&format!(
-            "trust server TLS files: {}/tls/<host:port>",
-            self.docker_dir.display()
-        ));
-        trust::docker_tls_options(&self.docker_dir, server).map_err(trust_err)
-    }
-
-    /// Opens the repository of `image` on its trust server.
-    fn repository(
-        &self,
-        ctx: &Context,
-        image: &ImageReference,
-        access: Access,
-    ) -> Result<Repository> {
-        let gun = image.gun().map_err(trust_err)?;
-        let server = self.server(image)?;
-        let credentials = match self.docker_config()?.lookup(image.domain()) {
-            StoredCredentials::Found(credentials) => {
-                Some(Arc::new(credentials) as Arc<dyn signet_client::http::CredentialSource>)
-            }
-            _ => None,
-        };
-        let options = RemoteOptions {
-            tls: self.tls(ctx, &server)?,
-            access,
-            credentials,
-            ..RemoteOptions::default()
-        };
-        ctx.debug(&format!("trust server: {server}"));
-        let remote = ctx.block_on(RemoteStore::connect(&server, options))??;
-        if let Some(reason) = remote.offline_reason() {
-            ctx.warn(&format!("{reason}; continuing in offline mode"));
-        }
-        Ok(Repository::open(
-            &self.trust_dir,
-            gun,
-            remote,
-            signet_client::config::TrustPinning::default(),
-            self.crypto(),
-        )?)
-    }
-}
-
-fn parse_image(reference: &str) -> Result<ImageReference> {
-    ImageReference::parse(reference).map_err(|e| {
-        trust_err(signet_client::Error::from(
-            signet_client::registry::RegistryError::from(e),
-        ))
+/// The registry user name stored by `docker login`, if any.
+fn registry_user(ctx: &Context, image: &ImageReference) -> Result<Option<String>> {
+    Ok(match ctx.docker_config()?.lookup(image.domain()) {
+        StoredCredentials::Found(credentials) => Some(credentials.username().to_owned()),
+        _ => None,
     })
 }
 
-fn warn_all(ctx: &Context, warnings: &[RepoWarning]) {
-    ctx.warn_all(warnings);
+fn parse_image(reference: &str) -> Result<ImageReference> {
+    ImageReference::parse(reference)
+        .map_err(|e| trust_err(signet_client::registry::RegistryError::from(e)))
 }
 
-fn sign(ctx: &mut Context, env: &TrustEnv, args: &SignArgs) -> Result<()> {
+fn sign(ctx: &mut Context, args: &SignArgs) -> Result<()> {
     let image = parse_image(&args.image)?;
-    let mut repo = env.repository(ctx, &image, Access::PushPull)?;
-    let registry = env.registry(&image)?;
-    let user = env.registry_user(&image)?;
+    let mut repo = ctx.image_repository(&image, Access::PushPull)?;
+    let registry = registry(ctx, &image)?;
+    let user = registry_user(ctx, &image)?;
     let initial_signer = match user {
         Some(name) if trust::is_valid_name(&name) && name != "releases" => Some(name),
         Some(name) => {
@@ -380,7 +239,7 @@ fn sign(ctx: &mut Context, env: &TrustEnv, args: &SignArgs) -> Result<()> {
     let report = ctx
         .block_on(ops::sign(&mut repo, &registry, &image, &options))?
         .map_err(trust_err)?;
-    warn_all(ctx, &report.warnings);
+    ctx.warn_all(&report.warnings);
     let gun = repo.gun().to_string();
     if let Some(signer) = &report.created_signer {
         ctx.out
@@ -429,7 +288,7 @@ fn sign(ctx: &mut Context, env: &TrustEnv, args: &SignArgs) -> Result<()> {
         .map_err(out_err)
 }
 
-fn inspect(ctx: &mut Context, env: &TrustEnv, args: &InspectArgs) -> Result<()> {
+fn inspect(ctx: &mut Context, args: &InspectArgs) -> Result<()> {
     let mut repos = Vec::new();
     let mut errors = Vec::new();
     for (index, name) in args.images.iter().enumerate() {
@@ -440,7 +299,7 @@ fn inspect(ctx: &mut Context, env: &TrustEnv, args: &InspectArgs) -> Result<()> 
                     reference: name.clone(),
                 }));
             }
-            let mut repo = env.repository(ctx, &image, Access::Pull)?;
+            let mut repo = ctx.image_repository(&image, Access::Pull)?;
             let found = ctx.block_on(ops::inspect(&mut repo, name, image.tag()))?;
             found.map_err(|e| {
                 ctx.debug(&e.to_string());
@@ -478,7 +337,7 @@ fn inspect(ctx: &mut Context, env: &TrustEnv, args: &InspectArgs) -> Result<()> 
     }
 }
 
-fn revoke(ctx: &mut Context, env: &TrustEnv, args: &RevokeArgs) -> Result<()> {
+fn revoke(ctx: &mut Context, args: &RevokeArgs) -> Result<()> {
     let image = parse_image(&args.image)?;
     if image.digest().is_some() {
         return Err(trust_err(signet_client::Error::TrustDigestReference {
@@ -496,11 +355,11 @@ fn revoke(ctx: &mut Context, env: &TrustEnv, args: &RevokeArgs) -> Result<()> {
             return Err(CliError::Aborted);
         }
     }
-    let mut repo = env.repository(ctx, &image, Access::PushPull)?;
+    let mut repo = ctx.image_repository(&image, Access::PushPull)?;
     let report = ctx
         .block_on(ops::revoke(&mut repo, image.tag()))?
         .map_err(trust_err)?;
-    warn_all(ctx, &report.warnings);
+    ctx.warn_all(&report.warnings);
     ctx.out
         .line(&format!(
             "Successfully deleted signature for {}",
@@ -518,7 +377,7 @@ fn revoke(ctx: &mut Context, env: &TrustEnv, args: &RevokeArgs) -> Result<()> {
         .map_err(out_err)
 }
 
-fn signer_add(ctx: &mut Context, env: &TrustEnv, args: &SignerAddArgs) -> Result<()> {
+fn signer_add(ctx: &mut Context, args: &SignerAddArgs) -> Result<()> {
     trust::validate_signer_name(&args.name).map_err(trust_err)?;
     let keys = args
         .keys
@@ -533,13 +392,13 @@ fn signer_add(ctx: &mut Context, env: &TrustEnv, args: &SignerAddArgs) -> Result
             .map_err(out_err)?;
         let result = (|| -> Result<ops::AddSignerReport> {
             let image = parse_image(name)?;
-            let mut repo = env.repository(ctx, &image, Access::PushPull)?;
+            let mut repo = ctx.image_repository(&image, Access::PushPull)?;
             ctx.block_on(ops::add_signer(&mut repo, &args.name, &keys))?
                 .map_err(trust_err)
         })();
         match result {
             Ok(report) => {
-                warn_all(ctx, &report.warnings);
+                ctx.warn_all(&report.warnings);
                 if report.initialized {
                     ctx.out
                         .line(&format!("Initializing signed repository for {name}..."))
@@ -567,7 +426,7 @@ fn signer_add(ctx: &mut Context, env: &TrustEnv, args: &SignerAddArgs) -> Result
     finish_per_image(ctx, &document, &failed, "failed to add signer to")
 }
 
-fn signer_remove(ctx: &mut Context, env: &TrustEnv, args: &SignerRemoveArgs) -> Result<()> {
+fn signer_remove(ctx: &mut Context, args: &SignerRemoveArgs) -> Result<()> {
     trust::validate_signer_name(&args.name).map_err(|_| {
         trust_err(signet_client::Error::TrustInvalidName {
             name: args.name.clone(),
@@ -586,7 +445,7 @@ fn signer_remove(ctx: &mut Context, env: &TrustEnv, args: &SignerRemoveArgs) -> 
             .map_err(out_err)?;
         let result = (|| -> Result<bool> {
             let image = parse_image(name)?;
-            let mut repo = env.repository(ctx, &image, Access::PushPull)?;
+            let mut repo = ctx.image_repository(&image, Access::PushPull)?;
             let signer = ctx
                 .block_on(ops::find_signer(&mut repo, &args.name))?
                 .map_err(trust_err)?;
@@ -610,7 +469,7 @@ fn signer_remove(ctx: &mut Context, env: &TrustEnv, args: &SignerRemoveArgs) -> 
             let warnings = ctx
                 .block_on(ops::remove_signer(&mut repo, &args.name, &signer))?
                 .map_err(trust_err)?;
-            warn_all(ctx, &warnings);
+            ctx.warn_all(&warnings);
             Ok(true)
         })();
         match result {
@@ -635,7 +494,7 @@ fn signer_remove(ctx: &mut Context, env: &TrustEnv, args: &SignerRemoveArgs) -> 
     finish_per_image(ctx, &document, &failed, "error removing signer from")
 }
 
-fn key_generate(ctx: &mut Context, env: &TrustEnv, args: &KeyGenerateArgs) -> Result<()> {
+fn key_generate(ctx: &mut Context, args: &KeyGenerateArgs) -> Result<()> {
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().map_err(CliError::stdio("find the current directory"))?,
@@ -644,7 +503,8 @@ fn key_generate(ctx: &mut Context, env: &TrustEnv, args: &KeyGenerateArgs) -> Re
     ctx.out
         .line(&format!("Generating key for {}...", args.name))
         .map_err(out_err)?;
-    let generated = trust_keys::generate(&env.crypto(), &args.name, &dir).map_err(trust_err)?;
+    let generated =
+        trust_keys::generate(&ctx.crypto_service()?, &args.name, &dir).map_err(trust_err)?;
     ctx.out
         .line(&format!(
             "Successfully generated and loaded private key. Corresponding public key available: {}",
@@ -660,14 +520,14 @@ fn key_generate(ctx: &mut Context, env: &TrustEnv, args: &KeyGenerateArgs) -> Re
         .map_err(out_err)
 }
 
-fn key_load(ctx: &mut Context, env: &TrustEnv, args: &KeyLoadArgs) -> Result<()> {
+fn key_load(ctx: &mut Context, args: &KeyLoadArgs) -> Result<()> {
     trust::validate_key_name(&args.name).map_err(trust_err)?;
     ctx.out
         .line(&format!("Loading key from \"{}\"...", args.file.display()))
         .map_err(out_err)?;
     let key_id = trust_keys::load(
-        env.store.as_ref(),
-        env.retriever.as_ref(),
+        ctx.key_store()?.as_ref(),
+        ctx.retriever().as_ref(),
         Path::new(&args.file),
         &args.name,
     )
@@ -687,15 +547,15 @@ fn key_load(ctx: &mut Context, env: &TrustEnv, args: &KeyLoadArgs) -> Result<()>
         .map_err(out_err)
 }
 
-fn verify(ctx: &mut Context, env: &TrustEnv, args: &ImageArgs) -> Result<()> {
+fn verify(ctx: &mut Context, args: &ImageArgs) -> Result<()> {
     let image = parse_image(&args.image)?;
     if image.digest().is_some() {
         return Err(trust_err(signet_client::Error::TrustDigestReference {
             reference: args.image.clone(),
         }));
     }
-    let mut repo = env.repository(ctx, &image, Access::Pull)?;
-    let registry = env.registry(&image)?;
+    let mut repo = ctx.image_repository(&image, Access::Pull)?;
+    let registry = registry(ctx, &image)?;
     let verified = ctx
         .block_on(ops::verify(&mut repo, &registry, &image))?
         .map_err(trust_err)?;

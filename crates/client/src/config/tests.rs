@@ -5,6 +5,7 @@ fn env_in(dir: &Path, config_file: Option<&str>) -> ConfigEnv {
         config_file: config_file.map(PathBuf::from),
         home: Some(dir.join("home")),
         cwd: dir.join("cwd"),
+        ..ConfigEnv::default()
     }
 }
 
@@ -243,4 +244,46 @@ fn parses_pinning_from_json() {
         ["abc".to_owned(), "def".to_owned()]
     );
     assert!(config.trust_pinning.certs["x/*"].is_empty());
+}
+
+#[test]
+fn docker_config_dir_of_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = env_in(tmp.path(), None);
+    assert_eq!(env.docker_config_dir(), tmp.path().join("home/.docker"));
+    env.docker_config = Some("dc".into());
+    assert_eq!(env.docker_config_dir(), tmp.path().join("cwd/dc"));
+    env.home = None;
+    env.docker_config = None;
+    assert_eq!(env.docker_config_dir(), tmp.path().join("cwd/.docker"));
+}
+
+#[test]
+fn hardware_settings_come_from_the_parsed_file_and_the_environment() {
+    use signet_signer::yubihsm::{CONNECTOR_ENV, NewKeyRoles};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = env_in(tmp.path(), None);
+    let json = br#"{"yubihsm": {"connector": "http://127.0.0.1:12345", "keys": "all"}}"#;
+    let config = NotaryConfig::parse(json, "c.json", &env).unwrap();
+    let settings = config.hardware().unwrap().unwrap();
+    assert_eq!(settings.connector.to_string(), "http://127.0.0.1:12345");
+    assert_eq!(settings.new_keys, NewKeyRoles::All);
+
+    // The environment wins, and turns the device off.
+    env.yubihsm
+        .insert(CONNECTOR_ENV.to_owned(), "none".to_owned());
+    let config = NotaryConfig::parse(json, "c.json", &env).unwrap();
+    assert_eq!(config.hardware().unwrap(), None);
+
+    // No file, no variables: no device.
+    let config = NotaryConfig::load(&env_in(tmp.path(), None)).unwrap();
+    assert_eq!(config.hardware().unwrap(), None);
+
+    // A bad object is named with the file it is in.
+    let config = NotaryConfig::parse(br#"{"yubihsm": 1}"#, "c.json", &env).unwrap();
+    let err = config.hardware().unwrap_err();
+    let text = format!("{err}: {:?}", std::error::Error::source(&err));
+    assert!(text.contains("yubihsm in "), "{text}");
+    assert!(text.contains("c.json"), "{text}");
 }

@@ -243,22 +243,17 @@ impl YubiHsmConfig {
         &self.password
     }
 
-    /// Settings from the process environment: [`CONNECTOR_ENV`], [`AUTH_KEY_ENV`],
-    /// [`PASSWORD_ENV`] (required), [`DOMAIN_ENV`] and [`KEYS_ENV`] (default `all`).
+    /// Settings from `lookup`, which gives the value of each setting by its variable name:
+    /// [`CONNECTOR_ENV`], [`AUTH_KEY_ENV`], [`PASSWORD_ENV`] (required), [`DOMAIN_ENV`] and
+    /// [`KEYS_ENV`] (default `all`). This is the one parser of the values; where they come
+    /// from is the caller's choice (the `signet` CLI resolves them from its `config.json` and
+    /// the process environment in `signet_client::config::hardware`, which never reads the
+    /// process environment for anything but these variables).
     ///
     /// # Errors
     ///
     /// [`Error::MissingPassword`] when no password is set, [`Error::Config`] for malformed
     /// values.
-    pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Settings from `lookup` (an environment stand-in), as [`from_env`](Self::from_env).
-    ///
-    /// # Errors
-    ///
-    /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let auth_key_id = match lookup(AUTH_KEY_ENV).filter(|v| !v.trim().is_empty()) {
             Some(value) => parse_object_id(AUTH_KEY_ENV, &value)?,

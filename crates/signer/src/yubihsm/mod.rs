@@ -18,13 +18,15 @@
 //!
 //! # Connecting
 //!
-//! [`YubiHsmConfig::from_env`] reads `SIGNET_YUBIHSM_CONNECTOR` (default
+//! [`YubiHsmConfig::from_lookup`] parses `SIGNET_YUBIHSM_CONNECTOR` (default
 //! `http://127.0.0.1:12345`, Yubico's `yubihsm-connector`; `usb` needs the `yubihsm-usb`
 //! feature), `SIGNET_YUBIHSM_AUTH_KEY` (default 1), `SIGNET_YUBIHSM_PASSWORD` (required) and
 //! `SIGNET_YUBIHSM_DOMAIN` (default 1) and `SIGNET_YUBIHSM_KEYS` (`all`, the default, or
 //! `root`: which new keys [`KeyStore::generate_key`](crate::KeyStore::generate_key) and
-//! [`KeyStore::add_key`](crate::KeyStore::add_key) put on the device; see [`NewKeyRoles`]).
-//! [`YubiHsmKeyStore::open`] authenticates a session.
+//! [`KeyStore::add_key`](crate::KeyStore::add_key) put on the device; see [`NewKeyRoles`])
+//! from a lookup by variable name; the `signet` CLI resolves them from its `config.json` and
+//! the environment in `signet_client::config::hardware`. [`YubiHsmKeyStore::open`]
+//! authenticates a session.
 //!
 //! # Blocking
 //!
