@@ -77,7 +77,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 pub use crate::hsm::{PasswordSource, YubiHsmSettings};
-pub use crate::repo::ServerKeyAlgorithm;
+pub use crate::service::ServerKeyAlgorithm;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -2,18 +2,23 @@
 //!
 //! - the HTTP side, [`crate::http`] and [`crate::auth`]: [`ServerError`], whose own variants
 //!   are about the request (the multipart body, its size, the GUN it names, a version number
-//!   in the path, the changefeed parameters, the token) and which wraps a [`RepoError`];
-//! - the repository service, [`crate::repo`] and [`crate::validation`]: [`RepoError`] and the
+//!   in the path, the changefeed parameters, the token) and which wraps a [`ServiceError`];
+//! - the repository service, [`crate::service`] and [`crate::validation`]: [`ServiceError`] and the
 //!   [`ValidationError`] of a refused upload. Neither knows about HTTP;
 //! - moving keys to and from a Go notary-signer database, [`crate::notary_signer`]:
 //!   [`NotarySignerError`], [`JweError`];
 //! - opening either Go database, [`crate::notary_db`]: [`NotaryDbError`];
 //! - copying a Go notary-server database, [`crate::notary_server`]: [`NotaryServerError`];
 //! - server keys in a YubiHSM 2, [`crate::hsm`]: [`HsmError`], and moving sealed keys onto
-//!   it: [`MoveKeysError`].
+//!   it: [`MoveKeysError`];
+//! - token authentication, [`crate::auth`]: [`TokenError`];
+//! - the key-encryption key, [`crate::kek`]: [`KekError`].
+//!
+//! The store's errors ([`crate::store::StoreError`]) live in `store/error.rs`, beside the two
+//! backends that raise them.
 //!
 //! Every variant names the GUN, role, key ID or version it is about. The HTTP status and the
-//! Notary error code of each [`ServerError`] and [`RepoError`] are chosen in exactly one
+//! Notary error code of each [`ServerError`] and [`ServiceError`] are chosen in exactly one
 //! place: [`crate::http::error`].
 
 use crate::store::StoreError;
@@ -21,7 +26,7 @@ use crate::store::StoreError;
 // The HTTP side: `crate::http`, `crate::auth`.
 
 /// An error raised while serving a request: one about the request itself, or the
-/// [`RepoError`] of the operation it asked for.
+/// [`ServiceError`] of the operation it asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A multipart part had no usable file name (the role name).
@@ -98,23 +103,23 @@ pub enum ServerError {
     Internal(String),
     /// The operation of the repository service failed.
     #[error(transparent)]
-    Repo(#[from] RepoError),
+    MetadataService(#[from] ServiceError),
 }
 
 impl ServerError {
     /// No metadata of `role` of `gun`: the answer to a path that names nothing the server
     /// serves, or a GUN it does not serve (`gun` and `role` empty when the path names none).
     pub fn not_found(gun: &str, role: &str) -> Self {
-        RepoError::not_found(gun, role).into()
+        ServiceError::not_found(gun, role).into()
     }
 }
 
-// The repository service: `crate::repo`, `crate::validation`.
+// The repository service: `crate::service`, `crate::validation`.
 
-/// An error of an operation of the repository service ([`crate::repo::Repo`]): a read,
+/// An error of an operation of the repository service ([`crate::service::MetadataService`]): a read,
 /// an upload and its validation, a key request, a delete. Independent of HTTP.
 #[derive(Debug, thiserror::Error)]
-pub enum RepoError {
+pub enum ServiceError {
     /// The metadata, key or resource asked for does not exist.
     #[error("no metadata for role {role} of {gun}")]
     MetadataNotFound {
@@ -209,7 +214,7 @@ pub enum RepoError {
     },
 }
 
-impl RepoError {
+impl ServiceError {
     /// No metadata of `role` of `gun`.
     pub fn not_found(gun: &str, role: &str) -> Self {
         Self::MetadataNotFound {
@@ -804,4 +809,37 @@ pub enum MoveKeysError {
         /// What is wrong (never key material).
         reason: String,
     },
+}
+
+/// Why token auth could not be set up, or why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The root certificate bundle could not be read.
+    #[error("root certificate bundle: {0}")]
+    Bundle(String),
+    /// A token is malformed, badly signed, expired or not for this service.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// Why the key-encryption key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KekError {
+    /// The file could not be read or written.
+    #[error("key-encryption key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file does not hold 64 hex digits.
+    #[error("key-encryption key file {path} must hold 32 bytes as 64 hex digits")]
+    Format {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// No randomness was available.
+    #[error("cannot generate a key-encryption key: no system randomness")]
+    Random,
 }

@@ -1,33 +1,13 @@
 //! The key-encryption key that seals server-held private keys in the database.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zeroize::Zeroizing;
 
-/// Why the key-encryption key could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum KekError {
-    /// The file could not be read or written.
-    #[error("key-encryption key file {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file does not hold 64 hex digits.
-    #[error("key-encryption key file {path} must hold 32 bytes as 64 hex digits")]
-    Format {
-        /// The file.
-        path: PathBuf,
-    },
-    /// No randomness was available.
-    #[error("cannot generate a key-encryption key: no system randomness")]
-    Random,
-}
-
 pub use signet_signer::seal::Kek;
+
+pub use crate::error::KekError;
 
 /// Reads a key-encryption key file (32 bytes as 64 hex digits, surrounding whitespace
 /// ignored).

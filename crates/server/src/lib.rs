@@ -14,7 +14,7 @@ pub mod notary_db;
 pub mod notary_server;
 pub mod notary_signer;
 pub mod pointers;
-pub mod repo;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod validation;

@@ -16,7 +16,7 @@ use crate::hsm::ServerHsm;
 use crate::http::{AppState, router};
 use crate::kek::Kek;
 use crate::listener::{ConnectionSettings, LimitAcceptor};
-use crate::repo::{KeyDevice, Repo, RepoSettings};
+use crate::service::{KeyDevice, MetadataService, ServiceSettings};
 use crate::store::{Store, StoreOptions};
 
 /// Why the server could not start or stopped with an error.
@@ -189,10 +189,10 @@ pub fn build_state_with_device(
         None => None,
     };
     let cache = MetaCache::new(config.cache);
-    let repo = Repo::with_key_device(
+    let repo = MetadataService::with_key_device(
         store,
         cache,
-        RepoSettings {
+        ServiceSettings {
             kek: Arc::new(kek),
             key_algorithm: config.key_algorithm,
         },

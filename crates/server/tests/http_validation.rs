@@ -13,13 +13,13 @@ use signet_tuf::PublicKey;
 const GUN: &str = "example.com/team/app";
 
 /// A published repository: its keys, and the targets 1 and snapshot 1 it uploaded.
-struct Repo {
+struct MetadataService {
     keys: ClientRepo,
     targets: Vec<u8>,
     snapshot: Vec<u8>,
 }
 
-impl std::ops::Deref for Repo {
+impl std::ops::Deref for MetadataService {
     type Target = ClientRepo;
 
     fn deref(&self) -> &ClientRepo {
@@ -28,7 +28,7 @@ impl std::ops::Deref for Repo {
 }
 
 /// A server with one published repository (root 1, targets 1, snapshot 1, timestamp 1).
-async fn published() -> (TestServer, Repo) {
+async fn published() -> (TestServer, MetadataService) {
     let s = TestServer::new().await;
     let keys = ClientRepo::init(&s, GUN).await;
     let Published {
@@ -36,7 +36,7 @@ async fn published() -> (TestServer, Repo) {
     } = keys.publish(&s, GUN, 1, &["a"]).await;
     (
         s,
-        Repo {
+        MetadataService {
             keys,
             targets,
             snapshot,

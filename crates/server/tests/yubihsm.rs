@@ -16,7 +16,7 @@ use signet_server::error::{HsmError, MoveKeysError};
 use signet_server::hsm::{
     MoveAction, MoveOptions, ServerHsm, move_keys_off_device, move_keys_to_device,
 };
-use signet_server::repo::KeyDevice;
+use signet_server::service::KeyDevice;
 use signet_server::store::{KeyState, ServerKey, Store};
 use signet_signer::PrivateKey;
 use signet_signer::seal::Kek;

@@ -1,7 +1,7 @@
 //! `upload`: `POST /v2/<gun>/_trust/tuf/`, the one request that carries metadata into the
 //! server: the multipart body, each part's file name and first JSON decode
-//! ([`read_upload`]), then every validation check ([`Repo::check_update`], a dry run of
-//! [`Repo::update`]) against a SQLite store in memory that holds the root, snapshot (version
+//! ([`read_upload`]), then every validation check ([`MetadataService::check_update`], a dry run of
+//! [`MetadataService::update`]) against a SQLite store in memory that holds the root, snapshot (version
 //! 5) and timestamp of the notary 0.3 test repository, but none of its targets.
 //!
 //! Input: the `Content-Type` header value, a line feed, then the body.
@@ -15,7 +15,7 @@ use signet_server::error::ServerError;
 use signet_server::http::error::{classify, envelope_body};
 use signet_server::http::upload::read_upload;
 use signet_server::kek::Kek;
-use signet_server::repo::{Repo, RepoSettings};
+use signet_server::service::{MetadataService, ServiceSettings};
 use signet_server::store::{FileUpdate, Store};
 
 use super::fixed_now;
@@ -36,7 +36,7 @@ const TIMESTAMP: &[u8] = include_bytes!(
 
 struct Server {
     runtime: tokio::runtime::Runtime,
-    repo: Repo,
+    repo: MetadataService,
 }
 
 fn server() -> &'static Server {
@@ -63,10 +63,10 @@ fn server() -> &'static Server {
             if let Err(e) = store.update_many(GUN, &files).await {
                 panic!("storing the fixture repository failed: {e}");
             }
-            Repo::new(
+            MetadataService::new(
                 store,
                 MetaCache::new(CacheSettings::default()),
-                RepoSettings {
+                ServiceSettings {
                     kek: Arc::new(Kek::from_bytes([7; 32])),
                     key_algorithm: ServerKeyAlgorithm::Ecdsa,
                 },

@@ -16,20 +16,10 @@ use x509_cert::Certificate;
 
 use super::{Access, Challenge, ChallengeError};
 use crate::error::ServerError;
+pub use crate::error::TokenError;
 
 /// Clock skew allowed on `exp` and `nbf`, as the registry token library allows.
 const LEEWAY_SECS: i64 = 60;
-
-/// Why token auth could not be set up, or why a token was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// The root certificate bundle could not be read.
-    #[error("root certificate bundle: {0}")]
-    Bundle(String),
-    /// A token is malformed, badly signed, expired or not for this service.
-    #[error("invalid token: {0}")]
-    Invalid(String),
-}
 
 /// Token auth settings (the Go server's `auth.options`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The one place where the server's HTTP statuses are chosen.
 //!
 //! Errors become responses here: [`classify`] gives each [`ServerError`] (about the request)
-//! and [`classify_repo`] each [`RepoError`] (of the repository service) its Notary error code,
+//! and [`classify_repo`] each [`ServiceError`] (of the repository service) its Notary error code,
 //! and with it the status, message and detail, sent in the docker-distribution errcode
 //! envelope `{"errors":[{"code":…,"message":…,"detail":…}]}` followed by `\n`. The few answers
 //! that are not errors get their status here too: `ok` (200), `health_answer` (200 or 503),
@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use signet_tuf::notary::envelope::{self, ValidationError as WireValidation, clip};
 
-use crate::error::{RepoError, ServerError, ValidationError};
+use crate::error::{ServerError, ServiceError, ValidationError};
 
 /// The error codes the server sends, with their fixed status and message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +154,7 @@ fn text_detail(s: &str) -> Option<Detail> {
     to_detail(clip(s))
 }
 
-/// The code and detail for an error of the HTTP side; a [`ServerError::Repo`] gets those of
+/// The code and detail for an error of the HTTP side; a [`ServerError::MetadataService`] gets those of
 /// [`classify_repo`].
 pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
     match err {
@@ -180,30 +180,30 @@ pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
         }
         ServerError::Unauthorized(ch) => (ErrorCode::Unauthorized, to_detail(&ch.detail())),
         ServerError::Internal(_) => (ErrorCode::Unknown, text_detail(&err.to_string())),
-        ServerError::Repo(e) => classify_repo(e),
+        ServerError::MetadataService(e) => classify_repo(e),
     }
 }
 
 /// The code and detail for an error of the repository service.
-pub fn classify_repo(err: &RepoError) -> (ErrorCode, Option<Detail>) {
+pub fn classify_repo(err: &ServiceError) -> (ErrorCode, Option<Detail>) {
     match err {
-        RepoError::MetadataNotFound { .. } => (ErrorCode::MetadataNotFound, empty_detail()),
-        RepoError::DuplicateRole { .. } => (ErrorCode::MalformedUpload, None),
-        RepoError::OldVersion { .. } => (ErrorCode::Version, empty_detail()),
-        RepoError::Invalid(v) => (ErrorCode::InvalidUpdate, validation_detail(v)),
-        RepoError::Updating { .. } => (ErrorCode::Updating, None),
+        ServiceError::MetadataNotFound { .. } => (ErrorCode::MetadataNotFound, empty_detail()),
+        ServiceError::DuplicateRole { .. } => (ErrorCode::MalformedUpload, None),
+        ServiceError::OldVersion { .. } => (ErrorCode::Version, empty_detail()),
+        ServiceError::Invalid(v) => (ErrorCode::InvalidUpdate, validation_detail(v)),
+        ServiceError::Updating { .. } => (ErrorCode::Updating, None),
         // A storage fault says what is wrong (full, read-only, …) and that nothing was stored.
-        RepoError::Unavailable { source, .. } => (
+        ServiceError::Unavailable { source, .. } => (
             ErrorCode::Unavailable,
             source
                 .storage_fault()
                 .and_then(|f| text_detail(f.client_message())),
         ),
-        RepoError::Storage { .. }
-        | RepoError::Signing { .. }
-        | RepoError::ServerKey { .. }
-        | RepoError::StoredUnparsable { .. }
-        | RepoError::ResignSource { .. } => (ErrorCode::Unknown, text_detail(&err.to_string())),
+        ServiceError::Storage { .. }
+        | ServiceError::Signing { .. }
+        | ServiceError::ServerKey { .. }
+        | ServiceError::StoredUnparsable { .. }
+        | ServiceError::ResignSource { .. } => (ErrorCode::Unknown, text_detail(&err.to_string())),
     }
 }
 
@@ -259,7 +259,9 @@ impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let (code, detail) = classify(&self);
         let fault = match &self {
-            Self::Repo(RepoError::Unavailable { source, .. }) => source.storage_fault(),
+            Self::MetadataService(ServiceError::Unavailable { source, .. }) => {
+                source.storage_fault()
+            }
             _ => None,
         };
         if let Some(fault) = fault {
@@ -300,7 +302,7 @@ mod tests {
 
     #[test]
     fn version_conflict_is_byte_exact() {
-        let (status, b) = body(RepoError::OldVersion {
+        let (status, b) = body(ServiceError::OldVersion {
             gun: "g".into(),
             role: "targets".into(),
         });
@@ -314,7 +316,7 @@ mod tests {
 
     #[test]
     fn bad_hierarchy_detail() {
-        let (status, b) = body(RepoError::Invalid(ValidationError::BadHierarchy {
+        let (status, b) = body(ServiceError::Invalid(ValidationError::BadHierarchy {
             gun: "g".into(),
             missing: "snapshot".into(),
             msg: "no snapshot was included in update and server does not hold current snapshot key for repository".into(),
@@ -333,7 +335,7 @@ mod tests {
             b,
             "{\"errors\":[{\"code\":\"NO_FILENAME\",\"message\":\"No file/role name provided.\"}]}\n"
         );
-        let (s, b) = body(RepoError::Invalid(ValidationError::StoredUnusable {
+        let (s, b) = body(ServiceError::Invalid(ValidationError::StoredUnusable {
             gun: "g".into(),
             role: "root".into(),
             msg: "x".into(),
@@ -344,7 +346,7 @@ mod tests {
 
     #[test]
     fn long_messages_stay_under_one_kib() {
-        let (_, b) = body(RepoError::Invalid(ValidationError::BadTargets {
+        let (_, b) = body(ServiceError::Invalid(ValidationError::BadTargets {
             gun: "g".into(),
             role: "targets".into(),
             msg: "é".repeat(5000),
@@ -378,7 +380,7 @@ mod tests {
                     .await
                     .unwrap_err()
             });
-        let err = RepoError::from_store_write("g", StoreError::from_sqlx("update of g", source));
+        let err = ServiceError::from_store_write("g", StoreError::from_sqlx("update of g", source));
         let (status, b) = body(err);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
@@ -387,7 +389,7 @@ mod tests {
         );
 
         // Connection trouble stays a 503 without a detail.
-        let (status, b) = body(RepoError::from_store_read(
+        let (status, b) = body(ServiceError::from_store_read(
             "g",
             StoreError::from_sqlx("read of g root", sqlx::Error::PoolTimedOut),
         ));

@@ -6,7 +6,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 
 use super::error::ok;
-use crate::repo::Served;
+use crate::service::Served;
 
 /// The content type Go's sniffing gives every metadata and key response.
 pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";

@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{Access, TokenAuth};
 use crate::error::ServerError;
-use crate::repo::Repo;
+use crate::service::MetadataService;
 use route::Route;
 use signet_tuf::notary::gun::MAX_GUN_LEN;
 
@@ -65,7 +65,7 @@ pub struct AppState {
 }
 
 struct StateInner {
-    repo: Repo,
+    repo: MetadataService,
     settings: HttpSettings,
     auth: Option<TokenAuth>,
     metrics: MetricsHandle,
@@ -82,7 +82,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State for a router over `repo`.
-    pub fn new(repo: Repo, settings: HttpSettings, auth: Option<TokenAuth>) -> Self {
+    pub fn new(repo: MetadataService, settings: HttpSettings, auth: Option<TokenAuth>) -> Self {
         Self {
             inner: Arc::new(StateInner {
                 repo,
@@ -94,7 +94,7 @@ impl AppState {
     }
 
     /// The repository service.
-    pub fn repo(&self) -> &Repo {
+    pub fn repo(&self) -> &MetadataService {
         &self.inner.repo
     }
 

@@ -1,17 +1,17 @@
 //! The request parsing an upload gets: the multipart parts
-//! ([`signet_tuf::notary::multipart`]) turned into the files [`crate::repo`] validates.
+//! ([`signet_tuf::notary::multipart`]) turned into the files [`crate::service`] validates.
 
 use bytes::Bytes;
 use signet_tuf::notary::multipart::MultipartReader;
 use signet_tuf::role::is_valid_role;
 
 use crate::error::ServerError;
-use crate::repo::{UploadedFile, decode_signed_common};
+use crate::service::{UploadedFile, decode_signed_common};
 
 /// Reads every part of an upload to `gun` in order, as `POST /v2/<gun>/_trust/tuf/` does:
 /// the role from each part's file name (a valid role name), then the first decode of its
-/// content ([`decode_signed_common`](crate::repo::decode_signed_common)). This is all the
-/// request parsing an upload gets before [`Repo::update`](crate::repo::Repo::update).
+/// content ([`decode_signed_common`](crate::service::decode_signed_common)). This is all the
+/// request parsing an upload gets before [`MetadataService::update`](crate::service::MetadataService::update).
 ///
 /// # Errors
 ///

@@ -40,8 +40,8 @@ use super::{Passphrases, Tally, jwe, keys, passphrase_env_var};
 use crate::cache::{CacheSettings, MetaCache};
 use crate::error::{AliasProblem, JweError, KeyProblem, NotarySignerError};
 use crate::kek::Kek;
-use crate::repo::ServerKeyAlgorithm;
-use crate::repo::{Repo, RepoSettings};
+use crate::service::ServerKeyAlgorithm;
+use crate::service::{MetadataService, ServiceSettings};
 use crate::store::{KeyState, ServerKey, Store};
 
 /// Options of [`import`].
@@ -369,13 +369,13 @@ pub async fn import(
     let mut wanted: HashSet<String> = opened.iter().map(|o| o.row.key_id.clone()).collect();
     wanted.extend(deleted.iter().map(|r| r.key_id.clone()));
     // Signet's own view of each GUN's current root (no caching needed for one pass).
-    let repo = Repo::new(
+    let repo = MetadataService::new(
         store.clone(),
         MetaCache::new(CacheSettings {
             max_bytes: 0,
             current_ttl: std::time::Duration::ZERO,
         }),
-        RepoSettings {
+        ServiceSettings {
             kek: Arc::clone(kek),
             key_algorithm: ServerKeyAlgorithm::Ecdsa,
         },

@@ -8,7 +8,7 @@ use futures_util::TryStreamExt as _;
 use serde::Deserialize;
 
 use crate::error::NotarySignerError;
-use crate::repo::Repo;
+use crate::service::MetadataService;
 use crate::store::{ServerKey, Store, StoreError};
 
 /// The roles whose keys the server holds.
@@ -72,11 +72,11 @@ fn store_error(context: &str) -> impl FnOnce(StoreError) -> NotarySignerError + 
 /// key IDs are listed.
 ///
 /// The current root of a GUN is the one signet (like Go notary-server) serves: the root the
-/// current snapshot names, the snapshot the newest timestamp names ([`Repo`]). A GUN whose
+/// current snapshot names, the snapshot the newest timestamp names ([`MetadataService`]). A GUN whose
 /// chain does not resolve (no timestamp yet) falls back to its highest root version.
 pub(crate) async fn listings(
     store: &Store,
-    repo: &Repo,
+    repo: &MetadataService,
     wanted: &HashSet<String>,
 ) -> Result<Listings, NotarySignerError> {
     let context = "reading the stored roots";

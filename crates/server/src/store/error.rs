@@ -513,3 +513,8 @@ mod tests {
         }
     }
 }
+
+/// A `state` column value that names no [`KeyState`](super::KeyState).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown key state {0:?}")]
+pub struct UnknownKeyState(pub String);

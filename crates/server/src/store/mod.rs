@@ -27,14 +27,14 @@ use checks::{found_key, unstorable};
 use futures_util::stream::BoxStream;
 
 pub use copy::CopySession;
-pub use error::{StorageFault, StoreError, StoreResult};
+pub use error::{StorageFault, StoreError, StoreResult, UnknownKeyState};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub(crate) use types::sha256_hex;
 pub use types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, CopiedChange, CopiedFile, CopyOutcome,
     DEFAULT_CHANGE_RECORDS, FileUpdate, HsmKeyRef, KeyState, NewServerKey, ServerKey, StoredFile,
-    StoredRoot, TIMESTAMP_ROLE, UnknownKeyState,
+    StoredRoot, TIMESTAMP_ROLE,
 };
 
 /// A server-held key that signed a file of an update (see

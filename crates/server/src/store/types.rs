@@ -7,6 +7,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::error::UnknownKeyState;
+
 /// The role whose rows also write an `update` changefeed record.
 pub const TIMESTAMP_ROLE: &str = "timestamp";
 
@@ -109,11 +111,6 @@ impl fmt::Display for KeyState {
         f.write_str(self.as_str())
     }
 }
-
-/// A `state` column value that names no [`KeyState`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown key state {0:?}")]
-pub struct UnknownKeyState(pub String);
 
 impl FromStr for KeyState {
     type Err = UnknownKeyState;

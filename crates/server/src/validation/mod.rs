@@ -26,8 +26,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use signet_tuf::metadata::{Envelope, Root, Snapshot, Targets};
 
-use crate::error::{RepoError, ValidationError};
-use crate::repo::{Repo, UploadedFile};
+use crate::error::{ServiceError, ValidationError};
+use crate::service::{MetadataService, UploadedFile};
 
 /// A targets or delegation document in play during validation.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ pub(crate) struct ValidatedUpdate {
 pub(crate) struct Fail<'a>(pub(crate) &'a str);
 
 impl Fail<'_> {
-    pub(crate) fn root(self, msg: impl std::fmt::Display) -> RepoError {
+    pub(crate) fn root(self, msg: impl std::fmt::Display) -> ServiceError {
         ValidationError::BadRoot {
             gun: self.0.to_owned(),
             msg: msg.to_string(),
@@ -72,7 +72,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn targets(self, role: &str, msg: impl std::fmt::Display) -> RepoError {
+    pub(crate) fn targets(self, role: &str, msg: impl std::fmt::Display) -> ServiceError {
         ValidationError::BadTargets {
             gun: self.0.to_owned(),
             role: role.to_owned(),
@@ -81,7 +81,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn snapshot(self, msg: impl std::fmt::Display) -> RepoError {
+    pub(crate) fn snapshot(self, msg: impl std::fmt::Display) -> ServiceError {
         ValidationError::BadSnapshot {
             gun: self.0.to_owned(),
             msg: msg.to_string(),
@@ -89,7 +89,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn hierarchy(self, missing: &str, msg: impl std::fmt::Display) -> RepoError {
+    pub(crate) fn hierarchy(self, missing: &str, msg: impl std::fmt::Display) -> ServiceError {
         ValidationError::BadHierarchy {
             gun: self.0.to_owned(),
             missing: missing.to_owned(),
@@ -98,7 +98,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn general(self, msg: impl std::fmt::Display) -> RepoError {
+    pub(crate) fn general(self, msg: impl std::fmt::Display) -> ServiceError {
         ValidationError::Validation {
             gun: self.0.to_owned(),
             msg: msg.to_string(),
@@ -106,7 +106,7 @@ impl Fail<'_> {
         .into()
     }
 
-    pub(crate) fn stored(self, role: &str, msg: impl std::fmt::Display) -> RepoError {
+    pub(crate) fn stored(self, role: &str, msg: impl std::fmt::Display) -> ServiceError {
         ValidationError::StoredUnusable {
             gun: self.0.to_owned(),
             role: role.to_owned(),
@@ -122,7 +122,7 @@ pub(crate) const MAX_VERSION: i64 = i32::MAX as i64;
 
 /// The refusal of an uploaded file whose version is above [`MAX_VERSION`], in the category
 /// of its role.
-fn version_out_of_range(gun: &str, f: &UploadedFile) -> RepoError {
+fn version_out_of_range(gun: &str, f: &UploadedFile) -> ServiceError {
     let fail = Fail(gun);
     let msg = format!(
         "{} version {} is out of range: the largest version the server stores is {MAX_VERSION}",
@@ -146,11 +146,11 @@ pub(crate) fn tuf_msg(e: &signet_tuf::Error) -> String {
 
 /// Validates the files of one upload to `gun` at `now`.
 pub(crate) async fn validate_update(
-    repo: &Repo,
+    repo: &MetadataService,
     gun: &str,
     files: Vec<UploadedFile>,
     now: DateTime<Utc>,
-) -> Result<ValidatedUpdate, RepoError> {
+) -> Result<ValidatedUpdate, ServiceError> {
     let fail = Fail(gun);
     // 1. One file per role (an upload naming a role twice is refused, whatever the order:
     //    Go lets the last part win, which lets a proxy or a parser disagree on what was
@@ -161,7 +161,7 @@ pub(crate) async fn validate_update(
             return Err(version_out_of_range(gun, &f));
         }
         if by_role.contains_key(&f.role) {
-            return Err(RepoError::DuplicateRole {
+            return Err(ServiceError::DuplicateRole {
                 gun: gun.to_owned(),
                 role: f.role,
             });

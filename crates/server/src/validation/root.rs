@@ -6,8 +6,8 @@ use signet_tuf::metadata::{Envelope, Root};
 use signet_tuf::verify::{check_expiry, verify_root};
 
 use super::{Fail, tuf_msg};
-use crate::error::RepoError;
-use crate::repo::UploadedFile;
+use crate::error::ServiceError;
+use crate::service::UploadedFile;
 
 /// Checks an uploaded root against the stored one (`previous`), returning it parsed.
 pub(crate) fn validate_new_root(
@@ -15,7 +15,7 @@ pub(crate) fn validate_new_root(
     up: &UploadedFile,
     previous: Option<&Root>,
     now: DateTime<Utc>,
-) -> Result<Envelope<Root>, RepoError> {
+) -> Result<Envelope<Root>, ServiceError> {
     let fail = Fail(gun);
     let current = previous.map(|r| r.version);
     if let Err(e) = check_root_version_step(current, up.version) {

@@ -8,8 +8,8 @@ use signet_tuf::metadata::{Envelope, Root, Snapshot};
 use signet_tuf::verify::{check_expiry, verify_snapshot};
 
 use super::{Fail, LoadedTargets, tuf_msg};
-use crate::error::RepoError;
-use crate::repo::{Repo, UploadedFile};
+use crate::error::ServiceError;
+use crate::service::{MetadataService, UploadedFile};
 
 /// Checks an uploaded snapshot: signatures of root's snapshot role, expiry, the checksums
 /// of every loaded role, and that every other file it names exists (so the upload cannot
@@ -18,7 +18,7 @@ use crate::repo::{Repo, UploadedFile};
 /// already and are trusted without a lookup, so the cost grows with what changed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn validate_uploaded(
-    repo: &Repo,
+    repo: &MetadataService,
     gun: &str,
     up: &UploadedFile,
     root: &Root,
@@ -26,7 +26,7 @@ pub(crate) async fn validate_uploaded(
     loaded: &BTreeMap<String, LoadedTargets>,
     previous: Option<&Snapshot>,
     now: DateTime<Utc>,
-) -> Result<(), RepoError> {
+) -> Result<(), ServiceError> {
     let fail = Fail(gun);
     let env = Envelope::<Snapshot>::parse(&up.data).map_err(|e| fail.snapshot(tuf_msg(&e)))?;
     verify_snapshot(&env, root).map_err(|e| fail.snapshot(tuf_msg(&e)))?;

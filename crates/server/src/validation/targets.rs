@@ -8,17 +8,17 @@ use signet_tuf::role;
 use signet_tuf::verify::{check_expiry, verify_delegation, verify_targets};
 
 use super::{Fail, LoadedTargets, tuf_msg};
-use crate::error::RepoError;
-use crate::repo::{Repo, UploadedFile};
+use crate::error::ServiceError;
+use crate::service::{MetadataService, UploadedFile};
 use signet_tuf::role::depth as role_depth;
 
 /// Loads a stored targets role into `loaded` (no-op when loaded already or not stored).
 async fn load_stored(
-    repo: &Repo,
+    repo: &MetadataService,
     gun: &str,
     name: &str,
     loaded: &mut BTreeMap<String, LoadedTargets>,
-) -> Result<(), RepoError> {
+) -> Result<(), ServiceError> {
     if loaded.contains_key(name) {
         return Ok(());
     }
@@ -53,12 +53,12 @@ fn ancestors(name: &str) -> Vec<&str> {
 /// Validates every uploaded targets role (`files` holds only targets roles by now).
 /// Returns the loaded documents (uploaded and stored ancestors) and the upload order.
 pub(crate) async fn validate_targets(
-    repo: &Repo,
+    repo: &MetadataService,
     gun: &str,
     files: BTreeMap<String, UploadedFile>,
     root: &Root,
     now: DateTime<Utc>,
-) -> Result<(BTreeMap<String, LoadedTargets>, Vec<String>), RepoError> {
+) -> Result<(BTreeMap<String, LoadedTargets>, Vec<String>), ServiceError> {
     let fail = Fail(gun);
     let mut order: Vec<String> = files.keys().cloned().collect();
     order.sort_by(|a, b| role_depth(a).cmp(&role_depth(b)).then_with(|| a.cmp(b)));
@@ -153,7 +153,7 @@ pub(crate) fn check_stored_targets_still_verify(
     gun: &str,
     stored: &[u8],
     root: &Root,
-) -> Result<(), RepoError> {
+) -> Result<(), ServiceError> {
     let fail = Fail(gun);
     let env =
         Envelope::<Targets>::parse(stored).map_err(|e| fail.stored("targets", tuf_msg(&e)))?;

@@ -13,7 +13,7 @@ use signet_server::cache::{CacheSettings, MetaCache};
 use signet_server::config::ServerKeyAlgorithm;
 use signet_server::http::{AppState, HttpSettings, router};
 use signet_server::kek::Kek;
-use signet_server::repo::{Repo, RepoSettings};
+use signet_server::service::{MetadataService, ServiceSettings};
 use signet_server::store::Store;
 use tower::ServiceExt as _;
 
@@ -108,10 +108,10 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let store = Store::connect(&url).await.expect("sqlite store");
-        let repo = Repo::new(
+        let repo = MetadataService::new(
             store.clone(),
             MetaCache::new(CacheSettings::default()),
-            RepoSettings {
+            ServiceSettings {
                 kek: std::sync::Arc::new(Kek::from_bytes([7; 32])),
                 key_algorithm,
             },
@@ -132,13 +132,13 @@ impl TestServer {
     pub fn on_store_with_device(
         store: Store,
         kek: [u8; 32],
-        device: Option<signet_server::repo::KeyDevice>,
+        device: Option<signet_server::service::KeyDevice>,
         dir: Option<tempfile::TempDir>,
     ) -> Self {
-        let repo = Repo::with_key_device(
+        let repo = MetadataService::with_key_device(
             store.clone(),
             MetaCache::new(CacheSettings::default()),
-            RepoSettings {
+            ServiceSettings {
                 kek: std::sync::Arc::new(Kek::from_bytes(kek)),
                 key_algorithm: ServerKeyAlgorithm::Ecdsa,
             },
@@ -185,10 +185,10 @@ impl TestServer {
         settings: HttpSettings,
         schema: Option<std::sync::Arc<PgSchema>>,
     ) -> Self {
-        let repo = Repo::new(
+        let repo = MetadataService::new(
             store.clone(),
             MetaCache::new(cache),
-            RepoSettings {
+            ServiceSettings {
                 kek: std::sync::Arc::new(Kek::from_bytes([7; 32])),
                 key_algorithm: ServerKeyAlgorithm::Ecdsa,
             },

@@ -8,8 +8,8 @@ use signet_tuf::authoring::SnapshotBuilder;
 use signet_tuf::metadata::Envelope;
 
 use super::generate::SignError;
-use super::{Repo, UploadedFile};
-use crate::error::RepoError;
+use super::{MetadataService, UploadedFile};
+use crate::error::ServiceError;
 use crate::store::{FileUpdate, KeyUse};
 use crate::validation::{Fail, tuf_msg, validate_update};
 
@@ -26,27 +26,27 @@ fn phase_done(phase: &'static str, started: Instant) -> Instant {
     now
 }
 
-impl Repo {
+impl MetadataService {
     /// Validates an upload to `gun` exactly as [`update`](Self::update) does, as of `now`,
     /// and stores nothing: a dry run of every check an upload meets before it is accepted
     /// (the fuzz harness of the upload path runs it on arbitrary uploads).
     ///
     /// # Errors
     ///
-    /// The [`RepoError`] [`update`](Self::update) would return for these files before
+    /// The [`ServiceError`] [`update`](Self::update) would return for these files before
     /// signing or storing anything.
     pub async fn check_update(
         &self,
         gun: &str,
         files: Vec<UploadedFile>,
         now: chrono::DateTime<Utc>,
-    ) -> Result<(), RepoError> {
+    ) -> Result<(), ServiceError> {
         validate_update(self, gun, files, now).await.map(|_| ())
     }
 
     /// `POST /v2/<gun>/_trust/tuf/`: validates the uploaded files and stores them together
     /// with a new snapshot (unless uploaded) and a new timestamp, all or nothing.
-    pub async fn update(&self, gun: &str, files: Vec<UploadedFile>) -> Result<(), RepoError> {
+    pub async fn update(&self, gun: &str, files: Vec<UploadedFile>) -> Result<(), ServiceError> {
         let fail = Fail(gun);
         let now = Utc::now();
         let started = Instant::now();
@@ -141,7 +141,7 @@ impl Repo {
         let files = updates.len();
         self.store_updates_using_keys(gun, updates, used)
             .await
-            .map_err(|e| RepoError::from_store_write(gun, e))?;
+            .map_err(|e| ServiceError::from_store_write(gun, e))?;
         phase_done("store", phase);
         tracing::info!(
             %gun,

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::Repo;
+use super::MetadataService;
 use crate::cache::CachedFile;
-use crate::error::RepoError;
+use crate::error::ServiceError;
 use crate::store::{Change, StoreResult, StoredFile};
 
 /// A file to send, with the time to report as `Last-Modified`.
@@ -30,12 +30,12 @@ impl Served {
     }
 }
 
-impl Repo {
+impl MetadataService {
     /// The stored timestamp with the highest version (cached for a short time).
     pub(crate) async fn latest_timestamp(
         &self,
         gun: &str,
-    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
+    ) -> Result<Option<Arc<CachedFile>>, ServiceError> {
         let cache = self.cache();
         if let Some(hit) = cache.timestamp(gun) {
             return Ok(hit);
@@ -45,7 +45,7 @@ impl Repo {
             .store()
             .latest(gun, "timestamp")
             .await
-            .map_err(|e| RepoError::from_store_read(gun, e))?
+            .map_err(|e| ServiceError::from_store_read(gun, e))?
             .map(CachedFile::new);
         cache.put_timestamp(gun, file.clone(), ticket);
         Ok(file)
@@ -57,7 +57,7 @@ impl Repo {
         gun: &str,
         role: &str,
         sha256_hex: &str,
-    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
+    ) -> Result<Option<Arc<CachedFile>>, ServiceError> {
         if let Some(hit) = self.cache().by_checksum(gun, role, sha256_hex) {
             return Ok(Some(hit));
         }
@@ -71,7 +71,7 @@ impl Repo {
         gun: &str,
         role: &str,
         version: i64,
-    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
+    ) -> Result<Option<Arc<CachedFile>>, ServiceError> {
         if let Some(hit) = self.cache().by_version(gun, role, version) {
             return Ok(Some(hit));
         }
@@ -85,12 +85,12 @@ impl Repo {
         &self,
         gun: &str,
         read: impl Future<Output = StoreResult<Option<StoredFile>>>,
-    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
+    ) -> Result<Option<Arc<CachedFile>>, ServiceError> {
         let cache = self.cache();
         let ticket = cache.ticket(gun);
         let file = read
             .await
-            .map_err(|e| RepoError::from_store_read(gun, e))?
+            .map_err(|e| ServiceError::from_store_read(gun, e))?
             .map(CachedFile::new);
         if let Some(f) = &file {
             cache.put_file(gun, f, ticket);
@@ -104,7 +104,7 @@ impl Repo {
         gun: &str,
         from: &CachedFile,
         role: &str,
-    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
+    ) -> Result<Option<Arc<CachedFile>>, ServiceError> {
         match from.pointers().sha256.get(role) {
             Some(hex) => self.by_checksum(gun, role, hex).await,
             None => Ok(None),
@@ -115,7 +115,7 @@ impl Repo {
     pub(crate) async fn chain_snapshot(
         &self,
         gun: &str,
-    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
+    ) -> Result<Option<Arc<CachedFile>>, ServiceError> {
         match self.latest_timestamp(gun).await? {
             Some(ts) => self.referenced(gun, &ts, "snapshot").await,
             None => Ok(None),
@@ -124,23 +124,23 @@ impl Repo {
 
     /// The current file of a role other than timestamp and snapshot: the one the current
     /// snapshot names. A role the snapshot does not list is not found.
-    pub async fn current_role(&self, gun: &str, role: &str) -> Result<Served, RepoError> {
+    pub async fn current_role(&self, gun: &str, role: &str) -> Result<Served, ServiceError> {
         let snapshot = self
             .chain_snapshot(gun)
             .await?
-            .ok_or_else(|| RepoError::not_found(gun, role))?;
+            .ok_or_else(|| ServiceError::not_found(gun, role))?;
         self.referenced(gun, &snapshot, role)
             .await?
             .map(Served::stored)
-            .ok_or_else(|| RepoError::not_found(gun, role))
+            .ok_or_else(|| ServiceError::not_found(gun, role))
     }
 
-    /// The current file of `role`, or `None`; like [`Repo::current_role`] without the error.
+    /// The current file of `role`, or `None`; like [`MetadataService::current_role`] without the error.
     pub(crate) async fn current_file(
         &self,
         gun: &str,
         role: &str,
-    ) -> Result<Option<Arc<CachedFile>>, RepoError> {
+    ) -> Result<Option<Arc<CachedFile>>, ServiceError> {
         match self.chain_snapshot(gun).await? {
             Some(s) if role == "snapshot" => Ok(Some(s)),
             Some(s) => self.referenced(gun, &s, role).await,
@@ -152,7 +152,7 @@ impl Repo {
     pub(crate) async fn current_root_file(
         &self,
         gun: &str,
-    ) -> Result<Option<bytes::Bytes>, RepoError> {
+    ) -> Result<Option<bytes::Bytes>, ServiceError> {
         Ok(self
             .current_file(gun, "root")
             .await?
@@ -165,15 +165,15 @@ impl Repo {
         gun: &str,
         role: &str,
         checksum: &str,
-    ) -> Result<Served, RepoError> {
+    ) -> Result<Served, ServiceError> {
         // Only lowercase SHA-256 is indexed; other forms never match (as in Go).
         if checksum.len() != 64 || checksum.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(RepoError::not_found(gun, role));
+            return Err(ServiceError::not_found(gun, role));
         }
         self.by_checksum(gun, role, checksum)
             .await?
             .map(Served::stored)
-            .ok_or_else(|| RepoError::not_found(gun, role))
+            .ok_or_else(|| ServiceError::not_found(gun, role))
     }
 
     /// `GET <version>.<role>.json`.
@@ -182,11 +182,11 @@ impl Repo {
         gun: &str,
         role: &str,
         version: i64,
-    ) -> Result<Served, RepoError> {
+    ) -> Result<Served, ServiceError> {
         self.by_version(gun, role, version)
             .await?
             .map(Served::stored)
-            .ok_or_else(|| RepoError::not_found(gun, role))
+            .ok_or_else(|| ServiceError::not_found(gun, role))
     }
 
     /// The changefeed: up to `records` changes after `change_id` (before it, for a
@@ -198,18 +198,18 @@ impl Repo {
         gun: Option<&str>,
         change_id: i64,
         records: i64,
-    ) -> Result<Vec<Change>, RepoError> {
+    ) -> Result<Vec<Change>, ServiceError> {
         self.store()
             .changes(gun, change_id, records)
             .await
-            .map_err(|e| RepoError::from_store_read(gun.unwrap_or_default(), e))
+            .map_err(|e| ServiceError::from_store_read(gun.unwrap_or_default(), e))
     }
 
     /// `DELETE`: removes every file of exactly `gun`.
-    pub async fn delete(&self, gun: &str) -> Result<(), RepoError> {
+    pub async fn delete(&self, gun: &str) -> Result<(), ServiceError> {
         self.delete_gun(gun)
             .await
             .map(|_| ())
-            .map_err(|e| RepoError::from_store_write(gun, e))
+            .map_err(|e| ServiceError::from_store_write(gun, e))
     }
 }

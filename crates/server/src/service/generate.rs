@@ -7,9 +7,9 @@ use signet_signer::Signer;
 use signet_tuf::key::KeyId;
 use signet_tuf::metadata::{Envelope, Expires, FileMeta, Metadata, Root, Snapshot, Timestamp};
 
-use super::{Repo, Served};
+use super::{MetadataService, Served};
 use crate::cache::CachedFile;
-use crate::error::RepoError;
+use crate::error::ServiceError;
 use crate::store::{FileUpdate, StoredFile};
 
 /// Lifetime of a server-generated snapshot (Notary's default: three years).
@@ -34,18 +34,18 @@ pub(crate) enum SignError {
     },
     /// Anything else (a store error, a key that does not open, a document that cannot be
     /// written).
-    Failed(RepoError),
+    Failed(ServiceError),
 }
 
-impl From<RepoError> for SignError {
-    fn from(e: RepoError) -> Self {
+impl From<ServiceError> for SignError {
+    fn from(e: ServiceError) -> Self {
         Self::Failed(e)
     }
 }
 
 /// A stored file that re-signing starts from does not parse.
-fn resign_source(gun: &str, role: &str, e: &signet_tuf::Error) -> RepoError {
-    RepoError::ResignSource {
+fn resign_source(gun: &str, role: &str, e: &signet_tuf::Error) -> ServiceError {
+    ServiceError::ResignSource {
         gun: gun.to_owned(),
         role: role.to_owned(),
         reason: e.to_string(),
@@ -69,8 +69,8 @@ fn sign_with<T: Metadata>(
     role: &str,
     doc: T,
     signers: &[Arc<dyn Signer>],
-) -> Result<Signed, RepoError> {
-    let failed = |reason: String| RepoError::Signing {
+) -> Result<Signed, ServiceError> {
+    let failed = |reason: String| ServiceError::Signing {
         gun: gun.to_owned(),
         role: role.to_owned(),
         reason,
@@ -93,7 +93,7 @@ fn sign_with<T: Metadata>(
     })
 }
 
-impl Repo {
+impl MetadataService {
     /// Signs `doc` for `role` with the keys of `root`'s `role` that the server holds; at
     /// least the role's threshold of them.
     ///
@@ -123,7 +123,7 @@ impl Repo {
                 sign_with(&owned_gun, &owned_role, doc, &signers)
             })
             .await
-            .map_err(|e| RepoError::Signing {
+            .map_err(|e| ServiceError::Signing {
                 gun: gun.to_owned(),
                 role: role.to_owned(),
                 reason: format!("the signing task ended abnormally: {e}"),
@@ -151,12 +151,12 @@ impl Repo {
     }
 
     /// The highest stored version of `role` (0 when there is none).
-    pub(crate) async fn latest_version(&self, gun: &str, role: &str) -> Result<i64, RepoError> {
+    pub(crate) async fn latest_version(&self, gun: &str, role: &str) -> Result<i64, ServiceError> {
         Ok(self
             .store()
             .latest(gun, role)
             .await
-            .map_err(|e| RepoError::from_store_read(gun, e))?
+            .map_err(|e| ServiceError::from_store_read(gun, e))?
             .map_or(0, |f| f.version))
     }
 
@@ -168,8 +168,8 @@ impl Repo {
         &self,
         gun: &str,
         role: &str,
-    ) -> Result<Served, RepoError> {
-        let not_found = || RepoError::not_found(gun, role);
+    ) -> Result<Served, ServiceError> {
+        let not_found = || ServiceError::not_found(gun, role);
         let ts = self.latest_timestamp(gun).await?.ok_or_else(not_found)?;
         let snap = self
             .referenced(gun, &ts, "snapshot")
@@ -184,7 +184,7 @@ impl Repo {
                 Ok(Some((new_ts, new_snap))) => (new_ts, new_snap, Some(now)),
                 Ok(None) => (ts, snap, None),
                 Err(e) => {
-                    if matches!(e, RepoError::Unavailable { .. }) {
+                    if matches!(e, ServiceError::Unavailable { .. }) {
                         return Err(e);
                     }
                     tracing::warn!(%gun, error = %e, "cannot re-sign expired metadata; serving it as stored");
@@ -210,7 +210,7 @@ impl Repo {
         ts: &Arc<CachedFile>,
         snap: &Arc<CachedFile>,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Arc<CachedFile>, Arc<CachedFile>)>, RepoError> {
+    ) -> Result<Option<(Arc<CachedFile>, Arc<CachedFile>)>, ServiceError> {
         let Some(root_file) = self.referenced(gun, snap, "root").await? else {
             return Ok(None);
         };
@@ -274,7 +274,7 @@ impl Repo {
                 };
                 return Ok(Some((ts, snap)));
             }
-            Err(e) => return Err(RepoError::from_store_write(gun, e)),
+            Err(e) => return Err(ServiceError::from_store_write(gun, e)),
         }
         if let Some(s) = &new_snapshot {
             self.note_keys_used(gun, "snapshot", &s.keys).await;

@@ -1,8 +1,8 @@
-//! The repository service: every operation of the Notary API on the store, independent of
-//! HTTP. Its operations fail with a [`RepoError`](crate::error::RepoError) (a refused upload
+//! The metadata service ([`MetadataService`]): every operation of the Notary API on the store, independent of
+//! HTTP. Its operations fail with a [`ServiceError`](crate::error::ServiceError) (a refused upload
 //! with its [`ValidationError`](crate::error::ValidationError)), never with an HTTP status:
 //! handlers in [`crate::http`] only translate requests and responses, and
-//! [`crate::http::error`] chooses the status and Notary error code of each `RepoError`.
+//! [`crate::http::error`] chooses the status and Notary error code of each `ServiceError`.
 
 mod generate;
 mod keys;
@@ -23,7 +23,7 @@ pub use upload::{UploadedFile, decode_signed_common};
 
 /// The repository service. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Repo {
+pub struct MetadataService {
     inner: Arc<Inner>,
 }
 
@@ -31,7 +31,7 @@ pub struct Repo {
 struct Inner {
     store: Store,
     cache: MetaCache,
-    settings: RepoSettings,
+    settings: ServiceSettings,
     device: Option<KeyDevice>,
 }
 
@@ -47,16 +47,16 @@ pub struct KeyDevice {
 
 /// Settings of the repository service.
 #[derive(Debug, Clone)]
-pub struct RepoSettings {
+pub struct ServiceSettings {
     /// The key that seals server-held private keys.
     pub kek: Arc<Kek>,
     /// Algorithm of keys the server creates.
     pub key_algorithm: ServerKeyAlgorithm,
 }
 
-impl Repo {
+impl MetadataService {
     /// A service over `store` with `cache`.
-    pub fn new(store: Store, cache: MetaCache, settings: RepoSettings) -> Self {
+    pub fn new(store: Store, cache: MetaCache, settings: ServiceSettings) -> Self {
         Self::with_key_device(store, cache, settings, None)
     }
 
@@ -64,7 +64,7 @@ impl Repo {
     pub fn with_key_device(
         store: Store,
         cache: MetaCache,
-        settings: RepoSettings,
+        settings: ServiceSettings,
         device: Option<KeyDevice>,
     ) -> Self {
         Self {
@@ -83,7 +83,7 @@ impl Repo {
     }
 
     /// The settings.
-    pub fn settings(&self) -> &RepoSettings {
+    pub fn settings(&self) -> &ServiceSettings {
         &self.inner.settings
     }
 

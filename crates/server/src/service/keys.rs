@@ -18,8 +18,8 @@ use signet_signer::{KeyAlgorithm, PrivateKey, Signer};
 use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{Envelope, Root};
 
-use super::{KeyDevice, Repo};
-use crate::error::{HsmError, RepoError};
+use super::{KeyDevice, MetadataService};
+use crate::error::{HsmError, ServiceError};
 use crate::store::{KeyState, NewServerKey, ServerKey};
 
 /// Key algorithm of server-created keys.
@@ -40,15 +40,15 @@ pub(crate) fn key_response(key: &PublicKey) -> String {
     format!("{{\"keytype\":{keytype},\"keyval\":{{\"public\":{public},\"private\":null}}}}")
 }
 
-fn key_error(gun: &str, role: &str, reason: impl std::fmt::Display) -> RepoError {
-    RepoError::ServerKey {
+fn key_error(gun: &str, role: &str, reason: impl std::fmt::Display) -> ServiceError {
+    ServiceError::ServerKey {
         gun: gun.to_owned(),
         role: role.to_owned(),
         reason: reason.to_string(),
     }
 }
 
-impl Repo {
+impl MetadataService {
     fn algorithm(&self) -> KeyAlgorithm {
         match self.settings().key_algorithm {
             ServerKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
@@ -60,13 +60,13 @@ impl Repo {
     pub(crate) async fn current_root(
         &self,
         gun: &str,
-    ) -> Result<Option<(Envelope<Root>, Arc<crate::cache::CachedFile>)>, RepoError> {
+    ) -> Result<Option<(Envelope<Root>, Arc<crate::cache::CachedFile>)>, ServiceError> {
         let Some(file) = self.current_file(gun, "root").await? else {
             return Ok(None);
         };
         match Envelope::<Root>::parse(&file.file.data) {
             Ok(env) => Ok(Some((env, file))),
-            Err(e) => Err(RepoError::StoredUnparsable {
+            Err(e) => Err(ServiceError::StoredUnparsable {
                 gun: gun.to_owned(),
                 role: "root".to_owned(),
                 reason: e.to_string(),
@@ -74,7 +74,7 @@ impl Repo {
         }
     }
 
-    fn public_of(stored: &ServerKey) -> Result<PublicKey, RepoError> {
+    fn public_of(stored: &ServerKey) -> Result<PublicKey, ServiceError> {
         serde_json::from_slice(&stored.public_key).map_err(|e| {
             key_error(
                 &stored.gun,
@@ -100,7 +100,7 @@ impl Repo {
         device: &KeyDevice,
         gun: &str,
         role: &str,
-    ) -> Result<PublicKey, RepoError> {
+    ) -> Result<PublicKey, ServiceError> {
         let algorithm = self.device_algorithm(role);
         let (public, location) = device
             .hsm
@@ -123,14 +123,14 @@ impl Repo {
                 tracing::warn!(%gun, %role, key_id = %row.key_id, object_id = location.object_id,
                     error = %cleanup, "cannot delete the unused device key");
             }
-            return Err(RepoError::from_store_write(gun, e));
+            return Err(ServiceError::from_store_write(gun, e));
         }
         tracing::info!(%gun, %role, key_id = %row.key_id, object_id = location.object_id,
             "created server key on the YubiHSM 2");
         Ok(public)
     }
 
-    async fn create_pending_key(&self, gun: &str, role: &str) -> Result<PublicKey, RepoError> {
+    async fn create_pending_key(&self, gun: &str, role: &str) -> Result<PublicKey, ServiceError> {
         if let Some(device) = self.key_device().filter(|d| d.new_keys) {
             return self.create_device_key(device, gun, role).await;
         }
@@ -151,17 +151,17 @@ impl Repo {
         self.store()
             .put_server_key(&row)
             .await
-            .map_err(|e| RepoError::from_store_write(gun, e))?;
+            .map_err(|e| ServiceError::from_store_write(gun, e))?;
         tracing::info!(%gun, %role, key_id = %row.key_id, "created server key");
         Ok(public)
     }
 
-    async fn pending_key(&self, gun: &str, role: &str) -> Result<Option<PublicKey>, RepoError> {
+    async fn pending_key(&self, gun: &str, role: &str) -> Result<Option<PublicKey>, ServiceError> {
         let keys = self
             .store()
             .server_keys(gun, role)
             .await
-            .map_err(|e| RepoError::from_store_read(gun, e))?;
+            .map_err(|e| ServiceError::from_store_read(gun, e))?;
         keys.iter()
             .find(|k| k.state == KeyState::Pending)
             .map(Self::public_of)
@@ -170,7 +170,7 @@ impl Repo {
 
     /// `GET <role>.key`: the first key of the current root's `role` that the server holds;
     /// otherwise the pending key, created when there is none.
-    pub async fn get_or_create_key(&self, gun: &str, role: &str) -> Result<String, RepoError> {
+    pub async fn get_or_create_key(&self, gun: &str, role: &str) -> Result<String, ServiceError> {
         if let Some((root, _)) = self.current_root(gun).await?
             && let Some(listed) = root.signed().role(role)
         {
@@ -179,7 +179,7 @@ impl Repo {
                     .store()
                     .server_key(gun, role, id.as_str())
                     .await
-                    .map_err(|e| RepoError::from_store_read(gun, e))?;
+                    .map_err(|e| ServiceError::from_store_read(gun, e))?;
                 if let Some(k) = held.filter(|k| k.state != KeyState::Retired) {
                     return Ok(key_response(&Self::public_of(&k)?));
                 }
@@ -194,7 +194,7 @@ impl Repo {
 
     /// `POST <role>.key`: a new key for the role, leaving metadata unchanged. A pending key
     /// not yet listed in any root is handed out again.
-    pub async fn rotate_key(&self, gun: &str, role: &str) -> Result<String, RepoError> {
+    pub async fn rotate_key(&self, gun: &str, role: &str) -> Result<String, ServiceError> {
         let key = match self.pending_key(gun, role).await? {
             Some(k) => k,
             None => self.create_pending_key(gun, role).await?,
@@ -209,7 +209,7 @@ impl Repo {
         gun: &str,
         role: &str,
         keyids: &[KeyId],
-    ) -> Result<(Vec<Arc<dyn Signer>>, bool), RepoError> {
+    ) -> Result<(Vec<Arc<dyn Signer>>, bool), ServiceError> {
         let mut out: Vec<Arc<dyn Signer>> = Vec::new();
         let mut on_device = false;
         for id in keyids {
@@ -217,7 +217,7 @@ impl Repo {
                 .store()
                 .server_key(gun, role, id.as_str())
                 .await
-                .map_err(|e| RepoError::from_store_read(gun, e))?
+                .map_err(|e| ServiceError::from_store_read(gun, e))?
             else {
                 continue;
             };
