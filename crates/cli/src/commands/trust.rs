@@ -436,9 +436,12 @@ fn inspect(ctx: &mut Context, env: &TrustEnv, args: &InspectArgs) -> Result<()> 
         let result = (|| -> Result<trust_inspect::TrustRepo> {
             let image = parse_image(name)?;
             if image.digest().is_some() {
-                return Err(trust_err(signet_client::Error::TrustDigestReference {
-                    reference: name.clone(),
-                }));
+                return Err(trust_err(
+                    signet_client::error::TrustError::DigestReference {
+                        reference: name.clone(),
+                    }
+                    .into(),
+                ));
             }
             let mut repo = env.repository(ctx, &image, Access::Pull)?;
             let found = ctx.block_on(ops::inspect(&mut repo, name, image.tag()))?;
@@ -481,9 +484,12 @@ fn inspect(ctx: &mut Context, env: &TrustEnv, args: &InspectArgs) -> Result<()> 
 fn revoke(ctx: &mut Context, env: &TrustEnv, args: &RevokeArgs) -> Result<()> {
     let image = parse_image(&args.image)?;
     if image.digest().is_some() {
-        return Err(trust_err(signet_client::Error::TrustDigestReference {
-            reference: args.image.clone(),
-        }));
+        return Err(trust_err(
+            signet_client::error::TrustError::DigestReference {
+                reference: args.image.clone(),
+            }
+            .into(),
+        ));
     }
     if image.tag().is_none() && !args.yes {
         let question = format!(
@@ -569,14 +575,17 @@ fn signer_add(ctx: &mut Context, env: &TrustEnv, args: &SignerAddArgs) -> Result
 
 fn signer_remove(ctx: &mut Context, env: &TrustEnv, args: &SignerRemoveArgs) -> Result<()> {
     trust::validate_signer_name(&args.name).map_err(|_| {
-        trust_err(signet_client::Error::TrustInvalidName {
-            name: args.name.clone(),
-            reason: if args.name == "releases" {
-                "releases is a reserved keyword and cannot be removed".to_owned()
-            } else {
-                format!("invalid signer name \"{}\"", args.name)
-            },
-        })
+        trust_err(
+            signet_client::error::TrustError::InvalidName {
+                name: args.name.clone(),
+                reason: if args.name == "releases" {
+                    "releases is a reserved keyword and cannot be removed".to_owned()
+                } else {
+                    format!("invalid signer name \"{}\"", args.name)
+                },
+            }
+            .into(),
+        )
     })?;
     let mut failed = Vec::new();
     let mut removed = Vec::new();
@@ -690,9 +699,12 @@ fn key_load(ctx: &mut Context, env: &TrustEnv, args: &KeyLoadArgs) -> Result<()>
 fn verify(ctx: &mut Context, env: &TrustEnv, args: &ImageArgs) -> Result<()> {
     let image = parse_image(&args.image)?;
     if image.digest().is_some() {
-        return Err(trust_err(signet_client::Error::TrustDigestReference {
-            reference: args.image.clone(),
-        }));
+        return Err(trust_err(
+            signet_client::error::TrustError::DigestReference {
+                reference: args.image.clone(),
+            }
+            .into(),
+        ));
     }
     let mut repo = env.repository(ctx, &image, Access::Pull)?;
     let registry = env.registry(&image)?;
