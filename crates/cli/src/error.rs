@@ -5,11 +5,18 @@
 //! what to do next (which key is missing and how to import it, which environment variable
 //! supplies a passphrase, ...). With `--output json` the same information is one JSON document:
 //! `{"error": {"message": ..., "hint": ...}}`.
+//!
+//! The errors of the libraries are wrapped, not re-declared: each says what can be done about it
+//! as a [`Remedy`], which [`crate::hint`] words (in docker's terms for `signet trust`, whose
+//! errors are wrapped as [`CliError::Trust`]). The binary's own errors carry their own hints.
 
 use std::io;
 use std::path::PathBuf;
 
 use serde::Serialize;
+use signet_tuf::remedy::{Remediable as _, Remedy};
+
+use crate::hint::{self, Wording};
 
 /// Result alias of the binary.
 pub(crate) type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -131,32 +138,6 @@ pub(crate) enum CliError {
     InvalidChangeNumber {
         /// The number.
         number: i64,
-    },
-
-    /// A delegation key file that does not exist.
-    #[error("file for public key does not exist: {}", path.display())]
-    PublicKeyFileMissing {
-        /// The file.
-        path: PathBuf,
-    },
-
-    /// A delegation key file that cannot be read.
-    #[error("unable to read public key from file: {}", path.display())]
-    PublicKeyFileUnreadable {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
-
-    /// A delegation key file that holds no usable public key or certificate.
-    #[error("unable to parse valid public key certificate from PEM file {}: {reason}", path.display())]
-    PublicKeyInvalid {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
     },
 
     /// A private key file given on the command line cannot be read.
@@ -369,8 +350,11 @@ impl CliError {
         self.to_string()
     }
 
-    /// What the user should do next, when something useful can be said.
+    /// What the user should do next, when something useful can be said. Errors of the
+    /// libraries say it as a [`Remedy`], worded by [`hint`]; the binary's own errors say it
+    /// here.
     pub(crate) fn hint(&self) -> Option<String> {
+        let notary = Wording::Notary;
         match self {
             Self::Arguments { usage, .. } => Some(format!("usage: {usage}")),
             Self::Parse { command, .. } => Some(format!("see '{command} --help'")),
@@ -379,30 +363,27 @@ impl CliError {
                  'signet key import'"
                     .to_owned(),
             ),
-            Self::KeyCreation { source, .. } => signer_hint(source),
             Self::InvalidKeyId { .. } => Some(
                 "key IDs are 64 hexadecimal characters; 'signet key list' shows them".to_owned(),
             ),
             Self::NoKeyToRemove { .. } => {
                 Some("'signet key list' shows the keys in this trust directory".to_owned())
             }
-            Self::NoKeyToChange {
-                role: Some(role),
-                source,
-                ..
-            } if matches!(**source, signet_signer::Error::WrongPassphrase { .. }) => Some(format!(
-                "check the passphrase of this {role} key ({} when set in the environment)",
-                passphrase_variable(role)
-            )),
-            Self::NoKeyToChange { source, .. } => signer_hint(source),
+            // The key store knew the key's role, its error did not.
+            Self::NoKeyToChange { role, source, .. } => match (source.remedy()?, role) {
+                (Remedy::CheckPassphrase { key, role: None }, Some(role)) => hint::render(
+                    Remedy::CheckPassphrase {
+                        key,
+                        role: Some(role),
+                    },
+                    notary,
+                ),
+                (remedy, _) => hint::render(remedy, notary),
+            },
             Self::ExportFilterMix => {
                 Some("export either by repository (--gun) or by key ID (--key)".to_owned())
             }
-            Self::InvalidTargetRole { .. } => Some(
-                "targets can be added to 'targets' or to a delegation role such as \
-                 'targets/releases'"
-                    .to_owned(),
-            ),
+            Self::InvalidTargetRole { .. } => hint::render(Remedy::ChooseTargetRole, notary),
             Self::InvalidWitnessRole { .. } => Some(
                 "witness 'targets' or a delegation role; other roles are re-signed by \
                  'signet key rotate' or by publishing"
@@ -423,15 +404,7 @@ impl CliError {
             Self::InvalidCustom { .. } => {
                 Some("the --custom file must hold exactly one JSON value".to_owned())
             }
-            Self::InvalidChangeNumber { .. } => {
-                Some("'signet status GUN' shows the change numbers".to_owned())
-            }
-            Self::PublicKeyFileMissing { .. } | Self::PublicKeyFileUnreadable { .. } => None,
-            Self::PublicKeyInvalid { .. } => Some(
-                "give a PEM 'PUBLIC KEY' (ECDSA or RSA) or 'CERTIFICATE' file, such as the \
-                 .pem written by 'signet key generate -o NAME'"
-                    .to_owned(),
-            ),
+            Self::InvalidChangeNumber { .. } => hint::render(Remedy::ListChanges, notary),
             Self::Aborted | Self::File { .. } | Self::Stdio { .. } => None,
             Self::KeyFileRead { .. } | Self::RootCertRead { .. } => None,
             Self::NoPrivateKey { .. } => Some(
@@ -444,7 +417,6 @@ impl CliError {
                  -v2prf hmacWithSHA1')",
                 path.display()
             )),
-            Self::KeyImport { source } => signer_hint(source),
             Self::RootCertInvalid { .. } => Some(
                 "give a PEM certificate whose common name is the GUN and that is not a CA \
                  certificate"
@@ -453,7 +425,6 @@ impl CliError {
             Self::RootCertMismatch { .. } => Some(
                 "give the certificate of the --rootkey key, or leave out one of the two".to_owned(),
             ),
-            Self::VerifyLookup { source, .. } => client_hint(source),
             Self::VerifyMismatch { .. } => Some(
                 "the data differs from what was signed; 'signet lookup GUN TARGET' shows the \
                  trusted digest"
@@ -464,14 +435,19 @@ impl CliError {
                 "--legacy takes the number of older root versions to sign with (0 or more)"
                     .to_owned(),
             ),
-            Self::Client(e) => client_hint(e),
-            Self::Signer(e) => signer_hint(e),
-            Self::Tuf(e) => tuf_hint(e),
-            Self::Trust(e) => trust_hint(e),
             Self::TrustReported { .. } => None,
             Self::TrustConfirmationNeeded { signer, image } => Some(format!(
                 "pass -f to remove {signer} from {image} anyway, or run the command on a terminal to confirm"
             )),
+            // The libraries' errors.
+            Self::KeyCreation { source, .. }
+            | Self::KeyImport { source }
+            | Self::Signer(source) => hint::for_error(&**source, notary),
+            Self::VerifyLookup { source, .. } | Self::Client(source) => {
+                hint::for_error(&**source, notary)
+            }
+            Self::Tuf(e) => hint::for_error(&**e, notary),
+            Self::Trust(e) => hint::for_error(&**e, Wording::Docker),
         }
     }
 
@@ -502,326 +478,6 @@ pub(crate) struct ErrorBody {
     pub(crate) hint: Option<String>,
 }
 
-/// What to do about a failed `signet trust` command.
-fn trust_hint(error: &signet_client::Error) -> Option<String> {
-    use signet_client::Error as E;
-    use signet_signer::Error as S;
-    let docker_variable = |role: &str| {
-        if role == "root" {
-            "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"
-        } else {
-            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"
-        }
-    };
-    let signer = |e: &S| {
-        match e {
-        S::NoPassphraseInput { role, .. } => Some(format!(
-            "set {} or run the command on a terminal",
-            docker_variable(role)
-        )),
-        S::WrongPassphrase { .. } | S::PassphraseAttemptsExceeded { .. } => Some(
-            "check DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE (root key) and DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE (repository and signer keys)"
-                .to_owned(),
-        ),
-        _ => signer_hint(e),
-    }
-    };
-    match error {
-        E::TrustDigestReference { .. } | E::TrustNoTag { .. } => {
-            Some("name the image as IMAGE:TAG, for example registry.local:5000/team/app:1.0".to_owned())
-        }
-        E::TrustNoSignableRoles { gun, .. } => Some(format!(
-            "load the private key of a signer of {gun} with 'signet trust key load', or add your key as a signer with 'signet trust signer add'; 'signet trust inspect {gun}' lists the signers"
-        )),
-        E::TrustTagNotSigned { gun, tag } => Some(format!(
-            "sign it with 'signet trust sign {gun}:{tag}'; 'signet trust inspect {gun}' lists the signed tags"
-        )),
-        E::TrustNoSha256 { gun, tag, .. } => Some(format!(
-            "sign the tag again with 'signet trust sign {gun}:{tag}' so that its target carries a sha256 hash"
-        )),
-        E::TrustDigestMismatch { name, tag, .. } => Some(format!(
-            "do not pull {name}:{tag}: the registry content is not what was signed; if the new content is intended, sign it with 'signet trust sign --local {name}:{tag}'"
-        )),
-        E::TrustNoSignedTags { .. } => {
-            Some("'signet trust inspect' lists the signed tags".to_owned())
-        }
-        E::TrustInvalidName { .. } => Some(
-            "use lowercase letters, digits, '-' and '_' (starting with a letter or digit)"
-                .to_owned(),
-        ),
-        E::TrustSignerNotFound { gun, .. } => {
-            Some(format!("'signet trust inspect {gun}' lists the signers"))
-        }
-        E::TrustServerUnreachable { .. } => Some(
-            "check that the trust server is running and reachable (-s, DOCKER_CONTENT_TRUST_SERVER) and that its CA is in ~/.docker/tls/<host:port>/ or given with --tlscacert"
-                .to_owned(),
-        ),
-        E::TrustKeyFile { .. } => Some(
-            "give a private key PEM file readable only by you (chmod 600), or a directory that exists and has no <name>.pub yet"
-                .to_owned(),
-        ),
-        E::Registry(_) => Some(
-            "check the image reference, that the registry is reachable, and the credentials stored by 'docker login' in the docker config.json"
-                .to_owned(),
-        ),
-        E::RepositoryNotExist { gun, .. } => Some(format!(
-            "{gun} has no trust data: sign a tag with 'signet trust sign {gun}:<tag>' or check the trust server (-s, DOCKER_CONTENT_TRUST_SERVER)"
-        )),
-        E::Key { source, .. } => signer(source),
-        _ => client_hint(error),
-    }
-}
-
-/// The environment variable notary reads the passphrase of a key of `role` from.
-pub(crate) fn passphrase_variable(role: &str) -> &'static str {
-    match role {
-        "root" => "NOTARY_ROOT_PASSPHRASE",
-        "targets" => "NOTARY_TARGETS_PASSPHRASE",
-        "snapshot" => "NOTARY_SNAPSHOT_PASSPHRASE",
-        _ => "NOTARY_DELEGATION_PASSPHRASE",
-    }
-}
-
-fn signer_hint(error: &signet_signer::Error) -> Option<String> {
-    use signet_signer::Error as E;
-    match error {
-        E::NoPassphraseInput { role, .. } => Some(format!(
-            "set {} or run signet in a terminal to be asked for the passphrase of the {role} key",
-            passphrase_variable(role)
-        )),
-        E::WrongPassphrase { key } => Some(format!(
-            "check the passphrase of key {key}: NOTARY_ROOT_PASSPHRASE, \
-             NOTARY_TARGETS_PASSPHRASE or NOTARY_SNAPSHOT_PASSPHRASE for those roles, \
-             NOTARY_DELEGATION_PASSPHRASE for any other"
-        )),
-        E::PassphraseAttemptsExceeded { role, .. } => Some(format!(
-            "check the passphrase of the {role} key ({} when set)",
-            passphrase_variable(role)
-        )),
-        E::PassphraseTooShort { min, .. } => {
-            Some(format!("choose a passphrase of at least {min} characters"))
-        }
-        E::PassphraseMismatch { .. } => Some("type the same passphrase twice".to_owned()),
-        E::KeyNotFound { key_id } => Some(format!(
-            "import the private key {key_id} with 'signet key import FILE', or check \
-             'signet key list' and the trust directory given with -d"
-        )),
-        E::Import { .. } => Some(
-            "encrypted keys need the 'path' header 'signet key export' writes; give the role and \
-             repository with --role and --gun when the file has no headers"
-                .to_owned(),
-        ),
-        E::MissingGun { role } => Some(format!("give the repository of the {role} key with --gun")),
-        E::Unsupported { .. } => {
-            Some("this key lives in hardware; use the device's own tools".to_owned())
-        }
-        E::Rotation { role, .. } if role == "timestamp" => Some(
-            "the server manages the timestamp key: rotate it with 'signet key rotate GUN \
-             timestamp -r'"
-                .to_owned(),
-        ),
-        E::Rotation { .. } => Some(
-            "root and targets keys are rotated locally, snapshot locally or with -r, timestamp \
-             only with -r"
-                .to_owned(),
-        ),
-        E::Device { store, source, .. } => Some(device_hint(store, source.as_ref())),
-        E::KeyNotInStores { key_id, stores } => Some(format!(
-            "key {key_id} is needed but none of {stores} holds it: 'signet key list' shows the \
-             keys signet can find; import the key with 'signet key import FILE', give the trust \
-             directory that holds it with -d, or connect the YubiHSM 2 that holds it \
-             (SIGNET_YUBIHSM_CONNECTOR)"
-        )),
-        _ => None,
-    }
-}
-
-/// What to do about a failing hardware key store.
-fn device_hint(store: &str, source: &(dyn std::error::Error + 'static)) -> String {
-    use signet_signer::yubihsm::Error as H;
-    match source.downcast_ref::<H>() {
-        Some(H::Connect {
-            connector,
-            auth_key_id,
-            ..
-        }) => format!(
-            "check that the YubiHSM 2 at {connector} is connected (for http:// that \
-             yubihsm-connector is running there) and that authentication key {auth_key_id} \
-             (SIGNET_YUBIHSM_AUTH_KEY) and its password (SIGNET_YUBIHSM_PASSWORD) are right; \
-             SIGNET_YUBIHSM_CONNECTOR=none works without the device"
-        ),
-        Some(H::MissingPassword { variable, .. }) => format!(
-            "set {variable} or run signet on a terminal to be asked for the password of the \
-             YubiHSM 2 authentication key"
-        ),
-        Some(H::Config { .. }) => "fix the SIGNET_YUBIHSM_* environment variable or the \
-                                   \"yubihsm\" object of the configuration file"
-            .to_owned(),
-        Some(H::UsbUnavailable) => "use yubihsm-connector (SIGNET_YUBIHSM_CONNECTOR=\
-                                    http://127.0.0.1:12345), or build signet with the \
-                                    'yubihsm-usb' feature"
-            .to_owned(),
-        _ => format!(
-            "check that the device of key store {store} is connected and that its \
-             authentication key (SIGNET_YUBIHSM_AUTH_KEY) may use this key (domains and \
-             capabilities); 'signet key list' shows the keys signet can find"
-        ),
-    }
-}
-
-fn client_hint(error: &signet_client::Error) -> Option<String> {
-    use signet_client::Error as E;
-    match error {
-        E::InvalidGun { .. } => Some(
-            "a GUN is a repository name such as 'example.com/org/app': no '..', empty \
-             components or leading '/'"
-                .to_owned(),
-        ),
-        E::ChangeIndexOutOfRange { .. } => {
-            Some("'signet status GUN' shows the change numbers".to_owned())
-        }
-        E::ChangeUnreadable { path, .. } => Some(format!(
-            "remove or repair {}; 'signet reset GUN --all' discards every staged change",
-            path.display()
-        )),
-        E::ConfigFile { path, .. } => Some(format!(
-            "check {} (given with -c, or the default in the trust directory)",
-            path.display()
-        )),
-        E::ConfigValue { .. } | E::TrustPinningCertsFormat => {
-            Some("see the notary client configuration reference for the expected types".to_owned())
-        }
-        E::ClientCertPair => Some(
-            "give both --tlscert and --tlskey (or remote_server.tls_client_cert and \
-             tls_client_key), or neither"
-                .to_owned(),
-        ),
-        E::ServerUrl { .. } => Some(
-            "give the server as -s https://host:port or set remote_server.url in the config"
-                .to_owned(),
-        ),
-        E::InvalidTrustPinning { gun } => Some(format!(
-            "add a trust_pinning.certs or trust_pinning.ca entry for {gun}, or unset \
-             trust_pinning.disable_tofu"
-        )),
-        E::Tls { .. } => Some(
-            "check --tlscacert, --tlscert, --tlskey and remote_server in the config".to_owned(),
-        ),
-        E::Offline | E::Network { .. } | E::ServerUnavailable { .. } => Some(
-            "check that the trust server (-s or remote_server.url) is running and reachable"
-                .to_owned(),
-        ),
-        E::MetaNotFound { gun, .. } => Some(format!(
-            "initialize the repository with 'signet init {gun}' and 'signet publish {gun}', or \
-             check the server URL"
-        )),
-        E::Unauthorized { .. } | E::TokenFetch { .. } => Some(
-            "set NOTARY_AUTH to base64 of 'user:password', or run signet in a terminal to be \
-             asked for credentials"
-                .to_owned(),
-        ),
-        E::InvalidCredentials { .. } => {
-            Some("NOTARY_AUTH must be base64 of 'user:password'".to_owned())
-        }
-        E::RepositoryNotExist { gun, .. } => Some(format!(
-            "create it with 'signet init {gun}' and 'signet publish {gun}', or check the server \
-             URL (-s or remote_server.url)"
-        )),
-        E::NotInitialized { gun } => Some(format!("run 'signet init {gun}' first")),
-        E::ResignKeyMissing { .. } | E::ResignNothingToSign { .. } => Some(
-            "'signet key list' shows the keys held here; 'signet key import FILE' adds one"
-                .to_owned(),
-        ),
-        E::NoSigningKeys { role, key_ids, .. } => Some(format!(
-            "import the private key of the {role} role ({}) with 'signet key import FILE'; \
-             'signet key list' shows the keys held here",
-            key_ids.join(" or ")
-        )),
-        E::ChangeRejected { gun, .. } => Some(format!(
-            "'signet status {gun}' lists the staged changes; drop the failing one with \
-             'signet reset {gun} -n NUMBER'"
-        )),
-        E::Key { source, .. } => signer_hint(source),
-        E::Metadata { source, .. } => tuf_hint(source),
-        E::Update { gun, source } => update_hint(gun, source),
-        E::ServerRejected { gun, .. } if error.is_version_conflict() => Some(format!(
-            "another publisher changed {gun} first and nothing of this upload was stored; \
-             publish again: 'signet publish {gun}' applies the changes still staged on top of \
-             the newer repository"
-        )),
-        E::ServerValidation { gun, .. } | E::ServerRejected { gun, .. } => Some(format!(
-            "the server refused the update; 'signet status {gun}' shows the staged changes"
-        )),
-        E::PinnedCa { .. } => {
-            Some("check the CA bundle given in trust_pinning.ca in the config".to_owned())
-        }
-        _ => None,
-    }
-}
-
-fn update_hint(gun: &str, error: &signet_tuf::update::Error) -> Option<String> {
-    use signet_tuf::update::Error as E;
-    match error {
-        E::Expired { role, .. } if role == "timestamp" => Some(
-            "the server signs the timestamp: ask its operator, or check this machine's clock"
-                .to_owned(),
-        ),
-        E::Expired { role, .. } if role == "root" => Some(format!(
-            "the holder of the root key must re-sign root: 'signet resign {gun} --role root' \
-             (or any publish with the root key available)"
-        )),
-        E::Expired { role, .. } => Some(format!(
-            "the holder of the {role} key must re-sign it: 'signet resign {gun} --role {role}'"
-        )),
-        E::NotFound { role, .. } => Some(format!(
-            "the server has no {role} metadata for {gun}: if it was initialized here, publish it \
-             with 'signet publish {gun}'"
-        )),
-        E::NoSuchTarget { .. } => Some(format!("'signet list {gun}' shows the trusted targets")),
-        E::TrustPinning { .. } => Some(format!(
-            "the server's root for {gun} is not the pinned one: check trust_pinning in the \
-             config, or the server"
-        )),
-        E::CachedRoot { .. } | E::RootRotation { .. } => Some(format!(
-            "the server's root is not signed by the root trusted here; if the repository was \
-             legitimately re-created, 'signet delete {gun}' forgets the cached trust (keys stay)"
-        )),
-        E::Rollback { .. } | E::Mismatch { .. } | E::RootVersion { .. } => Some(
-            "the server offers older or inconsistent data than already trusted: possibly an \
-             attack, or a server restored from backup; contact its operator"
-                .to_owned(),
-        ),
-        E::Invalid { source, .. } => tuf_hint(source),
-        E::Unavailable { .. } => Some(
-            "check that the trust server (-s or remote_server.url) is running and reachable"
-                .to_owned(),
-        ),
-        _ => None,
-    }
-}
-
-fn tuf_hint(error: &signet_tuf::Error) -> Option<String> {
-    use signet_tuf::Error as E;
-    match error {
-        E::Expired { role, .. } if role == "timestamp" => Some(
-            "the server re-signs the timestamp: ask its operator, or check the local clock"
-                .to_owned(),
-        ),
-        E::Expired { role, .. } if role == "root" => Some(
-            "re-sign root with the root key: 'signet resign GUN --role root' or publish a change"
-                .to_owned(),
-        ),
-        E::Expired { role, .. } => Some(format!(
-            "re-sign it: 'signet resign GUN --role {role}' (needs the {role} key)"
-        )),
-        E::ThresholdNotMet { role, .. } => Some(format!(
-            "the {role} metadata lacks valid signatures; re-sign it with 'signet witness GUN \
-             {role} -p' once the keys are available"
-        )),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -839,10 +495,10 @@ mod tests {
 
     #[test]
     fn a_version_conflict_says_to_publish_again() {
-        use signet_client::error::{ErrorEntry, ErrorEnvelope};
+        use signet_client::error::{ErrorEntry, ErrorEnvelope, RemoteError};
 
         let rejected = |code: &str| {
-            CliError::from(signet_client::Error::ServerRejected {
+            CliError::from(signet_client::Error::Remote(RemoteError::ServerRejected {
                 gun: "example.com/app".into(),
                 resource: "POST metadata endpoint".into(),
                 response: Box::new(ErrorEnvelope {
@@ -853,7 +509,7 @@ mod tests {
                     }],
                     validation: None,
                 }),
-            })
+            }))
             .hint()
             .unwrap()
         };
@@ -877,6 +533,47 @@ mod tests {
             key_id: "abc".into(),
         });
         assert!(err.hint().unwrap().contains("signet key import"));
+    }
+
+    #[test]
+    fn trust_commands_get_docker_wording() {
+        use signet_client::error::RemoteError;
+
+        let passphrase = || signet_client::Error::Key {
+            gun: "registry.local/app".into(),
+            role: "root".into(),
+            source: Box::new(signet_signer::Error::NoPassphraseInput {
+                key: "abc".into(),
+                role: "root".into(),
+            }),
+        };
+        let docker = CliError::Trust(Box::new(passphrase())).hint().unwrap();
+        assert_eq!(
+            docker,
+            "set DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE or run the command on a terminal"
+        );
+        let notary = CliError::from(passphrase()).hint().unwrap();
+        assert!(notary.starts_with("set NOTARY_ROOT_PASSPHRASE"), "{notary}");
+
+        let offline = || signet_client::Error::Remote(RemoteError::Offline);
+        let docker = CliError::Trust(Box::new(offline())).hint().unwrap();
+        assert!(docker.contains("DOCKER_CONTENT_TRUST_SERVER"), "{docker}");
+        let notary = CliError::from(offline()).hint().unwrap();
+        assert!(notary.contains("remote_server.url"), "{notary}");
+    }
+
+    #[test]
+    fn a_known_role_completes_a_passphrase_hint() {
+        let err = CliError::NoKeyToChange {
+            key_id: "abc".into(),
+            role: Some("targets".into()),
+            source: Box::new(signet_signer::Error::WrongPassphrase { key: "abc".into() }),
+        };
+        assert_eq!(
+            err.hint().unwrap(),
+            "check the passphrase of this targets key (NOTARY_TARGETS_PASSPHRASE when set in \
+             the environment)"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod context;
 mod error;
 mod files;
 mod hardware;
+mod hint;
 mod options;
 mod output;
 mod progress;

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use signet_tuf::update::{PinRule, pin_rule};
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::gun::Gun;
 use crate::trust_dir::{CONFIG_FILE, docker_config_dir, notary_default_dir};
 
@@ -134,7 +134,7 @@ impl RemoteServerConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::ServerUrl`] ("trust server url has to be in the form of http(s)://URL:PORT.
+    /// [`ConfigError::ServerUrl`] ("trust server url has to be in the form of http(s)://URL:PORT.
     /// Got: …") when the URL does not parse or is not http(s).
     pub fn parsed_url(&self) -> Result<reqwest::Url> {
         parse_server_url(&self.url)
@@ -144,10 +144,10 @@ impl RemoteServerConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::ClientCertPair`] ("either pass both client key and cert, or neither").
+    /// [`ConfigError::ClientCertPair`] ("either pass both client key and cert, or neither").
     pub fn check_client_pair(&self) -> Result<()> {
         if self.tls_client_cert.is_some() != self.tls_client_key.is_some() {
-            return Err(Error::ClientCertPair);
+            return Err(Error::Config(ConfigError::ClientCertPair));
         }
         Ok(())
     }
@@ -157,7 +157,7 @@ impl RemoteServerConfig {
 ///
 /// # Errors
 ///
-/// [`Error::ServerUrl`].
+/// [`ConfigError::ServerUrl`].
 pub fn parse_server_url(url: &str) -> Result<reqwest::Url> {
     match reqwest::Url::parse(url) {
         Ok(parsed)
@@ -165,9 +165,9 @@ pub fn parse_server_url(url: &str) -> Result<reqwest::Url> {
         {
             Ok(parsed)
         }
-        _ => Err(Error::ServerUrl {
+        _ => Err(Error::Config(ConfigError::ServerUrl {
             url: url.to_owned(),
-        }),
+        })),
     }
 }
 
@@ -214,14 +214,14 @@ impl TrustPinning {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTrustPinning`] ("invalid trust pinning specified") when TOFU would
+    /// [`ConfigError::InvalidTrustPinning`] ("invalid trust pinning specified") when TOFU would
     /// apply to a first bootstrap while `disable_tofu` is set.
     pub fn checked_mode_for(&self, gun: &Gun, first_bootstrap: bool) -> Result<PinningMode> {
         let mode = self.mode_for(gun);
         if mode == PinningMode::Tofu && self.disable_tofu && first_bootstrap {
-            return Err(Error::InvalidTrustPinning {
+            return Err(Error::Config(ConfigError::InvalidTrustPinning {
                 gun: gun.to_string(),
-            });
+            }));
         }
         Ok(mode)
     }
@@ -251,9 +251,9 @@ impl NotaryConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::ConfigFile`] ("error opening config file: …") when the explicit file is
-    /// missing or any found file cannot be read or parsed; [`Error::ConfigValue`],
-    /// [`Error::TrustPinningCertsFormat`] for values of the wrong type.
+    /// [`ConfigError::File`] ("error opening config file: …") when the explicit file is
+    /// missing or any found file cannot be read or parsed; [`ConfigError::Value`],
+    /// [`ConfigError::TrustPinningCertsFormat`] for values of the wrong type.
     pub fn load(env: &ConfigEnv) -> Result<Self> {
         let default_trust_dir = notary_default_dir(env.home.as_deref(), &env.cwd);
         let file = match &env.config_file {
@@ -266,10 +266,10 @@ impl NotaryConfig {
                 (Map::new(), false)
             }
             Err(e) => {
-                return Err(Error::ConfigFile {
+                return Err(Error::Config(ConfigError::File {
                     reason: format!("open {}: {e}", file.display()),
                     path: file,
-                });
+                }));
             }
         };
         Self::from_map(&root, file, file_found, env, &default_trust_dir)
@@ -346,9 +346,11 @@ impl NotaryConfig {
 }
 
 fn parse_root(json: &[u8], file: &Path) -> Result<Map<String, Value>> {
-    let error = |reason: String| Error::ConfigFile {
-        path: file.to_path_buf(),
-        reason: format!("While parsing config: {reason}"),
+    let error = |reason: String| {
+        Error::Config(ConfigError::File {
+            path: file.to_path_buf(),
+            reason: format!("While parsing config: {reason}"),
+        })
     };
     match serde_json::from_slice(json) {
         Ok(Value::Object(map)) => Ok(map),
@@ -393,10 +395,10 @@ fn string_at(root: &Map<String, Value>, path: &[&str]) -> Result<Option<String>>
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(Error::ConfigValue {
+        Some(_) => Err(Error::Config(ConfigError::Value {
             key: path.join("."),
             reason: "expected a string".to_owned(),
-        }),
+        })),
     }
 }
 
@@ -407,16 +409,16 @@ fn bool_at(root: &Map<String, Value>, path: &[&str]) -> Result<bool> {
         Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
             "1" | "t" | "true" => Ok(true),
             "0" | "f" | "false" | "" => Ok(false),
-            _ => Err(Error::ConfigValue {
+            _ => Err(Error::Config(ConfigError::Value {
                 key: path.join("."),
                 reason: format!("{s:?} is not a boolean"),
-            }),
+            })),
         },
         Some(Value::Number(n)) => Ok(n.as_f64().is_some_and(|f| f != 0.0)),
-        Some(_) => Err(Error::ConfigValue {
+        Some(_) => Err(Error::Config(ConfigError::Value {
             key: path.join("."),
             reason: "expected a boolean".to_owned(),
-        }),
+        })),
     }
 }
 
@@ -425,15 +427,17 @@ fn pinned_certs(root: &Map<String, Value>) -> Result<BTreeMap<String, Vec<String
     let Some(value) = value_at(root, &["trust_pinning", "certs"]) else {
         return Ok(certs);
     };
-    let map = value.as_object().ok_or(Error::TrustPinningCertsFormat)?;
+    let map = value
+        .as_object()
+        .ok_or(Error::Config(ConfigError::TrustPinningCertsFormat))?;
     for (gun, ids) in map {
         let ids = ids
             .as_array()
-            .ok_or(Error::TrustPinningCertsFormat)?
+            .ok_or(Error::Config(ConfigError::TrustPinningCertsFormat))?
             .iter()
             .map(|id| id.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or(Error::TrustPinningCertsFormat)?;
+            .ok_or(Error::Config(ConfigError::TrustPinningCertsFormat))?;
         certs.insert(gun.clone(), ids);
     }
     Ok(certs)
@@ -444,9 +448,11 @@ fn pinned_cas(root: &Map<String, Value>, cwd: &Path) -> Result<BTreeMap<String, 
     let Some(value) = value_at(root, &["trust_pinning", "ca"]) else {
         return Ok(cas);
     };
-    let invalid = || Error::ConfigValue {
-        key: "trust_pinning.ca".to_owned(),
-        reason: "expected an object of GUN prefix to CA file path".to_owned(),
+    let invalid = || {
+        Error::Config(ConfigError::Value {
+            key: "trust_pinning.ca".to_owned(),
+            reason: "expected an object of GUN prefix to CA file path".to_owned(),
+        })
     };
     for (prefix, path) in value.as_object().ok_or_else(invalid)? {
         let path = path.as_str().ok_or_else(invalid)?;

@@ -10,7 +10,7 @@ use signet_tuf::notary::pem;
 use signet_tuf::x509::{self, Certificate};
 use signet_tuf::{KeyType, PublicKey};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StagingError};
 
 /// Largest public key file read (Docker's limit, 1 MiB).
 pub const MAX_PUBLIC_KEY_FILE: u64 = 1 << 20;
@@ -20,11 +20,13 @@ pub const MAX_PUBLIC_KEY_FILE: u64 = 1 << 20;
 ///
 /// # Errors
 ///
-/// [`Error::PublicKeyInvalid`] with the reason.
+/// [`StagingError::PublicKeyInvalid`] with the reason.
 pub fn parse_public_key(path: &Path, text: &str, now: DateTime<Utc>) -> Result<PublicKey> {
-    let invalid = |reason: String| Error::PublicKeyInvalid {
-        path: path.to_owned(),
-        reason,
+    let invalid = |reason: String| {
+        Error::Staging(StagingError::PublicKeyInvalid {
+            path: path.to_owned(),
+            reason,
+        })
     };
     if text.len() as u64 > MAX_PUBLIC_KEY_FILE {
         return Err(invalid("the file is larger than 1 MiB".to_owned()));
@@ -60,27 +62,29 @@ pub fn parse_public_key(path: &Path, text: &str, now: DateTime<Utc>) -> Result<P
 ///
 /// # Errors
 ///
-/// [`Error::PublicKeyFileMissing`], [`Error::PublicKeyFileUnreadable`],
-/// [`Error::PublicKeyInvalid`].
+/// [`StagingError::PublicKeyFileMissing`], [`StagingError::PublicKeyFileUnreadable`],
+/// [`StagingError::PublicKeyInvalid`].
 pub fn read_public_key(path: &Path) -> Result<PublicKey> {
-    let unreadable = |source| Error::PublicKeyFileUnreadable {
-        path: path.to_owned(),
-        source,
+    let unreadable = |source| {
+        Error::Staging(StagingError::PublicKeyFileUnreadable {
+            path: path.to_owned(),
+            source,
+        })
     };
     let metadata = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::PublicKeyFileMissing {
+            Error::Staging(StagingError::PublicKeyFileMissing {
                 path: path.to_owned(),
-            }
+            })
         } else {
             unreadable(e)
         }
     })?;
     if metadata.len() > MAX_PUBLIC_KEY_FILE {
-        return Err(Error::PublicKeyInvalid {
+        return Err(Error::Staging(StagingError::PublicKeyInvalid {
             path: path.to_owned(),
             reason: "the file is larger than 1 MiB".to_owned(),
-        });
+        }));
     }
     let text = std::fs::read_to_string(path).map_err(unreadable)?;
     parse_public_key(path, &text, Utc::now())
@@ -106,19 +110,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
             read_public_key(&dir.path().join("none.pem")),
-            Err(Error::PublicKeyFileMissing { .. })
+            Err(Error::Staging(StagingError::PublicKeyFileMissing { .. }))
         ));
         let garbage = dir.path().join("garbage.pem");
         std::fs::write(&garbage, "not pem").unwrap();
         assert!(matches!(
             read_public_key(&garbage),
-            Err(Error::PublicKeyInvalid { .. })
+            Err(Error::Staging(StagingError::PublicKeyInvalid { .. }))
         ));
         let big = dir.path().join("big.pem");
         std::fs::write(&big, vec![b'a'; (MAX_PUBLIC_KEY_FILE + 1) as usize]).unwrap();
         assert!(matches!(
             read_public_key(&big),
-            Err(Error::PublicKeyInvalid { reason, .. }) if reason.contains("1 MiB")
+            Err(Error::Staging(StagingError::PublicKeyInvalid { reason, .. }))
+                if reason.contains("1 MiB")
         ));
 
         // PUBLIC KEY: ECDSA accepted as an `ecdsa` key.
@@ -142,7 +147,8 @@ mod tests {
         let later = Utc::now() + chrono::TimeDelta::days(365 * 20);
         assert!(matches!(
             parse_public_key(&cert_file, &cert.pem, later),
-            Err(Error::PublicKeyInvalid { reason, .. }) if reason.contains("invalid certificate")
+            Err(Error::Staging(StagingError::PublicKeyInvalid { reason, .. }))
+                if reason.contains("invalid certificate")
         ));
 
         // Ed25519 refused.
@@ -151,7 +157,8 @@ mod tests {
         let ed_pem = pem::PemBlock::new(pem::PUBLIC_KEY, spki).encode().unwrap();
         assert!(matches!(
             parse_public_key(&good, &ed_pem, Utc::now()),
-            Err(Error::PublicKeyInvalid { reason, .. }) if reason.contains("only RSA or ECDSA")
+            Err(Error::Staging(StagingError::PublicKeyInvalid { reason, .. }))
+                if reason.contains("only RSA or ECDSA")
         ));
     }
 }

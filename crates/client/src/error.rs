@@ -1,11 +1,20 @@
-//! The error type of this crate.
+//! The error type of this crate, grouped by area.
+//!
+//! [`Error`] keeps the errors any part of the crate can have (GUN and role names, files,
+//! metadata, keys, the update) at its top level and wraps one enum per area: [`ConfigError`],
+//! [`RemoteError`], [`ChangelistError`], [`StagingError`], [`PublishError`], [`ResignError`],
+//! [`TrustError`], and [`RegistryError`](crate::registry::RegistryError). The wrappers are
+//! transparent: messages are the area's own.
 //!
 //! Variants name the GUN, role, file or server response involved. Where the Go notary client
 //! has a well-known message, the same text is used so that scripts and users see familiar
-//! errors.
+//! errors. What the user can do about an error is its [`Remedy`]
+//! ([`Remediable`] is implemented for each of these types).
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use signet_tuf::remedy::{Remediable, Remedy};
 
 /// Result alias used throughout `signet-client`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,42 +54,97 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// A changelist file that cannot be parsed (publish refuses to go on).
-    #[error("cannot read change {}: {reason}", path.display())]
-    ChangeUnreadable {
-        /// The change file.
-        path: PathBuf,
-        /// Why it could not be parsed.
-        reason: String,
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(ConfigError),
+
+    /// The trust server could not be used or refused a request.
+    #[error(transparent)]
+    Remote(RemoteError),
+
+    /// The changelist cannot be read or addressed.
+    #[error(transparent)]
+    Changelist(ChangelistError),
+
+    /// What a change is to be staged from is unusable.
+    #[error(transparent)]
+    Staging(StagingError),
+
+    /// Staged changes cannot be applied and signed.
+    #[error(transparent)]
+    Publish(PublishError),
+
+    /// `resign` cannot re-sign what was asked for.
+    #[error(transparent)]
+    Resign(ResignError),
+
+    /// Docker content trust cannot do what was asked.
+    #[error(transparent)]
+    Trust(TrustError),
+
+    /// The update (fetch and verification of the repository) failed.
+    #[error("{source}")]
+    Update {
+        /// The collection.
+        gun: String,
+        /// What the update found.
+        #[source]
+        source: Box<signet_tuf::update::Error>,
     },
 
-    /// A change whose `data` payload does not fit its type.
-    #[error("invalid data in {action} {change_type} change for {scope} {path:?}: {reason}")]
-    ChangePayload {
-        /// The change's action.
-        action: String,
-        /// The change's scope (role).
-        scope: String,
-        /// The change's type.
-        change_type: String,
-        /// The change's path.
-        path: String,
-        /// Why the payload was rejected.
-        reason: String,
+    /// Metadata could not be built, parsed or checked.
+    #[error("{role} metadata of {gun}: {source}")]
+    Metadata {
+        /// The collection.
+        gun: String,
+        /// The role whose document is involved.
+        role: String,
+        /// What went wrong.
+        #[source]
+        source: Box<signet_tuf::Error>,
     },
 
-    /// `reset -n` named a change that does not exist.
-    #[error("there is no change number {index} (the changelist holds {count})")]
-    ChangeIndexOutOfRange {
-        /// The requested index.
-        index: usize,
-        /// How many changes there are.
-        count: usize,
+    /// A key store or signer failed.
+    #[error("{role} key of {gun}: {source}")]
+    Key {
+        /// The collection.
+        gun: String,
+        /// The role whose key was needed.
+        role: String,
+        /// What went wrong.
+        #[source]
+        source: Box<signet_signer::Error>,
     },
 
+    /// The server has no trust data for the collection (and it cannot be created here).
+    #[error("{host} does not have trust data for {gun}")]
+    RepositoryNotExist {
+        /// The server.
+        host: String,
+        /// The collection.
+        gun: String,
+    },
+
+    /// No trust data for the collection exists locally (and none could be fetched).
+    #[error("repository {gun} has not been initialized")]
+    NotInitialized {
+        /// The collection.
+        gun: String,
+    },
+
+    /// An image registry request failed.
+    #[error(transparent)]
+    Registry(Box<crate::registry::RegistryError>),
+}
+
+/// The configuration is unusable: the config file, its values, the server URL and TLS client
+/// pair as configured, and trust pinning.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
     /// The configuration file could not be opened or parsed.
     #[error("error opening config file: {reason}")]
-    ConfigFile {
+    File {
         /// The config file.
         path: PathBuf,
         /// Why.
@@ -89,7 +153,7 @@ pub enum Error {
 
     /// A configuration value of the wrong type.
     #[error("invalid value for {key} in config: {reason}")]
-    ConfigValue {
+    Value {
         /// The dotted key.
         key: String,
         /// Why.
@@ -118,10 +182,35 @@ pub enum Error {
         gun: String,
     },
 
+    /// A trust pinning CA bundle cannot be used.
+    #[error("{reason}")]
+    PinnedCa {
+        /// The collection.
+        gun: String,
+        /// The bundle.
+        path: PathBuf,
+        /// Notary's texts: "could not load root cert from CA path", "invalid CA certs
+        /// provided".
+        reason: String,
+    },
+}
+
+/// The trust server could not be used or refused a request ([`crate::remote`] and the
+/// [`crate::http`] layer under it: TLS, credentials, tokens, statuses).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
     /// TLS material could not be loaded.
     #[error("unable to configure TLS: {reason}")]
     Tls {
         /// Why (names the file involved).
+        reason: String,
+    },
+
+    /// `NOTARY_AUTH` or supplied credentials are malformed.
+    #[error("invalid credentials: {reason}")]
+    InvalidCredentials {
+        /// Why.
         reason: String,
     },
 
@@ -225,53 +314,65 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
 
-    /// The update (fetch and verification of the repository) failed.
-    #[error("{source}")]
-    Update {
-        /// The collection.
-        gun: String,
-        /// What the update found.
-        #[source]
-        source: Box<signet_tuf::update::Error>,
+/// The changelist cannot be read or addressed ([`crate::changelist`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChangelistError {
+    /// A changelist file that cannot be parsed (publish refuses to go on).
+    #[error("cannot read change {}: {reason}", path.display())]
+    Unreadable {
+        /// The change file.
+        path: PathBuf,
+        /// Why it could not be parsed.
+        reason: String,
     },
 
-    /// Metadata could not be built, parsed or checked.
-    #[error("{role} metadata of {gun}: {source}")]
-    Metadata {
-        /// The collection.
-        gun: String,
-        /// The role whose document is involved.
-        role: String,
-        /// What went wrong.
-        #[source]
-        source: Box<signet_tuf::Error>,
+    /// A change whose `data` payload does not fit its type.
+    #[error("invalid data in {action} {change_type} change for {scope} {path:?}: {reason}")]
+    Payload {
+        /// The change's action.
+        action: String,
+        /// The change's scope (role).
+        scope: String,
+        /// The change's type.
+        change_type: String,
+        /// The change's path.
+        path: String,
+        /// Why the payload was rejected.
+        reason: String,
     },
 
-    /// A key store or signer failed.
-    #[error("{role} key of {gun}: {source}")]
-    Key {
-        /// The collection.
-        gun: String,
-        /// The role whose key was needed.
+    /// `reset -n` named a change that does not exist.
+    #[error("there is no change number {index} (the changelist holds {count})")]
+    IndexOutOfRange {
+        /// The requested index.
+        index: usize,
+        /// How many changes there are.
+        count: usize,
+    },
+}
+
+/// What a change is to be staged from is unusable: target roles and metadata
+/// ([`crate::targets`]) and delegation public key files ([`crate::delegation_keys`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StagingError {
+    /// A target role that is neither `targets` nor a delegation role.
+    #[error("Invalid role: {role}")]
+    InvalidTargetRole {
+        /// The role given.
         role: String,
-        /// What went wrong.
-        #[source]
-        source: Box<signet_signer::Error>,
     },
 
-    /// None of the keys that may sign a role is held.
-    #[error(
-        "could not find necessary signing keys, at least one of these keys must be available: {}",
-        key_ids.join(", ")
-    )]
-    NoSigningKeys {
-        /// The collection.
-        gun: String,
-        /// The role to sign.
-        role: String,
-        /// Canonical IDs of the keys that could sign.
-        key_ids: Vec<String>,
+    /// Target metadata that cannot be staged.
+    #[error("invalid metadata for target {target}: {reason}")]
+    InvalidTargetMeta {
+        /// The target.
+        target: String,
+        /// Why.
+        reason: String,
     },
 
     /// A delegation public key file that does not exist.
@@ -299,37 +400,39 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
 
-    /// A target role that is neither `targets` nor a delegation role.
-    #[error("Invalid role: {role}")]
-    InvalidTargetRole {
-        /// The role given.
-        role: String,
-    },
-
-    /// Target metadata that cannot be staged.
-    #[error("invalid metadata for target {target}: {reason}")]
-    InvalidTargetMeta {
-        /// The target.
-        target: String,
-        /// Why.
+/// Staged changes cannot be applied and signed for an upload (publish and initialisation).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// A staged change cannot be applied.
+    #[error("cannot apply {action} {change_type} change to {scope} of {gun}: {reason}")]
+    ChangeRejected {
+        /// The collection.
+        gun: String,
+        /// The change's action.
+        action: String,
+        /// The change's scope.
+        scope: String,
+        /// The change's type.
+        change_type: String,
+        /// Why (Notary's texts: "could not add all targets", "invalid paths to add to role").
         reason: String,
     },
 
-    /// The server has no trust data for the collection (and it cannot be created here).
-    #[error("{host} does not have trust data for {gun}")]
-    RepositoryNotExist {
-        /// The server.
-        host: String,
+    /// None of the keys that may sign a role is held.
+    #[error(
+        "could not find necessary signing keys, at least one of these keys must be available: {}",
+        key_ids.join(", ")
+    )]
+    NoSigningKeys {
         /// The collection.
         gun: String,
-    },
-
-    /// No trust data for the collection exists locally (and none could be fetched).
-    #[error("repository {gun} has not been initialized")]
-    NotInitialized {
-        /// The collection.
-        gun: String,
+        /// The role to sign.
+        role: String,
+        /// Canonical IDs of the keys that could sign.
+        key_ids: Vec<String>,
     },
 
     /// The root certificates of a repository expired and the root keys to renew them are not
@@ -346,13 +449,29 @@ pub enum Error {
         /// When the first of them expired.
         expired: chrono::DateTime<chrono::Utc>,
     },
+}
+
+/// `resign` cannot re-sign what was asked for.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResignError {
+    /// `resign`: a requested role the repository does not have.
+    #[error(
+        "{gun} has no role {role}: roles that can be re-signed are root, targets, snapshot, timestamp and the delegations `signet delegation list {gun}` shows"
+    )]
+    UnknownRole {
+        /// The collection.
+        gun: String,
+        /// The role asked for.
+        role: String,
+    },
 
     /// `resign`: a requested role none of whose keys is held.
     #[error(
         "cannot re-sign {role} of {gun}: none of its keys is available ({}); import one with `signet key import`, or leave {role} out",
         key_ids.join(", ")
     )]
-    ResignKeyMissing {
+    KeyMissing {
         /// The collection.
         gun: String,
         /// The role.
@@ -361,22 +480,11 @@ pub enum Error {
         key_ids: Vec<String>,
     },
 
-    /// `resign`: a requested role the repository does not have.
-    #[error(
-        "{gun} has no role {role}: roles that can be re-signed are root, targets, snapshot, timestamp and the delegations `signet delegation list {gun}` shows"
-    )]
-    ResignUnknownRole {
-        /// The collection.
-        gun: String,
-        /// The role asked for.
-        role: String,
-    },
-
     /// `resign`: no chosen role is signed by a key held here.
     #[error(
         "nothing to re-sign for {gun}: no key of the chosen roles is available here (the server re-signs the timestamp, and a snapshot whose key it holds, on every publish and when they expire)"
     )]
-    ResignNothingToSign {
+    NothingToSign {
         /// The collection.
         gun: String,
     },
@@ -397,7 +505,7 @@ pub enum Error {
     #[error(
         "refusing to re-sign root of {gun} to expire at {expires} ({lifetime} from now): a root that expires within six months is re-signed by every publish, which then needs the root key; give at least six months (for example 1y), or leave root out with --role"
     )]
-    ResignRootTooShort {
+    RootTooShort {
         /// The collection.
         gun: String,
         /// The lifetime asked for, as given.
@@ -405,51 +513,22 @@ pub enum Error {
         /// When root would expire.
         expires: chrono::DateTime<chrono::Utc>,
     },
+}
 
-    /// A staged change cannot be applied.
-    #[error("cannot apply {action} {change_type} change to {scope} of {gun}: {reason}")]
-    ChangeRejected {
-        /// The collection.
-        gun: String,
-        /// The change's action.
-        action: String,
-        /// The change's scope.
-        scope: String,
-        /// The change's type.
-        change_type: String,
-        /// Why (Notary's texts: "could not add all targets", "invalid paths to add to role").
-        reason: String,
-    },
-
-    /// A trust pinning CA bundle cannot be used.
-    #[error("{reason}")]
-    PinnedCa {
-        /// The collection.
-        gun: String,
-        /// The bundle.
-        path: PathBuf,
-        /// Notary's texts: "could not load root cert from CA path", "invalid CA certs
-        /// provided".
-        reason: String,
-    },
-
-    /// `NOTARY_AUTH` or supplied credentials are malformed.
-    #[error("invalid credentials: {reason}")]
-    InvalidCredentials {
-        /// Why.
-        reason: String,
-    },
-
+/// Docker content trust (`docker trust` semantics, [`crate::trust`]) cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
     /// Docker content trust: an image reference with a digest where `IMAGE:TAG` is needed.
     #[error("cannot use a digest reference for IMAGE:TAG: {reference}")]
-    TrustDigestReference {
+    DigestReference {
         /// The reference as given.
         reference: String,
     },
 
     /// Docker content trust: an image reference without the tag the command needs.
     #[error("no tag specified for {name}")]
-    TrustNoTag {
+    NoTag {
         /// The image name.
         name: String,
     },
@@ -457,7 +536,7 @@ pub enum Error {
     /// Docker content trust: no role the tag can be signed into (or removed from) with the
     /// keys held here.
     #[error("no valid signing keys for delegation roles of {gun} (tag {tag})")]
-    TrustNoSignableRoles {
+    NoSignableRoles {
         /// The collection.
         gun: String,
         /// The tag.
@@ -466,7 +545,7 @@ pub enum Error {
 
     /// Docker content trust: the tag is not signed in `targets/releases` or `targets`.
     #[error("no signed trust data for tag {tag} of {gun} in targets/releases or targets")]
-    TrustTagNotSigned {
+    TagNotSigned {
         /// The collection.
         gun: String,
         /// The tag.
@@ -475,7 +554,7 @@ pub enum Error {
 
     /// Docker content trust: the signed target has no sha256 hash.
     #[error("no valid hash, expecting sha256: tag {tag} of {gun} (role {role})")]
-    TrustNoSha256 {
+    NoSha256 {
         /// The collection.
         gun: String,
         /// The tag.
@@ -488,7 +567,7 @@ pub enum Error {
     #[error(
         "the registry serves {name}:{tag} as {registry}, but the trust data of {name} signs {trusted} (role {role})"
     )]
-    TrustDigestMismatch {
+    DigestMismatch {
         /// The image name (the GUN).
         name: String,
         /// The tag.
@@ -503,14 +582,14 @@ pub enum Error {
 
     /// Docker content trust: `revoke` without a tag on a repository with nothing released.
     #[error("no signed tags to remove from {gun}")]
-    TrustNoSignedTags {
+    NoSignedTags {
         /// The collection.
         gun: String,
     },
 
     /// Docker content trust: a signer or key name that is not allowed.
     #[error("{reason}")]
-    TrustInvalidName {
+    InvalidName {
         /// The name.
         name: String,
         /// Docker's message.
@@ -519,7 +598,7 @@ pub enum Error {
 
     /// Docker content trust: `signer remove` of a signer the repository does not have.
     #[error("no signer {signer} for repository {gun}")]
-    TrustSignerNotFound {
+    SignerNotFound {
         /// The collection.
         gun: String,
         /// The signer name.
@@ -528,7 +607,7 @@ pub enum Error {
 
     /// Docker content trust: the trust server cannot be used for a check that must be fresh.
     #[error("cannot reach the trust server {server} for {gun}: {reason}")]
-    TrustServerUnreachable {
+    ServerUnreachable {
         /// The collection.
         gun: String,
         /// The server URL.
@@ -539,16 +618,12 @@ pub enum Error {
 
     /// Docker content trust: a key file that cannot be used by `key load` / `key generate`.
     #[error("{reason}")]
-    TrustKeyFile {
+    KeyFile {
         /// The file.
         path: PathBuf,
         /// What is wrong, naming the file.
         reason: String,
     },
-
-    /// An image registry request failed.
-    #[error(transparent)]
-    Registry(Box<crate::registry::RegistryError>),
 }
 
 fn rejected_suffix(response: &ErrorEnvelope) -> String {
@@ -584,6 +659,26 @@ impl Error {
     /// 401, 5xx, unexpected status) rather than "the server said no": the cases in which Notary
     /// falls back to cached metadata.
     pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Remote(e) if e.is_unavailable())
+    }
+
+    /// Whether the server answered 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Remote(RemoteError::MetaNotFound { .. }))
+    }
+
+    /// Whether the server refused an upload because it already holds a newer version of a
+    /// role (400 `VERSION`): another publisher changed the repository between this client's
+    /// update and its upload. Nothing of the refused upload was stored; publishing again
+    /// fetches the newer repository and applies the staged changes on top of it.
+    pub fn is_version_conflict(&self) -> bool {
+        matches!(self, Self::Remote(e) if e.is_version_conflict())
+    }
+}
+
+impl RemoteError {
+    /// See [`Error::is_unavailable`].
+    pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
             Self::Offline
@@ -593,15 +688,7 @@ impl Error {
         )
     }
 
-    /// Whether the server answered 404.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::MetaNotFound { .. })
-    }
-
-    /// Whether the server refused an upload because it already holds a newer version of a
-    /// role (400 `VERSION`): another publisher changed the repository between this client's
-    /// update and its upload. Nothing of the refused upload was stored; publishing again
-    /// fetches the newer repository and applies the staged changes on top of it.
+    /// See [`Error::is_version_conflict`].
     pub fn is_version_conflict(&self) -> bool {
         matches!(
             self,
@@ -618,5 +705,157 @@ impl From<signet_signer::private_fs::FsError> for Error {
             path: e.path,
             source: e.source,
         }
+    }
+}
+
+/// `From` for each area's error, so that `?` and `.into()` wrap it.
+macro_rules! wrap_area {
+    ($($area:ident($error:ty)),* $(,)?) => {
+        $(
+            impl From<$error> for Error {
+                fn from(e: $error) -> Self {
+                    Self::$area(e)
+                }
+            }
+        )*
+    };
+}
+
+wrap_area!(
+    Config(ConfigError),
+    Remote(RemoteError),
+    Changelist(ChangelistError),
+    Staging(StagingError),
+    Publish(PublishError),
+    Resign(ResignError),
+    Trust(TrustError),
+);
+
+impl Remediable for Error {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::InvalidGun { .. } => Some(Remedy::FixGun),
+            Self::InvalidRole { .. } | Self::Io { .. } => None,
+            Self::Config(e) => e.remedy(),
+            Self::Remote(e) => e.remedy(),
+            Self::Changelist(e) => e.remedy(),
+            Self::Staging(e) => e.remedy(),
+            Self::Publish(e) => e.remedy(),
+            Self::Resign(e) => e.remedy(),
+            Self::Trust(e) => e.remedy(),
+            Self::Update { source, .. } => source.remedy(),
+            Self::Metadata { gun, source, .. } => {
+                source.remedy().map(|remedy| remedy.in_repository(gun))
+            }
+            Self::Key { source, .. } => source.remedy(),
+            Self::RepositoryNotExist { gun, .. } => Some(Remedy::CreateRepository { gun }),
+            Self::NotInitialized { gun } => Some(Remedy::InitializeRepository { gun }),
+            Self::Registry(e) => e.remedy(),
+        }
+    }
+}
+
+impl Remediable for ConfigError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        Some(match self {
+            Self::File { path, .. } => Remedy::FixConfigFile { path },
+            Self::Value { .. } | Self::TrustPinningCertsFormat => Remedy::FixConfigValue,
+            Self::ClientCertPair => Remedy::PairClientCertificate,
+            Self::ServerUrl { .. } => Remedy::FixServerUrl,
+            Self::InvalidTrustPinning { gun } => Remedy::PinTrust { gun },
+            Self::PinnedCa { .. } => Remedy::CheckPinnedCa,
+        })
+    }
+}
+
+impl Remediable for RemoteError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::Tls { .. } => Some(Remedy::CheckTls),
+            Self::InvalidCredentials { .. } => Some(Remedy::FixCredentials),
+            Self::Offline | Self::Network { .. } | Self::ServerUnavailable { .. } => {
+                Some(Remedy::CheckServer)
+            }
+            Self::MetaNotFound { gun, .. } => Some(Remedy::CreateRepository { gun }),
+            Self::Unauthorized { .. } | Self::TokenFetch { .. } => Some(Remedy::SupplyCredentials),
+            Self::ServerRejected { gun, .. } if self.is_version_conflict() => {
+                Some(Remedy::PublishAgain { gun })
+            }
+            Self::ServerValidation { gun, .. } | Self::ServerRejected { gun, .. } => {
+                Some(Remedy::ReviewChanges { gun })
+            }
+            Self::MaliciousServer { .. } | Self::BadResponse { .. } => None,
+        }
+    }
+}
+
+impl Remediable for ChangelistError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::Unreadable { path, .. } => Some(Remedy::RepairChange { path }),
+            Self::IndexOutOfRange { .. } => Some(Remedy::ListChanges),
+            Self::Payload { .. } => None,
+        }
+    }
+}
+
+impl Remediable for StagingError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::InvalidTargetRole { .. } => Some(Remedy::ChooseTargetRole),
+            Self::PublicKeyInvalid { .. } => Some(Remedy::GivePublicKeyFile),
+            Self::InvalidTargetMeta { .. }
+            | Self::PublicKeyFileMissing { .. }
+            | Self::PublicKeyFileUnreadable { .. } => None,
+        }
+    }
+}
+
+impl Remediable for PublishError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::ChangeRejected { gun, .. } => Some(Remedy::DropChange { gun }),
+            Self::NoSigningKeys { role, key_ids, .. } => Some(Remedy::ImportKey {
+                role: Some(role),
+                key_ids,
+            }),
+            // The message says what to do: import the root key, or rotate it.
+            Self::RootCertificateExpired { .. } => None,
+        }
+    }
+}
+
+impl Remediable for ResignError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::KeyMissing { role, key_ids, .. } => Some(Remedy::ImportKey {
+                role: Some(role),
+                key_ids,
+            }),
+            Self::NothingToSign { .. } => Some(Remedy::ImportKey {
+                role: None,
+                key_ids: &[],
+            }),
+            Self::UnknownRole { .. } | Self::InvalidLifetime { .. } | Self::RootTooShort { .. } => {
+                None
+            }
+        }
+    }
+}
+
+impl Remediable for TrustError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        Some(match self {
+            Self::DigestReference { .. } | Self::NoTag { .. } => Remedy::NameTag,
+            Self::NoSignableRoles { gun, .. } => Remedy::AddSigner { gun },
+            Self::TagNotSigned { gun, tag } => Remedy::SignTag { gun, tag },
+            Self::NoSha256 { gun, tag, .. } => Remedy::ResignTag { gun, tag },
+            Self::DigestMismatch { name, tag, .. } => Remedy::DoNotPull { gun: name, tag },
+            Self::NoSignedTags { .. } => Remedy::ListSignedTags,
+            Self::InvalidName { .. } => Remedy::ChooseValidName,
+            Self::SignerNotFound { gun, .. } => Remedy::ListSigners { gun },
+            Self::ServerUnreachable { .. } => Remedy::CheckServer,
+            Self::KeyFile { .. } => Remedy::FixKeyFile,
+        })
     }
 }

@@ -13,7 +13,7 @@ use signet_tuf::x509::{self, Certificate};
 use webpki::{EndEntityCert, KeyPurposeId, KeyPurposeIdIter};
 
 use crate::config::TrustPinning;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::gun::Gun;
 
 /// `id-kp-serverAuth` (1.3.6.1.5.5.7.3.1), DER value bytes.
@@ -28,7 +28,7 @@ const EKU_ANY: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
 ///
 /// # Errors
 ///
-/// [`Error::PinnedCa`] ("could not load root cert from CA path", "invalid CA certs provided")
+/// [`ConfigError::PinnedCa`] ("could not load root cert from CA path", "invalid CA certs provided")
 /// when the applicable bundle cannot be used.
 pub fn update_pinning(
     config: &TrustPinning,
@@ -56,13 +56,15 @@ impl PinnedCa {
     ///
     /// # Errors
     ///
-    /// [`Error::PinnedCa`] when the file cannot be read or parsed ("could not load root cert
+    /// [`ConfigError::PinnedCa`] when the file cannot be read or parsed ("could not load root cert
     /// from CA path") or holds no valid certificate ("invalid CA certs provided").
     pub fn from_pem_file(path: &Path, gun: &Gun, now: DateTime<Utc>) -> Result<Self> {
-        let error = |reason: &str| Error::PinnedCa {
-            gun: gun.to_string(),
-            path: path.to_path_buf(),
-            reason: reason.to_owned(),
+        let error = |reason: &str| {
+            Error::Config(ConfigError::PinnedCa {
+                gun: gun.to_string(),
+                path: path.to_path_buf(),
+                reason: reason.to_owned(),
+            })
         };
         let pem = fs::read(path).map_err(|_| error("could not load root cert from CA path"))?;
         let certs =
@@ -246,6 +248,6 @@ mod tests {
         ));
         // Only the bundle that applies is loaded.
         let err = update_pinning(&config, &Gun::new("broken.io/x").unwrap(), now).unwrap_err();
-        assert!(matches!(err, Error::PinnedCa { .. }));
+        assert!(matches!(err, Error::Config(ConfigError::PinnedCa { .. })));
     }
 }

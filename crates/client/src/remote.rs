@@ -9,15 +9,15 @@
 //! | [`publish`](RemoteStore::publish) | `POST …/_trust/tuf/`, multipart |
 //! | [`delete_repo`](RemoteStore::delete_repo) | `DELETE …/_trust/tuf/` |
 //!
-//! Status mapping (as the Go client): 200 is success; 404 → [`Error::MetaNotFound`]; 400 →
-//! [`Error::ServerValidation`] when the error envelope carries a validation error, else
-//! [`Error::ServerRejected`]; 401 → [`Error::Unauthorized`]; anything else →
-//! [`Error::ServerUnavailable`]. Error bodies are read up to 1 KiB. A `Content-Length` above
-//! the caller's limit is [`Error::MaliciousServer`]; bodies are read through the limit.
+//! Status mapping (as the Go client): 200 is success; 404 → [`RemoteError::MetaNotFound`]; 400 →
+//! [`RemoteError::ServerValidation`] when the error envelope carries a validation error, else
+//! [`RemoteError::ServerRejected`]; 401 → [`RemoteError::Unauthorized`]; anything else →
+//! [`RemoteError::ServerUnavailable`]. Error bodies are read up to 1 KiB. A `Content-Length` above
+//! the caller's limit is [`RemoteError::MaliciousServer`]; bodies are read through the limit.
 //!
 //! [`RemoteStore::connect`] pings the server first, like the notary CLI: when the ping fails
 //! (transport error, or a status that is neither 2xx nor 401) the store is **offline** and
-//! every operation returns [`Error::Offline`]; the reason is kept for the caller to show.
+//! every operation returns [`RemoteError::Offline`]; the reason is kept for the caller to show.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -30,7 +30,7 @@ use signet_tuf::PublicKey;
 use signet_tuf::notary::{envelope, gojson, multipart};
 
 use crate::config::parse_server_url;
-use crate::error::{Error, Result};
+use crate::error::{Error, RemoteError, Result};
 use crate::gun::Gun;
 use crate::http::auth::{
     self, Challenge, CredentialCache, CredentialSource, Credentials, Identity,
@@ -170,8 +170,8 @@ impl RemoteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::ServerUrl`] for an unusable URL, [`Error::Tls`] when the TLS configuration
-    /// cannot be built.
+    /// [`ConfigError::ServerUrl`](crate::error::ConfigError::ServerUrl) for an unusable URL,
+    /// [`RemoteError::Tls`] when the TLS configuration cannot be built.
     pub fn new(server: &str, options: RemoteOptions) -> Result<Self> {
         let base = parse_server_url(server)?;
         let http = http::client(
@@ -182,7 +182,7 @@ impl RemoteStore {
         )
         .map_err(|e| match e {
             ClientBuildError::Tls(e) => *e,
-            ClientBuildError::Client(reason) => Error::Tls { reason },
+            ClientBuildError::Client(reason) => Error::Remote(RemoteError::Tls { reason }),
         })?;
         Ok(Self {
             base,
@@ -212,7 +212,7 @@ impl RemoteStore {
         Ok(store)
     }
 
-    /// A store on which every operation fails with [`Error::Offline`].
+    /// A store on which every operation fails with [`RemoteError::Offline`].
     ///
     /// # Errors
     ///
@@ -289,9 +289,9 @@ impl RemoteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Offline`], [`Error::Network`], the status errors of the module documentation,
-    /// [`Error::MaliciousServer`] when `Content-Length` exceeds `max_len`, [`Error::InvalidRole`]
-    /// when `name` is not a metadata name.
+    /// [`RemoteError::Offline`], [`RemoteError::Network`], the status errors of the module
+    /// documentation, [`RemoteError::MaliciousServer`] when `Content-Length` exceeds `max_len`,
+    /// [`Error::InvalidRole`] when `name` is not a metadata name.
     pub async fn get_meta(&self, gun: &Gun, name: &str, max_len: u64) -> Result<Vec<u8>> {
         self.ensure_online()?;
         check_meta_name(gun, name)?;
@@ -301,12 +301,12 @@ impl RemoteStore {
         if let Some(length) = content_length(&resp)
             && length > max_len
         {
-            return Err(Error::MaliciousServer {
+            return Err(Error::Remote(RemoteError::MaliciousServer {
                 gun: gun.to_string(),
                 resource: name.to_owned(),
                 limit: max_len,
                 content_length: length,
-            });
+            }));
         }
         read_limited(resp, max_len).await
     }
@@ -315,7 +315,8 @@ impl RemoteStore {
     ///
     /// # Errors
     ///
-    /// As [`get_meta`](Self::get_meta); [`Error::BadResponse`] when the body is not a TUF key.
+    /// As [`get_meta`](Self::get_meta); [`RemoteError::BadResponse`] when the body is not a TUF
+    /// key.
     pub async fn get_key(&self, gun: &Gun, role: &str) -> Result<PublicKey> {
         self.key_request(gun, role, Method::GET).await
     }
@@ -343,12 +344,14 @@ impl RemoteStore {
         let resp = self.execute(gun, method, url, None).await?;
         let resp = check_status(resp, gun, &resource).await?;
         let body = read_limited(resp, MAX_KEY_SIZE).await?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| Error::BadResponse {
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            Error::Remote(RemoteError::BadResponse {
                 resource: resource.clone(),
                 reason: e.to_string(),
-            })?;
-        gojson::parse_key(&value).map_err(|reason| Error::BadResponse { resource, reason })
+            })
+        })?;
+        gojson::parse_key(&value)
+            .map_err(|reason| Error::Remote(RemoteError::BadResponse { resource, reason }))
     }
 
     /// Uploads `files` (role name, exact bytes) in one multipart `POST`; the server accepts or
@@ -356,8 +359,8 @@ impl RemoteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Offline`], [`Error::Network`], the status errors of the module documentation
-    /// (validation failures as [`Error::ServerValidation`]).
+    /// [`RemoteError::Offline`], [`RemoteError::Network`], the status errors of the module
+    /// documentation (validation failures as [`RemoteError::ServerValidation`]).
     pub async fn publish(&self, gun: &Gun, files: &[(String, Vec<u8>)]) -> Result<()> {
         self.ensure_online()?;
         let multipart = multipart::build(&random_boundary(), files);
@@ -386,7 +389,7 @@ impl RemoteStore {
 
     fn ensure_online(&self) -> Result<()> {
         if self.offline.is_some() {
-            return Err(Error::Offline);
+            return Err(Error::Remote(RemoteError::Offline));
         }
         Ok(())
     }
@@ -516,9 +519,11 @@ impl RemoteStore {
                         .header(CONTENT_TYPE, body.content_type.clone())
                         .body(body.bytes.clone());
                 }
-                let resp = request.send().await.map_err(|e| Error::Network {
-                    url: url.to_string(),
-                    reason: error_chain(&e),
+                let resp = request.send().await.map_err(|e| {
+                    Error::Remote(RemoteError::Network {
+                        url: url.to_string(),
+                        reason: error_chain(&e),
+                    })
                 })?;
                 if resp.status() != StatusCode::UNAUTHORIZED {
                     return Ok(resp);
@@ -536,9 +541,11 @@ impl RemoteStore {
                 }
             }
         }
-        last.ok_or_else(|| Error::Network {
-            url: url.to_string(),
-            reason: "no request was sent".to_owned(),
+        last.ok_or_else(|| {
+            Error::Remote(RemoteError::Network {
+                url: url.to_string(),
+                reason: "no request was sent".to_owned(),
+            })
         })
     }
 }
@@ -581,10 +588,10 @@ async fn check_status(
         return Ok(resp);
     }
     if status == StatusCode::NOT_FOUND {
-        return Err(Error::MetaNotFound {
+        return Err(Error::Remote(RemoteError::MetaNotFound {
             gun: gun.to_string(),
             resource: resource.to_owned(),
-        });
+        }));
     }
     let body = read_limited(resp, MAX_ERROR_RESPONSE_SIZE)
         .await
@@ -592,28 +599,28 @@ async fn check_status(
     let response = Box::new(envelope::decode(&body));
     Err(match status {
         StatusCode::BAD_REQUEST => match response.validation.clone() {
-            Some(validation) => Error::ServerValidation {
+            Some(validation) => Error::Remote(RemoteError::ServerValidation {
                 gun: gun.to_string(),
                 validation,
                 response,
-            },
-            None => Error::ServerRejected {
+            }),
+            None => Error::Remote(RemoteError::ServerRejected {
                 gun: gun.to_string(),
                 resource: resource.to_owned(),
                 response,
-            },
+            }),
         },
-        StatusCode::UNAUTHORIZED => Error::Unauthorized {
+        StatusCode::UNAUTHORIZED => Error::Remote(RemoteError::Unauthorized {
             gun: Some(gun.to_string()),
             resource: resource.to_owned(),
             response,
-        },
-        _ => Error::ServerUnavailable {
+        }),
+        _ => Error::Remote(RemoteError::ServerUnavailable {
             gun: Some(gun.to_string()),
             resource: resource.to_owned(),
             status: status.as_u16(),
             response,
-        },
+        }),
     })
 }
 
@@ -633,9 +640,11 @@ async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>
     };
     let mut out = Vec::with_capacity(expected.min(cap));
     while out.len() < cap {
-        let chunk = resp.chunk().await.map_err(|e| Error::Network {
-            url: url.clone(),
-            reason: error_chain(&e),
+        let chunk = resp.chunk().await.map_err(|e| {
+            Error::Remote(RemoteError::Network {
+                url: url.clone(),
+                reason: error_chain(&e),
+            })
         })?;
         let Some(chunk) = chunk else { break };
         let room = cap - out.len();
@@ -654,17 +663,17 @@ fn token_fetch_error(key: &TokenKey, error: TokenError) -> Error {
         TokenError::NotAToken(e) => e.to_string(),
         TokenError::Status { status, .. } => format!("token server answered {status}"),
         TokenError::Read(reason) => {
-            return Error::Network {
+            return Error::Remote(RemoteError::Network {
                 url: key.realm.clone(),
                 reason,
-            };
+            });
         }
         other => other.to_string(),
     };
-    Error::TokenFetch {
+    Error::Remote(RemoteError::TokenFetch {
         realm: key.realm.clone(),
         reason,
-    }
+    })
 }
 
 /// Go's random multipart boundary: 30 random bytes in hex.

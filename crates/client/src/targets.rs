@@ -7,24 +7,29 @@ use signet_tuf::metadata::FileMeta;
 use signet_tuf::role;
 
 use crate::changelist::{Change, RawJson, TargetMeta};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StagingError};
 
 /// The roles a target change applies to: `roles`, or `targets` when none are given; each must
 /// be `targets` or a delegation role.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidTargetRole`] naming the first role that is neither.
+/// [`StagingError::InvalidTargetRole`] naming the first role that is neither.
 pub fn target_roles(roles: &[String]) -> Result<Vec<String>> {
     if roles.is_empty() {
         return Ok(vec![role::TARGETS.to_owned()]);
     }
-    for r in roles {
-        if r != role::TARGETS && !role::is_delegation(r) {
-            return Err(Error::InvalidTargetRole { role: r.clone() });
-        }
+    if let Some(r) = roles.iter().find(|r| !is_target_role(r)) {
+        return Err(Error::Staging(StagingError::InvalidTargetRole {
+            role: r.clone(),
+        }));
     }
     Ok(roles.to_vec())
+}
+
+/// Whether targets can be added to `role`: `targets` or a delegation role.
+pub fn is_target_role(role: &str) -> bool {
+    role == role::TARGETS || role::is_delegation(role)
 }
 
 /// The metadata of a target with `contents`: its length and SHA-256 / SHA-512 digests.
@@ -46,8 +51,8 @@ pub fn meta_from_contents(contents: &[u8], custom: Option<RawJson>) -> TargetMet
 ///
 /// # Errors
 ///
-/// [`Error::InvalidTargetMeta`] naming `target` when no digest is given, a digest has the wrong
-/// length for its algorithm or the length is negative.
+/// [`StagingError::InvalidTargetMeta`] naming `target` when no digest is given, a digest has the
+/// wrong length for its algorithm or the length is negative.
 pub fn meta_from_digests(
     target: &str,
     length: i64,
@@ -55,9 +60,11 @@ pub fn meta_from_digests(
     sha512: Option<&[u8]>,
     custom: Option<RawJson>,
 ) -> Result<TargetMeta> {
-    let invalid = |reason: &str| Error::InvalidTargetMeta {
-        target: target.to_owned(),
-        reason: reason.to_owned(),
+    let invalid = |reason: &str| {
+        Error::Staging(StagingError::InvalidTargetMeta {
+            target: target.to_owned(),
+            reason: reason.to_owned(),
+        })
     };
     if length < 0 {
         return Err(invalid("the length is negative"));
@@ -115,7 +122,10 @@ mod tests {
         assert_eq!(target_roles(&roles).unwrap(), roles);
         for bad in ["root", "foo", "targets/", "snapshot"] {
             assert!(
-                matches!(target_roles(&[bad.to_owned()]), Err(Error::InvalidTargetRole { role }) if role == bad),
+                matches!(
+                    target_roles(&[bad.to_owned()]),
+                    Err(Error::Staging(StagingError::InvalidTargetRole { role })) if role == bad
+                ),
                 "{bad}"
             );
         }

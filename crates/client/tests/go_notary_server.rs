@@ -10,6 +10,7 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256, Sha512};
 use signet_client::changelist::{Action, Change, DelegationChange, TargetMeta};
 use signet_client::config::TrustPinning;
+use signet_client::error::PublishError;
 use signet_client::remote::{Access, RemoteOptions, RemoteStore};
 use signet_client::repository::{InitOptions, RepoWarning};
 use signet_client::{Error, Gun, Repository, TrustDir};
@@ -292,7 +293,10 @@ async fn server_managed_snapshot_and_reading_go_published_data() {
     repo.stage(&Change::add_target("targets/nobody", "x", &meta_of(b"x")))
         .unwrap();
     let err = repo.publish().await.unwrap_err();
-    assert!(matches!(err, Error::ChangeRejected { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Publish(PublishError::ChangeRejected { .. })),
+        "{err}"
+    );
     assert_eq!(
         repo.changelist().list().unwrap().changes.len(),
         1,

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use signet_tuf::remedy::{Remediable, Remedy};
+
 /// Everything that can go wrong while generating, storing, decrypting or using private keys.
 ///
 /// Variants name the key (ID or file), role and GUN involved where they are known. No variant
@@ -267,11 +269,49 @@ impl Error {
         }
     }
 
+    /// Whether no key with the ID looked up is held ([`Error::KeyNotFound`]).
+    pub fn is_key_not_found(&self) -> bool {
+        matches!(self, Self::KeyNotFound { .. })
+    }
+
     /// An [`Error::MalformedKey`].
     pub(crate) fn malformed(context: &str, reason: impl Into<String>) -> Self {
         Self::MalformedKey {
             context: context.to_owned(),
             reason: reason.into(),
+        }
+    }
+}
+
+impl Remediable for Error {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::NoPassphraseInput { role, .. } => Some(Remedy::SupplyPassphrase { role }),
+            Self::WrongPassphrase { key } => Some(Remedy::CheckPassphrase { key, role: None }),
+            Self::PassphraseAttemptsExceeded { key, role } => Some(Remedy::CheckPassphrase {
+                key,
+                role: Some(role),
+            }),
+            Self::PassphraseTooShort { min, .. } => Some(Remedy::LongerPassphrase { min: *min }),
+            Self::PassphraseMismatch { .. } => Some(Remedy::RepeatPassphrase),
+            Self::KeyNotFound { key_id } => Some(Remedy::ImportKey {
+                role: None,
+                key_ids: std::slice::from_ref(key_id),
+            }),
+            Self::KeyNotInStores { key_id, stores } => Some(Remedy::ProvideKey { key_id, stores }),
+            Self::Import { .. } => Some(Remedy::DescribeKeyFile),
+            Self::MissingGun { role } => Some(Remedy::AssignKeyGun { role }),
+            Self::Unsupported { .. } => Some(Remedy::UseDeviceTools),
+            Self::Rotation { role, .. } => Some(Remedy::RotateAsAllowed { role }),
+            // The backend's own remedy where it has one, else a look at the device.
+            Self::Device { store, source, .. } => Some(
+                source
+                    .downcast_ref::<crate::yubihsm::Error>()
+                    .and_then(Remediable::remedy)
+                    .unwrap_or(Remedy::CheckDevice { store }),
+            ),
+            Self::PublicKey { source, .. } => source.remedy(),
+            _ => None,
         }
     }
 }

@@ -102,6 +102,40 @@ pub enum EnvFlavour {
     Docker,
 }
 
+impl EnvFlavour {
+    /// The environment variable the passphrase of a key of `alias` (its role) is read from;
+    /// `None` for notary's timestamp keys, which no variable supplies.
+    pub fn variable(self, alias: &str) -> Option<&'static str> {
+        match self {
+            Self::Notary => match alias {
+                "root" => Some("NOTARY_ROOT_PASSPHRASE"),
+                "targets" => Some("NOTARY_TARGETS_PASSPHRASE"),
+                "snapshot" => Some("NOTARY_SNAPSHOT_PASSPHRASE"),
+                _ if BASE_ROLES.contains(&alias) => None,
+                _ => Some("NOTARY_DELEGATION_PASSPHRASE"),
+            },
+            Self::Docker if alias == "root" => Some("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"),
+            Self::Docker => Some("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"),
+        }
+    }
+
+    /// Every variable this flavour reads.
+    fn variables(self) -> &'static [&'static str] {
+        match self {
+            Self::Notary => &[
+                "NOTARY_ROOT_PASSPHRASE",
+                "NOTARY_TARGETS_PASSPHRASE",
+                "NOTARY_SNAPSHOT_PASSPHRASE",
+                "NOTARY_DELEGATION_PASSPHRASE",
+            ],
+            Self::Docker => &[
+                "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+                "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+            ],
+        }
+    }
+}
+
 /// Passphrases from environment variables (see the module documentation for the rules).
 pub struct EnvRetriever {
     flavour: EnvFlavour,
@@ -122,22 +156,6 @@ impl std::fmt::Debug for EnvRetriever {
 }
 
 impl EnvRetriever {
-    /// Environment variables read for each flavour, with the key they are stored under.
-    fn variables(flavour: EnvFlavour) -> &'static [(&'static str, &'static str)] {
-        match flavour {
-            EnvFlavour::Notary => &[
-                ("root", "NOTARY_ROOT_PASSPHRASE"),
-                ("targets", "NOTARY_TARGETS_PASSPHRASE"),
-                ("snapshot", "NOTARY_SNAPSHOT_PASSPHRASE"),
-                ("delegation", "NOTARY_DELEGATION_PASSPHRASE"),
-            ],
-            EnvFlavour::Docker => &[
-                ("root", "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"),
-                ("repository", "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"),
-            ],
-        }
-    }
-
     /// Notary's rules, reading the process environment now.
     pub fn notary() -> Self {
         Self::from_lookup(EnvFlavour::Notary, |name| std::env::var(name).ok())
@@ -150,12 +168,13 @@ impl EnvRetriever {
 
     /// The given rules with variables looked up through `lookup` (tests, config files).
     pub fn from_lookup(flavour: EnvFlavour, lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let values = Self::variables(flavour)
+        let values = flavour
+            .variables()
             .iter()
-            .filter_map(|(key, var)| {
+            .filter_map(|var| {
                 lookup(var)
                     .filter(|v| !v.is_empty())
-                    .map(|v| (*key, Zeroizing::new(v)))
+                    .map(|v| (*var, Zeroizing::new(v)))
             })
             .collect();
         Self {
@@ -173,22 +192,7 @@ impl EnvRetriever {
 
     /// The environment value that applies to `alias`, if any.
     fn value_for(&self, alias: &str) -> Option<&Zeroizing<String>> {
-        match self.flavour {
-            EnvFlavour::Notary => self.values.get(alias).or_else(|| {
-                if BASE_ROLES.contains(&alias) {
-                    None
-                } else {
-                    self.values.get("delegation")
-                }
-            }),
-            EnvFlavour::Docker => {
-                if alias == "root" {
-                    self.values.get("root")
-                } else {
-                    self.values.get("repository")
-                }
-            }
-        }
+        self.values.get(self.flavour.variable(alias)?)
     }
 }
 
@@ -483,6 +487,11 @@ mod tests {
             r.passphrase(&request("snapshot", 0)),
             Err(Error::NoPassphraseInput { .. })
         ));
+        assert_eq!(
+            EnvFlavour::Notary.variable("targets/releases"),
+            Some("NOTARY_DELEGATION_PASSPHRASE")
+        );
+        assert_eq!(EnvFlavour::Notary.variable("timestamp"), None);
     }
 
     #[test]
@@ -512,6 +521,10 @@ mod tests {
             get(&only_repo, "root"),
             None,
             "root never uses the repository value"
+        );
+        assert_eq!(
+            EnvFlavour::Docker.variable("timestamp"),
+            Some("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE")
         );
     }
 

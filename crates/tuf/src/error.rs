@@ -2,7 +2,10 @@
 //!
 //! Every variant names the role, key ID, version or value involved so that callers can turn it
 //! into a useful message (the server maps these to Notary error envelopes). Key IDs are held as
-//! text so that this module depends on no other module of the crate.
+//! text so that this module depends on none of the key and metadata modules. What a user can do
+//! about an error is its [`Remedy`] ([`crate::remedy`]).
+
+use crate::remedy::{Remediable, Remedy};
 
 /// Result alias used throughout `signet-tuf`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -280,6 +283,17 @@ pub enum Error {
 impl From<crate::update::Error> for Error {
     fn from(err: crate::update::Error) -> Self {
         Self::Update(Box::new(err))
+    }
+}
+
+impl Remediable for Error {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::Expired { role, .. } => Some(Remedy::ResignRole { gun: None, role }),
+            Self::ThresholdNotMet { role, .. } => Some(Remedy::WitnessRole { gun: None, role }),
+            Self::Update(e) => e.remedy(),
+            _ => None,
+        }
     }
 }
 

@@ -57,6 +57,7 @@ mod gonull;
 pub mod key;
 pub mod metadata;
 pub mod notary;
+pub mod remedy;
 pub mod role;
 pub mod signature;
 #[cfg(test)]
@@ -67,4 +68,5 @@ pub mod x509;
 
 pub use error::{Error, PemEncodeError, Result};
 pub use key::{KeyId, KeyType, PublicKey};
+pub use remedy::{Remediable, Remedy};
 pub use signature::Signature;

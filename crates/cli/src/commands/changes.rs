@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use signet_client::changelist::{Change, FileChangelist, RawJson, TargetMeta};
-use signet_client::{Error as ClientError, Gun, targets};
+use signet_client::{Gun, targets};
 use signet_tuf::role;
 
 use crate::commands::repo;
@@ -154,12 +154,13 @@ fn changelist(ctx: &Context, gun: &Gun) -> Result<FileChangelist> {
     Ok(repo.changelist())
 }
 
-/// The roles a target change applies to (see [`targets::target_roles`]).
+/// The roles a target change applies to (see [`targets::target_roles`]), refused with notary's
+/// message.
 fn target_roles(roles: &[String]) -> Result<Vec<String>> {
-    targets::target_roles(roles).map_err(|e| match e {
-        ClientError::InvalidTargetRole { role } => CliError::InvalidTargetRole { role },
-        other => other.into(),
-    })
+    if let Some(role) = roles.iter().find(|r| !targets::is_target_role(r)) {
+        return Err(CliError::InvalidTargetRole { role: role.clone() });
+    }
+    Ok(targets::target_roles(roles)?)
 }
 
 /// Reads the `--custom` file: one JSON value, kept verbatim.

@@ -2,16 +2,14 @@
 
 use crate::options::GunArgs;
 use clap::{Args, Subcommand};
-use std::path::Path;
 use std::path::PathBuf;
 
-use signet_client::Error as ClientError;
 use signet_client::Gun;
 use signet_client::changelist::{
     Action, Change, DelegationChange, FileChangelist, SCOPE_ALL_DELEGATIONS,
 };
 use signet_client::delegation_keys;
-use signet_tuf::{PublicKey, role};
+use signet_tuf::role;
 
 use crate::commands::repo;
 use crate::context::Context;
@@ -210,21 +208,6 @@ fn check_delegation_name(name: &str) -> Result<()> {
     }
 }
 
-/// Reads a delegation public key with notary's rules (see
-/// [`signet_client::delegation_keys`]).
-fn read_public_key(path: &Path) -> Result<PublicKey> {
-    delegation_keys::read_public_key(path).map_err(|e| match e {
-        ClientError::PublicKeyFileMissing { path } => CliError::PublicKeyFileMissing { path },
-        ClientError::PublicKeyFileUnreadable { path, source } => {
-            CliError::PublicKeyFileUnreadable { path, source }
-        }
-        ClientError::PublicKeyInvalid { path, reason } => {
-            CliError::PublicKeyInvalid { path, reason }
-        }
-        other => other.into(),
-    })
-}
-
 /// notary's display of paths: sorted, `""` shown as `"" <all paths>`.
 pub(crate) fn pretty_paths(paths: &[String]) -> Vec<String> {
     let mut sorted = paths.to_vec();
@@ -257,8 +240,9 @@ fn add(ctx: &mut Context, args: &DelegationAddArgs) -> Result<()> {
     let keys = args
         .key_files
         .iter()
-        .map(|path| read_public_key(path))
-        .collect::<Result<Vec<_>>>()?;
+        .map(PathBuf::as_path)
+        .map(delegation_keys::read_public_key)
+        .collect::<signet_client::Result<Vec<_>>>()?;
     check_delegation_name(name)?;
 
     let mut paths = args.paths.clone();
@@ -467,8 +451,6 @@ fn purge(ctx: &mut Context, args: &DelegationPurgeArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use signet_tuf::notary::pem;
-
     use super::*;
 
     #[test]
@@ -476,50 +458,5 @@ mod tests {
         let paths = vec!["b".to_owned(), String::new(), "a".to_owned()];
         assert_eq!(pretty_paths(&paths), ["\"\" <all paths>", "a", "b"]);
         assert_eq!(go_list(&["x".to_owned(), "y".to_owned()]), "[x y]");
-    }
-
-    #[test]
-    fn public_key_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("none.pem");
-        assert!(matches!(
-            read_public_key(&missing),
-            Err(CliError::PublicKeyFileMissing { .. })
-        ));
-        let garbage = dir.path().join("garbage.pem");
-        std::fs::write(&garbage, "not pem").unwrap();
-        assert!(matches!(
-            read_public_key(&garbage),
-            Err(CliError::PublicKeyInvalid { .. })
-        ));
-        let key = signet_signer::PrivateKey::generate_ecdsa().unwrap();
-        let mut block = pem::PemBlock::new(pem::PUBLIC_KEY, key.public_key().public().to_vec());
-        block.set_header("role", "alice");
-        let good = dir.path().join("alice.pem");
-        std::fs::write(&good, block.encode().unwrap()).unwrap();
-        let read = read_public_key(&good).unwrap();
-        assert_eq!(read.key_id(), *key.key_id());
-
-        let ed = signet_signer::PrivateKey::generate_ed25519().unwrap();
-        let spki = ed25519_spki(ed.public_key().public());
-        let ed_file = dir.path().join("ed.pem");
-        std::fs::write(
-            &ed_file,
-            pem::PemBlock::new(pem::PUBLIC_KEY, spki).encode().unwrap(),
-        )
-        .unwrap();
-        assert!(matches!(
-            read_public_key(&ed_file),
-            Err(CliError::PublicKeyInvalid { reason, .. }) if reason.contains("only RSA or ECDSA")
-        ));
-    }
-
-    /// The SPKI DER of a raw Ed25519 public key.
-    fn ed25519_spki(raw: &[u8]) -> Vec<u8> {
-        let mut der = vec![
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        der.extend_from_slice(raw);
-        der
     }
 }

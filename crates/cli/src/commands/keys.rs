@@ -550,7 +550,7 @@ fn remove(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
 fn remove_interactively(ctx: &mut Context, store: &dyn KeyStore, key_id: &KeyId) -> Result<()> {
     let info = match store.key_info(key_id) {
         Ok(info) => info,
-        Err(signet_signer::Error::KeyNotFound { .. }) => {
+        Err(e) if e.is_key_not_found() => {
             return Err(CliError::NoKeyToRemove {
                 key_id: key_id.to_string(),
             });

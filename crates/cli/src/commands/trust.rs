@@ -295,9 +295,12 @@ fn inspect(ctx: &mut Context, args: &InspectArgs) -> Result<()> {
         let result = (|| -> Result<trust_inspect::TrustRepo> {
             let image = parse_image(name)?;
             if image.digest().is_some() {
-                return Err(trust_err(signet_client::Error::TrustDigestReference {
-                    reference: name.clone(),
-                }));
+                return Err(trust_err(
+                    signet_client::error::TrustError::DigestReference {
+                        reference: name.clone(),
+                    }
+                    .into(),
+                ));
             }
             let mut repo = ctx.image_repository(&image, Access::Pull)?;
             let found = ctx.block_on(ops::inspect(&mut repo, name, image.tag()))?;
@@ -340,9 +343,12 @@ fn inspect(ctx: &mut Context, args: &InspectArgs) -> Result<()> {
 fn revoke(ctx: &mut Context, args: &RevokeArgs) -> Result<()> {
     let image = parse_image(&args.image)?;
     if image.digest().is_some() {
-        return Err(trust_err(signet_client::Error::TrustDigestReference {
-            reference: args.image.clone(),
-        }));
+        return Err(trust_err(
+            signet_client::error::TrustError::DigestReference {
+                reference: args.image.clone(),
+            }
+            .into(),
+        ));
     }
     if image.tag().is_none() && !args.yes {
         let question = format!(
@@ -428,14 +434,17 @@ fn signer_add(ctx: &mut Context, args: &SignerAddArgs) -> Result<()> {
 
 fn signer_remove(ctx: &mut Context, args: &SignerRemoveArgs) -> Result<()> {
     trust::validate_signer_name(&args.name).map_err(|_| {
-        trust_err(signet_client::Error::TrustInvalidName {
-            name: args.name.clone(),
-            reason: if args.name == "releases" {
-                "releases is a reserved keyword and cannot be removed".to_owned()
-            } else {
-                format!("invalid signer name \"{}\"", args.name)
-            },
-        })
+        trust_err(
+            signet_client::error::TrustError::InvalidName {
+                name: args.name.clone(),
+                reason: if args.name == "releases" {
+                    "releases is a reserved keyword and cannot be removed".to_owned()
+                } else {
+                    format!("invalid signer name \"{}\"", args.name)
+                },
+            }
+            .into(),
+        )
     })?;
     let mut failed = Vec::new();
     let mut removed = Vec::new();
@@ -550,9 +559,12 @@ fn key_load(ctx: &mut Context, args: &KeyLoadArgs) -> Result<()> {
 fn verify(ctx: &mut Context, args: &ImageArgs) -> Result<()> {
     let image = parse_image(&args.image)?;
     if image.digest().is_some() {
-        return Err(trust_err(signet_client::Error::TrustDigestReference {
-            reference: args.image.clone(),
-        }));
+        return Err(trust_err(
+            signet_client::error::TrustError::DigestReference {
+                reference: args.image.clone(),
+            }
+            .into(),
+        ));
     }
     let mut repo = ctx.image_repository(&image, Access::Pull)?;
     let registry = registry(ctx, &image)?;

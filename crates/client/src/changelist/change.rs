@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use signet_tuf::PublicKey;
 
-use crate::error::{Error, Result};
+use crate::error::{ChangelistError, Error, Result};
 use signet_tuf::notary::gojson;
 
 use super::SCOPE_ROOT;
@@ -248,7 +248,7 @@ impl Change {
     ///
     /// # Errors
     ///
-    /// [`Error::ChangePayload`] when there is no payload or it is not a FileMeta.
+    /// [`ChangelistError::Payload`] when there is no payload or it is not a FileMeta.
     pub fn target_meta(&self) -> Result<TargetMeta> {
         TargetMeta::from_json(self.payload_bytes()?).map_err(|reason| self.payload_error(reason))
     }
@@ -257,7 +257,7 @@ impl Change {
     ///
     /// # Errors
     ///
-    /// [`Error::ChangePayload`] when there is no payload or it is not a TUFDelegation.
+    /// [`ChangelistError::Payload`] when there is no payload or it is not a TUFDelegation.
     pub fn delegation_change(&self) -> Result<DelegationChange> {
         DelegationChange::from_json(self.payload_bytes()?)
             .map_err(|reason| self.payload_error(reason))
@@ -267,7 +267,7 @@ impl Change {
     ///
     /// # Errors
     ///
-    /// [`Error::ChangePayload`] when there is no payload or it is not a TUFRootData.
+    /// [`ChangelistError::Payload`] when there is no payload or it is not a TUFRootData.
     pub fn root_role_change(&self) -> Result<RootRoleChange> {
         RootRoleChange::from_json(self.payload_bytes()?)
             .map_err(|reason| self.payload_error(reason))
@@ -280,13 +280,13 @@ impl Change {
     }
 
     fn payload_error(&self, reason: String) -> Error {
-        Error::ChangePayload {
+        Error::Changelist(ChangelistError::Payload {
             action: self.action.to_string(),
             scope: self.scope.clone(),
             change_type: self.change_type.to_string(),
             path: self.path.clone(),
             reason,
-        }
+        })
     }
 }
 

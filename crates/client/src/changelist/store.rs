@@ -7,7 +7,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::{Error, Result};
+use crate::error::{ChangelistError, Error, Result};
 use crate::fsutil;
 
 use super::{CHANGE_FILE_SUFFIX, Change};
@@ -148,15 +148,17 @@ impl FileChangelist {
     ///
     /// # Errors
     ///
-    /// [`Error::ChangeUnreadable`] naming the file, or [`Error::Io`].
+    /// [`ChangelistError::Unreadable`] naming the file, or [`Error::Io`].
     pub fn changes_for_publish(&self) -> Result<Vec<StagedChange>> {
         let names = self.file_names()?;
         let read = self.read_all(&names);
         let mut changes = Vec::with_capacity(names.len());
         for (index, (file_name, result)) in names.into_iter().zip(read).enumerate() {
-            let change = result.map_err(|reason| Error::ChangeUnreadable {
-                path: self.dir.join(&file_name),
-                reason,
+            let change = result.map_err(|reason| {
+                Error::Changelist(ChangelistError::Unreadable {
+                    path: self.dir.join(&file_name),
+                    reason,
+                })
             })?;
             changes.push(StagedChange {
                 index,
@@ -188,15 +190,15 @@ impl FileChangelist {
     ///
     /// # Errors
     ///
-    /// [`Error::ChangeIndexOutOfRange`] for an index past the end (nothing removed), or
+    /// [`ChangelistError::IndexOutOfRange`] for an index past the end (nothing removed), or
     /// [`Error::Io`] when a file cannot be removed.
     pub fn remove(&self, indices: &[usize]) -> Result<Vec<String>> {
         let names = self.file_names()?;
         if let Some(&index) = indices.iter().find(|&&i| i >= names.len()) {
-            return Err(Error::ChangeIndexOutOfRange {
+            return Err(Error::Changelist(ChangelistError::IndexOutOfRange {
                 index,
                 count: names.len(),
-            });
+            }));
         }
         let mut removed = Vec::new();
         for (index, name) in names.into_iter().enumerate() {

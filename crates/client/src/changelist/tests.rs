@@ -12,7 +12,7 @@ use signet_tuf::PublicKey;
 use super::change::*;
 use super::store::*;
 use super::*;
-use crate::error::Error;
+use crate::error::{ChangelistError, Error};
 
 fn fixture_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -137,7 +137,10 @@ fn decodes_every_go_payload_kind() {
     assert_eq!(changes[10], &Change::witness("targets/releases"));
 
     let err = changes[6].delegation_change().unwrap_err();
-    assert!(matches!(err, Error::ChangePayload { scope, .. } if scope == "targets/gone"));
+    assert!(
+        matches!(err, Error::Changelist(ChangelistError::Payload { scope, .. })
+            if scope == "targets/gone")
+    );
 }
 
 #[test]
@@ -279,7 +282,8 @@ fn unparseable_files_warn_on_list_and_fail_publish() {
 
     let err = cl.changes_for_publish().unwrap_err();
     assert!(
-        matches!(&err, Error::ChangeUnreadable { path, .. } if path.ends_with("01469661800000000000_broken.txt")),
+        matches!(&err, Error::Changelist(ChangelistError::Unreadable { path, .. })
+            if path.ends_with("01469661800000000000_broken.txt")),
         "{err}"
     );
 }
@@ -291,10 +295,10 @@ fn remove_by_index_and_clear() {
     let err = cl.remove(&[0, 11]).unwrap_err();
     assert!(matches!(
         err,
-        Error::ChangeIndexOutOfRange {
+        Error::Changelist(ChangelistError::IndexOutOfRange {
             index: 11,
             count: 11
-        }
+        })
     ));
     assert_eq!(
         cl.list().unwrap().changes.len(),

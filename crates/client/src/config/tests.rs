@@ -31,7 +31,8 @@ fn missing_explicit_file_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let env = env_in(tmp.path(), Some("nope.json"));
     let err = NotaryConfig::load(&env).unwrap_err();
-    assert!(matches!(&err, Error::ConfigFile { path, .. } if path.ends_with("cwd/nope.json")));
+    assert!(matches!(&err, Error::Config(ConfigError::File { path, .. })
+            if path.ends_with("cwd/nope.json")));
     assert!(
         err.to_string()
             .starts_with("error opening config file: open "),

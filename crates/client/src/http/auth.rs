@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RemoteError, Result};
 
 /// The environment variable holding `base64(user:password)` for the notary CLI.
 pub const NOTARY_AUTH_ENV: &str = "NOTARY_AUTH";
@@ -64,25 +64,27 @@ impl Credentials {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidCredentials`] for bad base64, a missing `:` or an empty user name.
+    /// [`RemoteError::InvalidCredentials`] for bad base64, a missing `:` or an empty user name.
     pub fn from_notary_auth(value: &str) -> Result<Self> {
         let decoded = Zeroizing::new(STANDARD.decode(value.trim()).map_err(|_| {
-            Error::InvalidCredentials {
+            Error::Remote(RemoteError::InvalidCredentials {
                 reason: "could not base64-decode authentication string".to_owned(),
-            }
+            })
         })?);
-        let text = std::str::from_utf8(&decoded).map_err(|_| Error::InvalidCredentials {
-            reason: "authentication string is not UTF-8".to_owned(),
+        let text = std::str::from_utf8(&decoded).map_err(|_| {
+            Error::Remote(RemoteError::InvalidCredentials {
+                reason: "authentication string is not UTF-8".to_owned(),
+            })
         })?;
         match text.find(':') {
-            Some(0) => Err(Error::InvalidCredentials {
+            Some(0) => Err(Error::Remote(RemoteError::InvalidCredentials {
                 reason: "authentication string with zero-length username".to_owned(),
-            }),
+            })),
             Some(i) => Ok(Self::new(&text[..i], text[i + 1..].trim())),
-            None => Err(Error::InvalidCredentials {
+            None => Err(Error::Remote(RemoteError::InvalidCredentials {
                 reason: "malformatted authentication string; format must be <username>:<password>"
                     .to_owned(),
-            }),
+            })),
         }
     }
 

@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::config::RemoteServerConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, RemoteError, Result};
 
 /// Installs rustls' `ring` provider as the process default (a no-op when a default is already
 /// installed). Configurations built here name the provider explicitly, so this only matters
@@ -56,7 +56,7 @@ impl ClientIdentity {
     ///
     /// # Errors
     ///
-    /// [`Error::Tls`] naming the file that cannot be read or holds no usable PEM.
+    /// [`RemoteError::Tls`] naming the file that cannot be read or holds no usable PEM.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self> {
         let certs = load_certificates(cert)?;
         if certs.is_empty() {
@@ -88,8 +88,8 @@ impl TlsOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::ClientCertPair`] when only one of cert and key is set, [`Error::Tls`] when a file
-    /// cannot be loaded.
+    /// [`ConfigError::ClientCertPair`](crate::error::ConfigError::ClientCertPair) when only one of
+    /// cert and key is set, [`RemoteError::Tls`] when a file cannot be loaded.
     pub fn from_notary_config(remote: &RemoteServerConfig) -> Result<Self> {
         remote.check_client_pair()?;
         let exclusive_roots = match &remote.root_ca {
@@ -120,7 +120,8 @@ impl TlsOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::Tls`] for a `.cert` without its `.key` (or the reverse) and for unreadable files.
+    /// [`RemoteError::Tls`] for a `.cert` without its `.key` (or the reverse) and for unreadable
+    /// files.
     pub fn from_docker_certs_dir(dir: &Path) -> Result<Self> {
         let mut options = Self::default();
         let entries = match fs::read_dir(dir) {
@@ -169,13 +170,15 @@ impl TlsOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::Tls`] when a root certificate or the client identity is rejected.
+    /// [`RemoteError::Tls`] when a root certificate or the client identity is rejected.
     pub fn client_config(&self) -> Result<ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Tls {
-                reason: e.to_string(),
+            .map_err(|e| {
+                Error::Remote(RemoteError::Tls {
+                    reason: e.to_string(),
+                })
             })?;
         let builder = if self.skip_verify {
             builder
@@ -189,8 +192,10 @@ impl TlsOptions {
         match &self.client_identity {
             Some(identity) => builder
                 .with_client_auth_cert(identity.certs.clone(), identity.key.clone_key())
-                .map_err(|e| Error::Tls {
-                    reason: format!("client certificate rejected: {e}"),
+                .map_err(|e| {
+                    Error::Remote(RemoteError::Tls {
+                        reason: format!("client certificate rejected: {e}"),
+                    })
                 }),
             None => Ok(builder.with_no_client_auth()),
         }
@@ -200,8 +205,10 @@ impl TlsOptions {
         let mut store = RootCertStore::empty();
         let add = |store: &mut RootCertStore, certs: &[CertificateDer<'static>]| -> Result<()> {
             for cert in certs {
-                store.add(cert.clone()).map_err(|e| Error::Tls {
-                    reason: format!("unusable root certificate: {e}"),
+                store.add(cert.clone()).map_err(|e| {
+                    Error::Remote(RemoteError::Tls {
+                        reason: format!("unusable root certificate: {e}"),
+                    })
                 })?;
             }
             Ok(())
@@ -241,9 +248,9 @@ fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 }
 
 fn tls_error(path: &Path, reason: &str) -> Error {
-    Error::Tls {
+    Error::Remote(RemoteError::Tls {
         reason: format!("{}: {reason}", path.display()),
-    }
+    })
 }
 
 /// Accepts every server certificate (`skipTLSVerify`); handshake signatures are still verified

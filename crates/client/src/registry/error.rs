@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use signet_tuf::remedy::{Remediable, Remedy};
+
 /// An image reference that docker's `reference.ParseNormalizedNamed` would reject. The display
 /// text is docker's; the rejected input is kept in `reference`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -301,5 +303,13 @@ impl RegistryError {
     /// Whether the registry answered 404 for the manifest.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::ManifestNotFound { .. })
+    }
+}
+
+impl Remediable for RegistryError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        // The image reference, the registry's reachability and its credentials are all the
+        // user can check, whichever failed.
+        Some(Remedy::CheckRegistry)
     }
 }

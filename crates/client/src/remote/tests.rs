@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::*;
-use crate::error::ValidationError;
+use crate::error::{RemoteError, ValidationError};
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -176,7 +176,7 @@ async fn maps_statuses_like_the_go_client() {
         err.to_string(),
         "you are not authorized to perform this operation: server returned 401."
     );
-    let Error::Unauthorized { response, .. } = &err else {
+    let Error::Remote(RemoteError::Unauthorized { response, .. }) = &err else {
         panic!("{err:?}")
     };
     assert_eq!(response.errors[0].code, "UNAUTHORIZED");
@@ -186,9 +186,9 @@ async fn maps_statuses_like_the_go_client() {
         err.to_string(),
         "unable to reach trust server at this time: 500."
     );
-    let Error::ServerUnavailable {
+    let Error::Remote(RemoteError::ServerUnavailable {
         status, response, ..
-    } = &err
+    }) = &err
     else {
         panic!("{err:?}")
     };
@@ -198,10 +198,16 @@ async fn maps_statuses_like_the_go_client() {
     assert!(err.is_unavailable());
 
     let err = get("busy").await;
-    assert!(matches!(err, Error::ServerUnavailable { status: 503, .. }));
+    assert!(matches!(
+        err,
+        Error::Remote(RemoteError::ServerUnavailable { status: 503, .. })
+    ));
     let err = get("created").await;
     assert!(
-        matches!(err, Error::ServerUnavailable { status: 201, .. }),
+        matches!(
+            err,
+            Error::Remote(RemoteError::ServerUnavailable { status: 201, .. })
+        ),
         "only 200 is success"
     );
 
@@ -212,10 +218,10 @@ async fn maps_statuses_like_the_go_client() {
     );
     assert!(matches!(
         &err,
-        Error::ServerValidation {
+        Error::Remote(RemoteError::ServerValidation {
             validation: ValidationError::BadTargets { .. },
             ..
-        }
+        })
     ));
     assert!(!err.is_unavailable());
 
@@ -287,11 +293,11 @@ async fn size_caps() {
     assert_eq!(err.to_string(), "trust server returned a bad response.");
     assert!(matches!(
         err,
-        Error::MaliciousServer {
+        Error::Remote(RemoteError::MaliciousServer {
             limit: 9,
             content_length: 10,
             ..
-        }
+        })
     ));
     assert_eq!(remote.get_meta(&g, "big", 10).await.unwrap(), b"0123456789");
     assert_eq!(
@@ -305,7 +311,10 @@ async fn size_caps() {
     assert_eq!(key.public(), [0, 1, 2]);
     // A key body past 256 KiB is cut at the limit and no longer parses.
     let err = remote.get_key(&g, "timestamp").await.unwrap_err();
-    assert!(matches!(err, Error::BadResponse { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Remote(RemoteError::BadResponse { .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -519,7 +528,10 @@ async fn token_auth_push_and_admin_scopes() {
     assert_eq!(push.get_meta(&g, "private", 100).await.unwrap(), b"meta");
     // Deleting needs "*", which a push,pull token does not give.
     let err = push.delete_repo(&g).await.unwrap_err();
-    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Remote(RemoteError::Unauthorized { .. })),
+        "{err:?}"
+    );
 
     let admin = RemoteStore::connect(
         &server.url,
@@ -545,14 +557,20 @@ async fn token_auth_push_and_admin_scopes() {
     .await
     .unwrap();
     let err = wrong.publish(&g, &[]).await.unwrap_err();
-    assert!(matches!(&err, Error::TokenFetch { .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Remote(RemoteError::TokenFetch { .. })),
+        "{err:?}"
+    );
 
     // No credentials at all for a private file: 401 after the anonymous attempts.
     let anonymous = RemoteStore::connect(&server.url, RemoteOptions::default())
         .await
         .unwrap();
     let err = anonymous.get_meta(&g, "private", 100).await.unwrap_err();
-    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Remote(RemoteError::Unauthorized { .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -650,7 +668,7 @@ async fn ping_decides_offline_mode() {
     assert!(err.is_unavailable());
     assert!(matches!(
         remote.publish(&gun(), &[]).await.unwrap_err(),
-        Error::Offline
+        Error::Remote(RemoteError::Offline)
     ));
 
     let server = TestServer::start(|seen| {
@@ -700,7 +718,10 @@ async fn network_errors_are_unavailable() {
     )
     .unwrap();
     let err = remote.get_meta(&gun(), "timestamp", 10).await.unwrap_err();
-    assert!(matches!(err, Error::Network { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Remote(RemoteError::Network { .. })),
+        "{err:?}"
+    );
     assert!(err.is_unavailable());
 }
 

@@ -8,7 +8,7 @@ use signet_tuf::key::{KeyId, PublicKey};
 use signet_tuf::metadata::{RoleKeys, Root, Targets};
 use signet_tuf::role;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PublishError, Result};
 
 use super::publish::sign_new;
 use super::working::{self, Doc, Working};
@@ -23,8 +23,8 @@ impl Repository {
     ///
     /// # Errors
     ///
-    /// Key store errors, remote errors fetching the server keys, [`Error::NoSigningKeys`] when
-    /// a requested root key is not held.
+    /// Key store errors, remote errors fetching the server keys, [`PublishError::NoSigningKeys`]
+    /// when a requested root key is not held.
     pub async fn initialize(&mut self, options: InitOptions) -> Result<()> {
         let gun = self.gun.to_string();
         let now = Self::now();
@@ -175,11 +175,11 @@ impl Repository {
                 source: Box::new(e),
             })?;
             if !working::holds_key(&self.crypto, &canonical) {
-                return Err(Error::NoSigningKeys {
+                return Err(Error::Publish(PublishError::NoSigningKeys {
                     gun: gun.clone(),
                     role: role::ROOT.to_owned(),
                     key_ids: vec![canonical.to_string()],
-                });
+                }));
             }
             ids.retain(|id| *id != canonical);
             keys.push(cert.clone());
@@ -189,10 +189,12 @@ impl Repository {
                 .crypto
                 .signer_by_id(&id)
                 .map_err(key_error)?
-                .ok_or_else(|| Error::NoSigningKeys {
-                    gun: gun.clone(),
-                    role: role::ROOT.to_owned(),
-                    key_ids: vec![id.to_string()],
+                .ok_or_else(|| {
+                    Error::Publish(PublishError::NoSigningKeys {
+                        gun: gun.clone(),
+                        role: role::ROOT.to_owned(),
+                        key_ids: vec![id.to_string()],
+                    })
                 })?;
             let cert = signet_signer::cert::generate_root_certificate(signer.as_ref(), &gun)
                 .map_err(key_error)?;

@@ -107,9 +107,11 @@ impl Repository {
     ///
     /// # Errors
     ///
-    /// [`Error::ChangeUnreadable`] for a change file that cannot be parsed, the errors of
-    /// [`update`](Self::update), [`Error::ChangeRejected`] / [`Error::NoSigningKeys`] when a
-    /// change cannot be applied or signed, and the server's answer to the upload.
+    /// [`ChangelistError::Unreadable`](crate::error::ChangelistError::Unreadable) for a change file
+    /// that cannot be parsed, the errors of [`update`](Self::update),
+    /// [`PublishError::ChangeRejected`](crate::error::PublishError::ChangeRejected) /
+    /// [`PublishError::NoSigningKeys`](crate::error::PublishError::NoSigningKeys) when a change
+    /// cannot be applied or signed, and the server's answer to the upload.
     pub async fn publish(&mut self) -> Result<PublishReport> {
         let changelist = self.changelist();
         let (names, changes): (Vec<String>, Vec<Change>) = changelist

@@ -20,7 +20,7 @@ use signet_tuf::x509;
 
 use super::working::{Working, holds_key};
 use super::{RepoWarning, Repository};
-use crate::error::{Error, Result};
+use crate::error::{Error, PublishError, Result};
 use crate::remote::MAX_TIMESTAMP_SIZE;
 
 /// The earliest expiry of the certificates of a root key (`None` for keys that are not
@@ -42,9 +42,9 @@ fn is_single_certificate(key: &PublicKey) -> bool {
 ///
 /// # Errors
 ///
-/// [`Error::RootCertificateExpired`] when, after renewal, fewer of the root role's certificates
-/// are valid than its threshold (the root keys of the expired ones are not held), key store
-/// errors, and metadata errors.
+/// [`PublishError::RootCertificateExpired`] when, after renewal, fewer of the root role's
+/// certificates are valid than its threshold (the root keys of the expired ones are not held), key
+/// store errors, and metadata errors.
 pub(super) fn renew_root_certificates(
     working: &mut Working,
     crypto: &CryptoService,
@@ -125,11 +125,11 @@ pub(super) fn renew_root_certificates(
     }
     if valid < threshold && !unrenewable.is_empty() {
         let expired = unrenewable.iter().map(|(_, at)| *at).min().unwrap_or(now);
-        return Err(Error::RootCertificateExpired {
+        return Err(Error::Publish(PublishError::RootCertificateExpired {
             gun: gun.clone(),
             key_ids: unrenewable.into_iter().map(|(id, _)| id).collect(),
             expired,
-        });
+        }));
     }
     if renewed_any {
         authoring::replace_base_keys(&mut working.root.signed, role::ROOT, &new_keys).map_err(

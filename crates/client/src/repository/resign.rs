@@ -18,7 +18,7 @@ use signet_tuf::update::{self, FetchResult, Need, UpdateConfig, Updater};
 
 use super::working::holds_key;
 use super::{RepoWarning, Repository};
-use crate::error::{Error, Result};
+use crate::error::{Error, ResignError, Result};
 use crate::pinning;
 use crate::remote::MAX_DOWNLOAD_SIZE;
 
@@ -51,11 +51,13 @@ impl Lifetime {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidLifetime`] naming the text and why.
+    /// [`ResignError::InvalidLifetime`] naming the text and why.
     pub fn parse(text: &str) -> Result<Self> {
-        let invalid = |reason: &str| Error::InvalidLifetime {
-            text: text.to_owned(),
-            reason: reason.to_owned(),
+        let invalid = |reason: &str| {
+            Error::Resign(ResignError::InvalidLifetime {
+                text: text.to_owned(),
+                reason: reason.to_owned(),
+            })
         };
         let nanos = parse_go_duration(text).map_err(|reason| invalid(&reason))?;
         if nanos <= 0 {
@@ -303,10 +305,10 @@ impl Repository {
     /// # Errors
     ///
     /// [`Error::RepositoryNotExist`] when the server has no trust data for the GUN,
-    /// [`Error::ResignUnknownRole`] for a role the repository does not have,
-    /// [`Error::ResignKeyMissing`] for a requested role none of whose keys is held,
-    /// [`Error::ResignNothingToSign`] when no client-signed role is left,
-    /// [`Error::ResignRootTooShort`] when `lifetime` would have root re-signed to expire within
+    /// [`ResignError::UnknownRole`] for a role the repository does not have,
+    /// [`ResignError::KeyMissing`] for a requested role none of whose keys is held,
+    /// [`ResignError::NothingToSign`] when no client-signed role is left,
+    /// [`ResignError::RootTooShort`] when `lifetime` would have root re-signed to expire within
     /// six months, and the errors of an update and a publish.
     pub async fn resign(
         &mut self,
@@ -348,10 +350,10 @@ impl Repository {
         );
         for requested in roles {
             if !candidates.contains(requested) {
-                return Err(Error::ResignUnknownRole {
+                return Err(Error::Resign(ResignError::UnknownRole {
                     gun,
                     role: requested.clone(),
-                });
+                }));
             }
         }
 
@@ -404,33 +406,32 @@ impl Repository {
                 }
                 _ if roles.is_empty() => report.skipped.push((name.clone(), key_ids)),
                 _ => {
-                    return Err(Error::ResignKeyMissing {
+                    return Err(Error::Resign(ResignError::KeyMissing {
                         gun,
                         role: name.clone(),
                         key_ids,
-                    });
+                    }));
                 }
             }
         }
         if client_roles == 0 {
-            return Err(Error::ResignNothingToSign { gun });
+            return Err(Error::Resign(ResignError::NothingToSign { gun }));
         }
         if let Some(lifetime) = lifetime
             && lifetimes.contains_key(role::ROOT)
         {
-            let expires =
-                lifetime
-                    .expires_from(working.now)
-                    .ok_or_else(|| Error::InvalidLifetime {
-                        text: lifetime.to_string(),
-                        reason: "the expiry is out of range".to_owned(),
-                    })?;
+            let expires = lifetime.expires_from(working.now).ok_or_else(|| {
+                Error::Resign(ResignError::InvalidLifetime {
+                    text: lifetime.to_string(),
+                    reason: "the expiry is out of range".to_owned(),
+                })
+            })?;
             if authoring::near_expiry(&Expires::from_utc(expires), working.now) {
-                return Err(Error::ResignRootTooShort {
+                return Err(Error::Resign(ResignError::RootTooShort {
                     gun,
                     lifetime: lifetime.to_string(),
                     expires,
-                });
+                }));
             }
         }
 

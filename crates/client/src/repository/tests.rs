@@ -17,7 +17,7 @@ use signet_tuf::metadata::{Envelope, RoleKeys, Root, Snapshot, Targets};
 use super::working::{Doc, Working};
 use super::*;
 use crate::changelist::{Action, DelegationChange, TargetMeta};
-use crate::error::Error;
+use crate::error::{Error, PublishError};
 
 const GUN: &str = "example.com/unit";
 
@@ -189,7 +189,10 @@ fn targets_and_delegations_follow_notary_rules() {
         ),
     )
     .unwrap_err();
-    assert!(matches!(err, Error::ChangeRejected { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Publish(PublishError::ChangeRejected { .. })),
+        "{err}"
+    );
 
     apply(
         &mut f,
@@ -237,14 +240,20 @@ fn targets_and_delegations_follow_notary_rules() {
 fn changes_need_the_signing_key() {
     let mut f = fixture(false);
     let err = apply(&mut f, &Change::add_target("targets", "a", &meta(1))).unwrap_err();
-    assert!(matches!(&err, Error::NoSigningKeys { role, .. } if role == "targets"));
+    assert!(
+        matches!(&err, Error::Publish(PublishError::NoSigningKeys { role, .. })
+            if role == "targets")
+    );
     assert!(err.to_string().starts_with(
         "could not find necessary signing keys, at least one of these keys must be available: "
     ));
     // Removing a target that is not there needs no key.
     apply(&mut f, &Change::remove_target("targets", "absent")).unwrap();
     let err = apply(&mut f, &Change::witness("targets/none")).unwrap_err();
-    assert!(matches!(err, Error::ChangeRejected { .. }));
+    assert!(matches!(
+        err,
+        Error::Publish(PublishError::ChangeRejected { .. })
+    ));
     let err = apply(
         &mut f,
         &Change::new(

@@ -90,7 +90,7 @@ impl Repository {
     ///
     /// [`Error::RepositoryNotExist`] when the server has no trust data (and nothing is cached),
     /// [`Error::Update`] for verification failures, remote errors that are not "unavailable",
-    /// [`Error::PinnedCa`] for an unusable pinned CA.
+    /// [`ConfigError::PinnedCa`](crate::error::ConfigError::PinnedCa) for an unusable pinned CA.
     pub async fn update(&mut self) -> Result<Vec<RepoWarning>> {
         let mut warnings = Vec::new();
         if let Some(reason) = self.remote.offline_reason() {

@@ -20,7 +20,7 @@ use super::RepoWarning;
 use crate::changelist::{
     Action, Change, ChangeType, SCOPE_ALL_DELEGATIONS, SCOPE_ROOT, TargetMeta,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, PublishError, Result};
 
 /// A document with the bytes it was read from (empty for documents created here) and whether
 /// it must be re-signed.
@@ -75,13 +75,13 @@ impl Working {
     }
 
     fn rejected(&self, change: &Change, reason: impl Into<String>) -> Error {
-        Error::ChangeRejected {
+        Error::Publish(PublishError::ChangeRejected {
             gun: self.gun.clone(),
             action: change.action.to_string(),
             scope: change.scope.clone(),
             change_type: change.change_type.to_string(),
             reason: reason.into(),
-        }
+        })
     }
 
     /// The effective role `name` (keys, threshold, paths restricted by its ancestors), when it
@@ -119,15 +119,15 @@ impl Working {
 
     /// Notary's `VerifyCanSign`: a private key for one of the role's keys is held.
     fn check_can_sign(&self, crypto: &CryptoService, role_name: &str) -> Result<()> {
-        let requirement = self
-            .requirement(role_name)
-            .ok_or_else(|| Error::ChangeRejected {
+        let requirement = self.requirement(role_name).ok_or_else(|| {
+            Error::Publish(PublishError::ChangeRejected {
                 gun: self.gun.clone(),
                 action: String::new(),
                 scope: role_name.to_owned(),
                 change_type: String::new(),
                 reason: format!("role {role_name} does not exist"),
-            })?;
+            })
+        })?;
         let mut canonical = Vec::new();
         for key in requirement.keys.values() {
             if let Ok(id) = key.canonical_key_id() {
@@ -137,11 +137,11 @@ impl Working {
                 canonical.push(id.to_string());
             }
         }
-        Err(Error::NoSigningKeys {
+        Err(Error::Publish(PublishError::NoSigningKeys {
             gun: self.gun.clone(),
             role: role_name.to_owned(),
             key_ids: canonical,
-        })
+        }))
     }
 
     /// Applies one staged change.
@@ -177,16 +177,15 @@ impl Working {
             },
             ChangeType::Delegation => self.apply_delegation(change, crypto, warnings),
             ChangeType::Witness => {
-                let doc = self
-                    .targets
-                    .get_mut(scope)
-                    .ok_or_else(|| Error::ChangeRejected {
+                let doc = self.targets.get_mut(scope).ok_or_else(|| {
+                    Error::Publish(PublishError::ChangeRejected {
                         gun: self.gun.clone(),
                         action: change.action.to_string(),
                         scope: scope.to_owned(),
                         change_type: change.change_type.to_string(),
                         reason: "role is not loaded and cannot be witnessed".to_owned(),
-                    })?;
+                    })
+                })?;
                 doc.dirty = true;
                 Ok(())
             }
@@ -603,13 +602,13 @@ impl Working {
             .map(|(r, _)| r.clone())
             .collect();
         for role_name in dirty {
-            let requirement = self
-                .requirement(&role_name)
-                .ok_or_else(|| Error::NoSigningKeys {
+            let requirement = self.requirement(&role_name).ok_or_else(|| {
+                Error::Publish(PublishError::NoSigningKeys {
                     gun: self.gun.clone(),
                     role: role_name.clone(),
                     key_ids: Vec::new(),
-                })?;
+                })
+            })?;
             // The document is taken out of the map while it is signed (the envelope owns it)
             // and put back afterwards, so its targets are never copied.
             let Some(mut doc) = self.targets.remove(&role_name) else {
@@ -830,7 +829,7 @@ pub(super) fn no_keys<'a>(
     role_name: &str,
     keys: impl IntoIterator<Item = &'a PublicKey>,
 ) -> Error {
-    Error::NoSigningKeys {
+    Error::Publish(PublishError::NoSigningKeys {
         gun: gun.to_owned(),
         role: role_name.to_owned(),
         key_ids: keys
@@ -838,7 +837,7 @@ pub(super) fn no_keys<'a>(
             .filter_map(|k| k.canonical_key_id().ok())
             .map(|id| id.to_string())
             .collect(),
-    }
+    })
 }
 
 /// Whether any store holds the private key with canonical ID `key_id` (without decrypting).

@@ -11,7 +11,7 @@ use signet_tuf::notary::pem::{self, PemBlock};
 use signet_tuf::{KeyId, PublicKey};
 
 use super::validate_key_name;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TrustError};
 use crate::fsutil;
 
 /// Largest key file `key load` reads.
@@ -33,22 +33,24 @@ pub struct GeneratedKey {
 ///
 /// # Errors
 ///
-/// [`Error::TrustKeyFile`] for a key that is not a plain SubjectPublicKeyInfo key.
+/// [`TrustError::KeyFile`] for a key that is not a plain SubjectPublicKeyInfo key.
 pub fn public_key_pem(key: &PublicKey, role: &str, path: &Path) -> Result<String> {
     let spki = match key.keytype().as_str() {
         "ecdsa" | "rsa" => key.public().to_vec(),
         other => {
-            return Err(Error::TrustKeyFile {
+            return Err(Error::Trust(TrustError::KeyFile {
                 path: path.to_path_buf(),
                 reason: format!("cannot write a {other} key as a PUBLIC KEY PEM"),
-            });
+            }));
         }
     };
     let mut block = PemBlock::new(pem::PUBLIC_KEY, spki);
     block.set_header(pem::ROLE_HEADER, role);
-    block.encode().map_err(|e| Error::TrustKeyFile {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    block.encode().map_err(|e| {
+        Error::Trust(TrustError::KeyFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
     })
 }
 
@@ -57,25 +59,25 @@ pub fn public_key_pem(key: &PublicKey, role: &str, path: &Path) -> Result<String
 ///
 /// # Errors
 ///
-/// [`Error::TrustInvalidName`], [`Error::TrustKeyFile`] when `dir` does not exist or the
+/// [`TrustError::InvalidName`], [`TrustError::KeyFile`] when `dir` does not exist or the
 /// public key file exists, key store errors.
 pub fn generate(crypto: &CryptoService, name: &str, dir: &Path) -> Result<GeneratedKey> {
     validate_key_name(name)?;
     if !dir.is_dir() {
-        return Err(Error::TrustKeyFile {
+        return Err(Error::Trust(TrustError::KeyFile {
             path: dir.to_path_buf(),
             reason: format!("public key path does not exist: \"{}\"", dir.display()),
-        });
+        }));
     }
     let public_path = dir.join(format!("{name}.pub"));
     if public_path.exists() {
-        return Err(Error::TrustKeyFile {
+        return Err(Error::Trust(TrustError::KeyFile {
             reason: format!(
                 "public key file already exists: \"{}\"",
                 public_path.display()
             ),
             path: public_path,
-        });
+        }));
     }
     let signer = crypto
         .create(KeyAlgorithm::Ecdsa, name, None)
@@ -102,30 +104,30 @@ pub fn generate(crypto: &CryptoService, name: &str, dir: &Path) -> Result<Genera
 ///
 /// # Errors
 ///
-/// [`Error::TrustKeyFile`] naming the file, [`Error::Io`].
+/// [`TrustError::KeyFile`] naming the file, [`Error::Io`].
 pub fn check_private_permissions(path: &Path) -> Result<()> {
     let metadata = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         if metadata.permissions().mode() & 0o077 != 0 {
-            return Err(Error::TrustKeyFile {
+            return Err(Error::Trust(TrustError::KeyFile {
                 path: path.to_path_buf(),
                 reason: format!(
                     "refusing to load key from {}: private key file must not be readable or writable by others",
                     path.display()
                 ),
-            });
+            }));
         }
     }
     if metadata.len() > MAX_KEY_FILE_SIZE {
-        return Err(Error::TrustKeyFile {
+        return Err(Error::Trust(TrustError::KeyFile {
             path: path.to_path_buf(),
             reason: format!(
                 "{} is larger than {MAX_KEY_FILE_SIZE} bytes and cannot be a key file",
                 path.display()
             ),
-        });
+        }));
     }
     Ok(())
 }
@@ -137,7 +139,7 @@ pub fn check_private_permissions(path: &Path) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`Error::TrustInvalidName`], [`Error::TrustKeyFile`] for permissions, a file without a
+/// [`TrustError::InvalidName`], [`TrustError::KeyFile`] for permissions, a file without a
 /// private key, or a key that cannot be decrypted; key store errors.
 pub fn load(
     store: &dyn KeyStore,
@@ -148,12 +150,14 @@ pub fn load(
     validate_key_name(name)?;
     check_private_permissions(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-    let not_a_key = || Error::TrustKeyFile {
-        path: path.to_path_buf(),
-        reason: format!(
-            "provided file {} is not a supported private key - to add a signer's public key use 'signet trust signer add'",
-            path.display()
-        ),
+    let not_a_key = || {
+        Error::Trust(TrustError::KeyFile {
+            path: path.to_path_buf(),
+            reason: format!(
+                "provided file {} is not a supported private key - to add a signer's public key use 'signet trust signer add'",
+                path.display()
+            ),
+        })
     };
     let text = std::str::from_utf8(&bytes).map_err(|_| not_a_key())?;
     let block = pem::decode_first(text).ok_or_else(not_a_key)?;
@@ -161,9 +165,11 @@ pub fn load(
         return Err(not_a_key());
     }
     let context = path.display().to_string();
-    let cannot_load = |e: signet_signer::Error| Error::TrustKeyFile {
-        path: path.to_path_buf(),
-        reason: format!("cannot load key from provided file {context}: {e}"),
+    let cannot_load = |e: signet_signer::Error| {
+        Error::Trust(TrustError::KeyFile {
+            path: path.to_path_buf(),
+            reason: format!("cannot load key from provided file {context}: {e}"),
+        })
     };
     let key = if keyfile::is_encrypted(&block) {
         decrypt_with_retries(retriever, &context, ENCRYPTED_ALIAS, |passphrase| {

@@ -22,7 +22,7 @@ use std::path::Path;
 use signet_tuf::role;
 use signet_tuf::update::{ResolvedRole, TargetWithRole};
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result, TrustError};
 use crate::http::{TlsOptions, tls};
 use crate::registry::{Digest, RegistryError};
 
@@ -45,10 +45,13 @@ impl From<RegistryError> for Error {
 ///
 /// # Errors
 ///
-/// [`Error::ServerUrl`] for an unparsable URL, [`Error::Tls`] for unusable files.
+/// [`ConfigError::ServerUrl`] for an unparsable URL,
+/// [`RemoteError::Tls`](crate::error::RemoteError::Tls) for unusable files.
 pub fn docker_tls_options(docker_config_dir: &Path, server: &str) -> Result<TlsOptions> {
-    let url = reqwest::Url::parse(server).map_err(|_| Error::ServerUrl {
-        url: server.to_owned(),
+    let url = reqwest::Url::parse(server).map_err(|_| {
+        Error::Config(ConfigError::ServerUrl {
+            url: server.to_owned(),
+        })
     })?;
     match tls::docker_certs_dir(docker_config_dir, &url) {
         Some(dir) => TlsOptions::from_docker_certs_dir(&dir),
@@ -85,14 +88,14 @@ pub fn is_valid_name(name: &str) -> bool {
 ///
 /// # Errors
 ///
-/// [`Error::TrustInvalidName`] with docker's message.
+/// [`TrustError::InvalidName`] with docker's message.
 pub fn validate_signer_name(name: &str) -> Result<()> {
     validate_key_name(name)?;
     if name == "releases" {
-        return Err(Error::TrustInvalidName {
+        return Err(Error::Trust(TrustError::InvalidName {
             name: name.to_owned(),
             reason: "releases is a reserved keyword, use a different signer name".to_owned(),
-        });
+        }));
     }
     Ok(())
 }
@@ -101,17 +104,17 @@ pub fn validate_signer_name(name: &str) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`Error::TrustInvalidName`] with docker's message.
+/// [`TrustError::InvalidName`] with docker's message.
 pub fn validate_key_name(name: &str) -> Result<()> {
     if is_valid_name(name) {
         Ok(())
     } else {
-        Err(Error::TrustInvalidName {
+        Err(Error::Trust(TrustError::InvalidName {
             name: name.to_owned(),
             reason: format!(
                 "name \"{name}\" must start with lowercase alphanumeric characters and can include \"-\" or \"_\" after the first character"
             ),
-        })
+        }))
     }
 }
 
@@ -121,7 +124,7 @@ pub fn validate_key_name(name: &str) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`Error::TrustNoSignableRoles`] when delegations exist but none qualifies.
+/// [`TrustError::NoSignableRoles`] when delegations exist but none qualifies.
 pub fn signable_roles(
     gun: &str,
     delegations: &[ResolvedRole],
@@ -151,10 +154,10 @@ pub fn signable_roles(
         }
     }
     if roles.is_empty() {
-        return Err(Error::TrustNoSignableRoles {
+        return Err(Error::Trust(TrustError::NoSignableRoles {
             gun: gun.to_owned(),
             tag: tag.to_owned(),
-        });
+        }));
     }
     Ok(roles)
 }
@@ -163,12 +166,14 @@ pub fn signable_roles(
 ///
 /// # Errors
 ///
-/// [`Error::TrustNoSha256`] when the target has no (valid) sha256 hash.
+/// [`TrustError::NoSha256`] when the target has no (valid) sha256 hash.
 pub fn trusted_digest(gun: &str, target: &TargetWithRole) -> Result<Digest> {
-    let no_hash = || Error::TrustNoSha256 {
-        gun: gun.to_owned(),
-        tag: target.name.clone(),
-        role: target.role.clone(),
+    let no_hash = || {
+        Error::Trust(TrustError::NoSha256 {
+            gun: gun.to_owned(),
+            tag: target.name.clone(),
+            role: target.role.clone(),
+        })
     };
     let bytes = target.meta.hashes.get("sha256").ok_or_else(no_hash)?;
     Digest::parse(&format!("sha256:{}", hex::encode(bytes))).map_err(|_| no_hash())
@@ -178,7 +183,7 @@ pub fn trusted_digest(gun: &str, target: &TargetWithRole) -> Result<Digest> {
 ///
 /// # Errors
 ///
-/// [`Error::TrustDigestMismatch`] naming both digests when they differ.
+/// [`TrustError::DigestMismatch`] naming both digests when they differ.
 pub fn check_registry_digest(
     name: &str,
     tag: &str,
@@ -189,13 +194,13 @@ pub fn check_registry_digest(
     if trusted == registry {
         Ok(())
     } else {
-        Err(Error::TrustDigestMismatch {
+        Err(Error::Trust(TrustError::DigestMismatch {
             name: name.to_owned(),
             tag: tag.to_owned(),
             trusted: trusted.to_string(),
             registry: registry.to_string(),
             role: role.to_owned(),
-        })
+        }))
     }
 }
 
@@ -308,7 +313,9 @@ mod tests {
             vec!["targets/releases", "targets/alice", "targets/carol"]
         );
         let err = signable_roles("g", &delegations, "v1", &BTreeSet::new()).unwrap_err();
-        assert!(matches!(err, Error::TrustNoSignableRoles { ref tag, .. } if tag == "v1"));
+        assert!(
+            matches!(err, Error::Trust(TrustError::NoSignableRoles { ref tag, .. }) if tag == "v1")
+        );
         assert!(
             err.to_string()
                 .contains("no valid signing keys for delegation roles")

@@ -14,7 +14,7 @@ use super::{
     signer_role, trusted_digest, validate_signer_name,
 };
 use crate::changelist::{Action, Change, DelegationChange, TargetMeta};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StagingError, TrustError};
 use crate::registry::{Digest, ImageReference, RegistryClient};
 use crate::repository::{InitOptions, RepoWarning, Repository};
 
@@ -140,20 +140,22 @@ pub struct SignReport {
 
 fn tag_of(image: &ImageReference) -> Result<String> {
     if image.digest().is_some() {
-        return Err(Error::TrustDigestReference {
+        return Err(Error::Trust(TrustError::DigestReference {
             reference: image.to_string(),
-        });
+        }));
     }
     image
         .tag()
         .map(str::to_owned)
-        .ok_or_else(|| Error::TrustNoTag { name: image.name() })
+        .ok_or_else(|| Error::Trust(TrustError::NoTag { name: image.name() }))
 }
 
 fn target_meta(digest: &Digest, size: u64) -> Result<TargetMeta> {
-    let length = i64::try_from(size).map_err(|_| Error::InvalidTargetMeta {
-        target: digest.to_string(),
-        reason: "size too large".to_owned(),
+    let length = i64::try_from(size).map_err(|_| {
+        Error::Staging(StagingError::InvalidTargetMeta {
+            target: digest.to_string(),
+            reason: "size too large".to_owned(),
+        })
     })?;
     Ok(TargetMeta {
         length,
@@ -167,8 +169,8 @@ fn target_meta(digest: &Digest, size: u64) -> Result<TargetMeta> {
 ///
 /// # Errors
 ///
-/// [`Error::TrustDigestReference`], [`Error::TrustNoTag`], registry errors, update and publish
-/// errors, [`Error::TrustNoSignableRoles`].
+/// [`TrustError::DigestReference`], [`TrustError::NoTag`], registry errors, update and publish
+/// errors, [`TrustError::NoSignableRoles`].
 pub async fn sign(
     repo: &mut Repository,
     registry: &RegistryClient,
@@ -285,8 +287,8 @@ pub struct RevokeReport {
 ///
 /// # Errors
 ///
-/// [`Error::RepositoryNotExist`], [`Error::TrustTagNotSigned`], [`Error::TrustNoSignedTags`],
-/// [`Error::TrustNoSignableRoles`], update and publish errors.
+/// [`Error::RepositoryNotExist`], [`TrustError::TagNotSigned`], [`TrustError::NoSignedTags`],
+/// [`TrustError::NoSignableRoles`], update and publish errors.
 pub async fn revoke(repo: &mut Repository, tag: Option<&str>) -> Result<RevokeReport> {
     let gun = repo.gun().to_string();
     repo.changelist().clear()?;
@@ -295,12 +297,12 @@ pub async fn revoke(repo: &mut Repository, tag: Option<&str>) -> Result<RevokeRe
     let delegations = repo.delegations()?;
     let names: Vec<String> = match tag {
         Some(tag) => {
-            let found = repo
-                .lookup(tag, &PULL_ROLES)
-                .map_err(|_| Error::TrustTagNotSigned {
+            let found = repo.lookup(tag, &PULL_ROLES).map_err(|_| {
+                Error::Trust(TrustError::TagNotSigned {
                     gun: gun.clone(),
                     tag: tag.to_owned(),
-                })?;
+                })
+            })?;
             vec![found.name]
         }
         None => {
@@ -311,7 +313,7 @@ pub async fn revoke(repo: &mut Repository, tag: Option<&str>) -> Result<RevokeRe
                 .collect();
             names.dedup();
             if names.is_empty() {
-                return Err(Error::TrustNoSignedTags { gun });
+                return Err(Error::Trust(TrustError::NoSignedTags { gun }));
             }
             names
         }
@@ -344,7 +346,7 @@ pub struct AddSignerReport {
 ///
 /// # Errors
 ///
-/// [`Error::TrustInvalidName`], update, initialisation and publish errors.
+/// [`TrustError::InvalidName`], update, initialisation and publish errors.
 pub async fn add_signer(
     repo: &mut Repository,
     name: &str,
@@ -395,7 +397,7 @@ pub struct SignerInfo {
 ///
 /// # Errors
 ///
-/// [`Error::TrustInvalidName`], [`Error::TrustSignerNotFound`], update errors.
+/// [`TrustError::InvalidName`], [`TrustError::SignerNotFound`], update errors.
 pub async fn find_signer(repo: &mut Repository, name: &str) -> Result<SignerInfo> {
     validate_signer_name(name)?;
     repo.update().await?;
@@ -404,9 +406,11 @@ pub async fn find_signer(repo: &mut Repository, name: &str) -> Result<SignerInfo
         .delegations()?
         .into_iter()
         .find(|d| d.name == role_name)
-        .ok_or_else(|| Error::TrustSignerNotFound {
-            gun: repo.gun().to_string(),
-            signer: name.to_owned(),
+        .ok_or_else(|| {
+            Error::Trust(TrustError::SignerNotFound {
+                gun: repo.gun().to_string(),
+                signer: name.to_owned(),
+            })
         })?;
     let key_ids: BTreeSet<String> = inspect::canonical_key_ids(&delegation).collect();
     let raw_ids: BTreeSet<String> = delegation.keys.keys().map(ToString::to_string).collect();
@@ -502,9 +506,9 @@ impl VerifiedImage {
 ///
 /// # Errors
 ///
-/// [`Error::TrustServerUnreachable`], [`Error::RepositoryNotExist`], [`Error::Update`]
-/// (invalid signatures, expired metadata, …), [`Error::TrustTagNotSigned`],
-/// [`Error::TrustNoSha256`], registry errors, [`Error::TrustDigestMismatch`].
+/// [`TrustError::ServerUnreachable`], [`Error::RepositoryNotExist`], [`Error::Update`]
+/// (invalid signatures, expired metadata, …), [`TrustError::TagNotSigned`],
+/// [`TrustError::NoSha256`], registry errors, [`TrustError::DigestMismatch`].
 pub async fn verify(
     repo: &mut Repository,
     registry: &RegistryClient,
@@ -512,10 +516,12 @@ pub async fn verify(
 ) -> Result<VerifiedImage> {
     let gun = repo.gun().to_string();
     let server = repo.remote().server_url().to_string();
-    let unreachable = |reason: String| Error::TrustServerUnreachable {
-        gun: gun.clone(),
-        server: server.clone(),
-        reason,
+    let unreachable = |reason: String| {
+        Error::Trust(TrustError::ServerUnreachable {
+            gun: gun.clone(),
+            server: server.clone(),
+            reason,
+        })
     };
     if let Some(reason) = repo.remote().offline_reason() {
         return Err(unreachable(reason.to_owned()));
@@ -532,9 +538,11 @@ pub async fn verify(
         image.clone()
     };
     let tag = tag_of(&image)?;
-    let not_signed = || Error::TrustTagNotSigned {
-        gun: gun.clone(),
-        tag: tag.clone(),
+    let not_signed = || {
+        Error::Trust(TrustError::TagNotSigned {
+            gun: gun.clone(),
+            tag: tag.clone(),
+        })
     };
     let found = repo.lookup(&tag, &PULL_ROLES).map_err(|_| not_signed())?;
     if !PULL_ROLES.contains(&found.role.as_str()) {

@@ -1,6 +1,7 @@
 //! Errors of the YubiHSM 2 backend, and their conversion into the crate's [`crate::Error`].
 
 use signet_tuf::key::KeyId;
+use signet_tuf::remedy::{Remediable, Remedy};
 
 use super::LOCATION;
 
@@ -247,6 +248,31 @@ impl Error {
     pub fn device_error(&self) -> Option<yubihsm::device::ErrorKind> {
         match self {
             Self::Device { source, .. } | Self::Connect { source, .. } => source.device_error(),
+            _ => None,
+        }
+    }
+}
+
+impl Remediable for Error {
+    /// Remedies for what the user can fix about the device: its connection, the password of
+    /// the authentication key, the settings, the transport. Other failures get none here; the
+    /// crate's [`crate::Error::Device`] wrapping them suggests checking the device.
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::Connect {
+                connector,
+                auth_key_id,
+                ..
+            } => Some(Remedy::ConnectDevice {
+                connector,
+                auth_key_id: *auth_key_id,
+            }),
+            Self::MissingPassword { variable, .. } => {
+                Some(Remedy::SupplyDevicePassword { variable })
+            }
+            Self::Config { .. } => Some(Remedy::FixDeviceSettings),
+            Self::UsbUnavailable => Some(Remedy::UseDeviceConnector),
+            Self::Signer(inner) => inner.remedy(),
             _ => None,
         }
     }

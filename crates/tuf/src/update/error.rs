@@ -1,5 +1,7 @@
 //! The error type of the client update.
 
+use crate::remedy::{Remediable, Remedy};
+
 /// Result alias for the update.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -202,6 +204,31 @@ pub enum Error {
         /// The target name.
         name: String,
     },
+}
+
+impl Remediable for Error {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        match self {
+            Self::Expired { gun, role, .. } => Some(Remedy::ResignRole {
+                gun: Some(gun),
+                role,
+            }),
+            Self::NotFound { gun, role, .. } => Some(Remedy::PublishRepository { gun, role }),
+            Self::NoSuchTarget { gun, .. } => Some(Remedy::ListTargets { gun }),
+            Self::TrustPinning { gun, .. } => Some(Remedy::CheckTrustPinning { gun }),
+            Self::CachedRoot { gun, .. } | Self::RootRotation { gun, .. } => {
+                Some(Remedy::ForgetTrust { gun })
+            }
+            Self::Rollback { .. } | Self::Mismatch { .. } | Self::RootVersion { .. } => {
+                Some(Remedy::ContactServerOperator)
+            }
+            Self::Invalid { gun, source, .. } => {
+                source.remedy().map(|remedy| remedy.in_repository(gun))
+            }
+            Self::Unavailable { .. } => Some(Remedy::CheckServer),
+            _ => None,
+        }
+    }
 }
 
 fn version_suffix(version: Option<i64>) -> String {
