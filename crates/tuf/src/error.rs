@@ -1,4 +1,5 @@
-//! The error type of this crate.
+//! The error types of this crate, and the validation error of the Notary wire format
+//! ([`ValidationError`], sent in an `INVALID_UPDATE` envelope by [`crate::notary::envelope`]).
 //!
 //! Every variant names the role, key ID, version or value involved so that callers can turn it
 //! into a useful message (the server maps these to Notary error envelopes). Key IDs are held as
@@ -344,4 +345,42 @@ mod tests {
             "the trust server does not have trust data for example.com/app"
         );
     }
+}
+
+/// A validation error in the `detail` of an `INVALID_UPDATE` (Go's
+/// `validation.SerializableError`): the five kinds the Notary client understands.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// `ErrValidation`.
+    #[error("An error occurred during validation: {msg}")]
+    Validation {
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadHierarchy`.
+    #[error("Metadata hierarchy is incomplete: {msg}")]
+    BadHierarchy {
+        /// `Missing`: the role that is missing.
+        missing: String,
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadRoot`.
+    #[error("The root metadata is invalid: {msg}")]
+    BadRoot {
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadTargets`.
+    #[error("The targets metadata is invalid: {msg}")]
+    BadTargets {
+        /// `Msg`.
+        msg: String,
+    },
+    /// `ErrBadSnapshot`.
+    #[error("The snapshot metadata is invalid: {msg}")]
+    BadSnapshot {
+        /// `Msg`.
+        msg: String,
+    },
 }

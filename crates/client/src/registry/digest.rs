@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use sha2::Digest as _;
 
+pub use super::error::DigestError;
+
 /// A digest algorithm docker knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DigestAlgorithm {
@@ -58,20 +60,6 @@ impl fmt::Display for DigestAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// Why a digest string is invalid (go-digest's texts).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DigestError {
-    /// Malformed: no `:`, upper-case hex, bad algorithm name.
-    #[error("invalid checksum digest format")]
-    Format,
-    /// The hex part does not have the algorithm's length.
-    #[error("invalid checksum digest length")]
-    Length,
-    /// Well-formed, but the algorithm is not sha256, sha384 or sha512.
-    #[error("unsupported digest algorithm")]
-    Unsupported,
 }
 
 /// A validated content digest: `<algorithm>:<lower-case hex>`.

@@ -313,3 +313,17 @@ impl Remediable for RegistryError {
         Some(Remedy::CheckRegistry)
     }
 }
+
+/// Why a digest string is invalid (go-digest's texts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    /// Malformed: no `:`, upper-case hex, bad algorithm name.
+    #[error("invalid checksum digest format")]
+    Format,
+    /// The hex part does not have the algorithm's length.
+    #[error("invalid checksum digest length")]
+    Length,
+    /// Well-formed, but the algorithm is not sha256, sha384 or sha512.
+    #[error("unsupported digest algorithm")]
+    Unsupported,
+}

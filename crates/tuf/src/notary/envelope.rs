@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+pub use crate::error::ValidationError;
+
 /// Longest message placed in a detail, so that a 400 body stays under 1 KiB (the Notary client
 /// reads no more of an error body).
 pub const MAX_DETAIL_MSG: usize = 600;
@@ -24,44 +26,6 @@ pub fn clip(s: &str) -> &str {
         end -= 1;
     }
     s.get(..end).unwrap_or_default()
-}
-
-/// A validation error in the `detail` of an `INVALID_UPDATE` (Go's
-/// `validation.SerializableError`): the five kinds the Notary client understands.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ValidationError {
-    /// `ErrValidation`.
-    #[error("An error occurred during validation: {msg}")]
-    Validation {
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadHierarchy`.
-    #[error("Metadata hierarchy is incomplete: {msg}")]
-    BadHierarchy {
-        /// `Missing`: the role that is missing.
-        missing: String,
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadRoot`.
-    #[error("The root metadata is invalid: {msg}")]
-    BadRoot {
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadTargets`.
-    #[error("The targets metadata is invalid: {msg}")]
-    BadTargets {
-        /// `Msg`.
-        msg: String,
-    },
-    /// `ErrBadSnapshot`.
-    #[error("The snapshot metadata is invalid: {msg}")]
-    BadSnapshot {
-        /// `Msg`.
-        msg: String,
-    },
 }
 
 #[derive(Serialize)]
