@@ -80,8 +80,14 @@ pub(crate) async fn health(state: &AppState) -> Response {
 }
 
 /// `GET /metrics`.
-pub(crate) fn metrics(state: &AppState) -> Response {
-    let mut resp = (StatusCode::OK, state.inner.metrics.render()).into_response();
+pub(crate) async fn metrics(state: &AppState) -> Response {
+    let mut text = state.inner.metrics.render();
+    state
+        .inner
+        .db_metrics
+        .render(state.repo().store(), &mut text)
+        .await;
+    let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),
