@@ -246,7 +246,18 @@ pub fn tls_config(tls: &TlsSettings) -> Result<rustls::ServerConfig, RunError> {
 /// pool to close.
 const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
-/// Background work: metrics upkeep and cache invalidation from the changefeed.
+/// How often the expiry records are caught up with writes made past this server.
+const EXPIRY_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Changefeed records one catch-up step reads.
+const EXPIRY_SYNC_BATCH: u32 = 500;
+
+/// Catch-up steps per interval at most, so that a large backlog (the first start on an adopted
+/// database) is worked off in the background without holding the database busy.
+const EXPIRY_SYNC_STEPS: u32 = 20;
+
+/// Background work: metrics upkeep, cache invalidation from the changefeed, and catching the
+/// expiry records of the metrics up with writes made past this server.
 fn spawn_background(state: &AppState, poll: Duration) -> Vec<tokio::task::JoinHandle<()>> {
     let metrics = crate::http::metrics_handle();
     let upkeep = tokio::spawn(async move {
@@ -258,7 +269,40 @@ fn spawn_background(state: &AppState, poll: Duration) -> Vec<tokio::task::JoinHa
     });
     let repo = state.repo().clone();
     let poller = tokio::spawn(async move { repo.watch_changes(poll).await });
-    vec![upkeep, poller]
+    let store = state.repo().store().clone();
+    let expiry = tokio::spawn(async move { sync_expiry_forever(&store).await });
+    vec![upkeep, poller, expiry]
+}
+
+/// Runs [`crate::store::Store::sync_expiry`] every [`EXPIRY_SYNC_INTERVAL`], in steps of
+/// [`EXPIRY_SYNC_BATCH`] records until it has caught up or made [`EXPIRY_SYNC_STEPS`] steps.
+/// Errors are logged and retried at the next tick.
+async fn sync_expiry_forever(store: &Store) {
+    let mut tick = tokio::time::interval(EXPIRY_SYNC_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for _ in 0..EXPIRY_SYNC_STEPS {
+            match store.sync_expiry(EXPIRY_SYNC_BATCH).await {
+                Ok(done) => {
+                    if done.repositories > 0 {
+                        tracing::info!(
+                            records = done.records,
+                            repositories = done.repositories,
+                            "expiry records caught up with metadata written past this server"
+                        );
+                    }
+                    if done.records < EXPIRY_SYNC_BATCH as usize {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "catching up the expiry records failed");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -382,7 +426,7 @@ pub async fn serve_with(
                 .map_err(listen_err)?
                 .map(|acceptor| acceptor.acceptor(limited));
             with_header_deadline(server, handle, &limits)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await
                 .map_err(listen_err)
         }
@@ -397,7 +441,7 @@ pub async fn serve_with(
                 .map_err(listen_err)?
                 .acceptor(limited);
             with_header_deadline(server, handle, &limits)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await
                 .map_err(listen_err)
         }

@@ -6,9 +6,8 @@ mod common;
 use axum::http::StatusCode;
 use common::TestServer;
 use common::meta::*;
-use common::publish::ServerManaged;
+use common::publish::{ServerManaged, server_sign};
 use signet_server::store::FileUpdate;
-use signet_signer::seal::{Kek, open_private_key};
 use signet_tuf::metadata::{Envelope, FileMeta, Root, Snapshot, Timestamp};
 use signet_tuf::verify::{verify_snapshot, verify_timestamp};
 
@@ -18,25 +17,6 @@ const GUN: &str = "example.com/expiring";
 /// its root.
 async fn publish(s: &TestServer) -> Vec<u8> {
     ServerManaged::publish(s, GUN, &["x"]).await.root
-}
-
-/// Signs `doc` with the server's own key of `role` (opened with the test KEK).
-async fn server_sign<T: signet_tuf::metadata::Metadata>(
-    s: &TestServer,
-    role: &str,
-    doc: T,
-) -> Vec<u8> {
-    let rows = s.store.server_keys(GUN, role).await.unwrap();
-    let row = &rows[0];
-    let key = open_private_key(
-        &Kek::from_bytes([7; 32]),
-        &row.sealed_private_key,
-        GUN,
-        role,
-        &row.key_id.parse().unwrap(),
-    )
-    .unwrap();
-    sign(doc, &[&key])
 }
 
 #[tokio::test]
@@ -64,7 +44,7 @@ async fn expired_timestamp_is_resigned_on_get() {
     let mut expired = Timestamp::new(2, expires_in(1), FileMeta::from_bytes(&snap_bytes));
     expired.expires =
         signet_tuf::metadata::Expires::from_utc(chrono::Utc::now() - chrono::Duration::hours(1));
-    let expired = server_sign(&s, "timestamp", expired).await;
+    let expired = server_sign(&s, GUN, "timestamp", expired).await;
     // Written past this server, as another replica would.
     s.store
         .update_many(GUN, &[FileUpdate::new("timestamp", 2, expired)])
@@ -136,9 +116,10 @@ async fn expired_server_snapshot_is_resigned_on_get() {
     doc.version = 2;
     doc.expires =
         signet_tuf::metadata::Expires::from_utc(chrono::Utc::now() - chrono::Duration::hours(1));
-    let old_snapshot = server_sign(&s, "snapshot", doc).await;
+    let old_snapshot = server_sign(&s, GUN, "snapshot", doc).await;
     let ts = server_sign(
         &s,
+        GUN,
         "timestamp",
         Timestamp::new(2, expires_in(14), FileMeta::from_bytes(&old_snapshot)),
     )

@@ -35,9 +35,8 @@ fn local_server(dir: &std::path::Path) -> Command {
     cmd
 }
 
-/// Reads stderr lines until one contains `until` (or the process ends or 30 s pass), then
-/// kills the process. Returns every line read.
-fn lines_until(mut child: Child, until: &str) -> Vec<String> {
+/// The lines `child` writes to stderr, as they come (read on a thread of their own).
+fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -48,6 +47,13 @@ fn lines_until(mut child: Child, until: &str) -> Vec<String> {
             }
         }
     });
+    rx
+}
+
+/// Reads stderr lines until one contains `until` (or the process ends or 30 s pass), then
+/// kills the process. Returns every line read.
+fn lines_until(mut child: Child, until: &str) -> Vec<String> {
+    let rx = stderr_lines(&mut child);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut lines = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -167,4 +173,60 @@ fn database_password_is_not_logged_when_the_database_is_down() {
     assert!(!all.contains(DB_PASSWORD), "password logged:\n{all}");
     assert!(!all.contains(KEK_HEX), "key-encryption key logged:\n{all}");
     assert!(!all.contains('\u{1b}'), "{all:?}");
+}
+
+/// The request span names the client's address (the peer of the connection), so that every
+/// log line of a request says who sent it.
+#[test]
+fn request_span_names_the_client_address() {
+    use std::io::{Read as _, Write as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = local_server(dir.path())
+        .env("SIGNET_SERVER_LOG_FORMAT", "json")
+        .spawn()
+        .unwrap();
+    let rx = stderr_lines(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let next = || {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        rx.recv_timeout(left).ok()
+    };
+    let mut seen = Vec::new();
+    let addr = loop {
+        let Some(line) = next() else {
+            let _ = child.kill();
+            panic!("no listening line: {seen:?}");
+        };
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if let Some(addr) = v["fields"]["addr"].as_str()
+            && v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("listening"))
+        {
+            break addr.to_owned();
+        }
+        seen.push(line);
+    };
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    let client = conn.local_addr().unwrap().to_string();
+    conn.write_all(b"GET /_notary_server/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let mut found = None;
+    while let Some(line) = next() {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["span"]["name"] == "request" {
+            found = Some(v);
+            break;
+        }
+        seen.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let v = found.unwrap_or_else(|| panic!("no line in the request span: {seen:?}"));
+    assert_eq!(v["span"]["client"], client.as_str(), "{v}");
+    assert_eq!(v["span"]["path"], "/_notary_server/health", "{v}");
 }

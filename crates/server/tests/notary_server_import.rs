@@ -24,7 +24,7 @@ use signet_server::cache::CacheSettings;
 use signet_server::error::{NotaryServerError, RowConflict};
 use signet_server::http::HttpSettings;
 use signet_server::notary_server::{self, ServerDb, ServerImportOptions, ServerImportReport};
-use signet_server::store::{Change, FileUpdate, Store};
+use signet_server::store::{Change, ExpiryRole, FileUpdate, Store};
 use sqlx::Row as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -661,6 +661,7 @@ async fn scenario_checks(source: Source, store: Store, url: String, fixture: Fix
     assert_eq!(all_changes(&store).await, want_changes);
 
     served_as_copied(&store, &fixture).await;
+    expiry_recorded(&store, &fixture).await;
 
     // Again: nothing changes.
     let again = import(&store, &source, false).await;
@@ -757,6 +758,39 @@ async fn scenario_checks(source: Source, store: Store, url: String, fixture: Fix
 
 /// signet's router serves every copied file byte for byte (current, by checksum, by version),
 /// never a soft-deleted one, and the changefeed with the copied IDs.
+/// The import recorded the expiry of the copied metadata for the metrics: the earliest root
+/// and targets expiry are those of the copied current files, and a catch-up from the
+/// changefeed finds nothing left to do for any GUN.
+async fn expiry_recorded(store: &Store, fixture: &Fixture) {
+    let latest = |gun: &str, role: &str| {
+        fixture
+            .files
+            .iter()
+            .filter(|f| f.gun == gun && f.role == role && f.deleted.is_none())
+            .max_by_key(|f| f.version)
+            .map(|f| {
+                let v: serde_json::Value = serde_json::from_slice(&f.data).unwrap();
+                DateTime::parse_from_rfc3339(v["signed"]["expires"].as_str().unwrap())
+                    .unwrap()
+                    .timestamp()
+            })
+    };
+    let guns: std::collections::BTreeSet<&str> =
+        fixture.files.iter().map(|f| f.gun.as_str()).collect();
+    let summary = store.expiry_summary(Utc::now()).await.unwrap();
+    for (class, role) in [(ExpiryRole::Root, "root"), (ExpiryRole::Targets, "targets")] {
+        let want = guns.iter().filter_map(|g| latest(g, role)).min();
+        assert!(want.is_some());
+        assert_eq!(
+            summary.by_role[&class].earliest, want,
+            "{role}: {summary:?}"
+        );
+    }
+    for gun in guns {
+        assert!(!store.sync_expiry_of(gun).await.unwrap(), "{gun}");
+    }
+}
+
 async fn served_as_copied(store: &Store, fixture: &Fixture) {
     let server = TestServer::on_store(
         store.clone(),

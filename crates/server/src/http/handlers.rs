@@ -77,8 +77,14 @@ pub(crate) async fn health(state: &AppState) -> Response {
 }
 
 /// `GET /metrics`.
-pub(crate) fn metrics(state: &AppState) -> Response {
-    let mut resp = ok(state.inner.metrics.render());
+pub(crate) async fn metrics(state: &AppState) -> Response {
+    let mut text = state.inner.metrics.render();
+    state
+        .inner
+        .db_metrics
+        .render(state.repo().store(), &mut text)
+        .await;
+    let mut resp = ok(text);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

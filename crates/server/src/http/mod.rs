@@ -29,7 +29,7 @@ use crate::service::MetadataService;
 use route::Route;
 use signet_tuf::notary::gun::MAX_GUN_LEN;
 
-pub use metrics::{MetricsHandle, metrics_handle};
+pub use metrics::{DURATION_BUCKETS, MetricsHandle, metrics_handle};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -44,6 +44,9 @@ pub struct HttpSettings {
     pub gun_prefixes: Vec<String>,
     /// How long one request may take before it is answered with 503.
     pub request_timeout: Duration,
+    /// How long `/metrics` reuses what it read from the database (metadata expiry, server
+    /// keys) before reading it again; zero reads it on every scrape.
+    pub metrics_cache: Duration,
 }
 
 impl Default for HttpSettings {
@@ -54,6 +57,7 @@ impl Default for HttpSettings {
             consistent_max_age: 2_592_000,
             gun_prefixes: Vec::new(),
             request_timeout: Duration::from_secs(60),
+            metrics_cache: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +73,7 @@ struct StateInner {
     settings: HttpSettings,
     auth: Option<TokenAuth>,
     metrics: MetricsHandle,
+    db_metrics: metrics::DbCollector,
 }
 
 impl std::fmt::Debug for AppState {
@@ -83,12 +88,14 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State for a router over `repo`.
     pub fn new(repo: MetadataService, settings: HttpSettings, auth: Option<TokenAuth>) -> Self {
+        let db_metrics = metrics::DbCollector::new(settings.metrics_cache);
         Self {
             inner: Arc::new(StateInner {
                 repo,
                 settings,
                 auth,
                 metrics: metrics_handle(),
+                db_metrics,
             }),
         }
     }
@@ -107,6 +114,10 @@ impl AppState {
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The complete router: every Notary route, with request IDs, tracing and a timeout.
+///
+/// The request span names the client's address (`client`) when the router is served with
+/// `ConnectInfo<SocketAddr>` (as [`crate::server::serve`] does): the peer of the connection,
+/// which is the proxy's address behind a reverse proxy (`X-Forwarded-For` is not trusted).
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings().request_timeout;
     Router::new()
@@ -123,9 +134,14 @@ pub fn router(state: AppState) -> Router {
                 .get(&REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
+            let client = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "-".to_owned(), |c| c.0.to_string());
             tracing::info_span!(
                 "request",
                 id = %id,
+                client = %client,
                 method = %req.method(),
                 path = %req.uri().path(),
             )
@@ -212,7 +228,7 @@ async fn handle(state: &AppState, route: Route, req: Request) -> Result<Response
         Route::Redirect(location) => return Ok(error::moved_permanently(location)),
         Route::MethodNotAllowed => return Ok(error::method_not_allowed()),
         Route::Health => return Ok(handlers::health(state).await),
-        Route::Metrics => return Ok(handlers::metrics(state)),
+        Route::Metrics => return Ok(handlers::metrics(state).await),
         _ => {}
     }
     gun_check(&route, state.settings())?;

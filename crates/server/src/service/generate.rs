@@ -193,6 +193,11 @@ impl MetadataService {
             }
         };
         let file = if role == "timestamp" { ts } else { snap };
+        if file.pointers().expired_at(now) {
+            // Only timestamp and snapshot reach here: a bounded label.
+            metrics::counter!("signet_server_expired_metadata_served_total", "role" => role.to_owned())
+                .increment(1);
+        }
         Ok(match last_modified {
             Some(t) if role == "timestamp" => Served {
                 file,

@@ -170,9 +170,14 @@ async fn run(
         tx.abort().await;
         return;
     }
+    // The GUNs whose files were copied, for their expiry records once the copy commits.
+    let mut guns = std::collections::BTreeSet::new();
     while let Some(command) = commands.recv().await {
         let failed = match command {
             Command::Files(rows, reply) => {
+                if !dry_run {
+                    guns.extend(rows.iter().map(|r| r.gun.clone()));
+                }
                 let outcome = tx.files(rows).await;
                 let failed = outcome.is_err();
                 let _ = reply.send(outcome);
@@ -185,7 +190,11 @@ async fn run(
                 failed
             }
             Command::Finish(reply) => {
-                let _ = reply.send(tx.finish().await);
+                let finished = tx.finish().await;
+                if finished.is_ok() {
+                    record_expiry(&store, &guns).await;
+                }
+                let _ = reply.send(finished);
                 return;
             }
         };
@@ -194,6 +203,26 @@ async fn run(
         }
     }
     tx.abort().await;
+}
+
+/// Records the expiry of the current metadata of every copied GUN (for the expiry gauges).
+/// A GUN that fails is left to the changefeed catch-up of the running server
+/// ([`Store::sync_expiry`]), which the copied records lead to.
+async fn record_expiry(store: &Store, guns: &std::collections::BTreeSet<String>) {
+    let mut recorded = 0_usize;
+    for gun in guns {
+        match store.sync_expiry_of(gun).await {
+            Ok(true) => recorded += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(%gun, error = %e, "could not record the expiry of copied metadata");
+            }
+        }
+    }
+    tracing::info!(
+        repositories = recorded,
+        "recorded the expiry of the copied metadata"
+    );
 }
 
 /// Checks names and versions; times to the microsecond both databases keep.

@@ -148,6 +148,22 @@ pub enum StoreError {
     },
 }
 
+/// Every `kind` of `signet_server_db_errors_total`: a storage fault (`storage_full`,
+/// `storage_read_only`, `storage_io`, `storage_cannot_open`), no pooled connection free
+/// within the acquire timeout (`pool_timeout`), the database unreachable, shutting down or
+/// overloaded (`unavailable`), any other database error (`database`), a failed migration
+/// (`migration`).
+pub const DB_ERROR_KINDS: [&str; 8] = [
+    "storage_full",
+    "storage_read_only",
+    "storage_io",
+    "storage_cannot_open",
+    "pool_timeout",
+    "unavailable",
+    "database",
+    "migration",
+];
+
 /// What is wrong with the storage under the database, as the database reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageFault {
@@ -273,9 +289,10 @@ impl StoreError {
     }
 
     /// Wraps a sqlx error, sorting connection trouble into [`StoreError::Unavailable`].
+    /// Counts it in `signet_server_db_errors_total`.
     pub(crate) fn from_sqlx(context: impl Into<String>, source: sqlx::Error) -> Self {
         let context = context.into();
-        if let Some(fault) = StorageFault::of(&source) {
+        let err = if let Some(fault) = StorageFault::of(&source) {
             Self::Storage {
                 context,
                 fault,
@@ -285,12 +302,45 @@ impl StoreError {
             Self::Unavailable { context, source }
         } else {
             Self::Database { context, source }
-        }
+        };
+        err.count();
+        err
     }
 
-    /// Wraps a migration error.
+    /// Wraps a migration error (counted in `signet_server_db_errors_total`).
     pub(crate) fn from_migrate(source: sqlx::migrate::MigrateError) -> Self {
-        Self::Migrate { source }
+        let err = Self::Migrate { source };
+        err.count();
+        err
+    }
+
+    /// The `kind` label of `signet_server_db_errors_total` for an error the database or the
+    /// pool reported (one of [`DB_ERROR_KINDS`]); `None` for the others (refusals of the
+    /// request or the data, which the store decides itself).
+    #[must_use]
+    pub fn db_error_kind(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Storage { fault, .. } => match fault {
+                StorageFault::Full => "storage_full",
+                StorageFault::ReadOnly => "storage_read_only",
+                StorageFault::Io => "storage_io",
+                StorageFault::CannotOpen => "storage_cannot_open",
+            },
+            Self::Unavailable {
+                source: sqlx::Error::PoolTimedOut,
+                ..
+            } => "pool_timeout",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Database { .. } => "database",
+            Self::Migrate { .. } => "migration",
+            _ => return None,
+        })
+    }
+
+    fn count(&self) {
+        if let Some(kind) = self.db_error_kind() {
+            metrics::counter!("signet_server_db_errors_total", "kind" => kind).increment(1);
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod checks;
 mod copy;
 mod copy_compare;
 pub mod error;
+mod expiry;
 mod postgres;
 mod sqlite;
 mod types;
@@ -24,10 +25,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use checks::{found_key, unstorable};
+use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 
 pub use copy::CopySession;
-pub use error::{StorageFault, StoreError, StoreResult, UnknownKeyState};
+pub use error::{DB_ERROR_KINDS, StorageFault, StoreError, StoreResult, UnknownKeyState};
+pub use expiry::{ExpiryCounts, ExpiryRole, ExpirySummary, ExpirySync, PoolStats, ServerKeyCount};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub(crate) use types::sha256_hex;
@@ -46,6 +49,9 @@ pub struct KeyUse {
     /// The key ID.
     pub key_id: String,
 }
+
+/// Changefeed records before its cursor that [`Store::sync_expiry`] reads again.
+pub const EXPIRY_SYNC_OVERLAP: i64 = 100;
 
 /// Connection settings of a [`Store`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -401,16 +407,32 @@ impl Store {
     /// Stores server-held keys as they are given (with their `state`, `created_at` and
     /// `last_used`), in one transaction, leaving every (GUN, role, key ID) already stored
     /// exactly as it is. Returns, for each key in order, whether it was inserted.
+    ///
+    /// A snapshot key stored this way (`import-notary-signer`) may have signed the current
+    /// snapshot of its GUN, which the server then re-signs when it expires: the expiry records
+    /// of those GUNs are made again (a failure there is logged, the keys stay stored).
     pub async fn put_server_keys_if_absent(&self, keys: &[ServerKey]) -> StoreResult<Vec<bool>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let (store, keys) = (self.clone(), keys.to_vec());
+        let (store, owned) = (self.clone(), keys.to_vec());
         let context = format!("store of {} server keys", keys.len());
-        detached(context, async move {
-            dispatch!(&store, s => s.put_server_keys_if_absent(&keys).await)
+        let inserted = detached(context, async move {
+            dispatch!(&store, s => s.put_server_keys_if_absent(&owned).await)
         })
-        .await
+        .await?;
+        let guns: std::collections::BTreeSet<&str> = keys
+            .iter()
+            .zip(&inserted)
+            .filter(|(k, new)| **new && k.role == expiry::SNAPSHOT_ROLE)
+            .map(|(k, _)| k.gun.as_str())
+            .collect();
+        for gun in guns {
+            if let Err(e) = self.resync_expiry(gun, true).await {
+                tracing::warn!(%gun, error = %e, "could not make the expiry records again");
+            }
+        }
+        Ok(inserted)
     }
 
     /// Opens a [`CopySession`]: one transaction, on a task of its own, that copies the
@@ -432,6 +454,109 @@ impl Store {
             dispatch!(&store, s => s.write_probe().await)
         })
         .await
+    }
+
+    /// The expiry of the current metadata of every repository as of `now` (the roles the
+    /// latest snapshot names, and that snapshot when its owners sign it): per role class, the
+    /// repositories with a file expired, expiring within 7 days and within 30 days, and the
+    /// earliest expiry. Reads only the rows expiring within 30 days and one index entry per
+    /// class.
+    pub async fn expiry_summary(&self, now: DateTime<Utc>) -> StoreResult<ExpirySummary> {
+        dispatch!(self, s => s.expiry_summary(now.timestamp()).await)
+    }
+
+    /// Changefeed records that [`sync_expiry`](Self::sync_expiry) has not looked at yet.
+    pub async fn expiry_backlog(&self) -> StoreResult<u64> {
+        dispatch!(self, s => s.expiry_backlog().await)
+    }
+
+    /// Catches the expiry records up with writes made past signet (a Go notary-server sharing
+    /// the database, a database adopted from one): reads up to `records` changefeed records
+    /// after the stored cursor, looks again at each GUN they name whose latest snapshot
+    /// version differs from the recorded one, and moves the cursor past them. signet's own
+    /// writes keep the records current in their transactions, so for them this reads two
+    /// index entries per GUN.
+    ///
+    /// The [`EXPIRY_SYNC_OVERLAP`] records before the cursor are looked at again, so that a
+    /// write that committed after one with a higher changefeed ID (concurrent PostgreSQL
+    /// transactions) is not missed. [`ExpirySync::records`] counts only the records after the
+    /// cursor.
+    pub async fn sync_expiry(&self, records: u32) -> StoreResult<ExpirySync> {
+        let cursor = dispatch!(self, s => s.expiry_cursor().await)?;
+        let from = cursor.saturating_sub(EXPIRY_SYNC_OVERLAP).max(0);
+        let limit = i64::from(records.max(1)).saturating_add(cursor - from);
+        let changes = self.changes(None, from, limit).await?;
+        let guns: std::collections::BTreeSet<&str> =
+            changes.iter().map(|c| c.gun.as_str()).collect();
+        let mut done = ExpirySync {
+            records: changes.iter().filter(|c| c.id > cursor).count(),
+            repositories: 0,
+        };
+        for gun in guns {
+            if self.sync_expiry_of(gun).await? {
+                done.repositories += 1;
+            }
+        }
+        if let Some(last) = changes.last().filter(|c| c.id > cursor) {
+            let (store, to) = (self.clone(), last.id);
+            detached("move of the expiry cursor".to_owned(), async move {
+                dispatch!(&store, s => s.advance_expiry_cursor(to).await)
+            })
+            .await?;
+        }
+        Ok(done)
+    }
+
+    /// Recomputes the expiry records of `gun` from its stored files when its latest snapshot
+    /// version differs from the recorded one. Returns whether they were rewritten.
+    pub async fn sync_expiry_of(&self, gun: &str) -> StoreResult<bool> {
+        self.resync_expiry(gun, false).await
+    }
+
+    /// [`sync_expiry_of`](Self::sync_expiry_of); with `again`, also when the recorded snapshot
+    /// version is already the latest one.
+    async fn resync_expiry(&self, gun: &str, again: bool) -> StoreResult<bool> {
+        if unstorable(gun) {
+            return Ok(false);
+        }
+        let (recorded, latest) = dispatch!(self, s => s.expiry_versions(gun).await)?;
+        let current = recorded == latest && !(again && recorded.is_some());
+        if current {
+            return Ok(false);
+        }
+        let mut files = Vec::new();
+        if let Some(snapshot) = self.latest(gun, expiry::SNAPSHOT_ROLE).await? {
+            let named = expiry::Expiring::read(&snapshot.data)
+                .meta_roles
+                .unwrap_or_default();
+            files.push(snapshot);
+            for role in named {
+                if role != expiry::SNAPSHOT_ROLE && ExpiryRole::of(&role).is_some() {
+                    files.extend(self.latest(gun, &role).await?);
+                }
+            }
+        }
+        let snapshot_version = files.first().and_then(|f| i32::try_from(f.version).ok());
+        let plan =
+            expiry::ExpiryPlan::of_files(files.iter().filter_map(|f| {
+                Some((f.role.as_str(), i32::try_from(f.version).ok()?, &f.data[..]))
+            }));
+        let (store, gun) = (self.clone(), gun.to_owned());
+        detached(format!("expiry records of {gun}"), async move {
+            dispatch!(&store, s => s.replace_expiry(&gun, snapshot_version, &plan).await)
+        })
+        .await
+    }
+
+    /// Server-held keys by role, state and custody.
+    pub async fn server_key_counts(&self) -> StoreResult<Vec<ServerKeyCount>> {
+        dispatch!(self, s => s.server_key_counts().await)
+    }
+
+    /// The connections of each database pool, without touching the database.
+    #[must_use]
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        dispatch!(self, s => s.pool_stats())
     }
 
     /// Closes the pools; later operations fail with [`StoreError::Unavailable`].

@@ -16,6 +16,9 @@ use super::checks::hsm_ref;
 use super::checks::{self as batch, check_key_names, found_key};
 use super::copy_compare::{change_differences, classify, file_differences, file_key};
 use super::error::{StoreError, StoreResult, is_broken_connection};
+use super::expiry::{
+    EARLIEST, ExpiryPlan, ExpirySummary, PoolStats, ServerKeyCount, superseded, windows,
+};
 use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome, KeyState,
@@ -127,6 +130,99 @@ const COPY_ADVANCE_SEQUENCE: &str = "SELECT setval(s.seq, GREATEST(m.max_id, \
      FROM (SELECT pg_get_serial_sequence('changefeed', 'id')::regclass AS seq) s, \
           (SELECT MAX(id) AS max_id FROM changefeed) m \
      WHERE m.max_id IS NOT NULL AND s.seq IS NOT NULL";
+
+/// Applies an expiry plan of GUN `$1` in one statement: deletes the rows of roles the new
+/// snapshot no longer names (`$2`: the plan has a snapshot; `$3`: the roles it names), and
+/// writes the new rows (`$5`–`$8`), never back to an older version; a snapshot signed by one
+/// of the GUN's server keys (`$4`: its signers) gets kind `server_snapshot`.
+const APPLY_EXPIRY: &str = "WITH stale AS ( \
+       DELETE FROM signet_metadata_expiry \
+       WHERE gun = $1 AND $2 AND role <> 'snapshot' AND role <> ALL($3::text[])), \
+     server_signed AS ( \
+       SELECT EXISTS (SELECT 1 FROM signet_server_keys \
+         WHERE gun = $1 AND role = 'snapshot' AND key_id = ANY($4::text[])) AS yes) \
+     INSERT INTO signet_metadata_expiry (gun, role, kind, version, expires) \
+     SELECT $1, u.role, \
+       CASE WHEN u.role = 'snapshot' AND s.yes THEN 'server_snapshot' ELSE u.kind END, \
+       u.version, u.expires \
+     FROM UNNEST($5::text[], $6::text[], $7::int4[], $8::int8[]) AS u(role, kind, version, expires), \
+       server_signed s \
+     ON CONFLICT (gun, role) DO UPDATE SET kind = EXCLUDED.kind, version = EXCLUDED.version, \
+       expires = EXCLUDED.expires WHERE signet_metadata_expiry.version <= EXCLUDED.version";
+
+const DELETE_EXPIRY: &str = "DELETE FROM signet_metadata_expiry WHERE gun = $1";
+
+/// The recorded snapshot version of a GUN and its latest stored one.
+const EXPIRY_VERSIONS: &str = "SELECT \
+     (SELECT version FROM signet_metadata_expiry WHERE gun = $1 AND role = 'snapshot') AS recorded, \
+     (SELECT version FROM tuf_files WHERE gun = $1 AND role = 'snapshot' AND deleted_at IS NULL \
+      ORDER BY version DESC LIMIT 1) AS latest";
+
+const EXPIRY_CURSOR: &str = "SELECT change_id FROM signet_metadata_expiry_cursor WHERE id = 1";
+
+const ADVANCE_EXPIRY_CURSOR: &str =
+    "UPDATE signet_metadata_expiry_cursor SET change_id = GREATEST(change_id, $1) WHERE id = 1";
+
+const EXPIRY_BACKLOG: &str = "SELECT COALESCE((SELECT MAX(id) FROM changefeed), 0)::int8 \
+     - COALESCE((SELECT change_id FROM signet_metadata_expiry_cursor WHERE id = 1), 0)";
+
+/// Repositories per kind with a file expired, expiring within 7 days and within 30 days:
+/// only the index range of rows expiring within 30 days is read.
+const EXPIRY_WINDOWS: &str = "SELECT kind::text AS kind, \
+     COUNT(DISTINCT CASE WHEN expires < $1 THEN gun END) AS expired, \
+     COUNT(DISTINCT CASE WHEN expires >= $1 AND expires <= $2 THEN gun END) AS within_7d, \
+     COUNT(DISTINCT CASE WHEN expires >= $1 THEN gun END) AS within_30d \
+     FROM signet_metadata_expiry \
+     WHERE kind IN ('root', 'targets', 'delegation', 'snapshot') AND expires <= $3 \
+     GROUP BY kind";
+
+const KEY_COUNTS: &str = "SELECT role::text AS role, state::text AS state, \
+     hsm_object_id IS NOT NULL AS on_device, octet_length(sealed_private_key) > 0 AS sealed, \
+     COUNT(*) AS n FROM signet_server_keys GROUP BY 1, 2, 3, 4";
+
+/// Takes the transaction-scoped lock that serialises the writers of `gun`.
+async fn lock_gun(conn: &mut sqlx::PgConnection, gun: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(GUN_LOCK_CLASS)
+        .bind(batch::gun_lock_key(gun))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Applies an expiry plan of `gun` inside a write transaction.
+async fn apply_expiry(
+    conn: &mut sqlx::PgConnection,
+    gun: &str,
+    plan: &ExpiryPlan,
+) -> Result<(), sqlx::Error> {
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let current: Vec<&str> = plan
+        .current_roles
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let signers: Vec<&str> = plan.snapshot_signers.iter().map(String::as_str).collect();
+    let roles: Vec<&str> = plan.rows.iter().map(|r| r.role.as_str()).collect();
+    let kinds: Vec<&str> = plan.rows.iter().map(|r| r.kind).collect();
+    let versions: Vec<i32> = plan.rows.iter().map(|r| r.version).collect();
+    let expires: Vec<i64> = plan.rows.iter().map(|r| r.expires).collect();
+    sqlx::query(APPLY_EXPIRY)
+        .bind(gun)
+        .bind(plan.current_roles.is_some())
+        .bind(current.as_slice())
+        .bind(signers.as_slice())
+        .bind(roles.as_slice())
+        .bind(kinds.as_slice())
+        .bind(versions.as_slice())
+        .bind(expires.as_slice())
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
 
 /// Set on every new connection: a session idle inside a transaction for this long is ended by
 /// the database. signet never waits between the statements of a transaction, so only a leak
@@ -265,15 +361,11 @@ impl PgStore {
         if batch.rows.is_empty() {
             return Ok(());
         }
+        let expiry = ExpiryPlan::of_files(batch.rows.iter().map(|r| (r.role, r.version, r.data)));
         let ctx = || format!("update of {gun}");
         let err = |e| StoreError::from_sqlx(ctx(), e);
         let mut tx = self.begin().await.map_err(err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(GUN_LOCK_CLASS)
-            .bind(batch::gun_lock_key(gun))
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        lock_gun(&mut tx, gun).await.map_err(err)?;
 
         let roles: Vec<&str> = batch.min_version.keys().copied().collect();
         let stored = sqlx::query(MAX_VERSIONS)
@@ -307,6 +399,7 @@ impl PgStore {
             }
             Err(e) => return Err(err(e)),
         }
+        apply_expiry(&mut tx, gun, &expiry).await.map_err(err)?;
         if !used.is_empty() {
             let roles: Vec<&str> = used.iter().map(|u| u.role.as_str()).collect();
             let ids: Vec<&str> = used.iter().map(|u| u.key_id.as_str()).collect();
@@ -385,18 +478,18 @@ impl PgStore {
     pub(crate) async fn delete(&self, gun: &str) -> StoreResult<bool> {
         let err = |e| StoreError::from_sqlx(format!("delete of {gun}"), e);
         let mut tx = self.begin().await.map_err(err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(GUN_LOCK_CLASS)
-            .bind(batch::gun_lock_key(gun))
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        lock_gun(&mut tx, gun).await.map_err(err)?;
         let deleted = sqlx::query("DELETE FROM tuf_files WHERE gun = $1")
             .bind(gun)
             .execute(&mut *tx)
             .await
             .map_err(err)?
             .rows_affected();
+        sqlx::query(DELETE_EXPIRY)
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         if deleted > 0 {
             sqlx::query(
                 "INSERT INTO changefeed (created_at, gun, version, sha256, category) \
@@ -706,6 +799,118 @@ impl PgStore {
         Ok(inserted)
     }
 
+    pub(crate) async fn expiry_versions(
+        &self,
+        gun: &str,
+    ) -> StoreResult<(Option<i64>, Option<i64>)> {
+        let row = self
+            .query(
+                || format!("read of the expiry records of {gun}"),
+                || sqlx::query(EXPIRY_VERSIONS).bind(gun).fetch_one(&self.pool),
+            )
+            .await?;
+        versions_of(&row).map_err(|e| StoreError::from_sqlx(format!("expiry records of {gun}"), e))
+    }
+
+    /// Rewrites the expiry records of `gun` with `plan`, made from its files up to snapshot
+    /// `snapshot_version` (`None`: it had none), unless its latest stored snapshot is another
+    /// one by now (see [`superseded`]). Holds the GUN's writer lock. Returns whether the records were rewritten.
+    pub(crate) async fn replace_expiry(
+        &self,
+        gun: &str,
+        snapshot_version: Option<i32>,
+        plan: &ExpiryPlan,
+    ) -> StoreResult<bool> {
+        let err = |e| StoreError::from_sqlx(format!("expiry records of {gun}"), e);
+        let mut tx = self.begin().await.map_err(err)?;
+        lock_gun(&mut tx, gun).await.map_err(err)?;
+        let row = sqlx::query(EXPIRY_VERSIONS)
+            .bind(gun)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+        let (_, latest) = versions_of(&row).map_err(err)?;
+        if superseded(snapshot_version, latest) {
+            tx.rollback().await.map_err(err)?;
+            return Ok(false);
+        }
+        sqlx::query(DELETE_EXPIRY)
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        apply_expiry(&mut tx, gun, plan).await.map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn expiry_cursor(&self) -> StoreResult<i64> {
+        let cursor: Option<i64> = self
+            .query(
+                || "read of the expiry cursor".to_owned(),
+                || sqlx::query_scalar(EXPIRY_CURSOR).fetch_optional(&self.pool),
+            )
+            .await?;
+        Ok(cursor.unwrap_or(0))
+    }
+
+    pub(crate) async fn advance_expiry_cursor(&self, to: i64) -> StoreResult<()> {
+        self.query(
+            || "move of the expiry cursor".to_owned(),
+            || {
+                sqlx::query(ADVANCE_EXPIRY_CURSOR)
+                    .bind(to)
+                    .execute(&self.pool)
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub(crate) async fn expiry_backlog(&self) -> StoreResult<u64> {
+        let n: i64 = self
+            .query(
+                || "read of the expiry backlog".to_owned(),
+                || sqlx::query_scalar(EXPIRY_BACKLOG).fetch_one(&self.pool),
+            )
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub(crate) async fn expiry_summary(&self, now: i64) -> StoreResult<ExpirySummary> {
+        let what = || "read of the metadata expiry".to_owned();
+        let err = |e| StoreError::from_sqlx(what(), e);
+        let (now, in_7d, in_30d) = windows(now);
+        let windows_rows = self
+            .query(what, || {
+                sqlx::query(EXPIRY_WINDOWS)
+                    .bind(now)
+                    .bind(in_7d)
+                    .bind(in_30d)
+                    .fetch_all(&self.pool)
+            })
+            .await?;
+        let earliest = self
+            .query(what, || sqlx::query(EARLIEST).fetch_all(&self.pool))
+            .await?;
+        ExpirySummary::from_rows(now, &windows_rows, &earliest).map_err(err)
+    }
+
+    pub(crate) async fn server_key_counts(&self) -> StoreResult<Vec<ServerKeyCount>> {
+        let what = || "count of the server keys".to_owned();
+        let rows = self
+            .query(what, || sqlx::query(KEY_COUNTS).fetch_all(&self.pool))
+            .await?;
+        rows.iter()
+            .map(ServerKeyCount::from_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| StoreError::from_sqlx(what(), e))
+    }
+
+    pub(crate) fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![PoolStats::of("main", &self.pool)]
+    }
+
     /// Begins the transaction of a [`super::CopySession`]: a read-only snapshot for a dry
     /// run; else a transaction that keeps other writers out of `tuf_files` and `changefeed`
     /// (readers go on) and may sit idle between batches while the source is read.
@@ -732,6 +937,13 @@ impl PgStore {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The recorded and the latest snapshot version of an [`EXPIRY_VERSIONS`] row.
+fn versions_of(row: &PgRow) -> Result<(Option<i64>, Option<i64>), sqlx::Error> {
+    let recorded: Option<i32> = row.try_get("recorded")?;
+    let latest: Option<i32> = row.try_get("latest")?;
+    Ok((recorded.map(i64::from), latest.map(i64::from)))
 }
 
 /// The transaction of a [`super::CopySession`] on PostgreSQL.

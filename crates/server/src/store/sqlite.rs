@@ -19,6 +19,10 @@ use super::checks::hsm_ref;
 use super::checks::{self as batch, check_key_names, found_key};
 use super::copy_compare::{change_differences, classify, file_differences, file_key};
 use super::error::{StorageFault, StoreError, StoreResult};
+use super::expiry::{
+    EARLIEST, ExpiryPlan, ExpirySummary, PoolStats, SERVER_SNAPSHOT, SNAPSHOT_ROLE, ServerKeyCount,
+    superseded, windows,
+};
 use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome,
@@ -96,6 +100,99 @@ const COPY_INSERT_CATEGORY: &str = "INSERT OR IGNORE INTO change_category (categ
 /// An explicit ID above the AUTOINCREMENT counter moves the counter up with it.
 const COPY_INSERT_CHANGE: &str = "INSERT INTO changefeed \
      (id, created_at, gun, version, sha256, category) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+const EXPIRY_ROLES: &str = "SELECT role FROM signet_metadata_expiry WHERE gun = ?1";
+
+const DELETE_EXPIRY_ROLE: &str = "DELETE FROM signet_metadata_expiry WHERE gun = ?1 AND role = ?2";
+
+const DELETE_EXPIRY: &str = "DELETE FROM signet_metadata_expiry WHERE gun = ?1";
+
+const SNAPSHOT_KEY_IDS: &str =
+    "SELECT key_id FROM signet_server_keys WHERE gun = ?1 AND role = 'snapshot'";
+
+/// Writes one expiry row, never back to an older version.
+const UPSERT_EXPIRY: &str = "INSERT INTO signet_metadata_expiry \
+     (gun, role, kind, version, expires) VALUES (?1, ?2, ?3, ?4, ?5) \
+     ON CONFLICT (gun, role) DO UPDATE SET kind = excluded.kind, version = excluded.version, \
+     expires = excluded.expires WHERE excluded.version >= signet_metadata_expiry.version";
+
+/// The recorded snapshot version of a GUN and its latest stored one.
+const EXPIRY_VERSIONS: &str = "SELECT \
+     (SELECT version FROM signet_metadata_expiry WHERE gun = ?1 AND role = 'snapshot') AS recorded, \
+     (SELECT version FROM tuf_files WHERE gun = ?1 AND role = 'snapshot' AND deleted_at IS NULL \
+      ORDER BY version DESC LIMIT 1) AS latest";
+
+const EXPIRY_CURSOR: &str = "SELECT change_id FROM signet_metadata_expiry_cursor WHERE id = 1";
+
+const ADVANCE_EXPIRY_CURSOR: &str =
+    "UPDATE signet_metadata_expiry_cursor SET change_id = MAX(change_id, ?1) WHERE id = 1";
+
+const EXPIRY_BACKLOG: &str = "SELECT COALESCE((SELECT MAX(id) FROM changefeed), 0) \
+     - COALESCE((SELECT change_id FROM signet_metadata_expiry_cursor WHERE id = 1), 0)";
+
+/// Repositories per kind with a file expired, expiring within 7 days and within 30 days:
+/// only the index range of rows expiring within 30 days is read.
+const EXPIRY_WINDOWS: &str = "SELECT kind, \
+     COUNT(DISTINCT CASE WHEN expires < ?1 THEN gun END) AS expired, \
+     COUNT(DISTINCT CASE WHEN expires >= ?1 AND expires <= ?2 THEN gun END) AS within_7d, \
+     COUNT(DISTINCT CASE WHEN expires >= ?1 THEN gun END) AS within_30d \
+     FROM signet_metadata_expiry \
+     WHERE kind IN ('root', 'targets', 'delegation', 'snapshot') AND expires <= ?3 \
+     GROUP BY kind";
+
+const KEY_COUNTS: &str = "SELECT role, state, hsm_object_id IS NOT NULL AS on_device, \
+     length(sealed_private_key) > 0 AS sealed, COUNT(*) AS n \
+     FROM signet_server_keys GROUP BY 1, 2, 3, 4";
+
+/// Applies an expiry plan of `gun` inside a write transaction.
+async fn apply_expiry(
+    conn: &mut sqlx::SqliteConnection,
+    gun: &str,
+    plan: &ExpiryPlan,
+) -> Result<(), sqlx::Error> {
+    if plan.is_empty() {
+        return Ok(());
+    }
+    if plan.current_roles.is_some() {
+        let stored: Vec<String> = sqlx::query_scalar(EXPIRY_ROLES)
+            .bind(gun)
+            .fetch_all(&mut *conn)
+            .await?;
+        for role in plan.stale(&stored) {
+            sqlx::query(DELETE_EXPIRY_ROLE)
+                .bind(gun)
+                .bind(role)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    let has_snapshot = plan.rows.iter().any(|r| r.role == SNAPSHOT_ROLE);
+    let server_signed = if has_snapshot && !plan.snapshot_signers.is_empty() {
+        let keys: Vec<String> = sqlx::query_scalar(SNAPSHOT_KEY_IDS)
+            .bind(gun)
+            .fetch_all(&mut *conn)
+            .await?;
+        plan.server_signed(keys.iter().map(String::as_str))
+    } else {
+        false
+    };
+    for row in &plan.rows {
+        let kind = if row.role == SNAPSHOT_ROLE && server_signed {
+            SERVER_SNAPSHOT
+        } else {
+            row.kind
+        };
+        sqlx::query(UPSERT_EXPIRY)
+            .bind(gun)
+            .bind(&row.role)
+            .bind(kind)
+            .bind(row.version)
+            .bind(row.expires)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// A metadata store on SQLite. Writes go through a single connection and take the database
 /// write lock when they begin (`BEGIN IMMEDIATE`), so concurrent uploads queue up instead of
@@ -259,6 +356,7 @@ impl SqliteStore {
         if batch.rows.is_empty() {
             return Ok(());
         }
+        let expiry = ExpiryPlan::of_files(batch.rows.iter().map(|r| (r.role, r.version, r.data)));
         let err = |e| self.write_failed(StoreError::from_sqlx(format!("update of {gun}"), e));
         let mut tx = self
             .writer
@@ -308,6 +406,7 @@ impl SqliteStore {
                     .map_err(err)?;
             }
         }
+        apply_expiry(&mut tx, gun, &expiry).await.map_err(err)?;
         for u in used {
             sqlx::query(MARK_KEY_USED)
                 .bind(gun)
@@ -384,6 +483,11 @@ impl SqliteStore {
             .await
             .map_err(err)?
             .rows_affected();
+        sqlx::query(DELETE_EXPIRY)
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         if deleted > 0 {
             sqlx::query(INSERT_CHANGE)
                 .bind(Utc::now())
@@ -664,6 +768,125 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
         Ok(inserted)
+    }
+
+    pub(crate) async fn expiry_versions(
+        &self,
+        gun: &str,
+    ) -> StoreResult<(Option<i64>, Option<i64>)> {
+        let row = sqlx::query(EXPIRY_VERSIONS)
+            .bind(gun)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(|e| {
+                StoreError::from_sqlx(format!("read of the expiry records of {gun}"), e)
+            })?;
+        let decode = |e| StoreError::from_sqlx(format!("decode of the expiry records of {gun}"), e);
+        Ok((
+            row.try_get("recorded").map_err(decode)?,
+            row.try_get("latest").map_err(decode)?,
+        ))
+    }
+
+    /// Rewrites the expiry records of `gun` with `plan`, made from its files up to snapshot
+    /// `snapshot_version` (`None`: it had none), unless its latest stored snapshot is another
+    /// one by now (see [`superseded`]). Returns whether the records were rewritten.
+    pub(crate) async fn replace_expiry(
+        &self,
+        gun: &str,
+        snapshot_version: Option<i32>,
+        plan: &ExpiryPlan,
+    ) -> StoreResult<bool> {
+        let err =
+            |e| self.write_failed(StoreError::from_sqlx(format!("expiry records of {gun}"), e));
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
+        let row = sqlx::query(EXPIRY_VERSIONS)
+            .bind(gun)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+        let latest: Option<i64> = row.try_get("latest").map_err(err)?;
+        if superseded(snapshot_version, latest) {
+            tx.rollback().await.map_err(err)?;
+            return Ok(false);
+        }
+        sqlx::query(DELETE_EXPIRY)
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        apply_expiry(&mut tx, gun, plan).await.map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn expiry_cursor(&self) -> StoreResult<i64> {
+        let cursor: Option<i64> = sqlx::query_scalar(EXPIRY_CURSOR)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx("read of the expiry cursor", e))?;
+        Ok(cursor.unwrap_or(0))
+    }
+
+    pub(crate) async fn advance_expiry_cursor(&self, to: i64) -> StoreResult<()> {
+        sqlx::query(ADVANCE_EXPIRY_CURSOR)
+            .bind(to)
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.write_failed(StoreError::from_sqlx("move of the expiry cursor", e)))
+    }
+
+    pub(crate) async fn expiry_backlog(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(EXPIRY_BACKLOG)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx("read of the expiry backlog", e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub(crate) async fn expiry_summary(&self, now: i64) -> StoreResult<ExpirySummary> {
+        let what = "read of the metadata expiry";
+        let err = |e| StoreError::from_sqlx(what, e);
+        let (now, in_7d, in_30d) = windows(now);
+        let windows_rows = sqlx::query(EXPIRY_WINDOWS)
+            .bind(now)
+            .bind(in_7d)
+            .bind(in_30d)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(err)?;
+        let earliest = sqlx::query(EARLIEST)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(err)?;
+        ExpirySummary::from_rows(now, &windows_rows, &earliest).map_err(err)
+    }
+
+    pub(crate) async fn server_key_counts(&self) -> StoreResult<Vec<ServerKeyCount>> {
+        let err = |e| StoreError::from_sqlx("count of the server keys", e);
+        let rows = sqlx::query(KEY_COUNTS)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(ServerKeyCount::from_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(err)
+    }
+
+    pub(crate) fn pool_stats(&self) -> Vec<PoolStats> {
+        if self.path.is_none() {
+            return vec![PoolStats::of("main", &self.reader)];
+        }
+        vec![
+            PoolStats::of("reader", &self.reader),
+            PoolStats::of("writer", &self.writer),
+        ]
     }
 
     /// Begins the transaction of a [`super::CopySession`]: a read transaction on the reader

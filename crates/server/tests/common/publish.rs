@@ -16,6 +16,27 @@ pub async fn server_key(s: &TestServer, gun: &str, role: &str) -> PublicKey {
     key_from_json(&r.body)
 }
 
+/// Signs `doc` with the newest server key of `role` for `gun` (opened with the test
+/// key-encryption key `[7; 32]`), as the server itself would.
+pub async fn server_sign<T: signet_tuf::metadata::Metadata>(
+    s: &TestServer,
+    gun: &str,
+    role: &str,
+    doc: T,
+) -> Vec<u8> {
+    let rows = s.store.server_keys(gun, role).await.expect("server keys");
+    let row = rows.last().expect("a server key");
+    let key = signet_signer::seal::open_private_key(
+        &signet_signer::seal::Kek::from_bytes([7; 32]),
+        &row.sealed_private_key,
+        gun,
+        role,
+        &row.key_id.parse().expect("key ID"),
+    )
+    .expect("open the server key");
+    sign(doc, &[&key])
+}
+
 /// A repository as the notary client sets it up (`notary init -p`): client-held snapshot
 /// key, server-held timestamp key, and root version 1 (not uploaded yet).
 pub struct ClientRepo {

@@ -853,7 +853,7 @@ pub async fn ping_and_close(store: Store) {
             .iter()
             .map(|(v, _)| *v)
             .collect::<Vec<_>>(),
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
     );
     store.close().await;
     let err = store.ping().await.unwrap_err();
