@@ -298,8 +298,7 @@ fn inspect(ctx: &mut Context, args: &InspectArgs) -> Result<()> {
                 return Err(trust_err(
                     signet_client::error::TrustError::DigestReference {
                         reference: name.clone(),
-                    }
-                    .into(),
+                    },
                 ));
             }
             let mut repo = ctx.image_repository(&image, Access::Pull)?;
@@ -346,8 +345,7 @@ fn revoke(ctx: &mut Context, args: &RevokeArgs) -> Result<()> {
         return Err(trust_err(
             signet_client::error::TrustError::DigestReference {
                 reference: args.image.clone(),
-            }
-            .into(),
+            },
         ));
     }
     if image.tag().is_none() && !args.yes {
@@ -434,17 +432,14 @@ fn signer_add(ctx: &mut Context, args: &SignerAddArgs) -> Result<()> {
 
 fn signer_remove(ctx: &mut Context, args: &SignerRemoveArgs) -> Result<()> {
     trust::validate_signer_name(&args.name).map_err(|_| {
-        trust_err(
-            signet_client::error::TrustError::InvalidName {
-                name: args.name.clone(),
-                reason: if args.name == "releases" {
-                    "releases is a reserved keyword and cannot be removed".to_owned()
-                } else {
-                    format!("invalid signer name \"{}\"", args.name)
-                },
-            }
-            .into(),
-        )
+        trust_err(signet_client::error::TrustError::InvalidName {
+            name: args.name.clone(),
+            reason: if args.name == "releases" {
+                "releases is a reserved keyword and cannot be removed".to_owned()
+            } else {
+                format!("invalid signer name \"{}\"", args.name)
+            },
+        })
     })?;
     let mut failed = Vec::new();
     let mut removed = Vec::new();
@@ -562,8 +557,7 @@ fn verify(ctx: &mut Context, args: &ImageArgs) -> Result<()> {
         return Err(trust_err(
             signet_client::error::TrustError::DigestReference {
                 reference: args.image.clone(),
-            }
-            .into(),
+            },
         ));
     }
     let mut repo = ctx.image_repository(&image, Access::Pull)?;
