@@ -76,37 +76,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+pub use crate::error::ConfigError;
 pub use crate::hsm::{PasswordSource, YubiHsmSettings};
 pub use crate::service::ServerKeyAlgorithm;
-
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The configuration file could not be read.
-    #[error("cannot read configuration file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The configuration file is not valid TOML for this schema.
-    #[error("invalid configuration file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// A value is out of range or inconsistent with another.
-    #[error("invalid setting {key}: {message}")]
-    Invalid {
-        /// The setting, in `section.key` form.
-        key: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// The `[server]` section.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -12,7 +12,9 @@
 //! - server keys in a YubiHSM 2, [`crate::hsm`]: [`HsmError`], and moving sealed keys onto
 //!   it: [`MoveKeysError`];
 //! - token authentication, [`crate::auth`]: [`TokenError`];
-//! - the key-encryption key, [`crate::kek`]: [`KekError`].
+//! - the key-encryption key, [`crate::kek`]: [`KekError`];
+//! - the configuration file, [`crate::config`]: [`ConfigError`];
+//! - starting and running the server, [`crate::server`]: [`RunError`].
 //!
 //! The store's errors ([`crate::store::StoreError`]) live in `store/error.rs`, beside the two
 //! backends that raise them.
@@ -842,4 +844,84 @@ pub enum KekError {
     /// No randomness was available.
     #[error("cannot generate a key-encryption key: no system randomness")]
     Random,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML for this schema.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent with another.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting, in `section.key` form.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The database could not be opened or migrated.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// The SQLite database file is on a read-only file system: the server needs to write it
+    /// (migrations, its write-ahead log), so it does not start.
+    #[error(
+        "storage: the SQLite database {path} is on a read-only file system; mount it \
+         read-write and start the server again: {source}"
+    )]
+    ReadOnlyDatabase {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// The error opening or migrating it.
+        source: StoreError,
+    },
+    /// The key-encryption key could not be loaded.
+    #[error(transparent)]
+    Kek(#[from] KekError),
+    /// The YubiHSM 2 for server keys could not be opened.
+    #[error(transparent)]
+    Hsm(#[from] HsmError),
+    /// `keys.store = "yubihsm"` without a device to generate keys on.
+    #[error("keys.store is \"yubihsm\" but no YubiHSM 2 was given to the server")]
+    NoKeyDevice,
+    /// TLS files could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Token auth could not be set up.
+    #[error("token auth: {0}")]
+    Auth(String),
+    /// The listener failed.
+    #[error("listener on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }

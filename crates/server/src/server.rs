@@ -12,63 +12,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::auth::TokenAuth;
 use crate::cache::MetaCache;
 use crate::config::{Config, NewKeyStore, TlsSettings};
+pub use crate::error::RunError;
 use crate::hsm::ServerHsm;
 use crate::http::{AppState, router};
 use crate::kek::Kek;
 use crate::listener::{ConnectionSettings, LimitAcceptor};
 use crate::service::{KeyDevice, MetadataService, ServiceSettings};
 use crate::store::{Store, StoreOptions};
-
-/// Why the server could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The database could not be opened or migrated.
-    #[error("storage: {0}")]
-    Store(#[from] crate::store::StoreError),
-    /// The SQLite database file is on a read-only file system: the server needs to write it
-    /// (migrations, its write-ahead log), so it does not start.
-    #[error(
-        "storage: the SQLite database {path} is on a read-only file system; mount it \
-         read-write and start the server again: {source}"
-    )]
-    ReadOnlyDatabase {
-        /// The database file.
-        path: std::path::PathBuf,
-        /// The error opening or migrating it.
-        source: crate::store::StoreError,
-    },
-    /// The key-encryption key could not be loaded.
-    #[error(transparent)]
-    Kek(#[from] crate::kek::KekError),
-    /// The YubiHSM 2 for server keys could not be opened.
-    #[error(transparent)]
-    Hsm(#[from] crate::error::HsmError),
-    /// `keys.store = "yubihsm"` without a device to generate keys on.
-    #[error("keys.store is \"yubihsm\" but no YubiHSM 2 was given to the server")]
-    NoKeyDevice,
-    /// TLS files could not be loaded.
-    #[error("TLS: {0}")]
-    Tls(String),
-    /// Token auth could not be set up.
-    #[error("token auth: {0}")]
-    Auth(String),
-    /// The listener failed.
-    #[error("listener on {addr}: {source}")]
-    Listen {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The data directory could not be created.
-    #[error("data directory {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-}
 
 /// Whether log lines written to stderr may carry ANSI colour codes: only when stderr is a
 /// terminal and `NO_COLOR` is not set.
