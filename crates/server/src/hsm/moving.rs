@@ -252,13 +252,7 @@ pub async fn move_keys_to_device(
     hsm: &ServerHsm,
     opts: &MoveOptions,
 ) -> Result<MoveReport, MoveKeysError> {
-    let keys = store
-        .all_server_keys()
-        .await
-        .map_err(|source| MoveKeysError::Store {
-            context: "read of every server key".to_owned(),
-            source,
-        })?;
+    let keys = all_server_keys(store).await?;
     let mut on_device: Option<HashMap<KeyId, HsmKeyRef>> = None;
     let mut report = MoveReport {
         dry_run: opts.dry_run,
@@ -365,6 +359,17 @@ pub async fn move_keys_to_device(
     Ok(report)
 }
 
+/// Every server key row of `store`, for a move in either direction.
+async fn all_server_keys(store: &Store) -> Result<Vec<ServerKey>, MoveKeysError> {
+    store
+        .all_server_keys()
+        .await
+        .map_err(|source| MoveKeysError::Store {
+            context: "read of every server key".to_owned(),
+            source,
+        })
+}
+
 /// Moves every server key held in the YubiHSM 2 that still has its sealed copy back to
 /// signing with that copy: checks that the copy opens with `kek` and is the row's key, then
 /// drops the device reference. Keys without a sealed copy cannot leave the device and are
@@ -380,13 +385,7 @@ pub async fn move_keys_off_device(
     kek: &Kek,
     dry_run: bool,
 ) -> Result<MoveReport, MoveKeysError> {
-    let keys = store
-        .all_server_keys()
-        .await
-        .map_err(|source| MoveKeysError::Store {
-            context: "read of every server key".to_owned(),
-            source,
-        })?;
+    let keys = all_server_keys(store).await?;
     let mut report = MoveReport {
         dry_run,
         entries: Vec::with_capacity(keys.len()),
