@@ -254,3 +254,47 @@ fn store_expired_timestamp(server: &SignetServer, gun: &str) {
         store.close().await;
     });
 }
+
+/// The README's way to get a test image without a container engine:
+/// `scripts/push-test-image` pushes through the registry API, prints the digest the registry
+/// serves, and `signet trust sign` / `verify` work on the result.
+#[test]
+fn the_engine_less_push_script_makes_a_signable_image() {
+    let Some(servers) = shared_trust_servers() else {
+        return;
+    };
+    let Some(_curl) = signet_e2e::require_tool("curl") else {
+        return;
+    };
+    let image = servers.image("trust-registry/pushed");
+    let tagged = format!("{image}:1.0");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/push-test-image");
+    let out = std::process::Command::new(&script)
+        .arg(&tagged)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = stdout
+        .trim()
+        .strip_prefix(&format!("pushed {tagged} "))
+        .unwrap_or_else(|| panic!("unexpected output: {stdout}"))
+        .to_owned();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+
+    let owner = servers.env();
+    signet_ok(&owner, &["trust", "sign", &tagged]);
+    let verified = signet_ok(&servers.env(), &["trust", "verify", &tagged]);
+    assert_eq!(verified.stdout, format!("{image}@{digest}\n"));
+
+    let usage = std::process::Command::new(&script).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}

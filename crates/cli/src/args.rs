@@ -11,6 +11,7 @@ use crate::commands::delegations::DelegationCommand;
 use crate::commands::keys::KeyCommand;
 use crate::commands::repo::{DeleteArgs, InitArgs, ListArgs, LookupArgs, VerifyArgs};
 use crate::commands::resign::ResignArgs;
+use crate::commands::shell::{CompletionArgs, ManArgs};
 use crate::commands::{changes, delegations, keys, repo, resign, trust};
 use crate::context::{Context, Flavour};
 use crate::error::Result;
@@ -69,6 +70,18 @@ pub(crate) enum Command {
     )]
     Addhash(AddHashArgs),
 
+    /// Prints a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(
+        long_about = "Prints the completion script of a shell on standard output. Load it \
+                      for the current session with `source <(signet completion bash)`, or \
+                      install it where the shell looks for completions, for example \
+                      `signet completion bash > /etc/bash_completion.d/signet`, \
+                      `signet completion zsh > \"${fpath[1]}/_signet\"` or \
+                      `signet completion fish > ~/.config/fish/completions/signet.fish`.",
+        override_usage = "signet completion <SHELL>"
+    )]
+    Completion(CompletionArgs),
+
     /// Operates on delegations.
     #[command(subcommand, long_about = "Operations on TUF delegations.")]
     Delegation(DelegationCommand),
@@ -109,6 +122,15 @@ pub(crate) enum Command {
         override_usage = "signet lookup [OPTIONS] <GUN> <TARGET>"
     )]
     Lookup(LookupArgs),
+
+    /// Prints the manual page, or writes one page per command into a directory.
+    #[command(
+        long_about = "Prints the manual page of signet (roff, for `man -l -`), or with --dir \
+                      writes one page per command (signet.1, signet-key-list.1, ...) into a \
+                      directory, for example /usr/local/share/man/man1.",
+        override_usage = "signet man [--dir <DIR>]"
+    )]
+    Man(ManArgs),
 
     /// Publishes the local trusted collection.
     #[command(
@@ -198,8 +220,8 @@ impl Command {
         }
     }
 
-    /// Runs the command in a context of its [`flavour`](Self::flavour). `version` is handled
-    /// before a context exists.
+    /// Runs the command in a context of its [`flavour`](Self::flavour). `version`,
+    /// `completion` and `man` are handled before a context exists.
     pub(crate) fn run(self, ctx: &mut Context) -> Result<()> {
         match self {
             Self::Add(args) => changes::add(ctx, &args),
@@ -218,7 +240,8 @@ impl Command {
             Self::Key(command) => keys::run(ctx, command),
             Self::Delegation(command) => delegations::run(ctx, command),
             Self::Trust(command) => trust::run(ctx, command),
-            Self::Version => Ok(()),
+            // Handled before a context exists.
+            Self::Version | Self::Completion(_) | Self::Man(_) => Ok(()),
         }
     }
 }

@@ -25,7 +25,7 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use signet_client::config::{ConfigEnv, HardwareSettings, NotaryConfig, TrustPinning};
+use signet_client::config::{ConfigEnv, HardwareSettings, KNOWN_KEYS, NotaryConfig, TrustPinning};
 use signet_client::http::{CredentialSource, TlsOptions};
 use signet_client::registry::{DockerConfig, ImageReference, StoredCredentials};
 use signet_client::remote::{Access, RemoteOptions, RemoteStore};
@@ -143,6 +143,16 @@ impl Context {
             );
         }
         let mut config = NotaryConfig::load(env)?;
+        if flavour == Flavour::Notary {
+            // docker does not read the notary configuration, so only notary commands warn.
+            for key in &config.unknown_keys {
+                eprintln!(
+                    "warning: unknown key '{key}' in {} is ignored{}",
+                    config.file.display(),
+                    crate::suggest::did_you_mean(key, KNOWN_KEYS)
+                );
+            }
+        }
         config.trust_dir = flavour.trust_dir(global, env, &config);
         if flavour == Flavour::Docker {
             // docker has no trust pinning settings.

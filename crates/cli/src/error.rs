@@ -40,6 +40,8 @@ pub(crate) enum CliError {
         message: String,
         /// The command path, for the hint (`signet key list`).
         command: String,
+        /// The subcommand, flag or value the parser thinks was meant, if any.
+        suggestion: Option<String>,
     },
 
     /// `key generate` with an algorithm other than ECDSA.
@@ -357,7 +359,14 @@ impl CliError {
         let notary = Wording::Notary;
         match self {
             Self::Arguments { usage, .. } => Some(format!("usage: {usage}")),
-            Self::Parse { command, .. } => Some(format!("see '{command} --help'")),
+            Self::Parse {
+                command,
+                suggestion,
+                ..
+            } => Some(match suggestion {
+                Some(meant) => format!("did you mean '{meant}'? see '{command} --help'"),
+                None => format!("see '{command} --help'"),
+            }),
             Self::AlgorithmNotAllowed { .. } => Some(
                 "omit the algorithm or use 'ecdsa'; RSA keys can only be imported with \
                  'signet key import'"

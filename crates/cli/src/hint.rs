@@ -109,16 +109,20 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
         Remedy::UseDeviceTools => {
             "this key lives in hardware; use the device's own tools".to_owned()
         }
-        Remedy::RotateAsAllowed { role: "timestamp" } => {
-            "the server manages the timestamp key: rotate it with 'signet key rotate GUN \
+        Remedy::ChooseRole { gun, meant } => format!(
+            "{}'signet delegation list {gun}' lists the delegation roles",
+            meant.map_or_else(String::new, |role| format!("did you mean '{role}'? "))
+        ),
+        Remedy::RotateAsAllowed {
+            role: "timestamp", ..
+        } => "the server manages the timestamp key: rotate it with 'signet key rotate GUN \
              timestamp -r'"
-                .to_owned()
-        }
-        Remedy::RotateAsAllowed { .. } => {
-            "root and targets keys are rotated locally, snapshot locally or with -r, timestamp \
-             only with -r"
-                .to_owned()
-        }
+            .to_owned(),
+        Remedy::RotateAsAllowed { meant, .. } => format!(
+            "{}root and targets keys are rotated locally, snapshot locally or with -r, timestamp \
+             only with -r",
+            meant.map_or_else(String::new, |role| format!("did you mean '{role}'? "))
+        ),
 
         // Hardware key stores.
         Remedy::ConnectDevice {

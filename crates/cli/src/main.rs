@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod argv;
 mod commands;
 mod context;
 mod error;
@@ -17,6 +18,7 @@ mod hint;
 mod options;
 mod output;
 mod progress;
+mod suggest;
 mod terminal;
 
 use std::io::Write as _;
@@ -32,7 +34,7 @@ use crate::options::OutputFormat;
 use crate::output::Output;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(argv::hoist_output(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => return parse_failure(&e),
     };
@@ -55,6 +57,12 @@ fn run(cli: Cli, flavour: Flavour) -> Result<(), CliError> {
     let command = match cli.command {
         _ if cli.version => return print_version(&mut out),
         Some(Command::Version) => return print_version(&mut out),
+        Some(Command::Completion(args)) => {
+            return commands::shell::completion(&args, Cli::command(), &mut std::io::stdout());
+        }
+        Some(Command::Man(args)) => {
+            return commands::shell::man(&args, Cli::command(), &mut std::io::stdout());
+        }
         Some(command) => command,
         None => {
             let help = Cli::command().render_long_help().to_string();
@@ -135,9 +143,29 @@ fn parse_failure(error: &clap::Error) -> ExitCode {
         .to_owned();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = usage_command(error).unwrap_or_else(|| command_path(&args));
-    let cli_error = CliError::Parse { message, command };
+    let cli_error = CliError::Parse {
+        message,
+        command,
+        suggestion: suggestion(error),
+    };
     report(&cli_error, requested_format(), false);
     ExitCode::FAILURE
+}
+
+/// What the parser thinks was meant (clap's "tip: a similar subcommand exists"), if anything.
+fn suggestion(error: &clap::Error) -> Option<String> {
+    [
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .find_map(|kind| match error.get(kind)? {
+        ContextValue::String(meant) => Some(meant.clone()),
+        ContextValue::Strings(meant) => meant.first().cloned(),
+        ContextValue::StyledStr(meant) => Some(meant.to_string()),
+        _ => None,
+    })
 }
 
 /// The command path (`signet key list`) from the usage line of a parse error.

@@ -244,6 +244,9 @@ pub struct NotaryConfig {
     yubihsm_object: Option<Value>,
     /// The `SIGNET_YUBIHSM_*` settings of the environment the file was loaded in.
     yubihsm_env: BTreeMap<String, String>,
+    /// Keys of the file that no setting reads (dotted paths as written, in key order), for a
+    /// warning: a misspelt key would otherwise be ignored in silence.
+    pub unknown_keys: Vec<String>,
 }
 
 impl NotaryConfig {
@@ -328,6 +331,7 @@ impl NotaryConfig {
             // Taken verbatim (not case-insensitively): a signet extension, not a viper key.
             yubihsm_object: root.get(hardware::CONFIG_KEY).cloned(),
             yubihsm_env: env.yubihsm.clone(),
+            unknown_keys: unknown_keys(root),
         })
     }
 
@@ -343,6 +347,61 @@ impl NotaryConfig {
     pub fn hardware(&self) -> signet_signer::Result<Option<HardwareSettings>> {
         HardwareSettings::resolve(self.yubihsm_object.as_ref(), &self.file, &self.yubihsm_env)
     }
+}
+
+/// Every key a configuration file may hold, as dotted paths. The top-level and nested notary
+/// keys are compared case-insensitively, as viper does; the `yubihsm` object (a signet
+/// extension) is read verbatim. The children of `trust_pinning.certs` and `trust_pinning.ca`
+/// are GUNs, not keys.
+pub const KNOWN_KEYS: [&str; 13] = [
+    "trust_dir",
+    "remote_server.url",
+    "remote_server.root_ca",
+    "remote_server.tls_client_cert",
+    "remote_server.tls_client_key",
+    "remote_server.skipTLSVerify",
+    "trust_pinning.certs",
+    "trust_pinning.ca",
+    "trust_pinning.disable_tofu",
+    "yubihsm.connector",
+    "yubihsm.auth_key",
+    "yubihsm.domain",
+    "yubihsm.keys",
+];
+
+/// The keys of `root` that no setting reads (see [`KNOWN_KEYS`]), as dotted paths.
+fn unknown_keys(root: &Map<String, Value>) -> Vec<String> {
+    fn known(path: &str, verbatim: bool) -> bool {
+        KNOWN_KEYS.iter().any(|k| {
+            if verbatim {
+                *k == path
+            } else {
+                k.eq_ignore_ascii_case(path)
+            }
+        })
+    }
+    let mut unknown = Vec::new();
+    for (key, value) in root {
+        let verbatim = key == hardware::CONFIG_KEY;
+        let is_parent = verbatim
+            || ["remote_server", "trust_pinning"]
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(key));
+        match value {
+            Value::Object(children) if is_parent => {
+                for child in children.keys() {
+                    let path = format!("{key}.{child}");
+                    if !known(&path, verbatim) {
+                        unknown.push(path);
+                    }
+                }
+            }
+            // A parent of the wrong type is reported by the setting that reads it.
+            _ if is_parent || known(key, false) => {}
+            _ => unknown.push(key.clone()),
+        }
+    }
+    unknown
 }
 
 fn parse_root(json: &[u8], file: &Path) -> Result<Map<String, Value>> {

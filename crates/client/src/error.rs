@@ -43,6 +43,17 @@ pub enum Error {
         role: String,
     },
 
+    /// A role asked for (`list --roles`) that the repository does not have.
+    #[error("{gun} has no role {role}; its roles are {}", known.join(", "))]
+    NoSuchRole {
+        /// The collection.
+        gun: String,
+        /// The role asked for.
+        role: String,
+        /// The roles it has: `targets` and every delegation declared by a loaded role.
+        known: Vec<String>,
+    },
+
     /// A file system operation failed.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -736,6 +747,10 @@ impl Remediable for Error {
         match self {
             Self::InvalidGun { .. } => Some(Remedy::FixGun),
             Self::InvalidRole { .. } | Self::Io { .. } => None,
+            Self::NoSuchRole { gun, role, known } => Some(Remedy::ChooseRole {
+                gun,
+                meant: signet_tuf::remedy::closest(role, known.iter().map(String::as_str)),
+            }),
             Self::Config(e) => e.remedy(),
             Self::Remote(e) => e.remedy(),
             Self::Changelist(e) => e.remedy(),

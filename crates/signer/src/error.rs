@@ -302,7 +302,13 @@ impl Remediable for Error {
             Self::Import { .. } => Some(Remedy::DescribeKeyFile),
             Self::MissingGun { role } => Some(Remedy::AssignKeyGun { role }),
             Self::Unsupported { .. } => Some(Remedy::UseDeviceTools),
-            Self::Rotation { role, .. } => Some(Remedy::RotateAsAllowed { role }),
+            Self::Rotation { role, .. } => Some(Remedy::RotateAsAllowed {
+                role,
+                // A near miss of a role name (`target`), when it is not one.
+                meant: (!signet_tuf::role::is_base_role(role))
+                    .then(|| signet_tuf::remedy::closest(role, signet_tuf::role::BASE_ROLES))
+                    .flatten(),
+            }),
             // The backend's own remedy where it has one, else a look at the device.
             Self::Device { store, source, .. } => Some(
                 source

@@ -75,6 +75,8 @@ pub enum Remedy<'a> {
     RotateAsAllowed {
         /// The role whose key was to be rotated.
         role: &'a str,
+        /// The role probably meant, when `role` is a near miss of one that can be rotated.
+        meant: Option<&'a str>,
     },
 
     // Hardware key stores.
@@ -217,6 +219,13 @@ pub enum Remedy<'a> {
     },
     /// Targets go to `targets` or a delegation role: choose one of those.
     ChooseTargetRole,
+    /// A role named is not one of the repository's: choose one it has.
+    ChooseRole {
+        /// The repository.
+        gun: &'a str,
+        /// The role probably meant, when the name given is a near miss of one.
+        meant: Option<&'a str>,
+    },
     /// A delegation key file holds no usable public key: give one that does.
     GivePublicKeyFile,
 
@@ -282,9 +291,40 @@ impl<'a> Remedy<'a> {
     }
 }
 
+/// How similar (Jaro, 0 to 1) a name must be to one of the candidates to be taken for it: the
+/// threshold clap uses for its own suggestions.
+const MEANT_THRESHOLD: f64 = 0.7;
+
+/// The candidate most similar to `given` (ignoring case), if any is similar enough to have been
+/// meant; ties go to the first. For "did you mean …?" remedies.
+pub fn closest<'a, I>(given: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let given = given.to_lowercase();
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        let score = strsim::jaro(&given, &candidate.to_lowercase());
+        if score > MEANT_THRESHOLD && best.is_none_or(|(top, _)| score > top) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, name)| name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closest_names_near_misses_only() {
+        let roles = ["root", "targets", "snapshot", "timestamp"];
+        assert_eq!(closest("target", roles), Some("targets"));
+        assert_eq!(closest("Snapshots", roles), Some("snapshot"));
+        assert_eq!(closest("tagets", roles), Some("targets"));
+        assert_eq!(closest("bogus", roles), None);
+        assert_eq!(closest("x", []), None);
+    }
 
     #[test]
     fn update_errors_name_their_repository_in_wrapped_remedies() {

@@ -9,4 +9,5 @@ pub(crate) mod delegations;
 pub(crate) mod keys;
 pub(crate) mod repo;
 pub(crate) mod resign;
+pub(crate) mod shell;
 pub(crate) mod trust;

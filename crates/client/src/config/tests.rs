@@ -288,3 +288,37 @@ fn hardware_settings_come_from_the_parsed_file_and_the_environment() {
     assert!(text.contains("yubihsm in "), "{text}");
     assert!(text.contains("c.json"), "{text}");
 }
+
+#[test]
+fn unknown_keys_are_collected_for_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = env_in(tmp.path(), None);
+    let config = NotaryConfig::parse(
+        br#"{
+            "trust_dir": "t",
+            "Remote_Server": {"URL": "http://h:1", "urll": "x", "skiptlsverify": false},
+            "trust_pinning": {"certs": {"any/gun": ["abc"]}, "disable_tofoo": true},
+            "yubihsm": {"connector": "none", "Domain": 1},
+            "trustdir": "x"
+        }"#,
+        "c.json",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        config.unknown_keys,
+        [
+            "Remote_Server.urll",
+            "trust_pinning.disable_tofoo",
+            "trustdir",
+            "yubihsm.Domain"
+        ]
+    );
+    let clean = NotaryConfig::parse(
+        br#"{"remote_server": {"url": "http://h:1"}}"#,
+        "c.json",
+        &env,
+    )
+    .unwrap();
+    assert!(clean.unknown_keys.is_empty());
+}

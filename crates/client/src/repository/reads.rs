@@ -29,8 +29,10 @@ impl Repository {
     ///
     /// # Errors
     ///
-    /// [`Error::NotInitialized`] before a successful update.
+    /// [`Error::NotInitialized`] before a successful update; [`Error::NoSuchRole`] for a role
+    /// of `roles` that is neither `targets` nor a delegation of the repository.
     pub fn list_targets(&self, roles: &[&str]) -> Result<Vec<TargetWithRole>> {
+        self.check_roles(roles)?;
         Ok(self.verified()?.list_targets(roles))
     }
 
@@ -39,9 +41,31 @@ impl Repository {
     ///
     /// # Errors
     ///
-    /// [`Error::NotInitialized`] before a successful update.
+    /// [`Error::NotInitialized`] before a successful update; [`Error::NoSuchRole`] for a role
+    /// of `roles` that is neither `targets` nor a delegation of the repository.
     pub fn list_target_refs(&self, roles: &[&str]) -> Result<Vec<TargetRef<'_>>> {
+        self.check_roles(roles)?;
         Ok(self.verified()?.list_target_refs(roles))
+    }
+
+    /// Checks that every role of `roles` is `targets` or a delegation declared by a loaded
+    /// role (an empty delegation is a role too: it just lists nothing).
+    fn check_roles(&self, roles: &[&str]) -> Result<()> {
+        let unknown = |role: &&str| *role != "targets";
+        if !roles.iter().any(unknown) {
+            return Ok(());
+        }
+        let known: Vec<String> = std::iter::once("targets".to_owned())
+            .chain(self.delegations()?.into_iter().map(|role| role.name))
+            .collect();
+        match roles.iter().find(|role| !known.iter().any(|k| k == *role)) {
+            None => Ok(()),
+            Some(role) => Err(Error::NoSuchRole {
+                gun: self.gun.to_string(),
+                role: (*role).to_owned(),
+                known,
+            }),
+        }
     }
 
     /// `notary lookup`: the first role (breadth-first, in `roles` priority order; empty =
