@@ -201,6 +201,19 @@ async fn repository_page_shows_what_the_api_holds() {
         "{html}"
     );
 
+    // The list names the first expiry of what the owners sign: the 3-day delegation.
+    let list = page(&s.get("/ui/").await);
+    let item = section(
+        &list,
+        &format!("<li><a class=\"gun\" href=\"/ui/r/{GUN}\">"),
+        "</li>",
+    );
+    assert!(
+        item.contains("<span class=\"next-expiry expiry-7d\">first expiry: "),
+        "{item}"
+    );
+    assert!(item.contains("expires soon (within 7 days)"), "{item}");
+
     let bare = s.get("/ui").await;
     assert_eq!(bare.status, StatusCode::MOVED_PERMANENTLY);
     assert_eq!(bare.header("location").as_deref(), Some("/ui/"));

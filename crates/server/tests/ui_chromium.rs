@@ -155,6 +155,10 @@ async fn chromium_shows_the_list_and_a_repository() {
             "{list}"
         );
     }
+    let web = section(&list, &format!("href=\"/ui/r/{GUN}\">"), "</li>");
+    assert!(web.contains("next-expiry expiry-7d"), "{web}");
+    let api = section(&list, &format!("href=\"/ui/r/{OTHER}\">"), "</li>");
+    assert!(api.contains("next-expiry expiry-ok"), "{api}");
 
     let dom = chromium(&binary, dir.path(), vec!["--dump-dom".into(), repo_url]).await;
     let targets = api_signed(&s, GUN, "targets").await;

@@ -144,6 +144,18 @@ impl MetadataService {
             .map_err(|e| ServiceError::from_store_read("", e))
     }
 
+    /// The earliest expiry, in Unix seconds, of the metadata the owners of each of `guns`
+    /// sign (see [`Store::earliest_expiries`](crate::store::Store::earliest_expiries)).
+    pub async fn earliest_expiries(
+        &self,
+        guns: &[String],
+    ) -> Result<BTreeMap<String, i64>, ServiceError> {
+        self.store()
+            .earliest_expiries(guns)
+            .await
+            .map_err(|e| ServiceError::from_store_read("", e))
+    }
+
     /// The trust state of `gun` from its current files (the latest timestamp, the snapshot
     /// it names and the files that snapshot names). Not found when the GUN has no timestamp
     /// or snapshot.

@@ -407,6 +407,22 @@ impl Store {
         dispatch!(self, s => s.repositories(query).await)
     }
 
+    /// The earliest expiry, in Unix seconds, of the current metadata the owners of each of
+    /// `guns` sign (root, targets, delegations, and the snapshot when they sign it), from the
+    /// expiry records of `/metrics`; GUNs without records are left out. At most
+    /// [`MAX_REPOSITORY_PAGE`] GUNs are looked up.
+    pub async fn earliest_expiries(
+        &self,
+        guns: &[String],
+    ) -> StoreResult<std::collections::BTreeMap<String, i64>> {
+        let guns = &guns[..guns.len().min(MAX_REPOSITORY_PAGE as usize)];
+        if guns.is_empty() {
+            return Ok(std::collections::BTreeMap::new());
+        }
+        let rows = dispatch!(self, s => s.earliest_expiries(guns).await)?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Every server-held key of every GUN and role, in any state, ordered by GUN, role,
     /// creation time and key ID.
     pub async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {

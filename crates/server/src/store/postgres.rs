@@ -98,6 +98,11 @@ const REPOSITORY_PAGE: &str = "SELECT DISTINCT gun FROM tuf_files \
        WHERE left(gun, length(p.prefix)) = p.prefix)) \
      ORDER BY gun LIMIT $5";
 
+/// The earliest expiry of the metadata the owners of each of some repositories sign (server
+/// snapshots left out), from the primary key of `signet_metadata_expiry`.
+const EARLIEST_OF: &str = "SELECT gun, MIN(expires) AS earliest FROM signet_metadata_expiry \
+     WHERE gun = ANY($1::text[]) AND kind <> 'server_snapshot' GROUP BY gun";
+
 const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
      state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
 
@@ -774,6 +779,23 @@ impl PgStore {
             .map(|r| r.try_get::<String, _>("gun"))
             .collect::<Result<_, _>>()
             .map_err(|e| StoreError::from_sqlx("read of the repository list", e))
+    }
+
+    pub(crate) async fn earliest_expiries(
+        &self,
+        guns: &[String],
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let what = "read of the expiry records of a repository page";
+        let rows = self
+            .query(
+                || what.to_owned(),
+                || sqlx::query(EARLIEST_OF).bind(guns).fetch_all(&self.pool),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("gun")?, r.try_get("earliest")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| StoreError::from_sqlx(what, e))
     }
 
     pub(crate) async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {

@@ -88,6 +88,11 @@ const REPOSITORY_PAGE: &str = "SELECT DISTINCT gun FROM tuf_files \
        WHERE substr(gun, 1, length(p.value)) = p.value)) \
      ORDER BY gun LIMIT ?5";
 
+/// The earliest expiry of the metadata the owners of each of some repositories (a JSON
+/// array) sign (server snapshots left out), from the primary key of `signet_metadata_expiry`.
+const EARLIEST_OF: &str = "SELECT gun, MIN(expires) AS earliest FROM signet_metadata_expiry \
+     WHERE gun IN (SELECT value FROM json_each(?1)) AND kind <> 'server_snapshot' GROUP BY gun";
+
 const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
      state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
 
@@ -748,6 +753,24 @@ impl SqliteStore {
         rows.iter()
             .map(|r| r.try_get::<String, _>("gun"))
             .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::from_sqlx(what, e))
+    }
+
+    pub(crate) async fn earliest_expiries(
+        &self,
+        guns: &[String],
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let what = "read of the expiry records of a repository page";
+        let list = serde_json::to_string(guns)
+            .map_err(|e| StoreError::from_sqlx(what, sqlx::Error::Encode(e.into())))?;
+        let rows = sqlx::query(EARLIEST_OF)
+            .bind(list)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx(what, e))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("gun")?, r.try_get("earliest")?)))
+            .collect::<Result<_, sqlx::Error>>()
             .map_err(|e| StoreError::from_sqlx(what, e))
     }
 

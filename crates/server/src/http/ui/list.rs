@@ -2,7 +2,13 @@
 
 use std::fmt::{self, Write as _};
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use signet_tuf::metadata::Expires;
+
 use super::html::{Esc, QueryValue, close_page, open_page, repository_link};
+use super::timeline::{Urgency, expiry_cell};
 
 /// Repositories on one page.
 pub(crate) const PAGE_SIZE: u32 = 50;
@@ -17,6 +23,10 @@ pub(crate) struct ListPage<'a> {
     pub(crate) guns: &'a [String],
     /// Whether there are more after them.
     pub(crate) more: bool,
+    /// The earliest expiry (Unix seconds) of what the owners of each GUN sign, when known.
+    pub(crate) earliest: &'a BTreeMap<String, i64>,
+    /// The time expiries are measured from.
+    pub(crate) now: DateTime<Utc>,
 }
 
 /// The whole list page.
@@ -54,10 +64,30 @@ pub(crate) fn render(page: &ListPage<'_>) -> Result<String, fmt::Error> {
         for gun in page.guns {
             write!(
                 out,
-                "<li><a class=\"gun\" href=\"{}\">{}</a></li>",
+                "<li><a class=\"gun\" href=\"{}\">{}</a>",
                 Esc(&repository_link(gun)),
                 Esc(gun)
             )?;
+            let earliest = page
+                .earliest
+                .get(gun)
+                .and_then(|secs| DateTime::from_timestamp(*secs, 0));
+            if let Some(when) = earliest {
+                let expires = Expires::from_utc(when);
+                write!(
+                    out,
+                    "<span class=\"next-expiry {}\">first expiry: ",
+                    Urgency::of(&expires, page.now).class()
+                )?;
+                expiry_cell(
+                    &mut out,
+                    &expires,
+                    Urgency::of(&expires, page.now),
+                    page.now,
+                )?;
+                out.write_str("</span>")?;
+            }
+            out.write_str("</li>")?;
         }
         out.write_str("</ul>")?;
     }
@@ -94,6 +124,8 @@ mod tests {
             continued: true,
             guns: &guns,
             more: true,
+            earliest: &BTreeMap::from([("a/1".to_owned(), 0)]),
+            now: Utc::now(),
         })
         .unwrap();
         assert!(
@@ -104,5 +136,9 @@ mod tests {
         assert!(html.contains(">a/&lt;2&gt;</a>"), "{html}");
         assert!(html.contains("href=\"/ui/r/a/%3C2%3E\""), "{html}");
         assert!(!html.contains("<2>"), "{html}");
+        assert!(
+            html.contains("<span class=\"next-expiry expiry-expired\">first expiry: <time datetime=\"1970-01-01T00:00:00Z\">"),
+            "{html}"
+        );
     }
 }

@@ -91,11 +91,14 @@ async fn list_page(
     };
     let more = guns.len() > list::PAGE_SIZE as usize;
     guns.truncate(list::PAGE_SIZE as usize);
+    let earliest = state.repo().earliest_expiries(&guns).await?;
     let html = list::render(&list::ListPage {
         query: &search,
         continued: after.is_some(),
         guns: &guns,
         more,
+        earliest: &earliest,
+        now: chrono::Utc::now(),
     })
     .map_err(rendering)?;
     Ok(answer(html, "text/html; charset=utf-8"))

@@ -116,7 +116,7 @@ fn plural(n: i64, unit: &str) -> String {
 }
 
 /// The expiry cell: the date, how far it is, and the urgency label.
-fn expiry_cell(
+pub(crate) fn expiry_cell(
     out: &mut String,
     expires: &Expires,
     urgency: Urgency,
