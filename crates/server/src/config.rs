@@ -48,6 +48,10 @@
 //! [repositories]
 //! gun_prefixes = ["docker.io/"]
 //!
+//! # The read-only web view of trust state at /ui/ (off by default).
+//! [ui]
+//! enabled = true
+//!
 //! [auth]
 //! type = "token"
 //! [auth.options]
@@ -210,6 +214,14 @@ pub struct RepositoriesSection {
     pub gun_prefixes: Vec<String>,
 }
 
+/// The `[ui]` section: the read-only web view.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSection {
+    /// Serve the web view at `/ui/`.
+    pub enabled: Option<bool>,
+}
+
 /// The `[auth.options]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -317,6 +329,9 @@ pub struct FileConfig {
     /// `[auth]`.
     #[serde(default)]
     pub auth: AuthSection,
+    /// `[ui]`.
+    #[serde(default)]
+    pub ui: UiSection,
     /// `[logging]`.
     #[serde(default)]
     pub logging: LoggingSection,
@@ -362,6 +377,8 @@ pub struct Overrides {
     pub max_body_bytes: Option<usize>,
     /// `--gun-prefix` (repeatable) / `SIGNET_SERVER_GUN_PREFIXES` (comma-separated).
     pub gun_prefixes: Vec<String>,
+    /// `--ui` / `SIGNET_SERVER_UI`: serve the web view at `/ui/`.
+    pub ui_enabled: Option<bool>,
 }
 
 /// TLS settings.
@@ -777,6 +794,7 @@ impl Config {
             }
         }
         http.gun_prefixes = prefixes;
+        http.ui_enabled = o.ui_enabled.or(file.ui.enabled).unwrap_or(false);
         let mut cache = crate::cache::CacheSettings::default();
         if let Some(n) = file.caching.memory_bytes {
             cache.max_bytes = n;
@@ -890,6 +908,30 @@ mod tests {
         assert_eq!(c.key_algorithm, ServerKeyAlgorithm::Ecdsa);
         assert_eq!(c.http.current_max_age, 300);
         assert_eq!(c.http.consistent_max_age, 2_592_000);
+    }
+
+    #[test]
+    fn web_view_is_off_unless_enabled() {
+        let resolve = |file: &str, flag: Option<bool>| {
+            let file: FileConfig = toml::from_str(file).unwrap();
+            Config::resolve(
+                file,
+                None,
+                Overrides {
+                    data_dir: Some("d".into()),
+                    ui_enabled: flag,
+                    ..Overrides::default()
+                },
+            )
+            .unwrap()
+            .http
+            .ui_enabled
+        };
+        assert!(!resolve("", None));
+        assert!(resolve("[ui]\nenabled = true", None));
+        assert!(!resolve("[ui]\nenabled = true", Some(false)));
+        assert!(resolve("[ui]\nenabled = false", Some(true)));
+        assert!(toml::from_str::<FileConfig>("[ui]\nenable = true").is_err());
     }
 
     #[test]

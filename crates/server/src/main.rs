@@ -79,6 +79,18 @@ struct Cli {
         global = true
     )]
     gun_prefixes: Vec<String>,
+    /// Serve the read-only web view of trust state at /ui/ (`--ui`, `--ui=false`; default:
+    /// [ui] enabled in the configuration, else off).
+    #[arg(
+        long = "ui",
+        env = "SIGNET_SERVER_UI",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    ui: Option<bool>,
     /// Log filter, e.g. info or signet_server=debug (RUST_LOG wins when set).
     #[arg(long, env = "SIGNET_SERVER_LOG_LEVEL", global = true)]
     log_level: Option<String>,
@@ -201,6 +213,7 @@ fn main() -> ExitCode {
         log_format: cli.log_format,
         max_body_bytes: cli.max_body_bytes,
         gun_prefixes: cli.gun_prefixes,
+        ui_enabled: cli.ui,
     };
     let config = match Config::load(cli.config.as_deref(), overrides) {
         Ok(c) => c,

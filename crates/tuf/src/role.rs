@@ -18,6 +18,33 @@ pub const TIMESTAMP: &str = "timestamp";
 /// The four base roles, in the order Notary lists them.
 pub const BASE_ROLES: [&str; 4] = [ROOT, TARGETS, SNAPSHOT, TIMESTAMP];
 
+/// The delegation docker signs released tags into.
+pub const RELEASES_ROLE: &str = "targets/releases";
+
+/// The signer name `docker trust inspect` shows for tags signed by `targets` or
+/// [`RELEASES_ROLE`]: the repository's administrative keys.
+pub const RELEASED_ROLE_NAME: &str = "Repo Admin";
+
+/// Whether docker counts a target of `role` as released: `targets` or [`RELEASES_ROLE`].
+pub fn is_released_role(role: &str) -> bool {
+    role == TARGETS || role == RELEASES_ROLE
+}
+
+/// The signer name of a delegation role: the role without its `targets/` prefix.
+pub fn signer_name(role: &str) -> &str {
+    role.strip_prefix("targets/").unwrap_or(role)
+}
+
+/// Who signed a target of `role`, as `docker trust inspect` names it:
+/// [`RELEASED_ROLE_NAME`] for a released role, else the [`signer_name`].
+pub fn docker_signer(role: &str) -> &str {
+    if is_released_role(role) {
+        RELEASED_ROLE_NAME
+    } else {
+        signer_name(role)
+    }
+}
+
 /// Longest delegation name allowed, exclusive (Notary's database column limit).
 pub const MAX_ROLE_NAME_LEN: usize = 256;
 
@@ -121,6 +148,15 @@ pub fn check_threshold(role: &str, threshold: i64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_signer_names() {
+        assert_eq!(docker_signer("targets"), RELEASED_ROLE_NAME);
+        assert_eq!(docker_signer("targets/releases"), RELEASED_ROLE_NAME);
+        assert_eq!(docker_signer("targets/alice"), "alice");
+        assert_eq!(signer_name("targets/releases"), "releases");
+        assert!(!is_released_role("targets/alice"));
+    }
 
     #[test]
     fn base_roles() {

@@ -9,8 +9,7 @@ use signet_tuf::update::{ResolvedRole, TargetSigned};
 
 use super::{RELEASES_ROLE, is_released_role, natural_cmp, signer_name};
 
-/// The name docker shows for tags signed only by the repository's administrative keys.
-pub const RELEASED_ROLE_NAME: &str = "Repo Admin";
+pub use signet_tuf::role::RELEASED_ROLE_NAME;
 
 /// One repository as `docker trust inspect` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -26,8 +26,7 @@ use crate::error::{ConfigError, Error, Result, TrustError};
 use crate::http::{TlsOptions, tls};
 use crate::registry::{Digest, RegistryError};
 
-/// The delegation docker signs released tags into.
-pub const RELEASES_ROLE: &str = "targets/releases";
+pub use signet_tuf::role::{RELEASES_ROLE, is_released_role, signer_name};
 
 /// The roles a pull trusts, in lookup order.
 pub const PULL_ROLES: [&str; 2] = [RELEASES_ROLE, role::TARGETS];
@@ -57,17 +56,6 @@ pub fn docker_tls_options(docker_config_dir: &Path, server: &str) -> Result<TlsO
         Some(dir) => TlsOptions::from_docker_certs_dir(&dir),
         None => Ok(TlsOptions::default()),
     }
-}
-
-/// Whether a target signed in `role` is "released" (signed in `targets` or
-/// `targets/releases`).
-pub fn is_released_role(role: &str) -> bool {
-    role == role::TARGETS || role == RELEASES_ROLE
-}
-
-/// The signer name of a delegation role: the role without its `targets/` prefix.
-pub fn signer_name(role: &str) -> &str {
-    role.strip_prefix("targets/").unwrap_or(role)
 }
 
 /// The delegation role of signer `name`: `targets/<name>`.

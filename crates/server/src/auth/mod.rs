@@ -39,6 +39,15 @@ impl Access {
     }
 }
 
+/// Which repositories a caller may read, for listings ([`TokenAuth::readable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readable {
+    /// Every repository (no token auth, or a token granting the catalogue).
+    All,
+    /// Only these GUNs, sorted (those the token grants `pull` on).
+    Only(Vec<String>),
+}
+
 /// One needed access as the error detail lists it.
 #[derive(Debug, Serialize)]
 pub struct AccessDetail<'a> {

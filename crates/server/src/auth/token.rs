@@ -14,7 +14,7 @@ use rustls::pki_types::pem::PemObject as _;
 use serde::Deserialize;
 use x509_cert::Certificate;
 
-use super::{Access, Challenge, ChallengeError};
+use super::{Access, Challenge, ChallengeError, Readable};
 use crate::error::ServerError;
 pub use crate::error::TokenError;
 
@@ -133,6 +133,17 @@ struct Claims {
     nbf: Option<i64>,
     #[serde(default)]
     access: Vec<ResourceActions>,
+}
+
+impl Claims {
+    /// Whether the token grants `access` (the action itself or `*`).
+    fn grants(&self, access: &Access) -> bool {
+        self.access.iter().any(|r| {
+            r.kind == access.kind
+                && r.name == access.name
+                && r.actions.iter().any(|a| a == &access.action || a == "*")
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -313,53 +324,88 @@ impl TokenAuth {
         host: Option<&HeaderValue>,
         needed: &[Access],
     ) -> Result<(), ServerError> {
-        let challenge = |error: ChallengeError| {
-            let realm = match (
-                self.settings.autoredirect,
-                host.and_then(|h| h.to_str().ok()),
-            ) {
-                (true, Some(h)) => format!("https://{h}/auth/token"),
-                _ => self.settings.realm.clone(),
-            };
-            ServerError::Unauthorized(Box::new(Challenge {
-                realm,
-                service: self.settings.service.clone(),
-                accesses: needed.to_vec(),
-                error,
-            }))
+        let claims = self.claims(headers, host, needed)?;
+        if needed.iter().all(|a| claims.grants(a)) {
+            Ok(())
+        } else {
+            Err(self.challenge(host, needed, ChallengeError::InsufficientScope))
+        }
+    }
+
+    /// The repositories the request's token lets it pull, for listings: every one with
+    /// `registry:catalog:*` (what the catalogue routes need), else those the token grants
+    /// `pull` (or `*`) on, possibly none. A missing or invalid token gets the challenge for
+    /// the catalogue.
+    pub fn readable(
+        &self,
+        headers: &HeaderMap,
+        host: Option<&HeaderValue>,
+    ) -> Result<Readable, ServerError> {
+        let catalog = [Access::catalog()];
+        let claims = self.claims(headers, host, &catalog)?;
+        if catalog.iter().all(|a| claims.grants(a)) {
+            return Ok(Readable::All);
+        }
+        let mut guns: Vec<String> = claims
+            .access
+            .iter()
+            .filter(|r| r.kind == "repository")
+            .filter(|r| claims.grants(&Access::repository(&r.name, "pull")))
+            .map(|r| r.name.clone())
+            .collect();
+        guns.sort();
+        guns.dedup();
+        Ok(Readable::Only(guns))
+    }
+
+    /// The 401 answer naming `needed`.
+    fn challenge(
+        &self,
+        host: Option<&HeaderValue>,
+        needed: &[Access],
+        error: ChallengeError,
+    ) -> ServerError {
+        let realm = match (
+            self.settings.autoredirect,
+            host.and_then(|h| h.to_str().ok()),
+        ) {
+            (true, Some(h)) => format!("https://{h}/auth/token"),
+            _ => self.settings.realm.clone(),
         };
+        ServerError::Unauthorized(Box::new(Challenge {
+            realm,
+            service: self.settings.service.clone(),
+            accesses: needed.to_vec(),
+            error,
+        }))
+    }
+
+    /// The claims of the request's valid bearer token; without one, the challenge naming
+    /// `needed`.
+    fn claims(
+        &self,
+        headers: &HeaderMap,
+        host: Option<&HeaderValue>,
+        needed: &[Access],
+    ) -> Result<Claims, ServerError> {
+        let missing = || self.challenge(host, needed, ChallengeError::Missing);
         let Some(auth) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         else {
-            return Err(challenge(ChallengeError::Missing));
+            return Err(missing());
         };
         let parts: Vec<&str> = auth.split(' ').collect();
         let [scheme, token] = parts.as_slice() else {
-            return Err(challenge(ChallengeError::Missing));
+            return Err(missing());
         };
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(challenge(ChallengeError::Missing));
+            return Err(missing());
         }
-        let claims = match self.verify(token, now_unix()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::info!(error = %e, "token refused");
-                return Err(challenge(ChallengeError::InvalidToken));
-            }
-        };
-        let granted = |a: &Access| {
-            claims.access.iter().any(|r| {
-                r.kind == a.kind
-                    && r.name == a.name
-                    && r.actions.iter().any(|act| act == &a.action || act == "*")
-            })
-        };
-        if needed.iter().all(granted) {
-            Ok(())
-        } else {
-            Err(challenge(ChallengeError::InsufficientScope))
-        }
+        self.verify(token, now_unix()).map_err(|e| {
+            tracing::info!(error = %e, "token refused");
+            self.challenge(host, needed, ChallengeError::InvalidToken)
+        })
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {

@@ -8,6 +8,7 @@ pub mod error;
 mod handlers;
 mod headers;
 mod metrics;
+pub mod ui;
 pub mod upload;
 
 pub mod route;
@@ -26,7 +27,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{Access, TokenAuth};
 use crate::error::ServerError;
 use crate::service::MetadataService;
-use route::Route;
+use route::{Route, UiPage};
 use signet_tuf::notary::gun::MAX_GUN_LEN;
 
 pub use metrics::{DURATION_BUCKETS, MetricsHandle, metrics_handle};
@@ -47,6 +48,8 @@ pub struct HttpSettings {
     /// How long `/metrics` reuses what it read from the database (metadata expiry, server
     /// keys) before reading it again; zero reads it on every scrape.
     pub metrics_cache: Duration,
+    /// Whether the read-only web view is served at `/ui/` (otherwise its paths are 404s).
+    pub ui_enabled: bool,
 }
 
 impl Default for HttpSettings {
@@ -58,6 +61,7 @@ impl Default for HttpSettings {
             gun_prefixes: Vec::new(),
             request_timeout: Duration::from_secs(60),
             metrics_cache: Duration::from_secs(10),
+            ui_enabled: false,
         }
     }
 }
@@ -198,6 +202,10 @@ fn required_access(route: &Route) -> Option<Vec<Access>> {
         Route::Health | Route::Metrics | Route::Redirect(_) | Route::MethodNotAllowed => {
             return None;
         }
+        // The style sheet holds no data; the list shows only what the token may pull
+        // (`ui::page` asks the token).
+        Route::Ui(UiPage::Bare | UiPage::Style | UiPage::List) => return None,
+        Route::Ui(UiPage::Repository { gun }) => repo(gun, &["pull"]),
         Route::GetByChecksum { gun, .. }
         | Route::GetByVersion { gun, .. }
         | Route::GetCurrent { gun, .. }
@@ -213,7 +221,11 @@ fn required_access(route: &Route) -> Option<Vec<Access>> {
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
-    let route = route::match_route(&method, req.uri().path(), req.uri().query());
+    let route = match route::match_route(&method, req.uri().path(), req.uri().query()) {
+        // Off, the web view's paths are what they were before it existed.
+        Route::Ui(_) if !state.settings().ui_enabled => Route::NotFound,
+        route => route,
+    };
     let operation = route.operation();
     let response = match handle(&state, route, req).await {
         Ok(r) => r,
@@ -286,6 +298,7 @@ async fn handle(state: &AppState, route: Route, req: Request) -> Result<Response
             handlers::changefeed(state, Some(&gun), req.uri().query()).await
         }
         Route::Changefeed => handlers::changefeed(state, None, req.uri().query()).await,
+        Route::Ui(page) => ui::page(state, page, req.headers(), req.uri().query()).await,
         Route::NotFound | Route::BadPath => Err(ServerError::not_found("", "")),
         Route::Health | Route::Metrics | Route::Redirect(_) | Route::MethodNotAllowed => {
             Err(ServerError::Internal("route handled above".into()))

@@ -7,6 +7,22 @@
 use axum::http::Method;
 use signet_tuf::notary::gun::{clean_path, percent_decode};
 
+/// A page of the web view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UiPage {
+    /// `GET /ui`: a redirect to `/ui/`.
+    Bare,
+    /// `GET /ui/`: the repositories (`?q=` filters, `?after=` pages).
+    List,
+    /// `GET /ui/style.css`: the style sheet.
+    Style,
+    /// `GET /ui/r/<gun>`: one repository.
+    Repository {
+        /// The repository.
+        gun: String,
+    },
+}
+
 /// The operation a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -72,6 +88,8 @@ pub enum Route {
     Health,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /ui/…`: a page of the read-only web view (a 404 when it is off).
+    Ui(UiPage),
     /// Any other path with GET, POST, PUT, HEAD or DELETE: 404.
     NotFound,
     /// Any other method: 405 with an empty body.
@@ -93,7 +111,8 @@ impl Route {
             | Self::GetKey { gun, .. }
             | Self::RotateKey { gun, .. }
             | Self::Delete { gun }
-            | Self::GunChangefeed { gun } => Some(gun),
+            | Self::GunChangefeed { gun }
+            | Self::Ui(UiPage::Repository { gun }) => Some(gun),
             _ => None,
         }
     }
@@ -112,6 +131,7 @@ impl Route {
             Self::Base => "Base",
             Self::Health => "Health",
             Self::Metrics => "Metrics",
+            Self::Ui(_) => "UI",
             Self::NotFound | Self::MethodNotAllowed | Self::Redirect(_) | Self::BadPath => {
                 "NotFound"
             }
@@ -121,6 +141,7 @@ impl Route {
 
 const TUF: &str = "/_trust/tuf/";
 const CHANGEFEED: &str = "/_trust/changefeed";
+const UI_REPOSITORY: &str = "/ui/r/";
 
 /// Matches a request. `raw_path` is the path as sent (percent-encoded); `query` is the raw
 /// query string, used only to build a redirect.
@@ -200,7 +221,15 @@ fn match_known(method: &Method, path: &str) -> Option<Route> {
             "/v2/_trust/changefeed" => return Some(Route::Changefeed),
             "/_notary_server/health" => return Some(Route::Health),
             "/metrics" => return Some(Route::Metrics),
+            "/ui" => return Some(Route::Ui(UiPage::Bare)),
+            "/ui/" => return Some(Route::Ui(UiPage::List)),
+            "/ui/style.css" => return Some(Route::Ui(UiPage::Style)),
             _ => {}
+        }
+        if let Some(gun) = path.strip_prefix(UI_REPOSITORY).filter(|g| gun_ok(g)) {
+            return Some(Route::Ui(UiPage::Repository {
+                gun: gun.to_owned(),
+            }));
         }
     }
     None
@@ -280,9 +309,9 @@ fn key(tail: &str) -> Option<String> {
     }
 }
 
-/// Escapes a decoded path for a `Location` header: everything outside the URL path
+/// Escapes a decoded path for a `Location` header or a link: everything outside the URL path
 /// characters is percent-encoded.
-fn percent_encode_path(path: &str) -> String {
+pub fn percent_encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
@@ -438,6 +467,32 @@ mod tests {
         assert_eq!(
             match_route(&Method::OPTIONS, "/anything", None),
             Route::MethodNotAllowed
+        );
+    }
+
+    #[test]
+    fn web_view_pages() {
+        assert_eq!(get("/ui/"), Route::Ui(UiPage::List));
+        assert_eq!(get("/ui/style.css"), Route::Ui(UiPage::Style));
+        assert_eq!(
+            get("/ui/r/docker.io/library/app:1"),
+            Route::Ui(UiPage::Repository {
+                gun: "docker.io/library/app:1".into()
+            })
+        );
+        assert_eq!(
+            get("/ui/r/%3Cscript%3E"),
+            Route::Ui(UiPage::Repository {
+                gun: "<script>".into()
+            })
+        );
+        assert_eq!(get("/ui/r/"), Route::NotFound);
+        assert_eq!(get("/ui/r/a*b"), Route::NotFound);
+        assert_eq!(get("/ui"), Route::Ui(UiPage::Bare));
+        assert_eq!(match_route(&Method::POST, "/ui/", None), Route::NotFound);
+        assert_eq!(
+            get("/ui/r/docker.io/library/app:1").gun(),
+            Some("docker.io/library/app:1")
         );
     }
 

@@ -6,6 +6,7 @@
 
 mod generate;
 mod keys;
+mod overview;
 mod read;
 mod update;
 mod upload;
@@ -18,6 +19,9 @@ use crate::kek::Kek;
 use crate::store::{FileUpdate, KeyUse, Store, StoreResult, detached};
 
 pub use keys::ServerKeyAlgorithm;
+pub use overview::{
+    DelegationState, RepositoryOverview, RoleKeyIds, RoleState, ServerRoleKeys, SignedTarget,
+};
 pub use read::Served;
 pub use upload::{UploadedFile, decode_signed_common};
 

@@ -17,6 +17,7 @@ mod copy;
 mod copy_compare;
 pub mod error;
 mod expiry;
+mod listing;
 mod postgres;
 mod sqlite;
 mod types;
@@ -31,6 +32,7 @@ use futures_util::stream::BoxStream;
 pub use copy::CopySession;
 pub use error::{DB_ERROR_KINDS, StorageFault, StoreError, StoreResult, UnknownKeyState};
 pub use expiry::{ExpiryCounts, ExpiryRole, ExpirySummary, ExpirySync, PoolStats, ServerKeyCount};
+pub use listing::{MAX_REPOSITORY_PAGE, RepositoryQuery};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub(crate) use types::sha256_hex;
@@ -396,6 +398,29 @@ impl Store {
     /// is dropped.
     pub fn roots(&self) -> BoxStream<'_, StoreResult<StoredRoot>> {
         dispatch!(self, s => s.roots())
+    }
+
+    /// One page of the repositories with stored metadata (see [`RepositoryQuery`]), in GUN
+    /// order. Reads the index on GUNs up to the page (or, with a rare `contains`, through it),
+    /// never every file.
+    pub async fn repositories(&self, query: &RepositoryQuery) -> StoreResult<Vec<String>> {
+        dispatch!(self, s => s.repositories(query).await)
+    }
+
+    /// The earliest expiry, in Unix seconds, of the current metadata the owners of each of
+    /// `guns` sign (root, targets, delegations, and the snapshot when they sign it), from the
+    /// expiry records of `/metrics`; GUNs without records are left out. At most
+    /// [`MAX_REPOSITORY_PAGE`] GUNs are looked up.
+    pub async fn earliest_expiries(
+        &self,
+        guns: &[String],
+    ) -> StoreResult<std::collections::BTreeMap<String, i64>> {
+        let guns = &guns[..guns.len().min(MAX_REPOSITORY_PAGE as usize)];
+        if guns.is_empty() {
+            return Ok(std::collections::BTreeMap::new());
+        }
+        let rows = dispatch!(self, s => s.earliest_expiries(guns).await)?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Every server-held key of every GUN and role, in any state, ordered by GUN, role,

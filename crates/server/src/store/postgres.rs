@@ -19,6 +19,7 @@ use super::error::{StoreError, StoreResult, is_broken_connection};
 use super::expiry::{
     EARLIEST, ExpiryPlan, ExpirySummary, PoolStats, ServerKeyCount, superseded, windows,
 };
+use super::listing::RepositoryQuery;
 use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome, KeyState,
@@ -87,6 +88,20 @@ const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed
 
 const ALL_ROOTS: &str =
     "SELECT gun, version, data FROM tuf_files WHERE role = 'root' AND deleted_at IS NULL";
+
+/// One page of repositories ([`RepositoryQuery`]): walks the unique index on
+/// (gun, role, version) in GUN order and stops after the page.
+const REPOSITORY_PAGE: &str = "SELECT DISTINCT gun FROM tuf_files \
+     WHERE deleted_at IS NULL AND gun > $1 AND strpos(gun, $2) > 0 \
+     AND ($3::text[] IS NULL OR gun = ANY($3::text[])) \
+     AND (cardinality($4::text[]) = 0 OR EXISTS (SELECT 1 FROM unnest($4::text[]) AS p(prefix) \
+       WHERE left(gun, length(p.prefix)) = p.prefix)) \
+     ORDER BY gun LIMIT $5";
+
+/// The earliest expiry of the metadata the owners of each of some repositories sign (server
+/// snapshots left out), from the primary key of `signet_metadata_expiry`.
+const EARLIEST_OF: &str = "SELECT gun, MIN(expires) AS earliest FROM signet_metadata_expiry \
+     WHERE gun = ANY($1::text[]) AND kind <> 'server_snapshot' GROUP BY gun";
 
 const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
      state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
@@ -743,6 +758,44 @@ impl PgStore {
                 })
             })
             .boxed()
+    }
+
+    pub(crate) async fn repositories(&self, q: &RepositoryQuery) -> StoreResult<Vec<String>> {
+        let rows = self
+            .query(
+                || "read of the repository list".to_owned(),
+                || {
+                    sqlx::query(REPOSITORY_PAGE)
+                        .bind(q.after_bound())
+                        .bind(q.contains.as_str())
+                        .bind(q.only.as_deref())
+                        .bind(q.prefixes.as_slice())
+                        .bind(q.bound_limit())
+                        .fetch_all(&self.pool)
+                },
+            )
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("gun"))
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::from_sqlx("read of the repository list", e))
+    }
+
+    pub(crate) async fn earliest_expiries(
+        &self,
+        guns: &[String],
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let what = "read of the expiry records of a repository page";
+        let rows = self
+            .query(
+                || what.to_owned(),
+                || sqlx::query(EARLIEST_OF).bind(guns).fetch_all(&self.pool),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("gun")?, r.try_get("earliest")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| StoreError::from_sqlx(what, e))
     }
 
     pub(crate) async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {

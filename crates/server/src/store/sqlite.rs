@@ -23,6 +23,7 @@ use super::expiry::{
     EARLIEST, ExpiryPlan, ExpirySummary, PoolStats, SERVER_SNAPSHOT, SNAPSHOT_ROLE, ServerKeyCount,
     superseded, windows,
 };
+use super::listing::RepositoryQuery;
 use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome,
@@ -77,6 +78,20 @@ const KEY_BY_ID: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed
 
 const ALL_ROOTS: &str =
     "SELECT gun, version, data FROM tuf_files WHERE role = 'root' AND deleted_at IS NULL";
+
+/// One page of repositories ([`RepositoryQuery`]); `only` and the prefixes are JSON arrays.
+/// Walks the unique index on (gun, role, version) in GUN order and stops after the page.
+const REPOSITORY_PAGE: &str = "SELECT DISTINCT gun FROM tuf_files \
+     WHERE deleted_at IS NULL AND gun > ?1 AND (?2 = '' OR instr(gun, ?2) > 0) \
+     AND (?3 IS NULL OR gun IN (SELECT value FROM json_each(?3))) \
+     AND (?4 = '[]' OR EXISTS (SELECT 1 FROM json_each(?4) AS p \
+       WHERE substr(gun, 1, length(p.value)) = p.value)) \
+     ORDER BY gun LIMIT ?5";
+
+/// The earliest expiry of the metadata the owners of each of some repositories (a JSON
+/// array) sign (server snapshots left out), from the primary key of `signet_metadata_expiry`.
+const EARLIEST_OF: &str = "SELECT gun, MIN(expires) AS earliest FROM signet_metadata_expiry \
+     WHERE gun IN (SELECT value FROM json_each(?1)) AND kind <> 'server_snapshot' GROUP BY gun";
 
 const ALL_KEYS: &str = "SELECT gun, role, key_id, algorithm, public_key, sealed_private_key, \
      state, created_at, last_used, hsm_object_id, hsm_label FROM signet_server_keys ORDER BY gun, role, created_at, key_id";
@@ -717,6 +732,46 @@ impl SqliteStore {
                 })
             })
             .boxed()
+    }
+
+    pub(crate) async fn repositories(&self, q: &RepositoryQuery) -> StoreResult<Vec<String>> {
+        let what = "read of the repository list";
+        let json = |v: &[String]| {
+            serde_json::to_string(v)
+                .map_err(|e| StoreError::from_sqlx(what, sqlx::Error::Encode(e.into())))
+        };
+        let only = q.only.as_deref().map(json).transpose()?;
+        let rows = sqlx::query(REPOSITORY_PAGE)
+            .bind(q.after_bound())
+            .bind(q.contains.as_str())
+            .bind(only)
+            .bind(json(&q.prefixes)?)
+            .bind(q.bound_limit())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx(what, e))?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("gun"))
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::from_sqlx(what, e))
+    }
+
+    pub(crate) async fn earliest_expiries(
+        &self,
+        guns: &[String],
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let what = "read of the expiry records of a repository page";
+        let list = serde_json::to_string(guns)
+            .map_err(|e| StoreError::from_sqlx(what, sqlx::Error::Encode(e.into())))?;
+        let rows = sqlx::query(EARLIEST_OF)
+            .bind(list)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| StoreError::from_sqlx(what, e))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("gun")?, r.try_get("earliest")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| StoreError::from_sqlx(what, e))
     }
 
     pub(crate) async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {

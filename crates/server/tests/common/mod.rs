@@ -5,6 +5,7 @@
 pub mod meta;
 pub mod publish;
 pub mod token;
+pub mod trust_state;
 
 use axum::Router;
 use axum::body::Body;
