@@ -214,7 +214,7 @@ fn parse_int32(s: &str) -> Result<i64, String> {
 }
 
 /// The first value of each query parameter, decoded as a form value.
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = percent_decode(&k.replace('+', " "))?;
