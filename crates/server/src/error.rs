@@ -11,6 +11,7 @@
 //! - copying a Go notary-server database, [`crate::notary_server`]: [`NotaryServerError`];
 //! - server keys in a YubiHSM 2, [`crate::hsm`]: [`HsmError`], and moving sealed keys onto
 //!   it: [`MoveKeysError`];
+//! - listing the repositories that trust a key, [`crate::trusted_by`]: [`TrustedByError`];
 //! - token authentication, [`crate::auth`]: [`TokenError`];
 //! - the key-encryption key, [`crate::kek`]: [`KekError`];
 //! - the configuration file, [`crate::config`]: [`ConfigError`];
@@ -94,6 +95,20 @@ pub enum ServerError {
     InvalidParameters {
         /// The GUN filter (empty for the global feed).
         gun: String,
+        /// What is wrong, sent as the error detail.
+        detail: String,
+    },
+    /// The key ID of `GET /v2/_trust/keys/<keyid>/repositories` is not 64 hex digits.
+    #[error("invalid key ID {key_id:?}: a key ID is 64 hexadecimal digits")]
+    InvalidKeyId {
+        /// The key ID as requested (at most 100 characters of it).
+        key_id: String,
+    },
+    /// The query parameters of `GET /v2/_trust/keys/<keyid>/repositories` could not be read.
+    #[error("invalid parameter for the repositories trusting key {key_id}: {detail}")]
+    InvalidTrustQuery {
+        /// The key ID asked about.
+        key_id: String,
         /// What is wrong, sent as the error detail.
         detail: String,
     },
@@ -811,6 +826,50 @@ pub enum MoveKeysError {
         /// What is wrong (never key material).
         reason: String,
     },
+}
+
+/// Why `signet-server trusted-by` could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustedByError {
+    /// The key ID given is not 64 hexadecimal digits.
+    #[error("invalid key ID {key_id:?}: a key ID is 64 hexadecimal digits")]
+    InvalidKeyId {
+        /// The key ID as given.
+        key_id: String,
+    },
+    /// The key file could not be read.
+    #[error("cannot read the key file {}: {source}", path.display())]
+    KeyFileUnreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key file holds no certificate or public key.
+    #[error(
+        "the key file {} holds no usable key (a PEM CERTIFICATE or PUBLIC KEY was expected): \
+         {reason}",
+        path.display()
+    )]
+    KeyFileInvalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store failed.
+    #[error("reading the repositories that trust key {key_id}: {source}")]
+    Store {
+        /// The key ID asked about.
+        key_id: String,
+        /// The store error.
+        #[source]
+        source: StoreError,
+    },
+    /// The answer could not be written out.
+    #[error("writing the answer: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 /// Why token auth could not be set up, or why a token was refused.

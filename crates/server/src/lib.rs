@@ -17,4 +17,5 @@ pub mod pointers;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod trusted_by;
 pub mod validation;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use signet_server::config::{Config, Overrides};
-use signet_server::error::{MoveKeysError, NotaryServerError, NotarySignerError};
+use signet_server::error::{MoveKeysError, NotaryServerError, NotarySignerError, TrustedByError};
 use signet_server::hsm::{self, MoveOptions};
 use signet_server::kek::Kek;
 use signet_server::notary_server::{self, ServerDb, ServerImportOptions};
@@ -182,6 +182,22 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// List every repository and role whose current metadata trusts a key: root, targets,
+    /// snapshot, timestamp and delegations, from the key index (the same database settings
+    /// as the server).
+    #[command(group(clap::ArgGroup::new("key").required(true).args(["key_id", "key_file"])))]
+    TrustedBy {
+        /// The key ID (64 hex digits), as metadata lists it or, for a certificate, the
+        /// canonical ID of its public key.
+        key_id: Option<String>,
+        /// A PEM certificate or public key instead of an ID: a certificate is looked up by
+        /// its certificate ID and by its canonical public key ID.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
     /// Make server keys held in the YubiHSM 2 sign with their sealed copies again.
     ///
     /// Only keys that still have a sealed copy can go back; the copy must open with the
@@ -192,6 +208,15 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// How `trusted-by` writes its answer.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    /// A table per key ID.
+    Text,
+    /// JSON.
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -294,6 +319,11 @@ fn main() -> ExitCode {
                 move_to_device(&config, &opts).await
             }
             Command::MoveKeysOffYubihsm { dry_run } => move_off_device(&config, dry_run).await,
+            Command::TrustedBy {
+                key_id,
+                key_file,
+                output,
+            } => trusted_by(&config, key_id.as_deref(), key_file.as_deref(), output).await,
         }
     });
     match result {
@@ -332,6 +362,8 @@ enum MainError {
     NotaryServer(#[from] NotaryServerError),
     #[error(transparent)]
     MoveKeys(#[from] MoveKeysError),
+    #[error(transparent)]
+    TrustedBy(#[from] TrustedByError),
     #[error(
         "move-keys-to-yubihsm needs a YubiHSM 2: configure [keys.yubihsm] (or \
          --yubihsm-connector) and its password"
@@ -412,6 +444,32 @@ async fn import_notary_server(
     store.close().await;
     print!("{}", outcome?);
     Ok(())
+}
+
+/// Looks up the key ID (or the IDs of the key file) in the key index and prints the answer.
+async fn trusted_by(
+    config: &Config,
+    key_id: Option<&str>,
+    key_file: Option<&std::path::Path>,
+    output: OutputFormat,
+) -> Result<(), MainError> {
+    let queries = match (key_id, key_file) {
+        (_, Some(file)) => signet_server::trusted_by::key_ids_of_file(file)?,
+        (Some(id), None) => vec![signet_server::trusted_by::key_id_of_arg(id)?],
+        (None, None) => Vec::new(),
+    };
+    warn_local_defaults(config);
+    let store = server::open_store(config, config.auto_migrate).await?;
+    let output = match output {
+        OutputFormat::Text => signet_server::trusted_by::Output::Text,
+        OutputFormat::Json => signet_server::trusted_by::Output::Json,
+    };
+    let mut out = Vec::new();
+    let outcome = signet_server::trusted_by::report(&store, &queries, output, &mut out).await;
+    store.close().await;
+    outcome?;
+    std::io::Write::write_all(&mut std::io::stdout(), &out)
+        .map_err(|e| MainError::TrustedBy(TrustedByError::Output(e)))
 }
 
 /// Says loudly that the built-in local database or key is in use.

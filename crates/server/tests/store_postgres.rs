@@ -124,6 +124,17 @@ async fn apply_go_schema(schema: &str, files: &[&str]) {
     pool.close().await;
 }
 
+/// The Go notary-server schema (with its changefeed) in `schema`, and a pool on it to write
+/// as the Go server does.
+async fn go_database(schema: &str) -> PgPool {
+    apply_go_schema(schema, &["0001_initial.up.sql", "0002_changefeed.up.sql"]).await;
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url_for(schema))
+        .await
+        .unwrap()
+}
+
 /// Inserts a metadata row (and for a timestamp a change record) the way the Go server does.
 async fn insert_like_go(
     pool: &PgPool,
@@ -169,12 +180,7 @@ async fn adopts_a_go_notary_database() {
         return;
     };
     in_schema(&admin, |schema| async move {
-        apply_go_schema(&schema, &["0001_initial.up.sql", "0002_changefeed.up.sql"]).await;
-        let go = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url_for(&schema))
-            .await
-            .unwrap();
+        let go = go_database(&schema).await;
         let gun = "docker.io/library/alpine";
         let ts = br#"{"signed":{"_type":"Timestamp","version":1},"signatures":[]}"#;
         let written = insert_like_go(&go, gun, "root", 1, b"{\"root\":1}").await;
@@ -240,6 +246,71 @@ async fn adopts_a_go_notary_database() {
         let again = Store::connect(&url_for(&schema)).await.unwrap();
         assert_eq!(again.latest(gun, "root").await.unwrap().unwrap().version, 1);
         again.close().await;
+        go.close().await;
+    })
+    .await;
+}
+
+/// The keys of a database adopted from Go notary are indexed once, when signet first opens
+/// it; later writes of the Go server sharing it are caught up with the expiry records.
+#[tokio::test]
+async fn adopted_go_notary_keys_are_indexed() {
+    use store_common::key_trust::{kid, root_doc, targets_doc};
+
+    let Some(admin) = admin().await else {
+        return;
+    };
+    in_schema(&admin, |schema| async move {
+        let go = go_database(&schema).await;
+        let snapshot = |v: i64| {
+            serde_json::to_vec(&serde_json::json!({
+                "signed": {"_type": "Snapshot", "version": v, "expires": "2100-01-01T00:00:00Z",
+                           "meta": {"root": {}, "targets": {}}},
+                "signatures": [],
+            }))
+            .unwrap()
+        };
+        let guns: Vec<String> = (0..700).map(|i| format!("docker.io/go/{i:04}")).collect();
+        for gun in &guns {
+            let root = root_doc(1, &["go-root"], &["go-targets"], &["go-snapshot"]);
+            insert_like_go(&go, gun, "root", 1, &root).await;
+            let targets = targets_doc(1, &[("targets/releases", &["go-signer"])]);
+            insert_like_go(&go, gun, "targets", 1, &targets).await;
+            insert_like_go(&go, gun, "snapshot", 1, &snapshot(1)).await;
+            insert_like_go(&go, gun, "timestamp", 1, b"{}").await;
+        }
+
+        let store = Store::connect(&url_for(&schema)).await.unwrap();
+        let page = store
+            .trusted_by(&kid("go-signer"), None, 1000)
+            .await
+            .unwrap();
+        assert_eq!(page.roles.len(), guns.len());
+        assert!(page.next.is_none());
+        assert_eq!(page.roles[0].gun, guns[0]);
+        assert_eq!(page.roles[0].role, "targets/releases");
+        assert_eq!(store.backfill_key_trust().await.unwrap(), 0);
+
+        // The Go server rotates the targets key of one repository.
+        let gun = &guns[0];
+        let root = root_doc(2, &["go-root"], &["go-targets-2"], &["go-snapshot"]);
+        insert_like_go(&go, gun, "root", 2, &root).await;
+        insert_like_go(&go, gun, "snapshot", 2, &snapshot(2)).await;
+        insert_like_go(&go, gun, "timestamp", 2, b"{}").await;
+        while store.sync_expiry(1000).await.unwrap().records > 0 {}
+        let page = store
+            .trusted_by(&kid("go-targets-2"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.roles.len(), 1);
+        assert_eq!(&page.roles[0].gun, gun);
+        let old = store
+            .trusted_by(&kid("go-targets"), None, 1000)
+            .await
+            .unwrap();
+        assert_eq!(old.roles.len(), guns.len() - 1);
+        assert!(old.roles.iter().all(|r| &r.gun != gun));
+        store.close().await;
         go.close().await;
     })
     .await;

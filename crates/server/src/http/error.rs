@@ -175,8 +175,12 @@ pub fn classify(err: &ServerError) -> (ErrorCode, Option<Detail>) {
                 err: Empty {},
             }),
         ),
-        ServerError::InvalidParameters { detail, .. } => {
+        ServerError::InvalidParameters { detail, .. }
+        | ServerError::InvalidTrustQuery { detail, .. } => {
             (ErrorCode::InvalidParameters, text_detail(detail))
+        }
+        ServerError::InvalidKeyId { .. } => {
+            (ErrorCode::InvalidParameters, text_detail(&err.to_string()))
         }
         ServerError::Unauthorized(ch) => (ErrorCode::Unauthorized, to_detail(&ch.detail())),
         ServerError::Internal(_) => (ErrorCode::Unknown, text_detail(&err.to_string())),

@@ -8,6 +8,7 @@ pub mod error;
 mod handlers;
 mod headers;
 mod metrics;
+mod trusted_by;
 pub mod ui;
 pub mod upload;
 
@@ -212,7 +213,13 @@ fn required_access(route: &Route) -> Option<Vec<Access>> {
         | Route::GunChangefeed { gun } => repo(gun, &["pull"]),
         Route::Update { gun } | Route::GetKey { gun, .. } => repo(gun, &["push", "pull"]),
         Route::Delete { gun } | Route::RotateKey { gun, .. } => repo(gun, &["*"]),
-        Route::Base | Route::Changefeed | Route::NotFound | Route::BadPath => {
+        // Like the changefeed of every GUN, the answer names repositories of the whole
+        // server: it needs the catalog scope.
+        Route::Base
+        | Route::Changefeed
+        | Route::TrustedBy { .. }
+        | Route::NotFound
+        | Route::BadPath => {
             vec![Access::catalog()]
         }
     })
@@ -299,6 +306,7 @@ async fn handle(state: &AppState, route: Route, req: Request) -> Result<Response
         }
         Route::Changefeed => handlers::changefeed(state, None, req.uri().query()).await,
         Route::Ui(page) => ui::page(state, page, req.headers(), req.uri().query()).await,
+        Route::TrustedBy { key_id } => trusted_by::answer(state, &key_id, req.uri().query()).await,
         Route::NotFound | Route::BadPath => Err(ServerError::not_found("", "")),
         Route::Health | Route::Metrics | Route::Redirect(_) | Route::MethodNotAllowed => {
             Err(ServerError::Internal("route handled above".into()))

@@ -84,6 +84,12 @@ pub enum Route {
     },
     /// `GET /v2/_trust/changefeed`.
     Changefeed,
+    /// `GET /v2/_trust/keys/<keyid>/repositories`: the repositories whose current metadata
+    /// trusts a key.
+    TrustedBy {
+        /// The key ID as written in the path (not checked yet).
+        key_id: String,
+    },
     /// `GET /_notary_server/health`.
     Health,
     /// `GET /metrics`.
@@ -128,6 +134,7 @@ impl Route {
             Self::RotateKey { .. } => "RotateKey",
             Self::Delete { .. } => "DeleteTUF",
             Self::GunChangefeed { .. } | Self::Changefeed => "Changefeed",
+            Self::TrustedBy { .. } => "TrustedBy",
             Self::Base => "Base",
             Self::Health => "Health",
             Self::Metrics => "Metrics",
@@ -142,6 +149,8 @@ impl Route {
 const TUF: &str = "/_trust/tuf/";
 const CHANGEFEED: &str = "/_trust/changefeed";
 const UI_REPOSITORY: &str = "/ui/r/";
+const KEYS: &str = "/v2/_trust/keys/";
+const REPOSITORIES: &str = "/repositories";
 
 /// Matches a request. `raw_path` is the path as sent (percent-encoded); `query` is the raw
 /// query string, used only to build a redirect.
@@ -216,6 +225,14 @@ fn match_known(method: &Method, path: &str) -> Option<Route> {
     if *method == Method::GET {
         if let Some(gun) = gun_before_suffix(path, CHANGEFEED) {
             return Some(Route::GunChangefeed { gun });
+        }
+        if let Some(key_id) = path
+            .strip_prefix(KEYS)
+            .and_then(|rest| rest.strip_suffix(REPOSITORIES))
+        {
+            return Some(Route::TrustedBy {
+                key_id: key_id.to_owned(),
+            });
         }
         match path {
             "/v2/_trust/changefeed" => return Some(Route::Changefeed),
@@ -440,6 +457,12 @@ mod tests {
             Route::GunChangefeed { gun: "g/h".into() }
         );
         assert_eq!(get("/v2/_trust/changefeed"), Route::Changefeed);
+        assert_eq!(
+            get("/v2/_trust/keys/ab12/repositories"),
+            Route::TrustedBy {
+                key_id: "ab12".into()
+            }
+        );
         assert_eq!(get("/v2/"), Route::Base);
         assert_eq!(get("/v2"), Route::NotFound);
         assert_eq!(get("/_notary_server/health"), Route::Health);

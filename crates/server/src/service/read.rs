@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::MetadataService;
 use crate::cache::CachedFile;
 use crate::error::ServiceError;
-use crate::store::{Change, StoreResult, StoredFile};
+use crate::store::{Change, StoreResult, StoredFile, TrustCursor, TrustPage};
 
 /// A file to send, with the time to report as `Last-Modified`.
 #[derive(Debug, Clone)]
@@ -203,6 +203,22 @@ impl MetadataService {
             .changes(gun, change_id, records)
             .await
             .map_err(|e| ServiceError::from_store_read(gun.unwrap_or_default(), e))
+    }
+
+    /// One page of the roles whose current metadata trusts `key_id` (see
+    /// [`Store::trusted_by`]).
+    ///
+    /// [`Store::trusted_by`]: crate::store::Store::trusted_by
+    pub async fn trusted_by(
+        &self,
+        key_id: &str,
+        after: Option<&TrustCursor>,
+        limit: u32,
+    ) -> Result<TrustPage, ServiceError> {
+        self.store()
+            .trusted_by(key_id, after, limit)
+            .await
+            .map_err(|e| ServiceError::from_store_read("", e))
     }
 
     /// `DELETE`: removes every file of exactly `gun`.

@@ -193,6 +193,13 @@ async fn run(
                 let finished = tx.finish().await;
                 if finished.is_ok() {
                     record_expiry(&store, &guns).await;
+                    if !dry_run {
+                        // The commit restarted the key index backfill: a failure here leaves
+                        // it to the next start-up.
+                        if let Err(e) = store.backfill_key_trust().await {
+                            tracing::warn!(error = %e, "could not index the keys of the copied metadata");
+                        }
+                    }
                 }
                 let _ = reply.send(finished);
                 return;

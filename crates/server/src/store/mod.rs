@@ -17,6 +17,7 @@ mod copy;
 mod copy_compare;
 pub mod error;
 mod expiry;
+mod key_trust;
 mod listing;
 mod postgres;
 mod sqlite;
@@ -32,6 +33,7 @@ use futures_util::stream::BoxStream;
 pub use copy::CopySession;
 pub use error::{DB_ERROR_KINDS, StorageFault, StoreError, StoreResult, UnknownKeyState};
 pub use expiry::{ExpiryCounts, ExpiryRole, ExpirySummary, ExpirySync, PoolStats, ServerKeyCount};
+pub use key_trust::{MAX_TRUST_PAGE, TrustCursor, TrustPage, TrustingRole};
 pub use listing::{MAX_REPOSITORY_PAGE, RepositoryQuery};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -51,6 +53,9 @@ pub struct KeyUse {
     /// The key ID.
     pub key_id: String,
 }
+
+/// GUNs the key index backfill indexes in one transaction.
+const KEY_BACKFILL_BATCH: u32 = 500;
 
 /// Changefeed records before its cursor that [`Store::sync_expiry`] reads again.
 pub const EXPIRY_SYNC_OVERLAP: i64 = 100;
@@ -150,9 +155,12 @@ impl Store {
     }
 
     /// Applies pending migrations (the `migrate` subcommand). Adopts an existing Go
-    /// notary-server database: its tables are kept as they are.
+    /// notary-server database: its tables are kept as they are. Then indexes the keys of
+    /// every repository stored before the key index existed, once
+    /// ([`backfill_key_trust`](Self::backfill_key_trust)).
     pub async fn migrate(&self) -> StoreResult<()> {
-        dispatch!(self, s => s.migrate().await)
+        dispatch!(self, s => s.migrate().await)?;
+        self.backfill_key_trust().await.map(|_| ())
     }
 
     /// The versions and descriptions of the embedded migrations of this backend.
@@ -566,11 +574,83 @@ impl Store {
             expiry::ExpiryPlan::of_files(files.iter().filter_map(|f| {
                 Some((f.role.as_str(), i32::try_from(f.version).ok()?, &f.data[..]))
             }));
+        let (store, owned) = (self.clone(), gun.to_owned());
+        let rewritten = detached(format!("expiry records of {gun}"), async move {
+            dispatch!(&store, s => s.replace_expiry(&owned, snapshot_version, &plan).await)
+        })
+        .await?;
+        // Files written past signet (a Go notary-server sharing the database) are indexed
+        // as they are found here.
+        if rewritten {
+            self.reindex_keys(gun).await?;
+        }
+        Ok(rewritten)
+    }
+
+    /// Which roles of which repositories trust the key `key_id`: the roles whose current
+    /// metadata lists it (root's for `root`, `targets`, `snapshot` and `timestamp`, the
+    /// delegating role's `delegations` for a delegation), found by the ID the metadata lists
+    /// or, for an x509 key, by its canonical ID too. One page of at most `limit` (1 to
+    /// [`MAX_TRUST_PAGE`]) entries ordered by GUN and role, after `after`; a range of one
+    /// index, however many repositories there are.
+    pub async fn trusted_by(
+        &self,
+        key_id: &str,
+        after: Option<&TrustCursor>,
+        limit: u32,
+    ) -> StoreResult<TrustPage> {
+        if unstorable(key_id) {
+            return Ok(TrustPage::default());
+        }
+        let limit = key_trust::clamp_limit(limit);
+        let start = TrustCursor::default();
+        let after = after.unwrap_or(&start);
+        let fetch = i64::from(limit) + 1;
+        let roles = dispatch!(self, s => s.trusted_by(key_id, after, fetch).await)?;
+        Ok(key_trust::page_of(roles, limit))
+    }
+
+    /// Indexes the keys of `gun` again from its stored files (the latest root, targets and
+    /// every delegation reachable from it), in one transaction.
+    pub async fn reindex_keys(&self, gun: &str) -> StoreResult<()> {
+        if unstorable(gun) {
+            return Ok(());
+        }
         let (store, gun) = (self.clone(), gun.to_owned());
-        detached(format!("expiry records of {gun}"), async move {
-            dispatch!(&store, s => s.replace_expiry(&gun, snapshot_version, &plan).await)
+        detached(format!("key index of {gun}"), async move {
+            dispatch!(&store, s => s.reindex_keys(&gun).await)
         })
         .await
+    }
+
+    /// Indexes the keys of every stored repository, unless that was done already: the
+    /// one-time index of a database stored before the key index existed (an older signet
+    /// database, one adopted from Go notary) or copied into by `import-notary-server`.
+    ///
+    /// GUNs are indexed in order, a batch per transaction, and the database records the last
+    /// one done: an interrupted run goes on where it stopped, and once the end is reached it
+    /// is recorded as done and this reads one row. Returns how many GUNs were indexed.
+    pub async fn backfill_key_trust(&self) -> StoreResult<usize> {
+        let mut indexed = 0_usize;
+        loop {
+            let store = self.clone();
+            let step = detached("key index backfill".to_owned(), async move {
+                dispatch!(&store, s => s.backfill_keys_step(KEY_BACKFILL_BATCH).await)
+            })
+            .await?;
+            match step {
+                None => return Ok(indexed),
+                Some(0) => {
+                    if indexed > 0 {
+                        tracing::info!(repositories = indexed, "key index built");
+                    }
+                }
+                Some(n) => {
+                    indexed += n;
+                    tracing::info!(repositories = indexed, "building the key index");
+                }
+            }
+        }
     }
 
     /// Server-held keys by role, state and custody.

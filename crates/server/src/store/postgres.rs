@@ -19,6 +19,9 @@ use super::error::{StoreError, StoreResult, is_broken_connection};
 use super::expiry::{
     EARLIEST, ExpiryPlan, ExpirySummary, PoolStats, ServerKeyCount, superseded, windows,
 };
+use super::key_trust::{
+    KeyRow, Planner, TrustCursor, TrustingRole, backfill_resumes_after, written_files,
+};
 use super::listing::RepositoryQuery;
 use super::types::HsmKeyRef;
 use super::types::{
@@ -194,6 +197,141 @@ const EXPIRY_WINDOWS: &str = "SELECT kind::text AS kind, \
 const KEY_COUNTS: &str = "SELECT role::text AS role, state::text AS state, \
      hsm_object_id IS NOT NULL AS on_device, octet_length(sealed_private_key) > 0 AS sealed, \
      COUNT(*) AS n FROM signet_server_keys GROUP BY 1, 2, 3, 4";
+
+/// The latest stored file of a role, for the key index.
+const LATEST_DATA: &str = "SELECT data FROM tuf_files \
+     WHERE gun = $1 AND role = $2 AND deleted_at IS NULL ORDER BY version DESC LIMIT 1";
+
+/// The latest stored root and targets of each GUN of a backfill batch.
+const LATEST_ROOTS_AND_TARGETS: &str = "SELECT DISTINCT ON (gun, role) gun, role, data \
+     FROM tuf_files WHERE gun = ANY($1::text[]) AND role IN ('root', 'targets') \
+     AND deleted_at IS NULL ORDER BY gun, role, version DESC";
+
+const KEY_TRUST_ROWS: &str = "SELECT gun, role, key_id, listed_key_id, source \
+     FROM signet_key_trust WHERE gun = ANY($1::text[])";
+
+const DELETE_KEY_TRUST_ROWS: &str = "DELETE FROM signet_key_trust t \
+     USING UNNEST($1::text[], $2::text[], $3::text[]) AS d(gun, role, key_id) \
+     WHERE t.gun = d.gun AND t.role = d.role AND t.key_id = d.key_id";
+
+const INSERT_KEY_TRUST_ROWS: &str = "INSERT INTO signet_key_trust \
+     (gun, role, key_id, listed_key_id, source) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+     ON CONFLICT (gun, role, key_id) DO NOTHING";
+
+const DELETE_KEY_TRUST: &str = "DELETE FROM signet_key_trust WHERE gun = $1";
+
+/// One page of the roles trusting a key: a range of `signet_key_trust_key_id_idx`.
+const TRUSTED_BY: &str = "SELECT gun, role, listed_key_id FROM signet_key_trust \
+     WHERE key_id = $1 AND (gun, role) > ($2, $3) ORDER BY gun, role LIMIT $4";
+
+/// The backfill state, locked against another server's backfill until the step commits.
+const BACKFILL_STATE: &str =
+    "SELECT done, last_gun FROM signet_key_trust_backfill WHERE id = 1 FOR UPDATE";
+
+/// The next GUNs of the backfill, from the unique index of `tuf_files`.
+const BACKFILL_GUNS: &str =
+    "SELECT DISTINCT gun FROM tuf_files WHERE gun > $1 ORDER BY gun LIMIT $2";
+
+const BACKFILL_ADVANCE: &str = "UPDATE signet_key_trust_backfill SET last_gun = $1 WHERE id = 1";
+
+const BACKFILL_DONE: &str = "UPDATE signet_key_trust_backfill SET done = true WHERE id = 1";
+
+const BACKFILL_RESTART: &str =
+    "UPDATE signet_key_trust_backfill SET done = false, last_gun = '' WHERE id = 1";
+
+/// Takes the writer locks of several GUNs, in key order.
+const LOCK_GUNS: &str = "SELECT pg_advisory_xact_lock($1, k) \
+     FROM (SELECT k FROM UNNEST($2::int4[]) AS k ORDER BY k) AS s";
+
+/// The key index rows of `guns`, with their GUN.
+async fn key_rows(
+    conn: &mut sqlx::PgConnection,
+    guns: &[&str],
+) -> Result<HashMap<String, Vec<KeyRow>>, sqlx::Error> {
+    let rows = sqlx::query(KEY_TRUST_ROWS)
+        .bind(guns)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut by_gun: HashMap<String, Vec<KeyRow>> = HashMap::new();
+    for r in &rows {
+        by_gun
+            .entry(r.try_get("gun")?)
+            .or_default()
+            .push(KeyRow::from_row(r)?);
+    }
+    Ok(by_gun)
+}
+
+/// Runs a key index plan of `gun` inside a write transaction: the files it asks for come
+/// from `read` when there, else from the database. Returns the rows to delete and to insert.
+async fn plan_keys(
+    conn: &mut sqlx::PgConnection,
+    gun: &str,
+    mut plan: Planner,
+    read: &HashMap<(String, String), Vec<u8>>,
+) -> Result<(Vec<KeyRow>, Vec<KeyRow>), sqlx::Error> {
+    while let Some(source) = plan.missing() {
+        if let Some(data) = read.get(&(gun.to_owned(), source.clone())) {
+            plan.add_file(&source, Some(data));
+            continue;
+        }
+        let data: Option<Vec<u8>> = sqlx::query_scalar(LATEST_DATA)
+            .bind(gun)
+            .bind(&source)
+            .fetch_optional(&mut *conn)
+            .await?;
+        plan.add_file(&source, data.as_deref());
+    }
+    Ok(plan.changes())
+}
+
+/// Deletes and inserts key index rows of several GUNs, in two statements.
+async fn write_key_rows(
+    conn: &mut sqlx::PgConnection,
+    changes: &[(&str, Vec<KeyRow>, Vec<KeyRow>)],
+) -> Result<(), sqlx::Error> {
+    let deleted = changes
+        .iter()
+        .flat_map(|(g, d, _)| d.iter().map(move |r| (*g, r)));
+    let (mut guns, mut roles, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    for (g, r) in deleted {
+        guns.push(g);
+        roles.push(r.role.as_str());
+        ids.push(r.key_id.as_str());
+    }
+    if !guns.is_empty() {
+        sqlx::query(DELETE_KEY_TRUST_ROWS)
+            .bind(&guns)
+            .bind(&roles)
+            .bind(&ids)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let inserted = changes
+        .iter()
+        .flat_map(|(g, _, i)| i.iter().map(move |r| (*g, r)));
+    let (mut guns, mut roles, mut ids, mut listed, mut sources) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (g, r) in inserted {
+        guns.push(g);
+        roles.push(r.role.as_str());
+        ids.push(r.key_id.as_str());
+        listed.push(r.listed_key_id.as_str());
+        sources.push(r.source.as_str());
+    }
+    if !guns.is_empty() {
+        sqlx::query(INSERT_KEY_TRUST_ROWS)
+            .bind(&guns)
+            .bind(&roles)
+            .bind(&ids)
+            .bind(&listed)
+            .bind(&sources)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// Takes the transaction-scoped lock that serialises the writers of `gun`.
 async fn lock_gun(conn: &mut sqlx::PgConnection, gun: &str) -> Result<(), sqlx::Error> {
@@ -415,6 +553,21 @@ impl PgStore {
             Err(e) => return Err(err(e)),
         }
         apply_expiry(&mut tx, gun, &expiry).await.map_err(err)?;
+        let written = written_files(batch.rows.iter().map(|r| (r.role, r.version, r.data)));
+        if !written.is_empty() {
+            let stored = key_rows(&mut tx, &[gun])
+                .await
+                .map_err(err)?
+                .remove(gun)
+                .unwrap_or_default();
+            let plan = Planner::update(stored, written);
+            let (delete, insert) = plan_keys(&mut tx, gun, plan, &HashMap::new())
+                .await
+                .map_err(err)?;
+            write_key_rows(&mut tx, &[(gun, delete, insert)])
+                .await
+                .map_err(err)?;
+        }
         if !used.is_empty() {
             let roles: Vec<&str> = used.iter().map(|u| u.role.as_str()).collect();
             let ids: Vec<&str> = used.iter().map(|u| u.key_id.as_str()).collect();
@@ -501,6 +654,11 @@ impl PgStore {
             .map_err(err)?
             .rows_affected();
         sqlx::query(DELETE_EXPIRY)
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query(DELETE_KEY_TRUST)
             .bind(gun)
             .execute(&mut *tx)
             .await
@@ -897,6 +1055,120 @@ impl PgStore {
         Ok(true)
     }
 
+    /// Indexes the keys of `gun` again from its stored files.
+    pub(crate) async fn reindex_keys(&self, gun: &str) -> StoreResult<()> {
+        let err = |e| StoreError::from_sqlx(format!("key index of {gun}"), e);
+        let mut tx = self.begin().await.map_err(err)?;
+        lock_gun(&mut tx, gun).await.map_err(err)?;
+        let stored = key_rows(&mut tx, &[gun])
+            .await
+            .map_err(err)?
+            .remove(gun)
+            .unwrap_or_default();
+        let (delete, insert) = plan_keys(&mut tx, gun, Planner::rebuild(stored), &HashMap::new())
+            .await
+            .map_err(err)?;
+        write_key_rows(&mut tx, &[(gun, delete, insert)])
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    /// One step of the key index backfill: indexes the next `batch` GUNs in one transaction.
+    /// `None` when the backfill is done; `Some(0)` when this step found the end.
+    pub(crate) async fn backfill_keys_step(&self, batch: u32) -> StoreResult<Option<usize>> {
+        let err = |e| StoreError::from_sqlx("key index backfill", e);
+        let mut tx = self.begin().await.map_err(err)?;
+        let state = sqlx::query(BACKFILL_STATE)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+        let Some(last) = backfill_resumes_after(state.as_ref()).map_err(err)? else {
+            tx.rollback().await.map_err(err)?;
+            return Ok(None);
+        };
+        let guns: Vec<String> = sqlx::query_scalar(BACKFILL_GUNS)
+            .bind(&last)
+            .bind(i64::from(batch.max(1)))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        let Some(end) = guns.last() else {
+            sqlx::query(BACKFILL_DONE)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            return Ok(Some(0));
+        };
+        let names: Vec<&str> = guns.iter().map(String::as_str).collect();
+        let mut locks: Vec<i32> = names.iter().map(|g| batch::gun_lock_key(g)).collect();
+        locks.sort_unstable();
+        locks.dedup();
+        sqlx::query(LOCK_GUNS)
+            .bind(GUN_LOCK_CLASS)
+            .bind(&locks)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        let mut read = HashMap::new();
+        for r in sqlx::query(LATEST_ROOTS_AND_TARGETS)
+            .bind(&names)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?
+        {
+            let key: (String, String) = (
+                r.try_get("gun").map_err(err)?,
+                r.try_get("role").map_err(err)?,
+            );
+            read.insert(key, r.try_get::<Vec<u8>, _>("data").map_err(err)?);
+        }
+        let mut stored = key_rows(&mut tx, &names).await.map_err(err)?;
+        let mut changes = Vec::with_capacity(names.len());
+        for gun in &names {
+            let plan = Planner::rebuild(stored.remove(*gun).unwrap_or_default());
+            let (delete, insert) = plan_keys(&mut tx, gun, plan, &read).await.map_err(err)?;
+            changes.push((*gun, delete, insert));
+        }
+        write_key_rows(&mut tx, &changes).await.map_err(err)?;
+        sqlx::query(BACKFILL_ADVANCE)
+            .bind(end)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(Some(guns.len()))
+    }
+
+    /// Up to `limit` roles trusting `key_id`, after `after`.
+    pub(crate) async fn trusted_by(
+        &self,
+        key_id: &str,
+        after: &TrustCursor,
+        limit: i64,
+    ) -> StoreResult<Vec<TrustingRole>> {
+        let rows = self
+            .query(
+                || format!("read of the roles trusting key {key_id}"),
+                || {
+                    sqlx::query(TRUSTED_BY)
+                        .bind(key_id)
+                        .bind(&after.gun)
+                        .bind(&after.role)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                },
+            )
+            .await?;
+        rows.iter()
+            .map(TrustingRole::from_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| {
+                StoreError::from_sqlx(format!("decode of the roles trusting key {key_id}"), e)
+            })
+    }
+
     pub(crate) async fn expiry_cursor(&self) -> StoreResult<i64> {
         let cursor: Option<i64> = self
             .query(
@@ -1103,6 +1375,11 @@ impl PgCopy {
             return self.tx.rollback().await.map_err(err);
         }
         sqlx::query(COPY_ADVANCE_SEQUENCE)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        // The copied files are indexed by the key index backfill, which runs again.
+        sqlx::query(BACKFILL_RESTART)
             .execute(&mut *self.tx)
             .await
             .map_err(err)?;
@@ -1393,6 +1670,34 @@ mod tests {
         assert!(
             p.lines()
                 .any(|l| l.contains("Index Cond") && l.contains("sha256")),
+            "{p}"
+        );
+
+        // A page of the roles trusting a key many repositories trust is one range of the key
+        // ID index, in order, the cursor compared inside it.
+        sqlx::raw_sql(
+            "INSERT INTO signet_key_trust (gun, role, key_id, listed_key_id, source) \
+             SELECT 'gun' || g, 'root', 'fleet', 'fleet', 'root' \
+               FROM generate_series(1, 20000) g; \
+             INSERT INTO signet_key_trust (gun, role, key_id, listed_key_id, source) \
+             SELECT 'gun' || g, 'targets', 'key' || g, 'key' || g, 'root' \
+               FROM generate_series(1, 20000) g; \
+             ANALYZE signet_key_trust;",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let p = plan(
+            &store,
+            TRUSTED_BY,
+            &[P::S("fleet"), P::S("gun10"), P::S("root"), P::I8(101)],
+        )
+        .await;
+        assert!(p.contains("signet_key_trust_key_id_idx"), "{p}");
+        assert!(!p.contains("Sort") && !p.contains("Seq Scan"), "{p}");
+        assert!(
+            p.lines()
+                .any(|l| l.contains("Index Cond") && l.contains("gun")),
             "{p}"
         );
     }

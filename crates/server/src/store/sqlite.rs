@@ -23,6 +23,9 @@ use super::expiry::{
     EARLIEST, ExpiryPlan, ExpirySummary, PoolStats, SERVER_SNAPSHOT, SNAPSHOT_ROLE, ServerKeyCount,
     superseded, windows,
 };
+use super::key_trust::{
+    KeyRow, Planner, TrustCursor, TrustingRole, backfill_resumes_after, written_files,
+};
 use super::listing::RepositoryQuery;
 use super::types::HsmKeyRef;
 use super::types::{
@@ -158,6 +161,88 @@ const EXPIRY_WINDOWS: &str = "SELECT kind, \
 const KEY_COUNTS: &str = "SELECT role, state, hsm_object_id IS NOT NULL AS on_device, \
      length(sealed_private_key) > 0 AS sealed, COUNT(*) AS n \
      FROM signet_server_keys GROUP BY 1, 2, 3, 4";
+
+/// The latest stored file of a role, for the key index.
+const LATEST_DATA: &str = "SELECT data FROM tuf_files \
+     WHERE gun = ?1 AND role = ?2 AND deleted_at IS NULL ORDER BY version DESC LIMIT 1";
+
+const KEY_TRUST_ROWS: &str =
+    "SELECT role, key_id, listed_key_id, source FROM signet_key_trust WHERE gun = ?1";
+
+const DELETE_KEY_TRUST_ROW: &str =
+    "DELETE FROM signet_key_trust WHERE gun = ?1 AND role = ?2 AND key_id = ?3";
+
+const INSERT_KEY_TRUST_ROW: &str = "INSERT INTO signet_key_trust \
+     (gun, role, key_id, listed_key_id, source) VALUES (?1, ?2, ?3, ?4, ?5) \
+     ON CONFLICT (gun, role, key_id) DO NOTHING";
+
+const DELETE_KEY_TRUST: &str = "DELETE FROM signet_key_trust WHERE gun = ?1";
+
+/// One page of the roles trusting a key: a range of `signet_key_trust_key_id_idx`.
+const TRUSTED_BY: &str = "SELECT gun, role, listed_key_id FROM signet_key_trust \
+     WHERE key_id = ?1 AND (gun, role) > (?2, ?3) ORDER BY gun, role LIMIT ?4";
+
+const BACKFILL_STATE: &str = "SELECT done, last_gun FROM signet_key_trust_backfill WHERE id = 1";
+
+/// The next GUNs of the backfill, from the unique index of `tuf_files`.
+const BACKFILL_GUNS: &str =
+    "SELECT DISTINCT gun FROM tuf_files WHERE gun > ?1 ORDER BY gun LIMIT ?2";
+
+const BACKFILL_ADVANCE: &str = "UPDATE signet_key_trust_backfill SET last_gun = ?1 WHERE id = 1";
+
+const BACKFILL_DONE: &str = "UPDATE signet_key_trust_backfill SET done = 1 WHERE id = 1";
+
+const BACKFILL_RESTART: &str =
+    "UPDATE signet_key_trust_backfill SET done = 0, last_gun = '' WHERE id = 1";
+
+/// Runs a key index plan of `gun` inside a write transaction: reads the stored files it asks
+/// for, then deletes and inserts its rows.
+async fn index_keys(
+    conn: &mut sqlx::SqliteConnection,
+    gun: &str,
+    mut plan: Planner,
+) -> Result<(), sqlx::Error> {
+    while let Some(source) = plan.missing() {
+        let data: Option<Vec<u8>> = sqlx::query_scalar(LATEST_DATA)
+            .bind(gun)
+            .bind(&source)
+            .fetch_optional(&mut *conn)
+            .await?;
+        plan.add_file(&source, data.as_deref());
+    }
+    let (delete, insert) = plan.changes();
+    for r in &delete {
+        sqlx::query(DELETE_KEY_TRUST_ROW)
+            .bind(gun)
+            .bind(&r.role)
+            .bind(&r.key_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for r in &insert {
+        sqlx::query(INSERT_KEY_TRUST_ROW)
+            .bind(gun)
+            .bind(&r.role)
+            .bind(&r.key_id)
+            .bind(&r.listed_key_id)
+            .bind(&r.source)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The key index rows of `gun`.
+async fn key_rows(
+    conn: &mut sqlx::SqliteConnection,
+    gun: &str,
+) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let rows = sqlx::query(KEY_TRUST_ROWS)
+        .bind(gun)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(KeyRow::from_row).collect()
+}
 
 /// Applies an expiry plan of `gun` inside a write transaction.
 async fn apply_expiry(
@@ -422,6 +507,13 @@ impl SqliteStore {
             }
         }
         apply_expiry(&mut tx, gun, &expiry).await.map_err(err)?;
+        let written = written_files(batch.rows.iter().map(|r| (r.role, r.version, r.data)));
+        if !written.is_empty() {
+            let stored = key_rows(&mut tx, gun).await.map_err(err)?;
+            index_keys(&mut tx, gun, Planner::update(stored, written))
+                .await
+                .map_err(err)?;
+        }
         for u in used {
             sqlx::query(MARK_KEY_USED)
                 .bind(gun)
@@ -499,6 +591,11 @@ impl SqliteStore {
             .map_err(err)?
             .rows_affected();
         sqlx::query(DELETE_EXPIRY)
+            .bind(gun)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query(DELETE_KEY_TRUST)
             .bind(gun)
             .execute(&mut *tx)
             .await
@@ -922,6 +1019,88 @@ impl SqliteStore {
         ExpirySummary::from_rows(now, &windows_rows, &earliest).map_err(err)
     }
 
+    /// Indexes the keys of `gun` again from its stored files.
+    pub(crate) async fn reindex_keys(&self, gun: &str) -> StoreResult<()> {
+        let err = |e| self.write_failed(StoreError::from_sqlx(format!("key index of {gun}"), e));
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
+        let stored = key_rows(&mut tx, gun).await.map_err(err)?;
+        index_keys(&mut tx, gun, Planner::rebuild(stored))
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    /// One step of the key index backfill: indexes the next `batch` GUNs in one transaction.
+    /// `None` when the backfill is done; `Some(0)` when this step found the end.
+    pub(crate) async fn backfill_keys_step(&self, batch: u32) -> StoreResult<Option<usize>> {
+        let err = |e| self.write_failed(StoreError::from_sqlx("key index backfill", e));
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
+        let state = sqlx::query(BACKFILL_STATE)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+        let Some(last) = backfill_resumes_after(state.as_ref()).map_err(err)? else {
+            tx.rollback().await.map_err(err)?;
+            return Ok(None);
+        };
+        let guns: Vec<String> = sqlx::query_scalar(BACKFILL_GUNS)
+            .bind(&last)
+            .bind(i64::from(batch.max(1)))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        if let Some(end) = guns.last() {
+            for gun in &guns {
+                let stored = key_rows(&mut tx, gun).await.map_err(err)?;
+                index_keys(&mut tx, gun, Planner::rebuild(stored))
+                    .await
+                    .map_err(err)?;
+            }
+            sqlx::query(BACKFILL_ADVANCE)
+                .bind(end)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        } else {
+            sqlx::query(BACKFILL_DONE)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(Some(guns.len()))
+    }
+
+    /// Up to `limit` roles trusting `key_id`, after `after`.
+    pub(crate) async fn trusted_by(
+        &self,
+        key_id: &str,
+        after: &TrustCursor,
+        limit: i64,
+    ) -> StoreResult<Vec<TrustingRole>> {
+        let err = |e| StoreError::from_sqlx(format!("read of the roles trusting key {key_id}"), e);
+        let rows = sqlx::query(TRUSTED_BY)
+            .bind(key_id)
+            .bind(&after.gun)
+            .bind(&after.role)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(TrustingRole::from_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(err)
+    }
+
     pub(crate) async fn server_key_counts(&self) -> StoreResult<Vec<ServerKeyCount>> {
         let err = |e| StoreError::from_sqlx("count of the server keys", e);
         let rows = sqlx::query(KEY_COUNTS)
@@ -1052,13 +1231,17 @@ impl SqliteCopy {
         Ok(outcomes)
     }
 
-    pub(crate) async fn finish(self) -> StoreResult<()> {
+    pub(crate) async fn finish(mut self) -> StoreResult<()> {
         let err = |e| StoreError::from_sqlx("commit of the copied notary-server rows", e);
         if self.dry_run {
-            self.tx.rollback().await.map_err(err)
-        } else {
-            self.tx.commit().await.map_err(err)
+            return self.tx.rollback().await.map_err(err);
         }
+        // The copied files are indexed by the key index backfill, which runs again.
+        sqlx::query(BACKFILL_RESTART)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        self.tx.commit().await.map_err(err)
     }
 
     pub(crate) async fn abort(self) {
@@ -1184,6 +1367,9 @@ mod tests {
         }
         let p = plan(&store, BY_CHECKSUM, 3).await;
         assert!(p.contains("signet_tuf_files_gun_role_sha256_idx"), "{p}");
+        let p = plan(&store, TRUSTED_BY, 4).await;
+        assert!(p.contains("signet_key_trust_key_id_idx"), "{p}");
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
         for sql in [GUN_CHANGES_AFTER, GUN_CHANGES_BEFORE] {
             let p = plan(&store, sql, 3).await;
             assert!(p.contains("signet_changefeed_gun_id_idx"), "{sql}: {p}");

@@ -14,6 +14,12 @@ use signet_server::store::{
 };
 use tokio::sync::Barrier;
 
+pub mod key_trust;
+pub use key_trust::{
+    key_trust_follows_writes, key_trust_of_certificates, key_trust_of_copied_metadata,
+    key_trust_pages,
+};
+
 /// Expands to one `#[tokio::test]` per suite function, each run through `$harness`, an
 /// `async fn(impl FnOnce(Store) -> impl Future<Output = ()>)` that supplies the store.
 #[macro_export]
@@ -25,7 +31,8 @@ macro_rules! store_suite {
             changefeed_paging, changefeed_per_gun, concurrent_writers_one_winner,
             server_keys, name_and_version_limits, ping_and_close,
             cancelled_writes_leave_nothing_open, roots_stream, server_keys_in_bulk,
-            copy_sessions, key_use_is_recorded_with_the_update);
+            copy_sessions, key_use_is_recorded_with_the_update, key_trust_follows_writes,
+            key_trust_pages, key_trust_of_certificates, key_trust_of_copied_metadata);
     };
     ($harness:path; $($name:ident),+ $(,)?) => {
         $(
@@ -853,7 +860,7 @@ pub async fn ping_and_close(store: Store) {
             .iter()
             .map(|(v, _)| *v)
             .collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
     );
     store.close().await;
     let err = store.ping().await.unwrap_err();
