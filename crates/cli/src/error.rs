@@ -166,6 +166,16 @@ pub(crate) enum CliError {
         path: PathBuf,
     },
 
+    /// `key import` could not import a file.
+    #[error("cannot import keys from {}: {source}", path.display())]
+    ImportFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<signet_signer::Error>,
+    },
+
     /// A key read from the command line could not be stored.
     #[error("Error importing key: {source}")]
     KeyImport {
@@ -287,16 +297,17 @@ pub(crate) enum CliError {
         message: String,
     },
 
-    /// `signet trust signer remove` of the signer of the last released version without `-f`
-    /// and without a terminal to confirm on.
-    #[error(
-        "the signer \"{signer}\" signed the last released version of {image}; removing it will make {image} unpullable"
-    )]
+    /// `signet trust signer remove` of the signer of the last released version, or of a
+    /// signer whose removal leaves tags unsigned, without `-f` and without a terminal to
+    /// confirm on.
+    #[error("{}", signer_removal_message(signer, image, unsigned_tags))]
     TrustConfirmationNeeded {
         /// The signer.
         signer: String,
         /// The image.
         image: String,
+        /// The tags that would lose every signature.
+        unsigned_tags: Vec<String>,
     },
 }
 
@@ -315,6 +326,20 @@ impl From<signet_signer::Error> for CliError {
 impl From<signet_tuf::Error> for CliError {
     fn from(error: signet_tuf::Error) -> Self {
         Self::Tuf(Box::new(error))
+    }
+}
+
+/// The message of [`CliError::TrustConfirmationNeeded`].
+fn signer_removal_message(signer: &str, image: &str, unsigned_tags: &[String]) -> String {
+    if unsigned_tags.is_empty() {
+        format!(
+            "the signer \"{signer}\" signed the last released version of {image}; removing it will make {image} unpullable"
+        )
+    } else {
+        format!(
+            "removing the signer \"{signer}\" leaves these tags of {image} without any signature: {}",
+            unsigned_tags.join(", ")
+        )
     }
 }
 
@@ -414,7 +439,12 @@ impl CliError {
                 Some("the --custom file must hold exactly one JSON value".to_owned())
             }
             Self::InvalidChangeNumber { .. } => hint::render(Remedy::ListChanges, notary),
-            Self::Aborted | Self::File { .. } | Self::Stdio { .. } => None,
+            Self::Aborted => Some(
+                "nothing was changed; answer yes when asked, or pass -y/--yes to confirm without \
+                 a prompt"
+                    .to_owned(),
+            ),
+            Self::File { .. } | Self::Stdio { .. } => None,
             Self::KeyFileRead { .. } | Self::RootCertRead { .. } => None,
             Self::NoPrivateKey { .. } => Some(
                 "give a PEM private key file, such as one written by 'signet key export' or \
@@ -445,12 +475,13 @@ impl CliError {
                     .to_owned(),
             ),
             Self::TrustReported { .. } => None,
-            Self::TrustConfirmationNeeded { signer, image } => Some(format!(
-                "pass -f to remove {signer} from {image} anyway, or run the command on a terminal to confirm"
+            Self::TrustConfirmationNeeded { signer, image, .. } => Some(format!(
+                "pass -f (or --yes) to remove {signer} from {image} anyway, or run the command on a terminal to confirm"
             )),
             // The libraries' errors.
             Self::KeyCreation { source, .. }
             | Self::KeyImport { source }
+            | Self::ImportFile { source, .. }
             | Self::Signer(source) => hint::for_error(&**source, notary),
             Self::VerifyLookup { source, .. } | Self::Client(source) => {
                 hint::for_error(&**source, notary)
@@ -636,6 +667,45 @@ mod tests {
         assert!(missing.contains("/home/u/.notary/private"), "{missing}");
         assert!(missing.contains("signet key list"), "{missing}");
         assert!(missing.contains("signet key import"), "{missing}");
+    }
+
+    #[test]
+    fn an_incomplete_revocation_names_the_role_and_its_keys() {
+        use signet_client::error::{StillSigned, TrustError};
+
+        let still = || {
+            signet_client::Error::Trust(TrustError::StillSigned {
+                gun: "registry.local/team/app".into(),
+                remaining: vec![StillSigned {
+                    tag: "1.0".into(),
+                    role: "targets".into(),
+                    key_ids: vec!["abc123".into()],
+                    threshold: 1,
+                }],
+                removed: vec![("1.0".into(), "targets/releases".into())],
+            })
+        };
+        let err = CliError::Trust(Box::new(still()));
+        let message = err.message();
+        assert!(
+            message.contains("1.0 is still signed in targets (keys abc123, threshold 1)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("removed and published: 1.0 from targets/releases"),
+            "{message}"
+        );
+        let docker = err.hint().unwrap();
+        assert!(docker.contains("targets key (abc123)"), "{docker}");
+        assert!(
+            docker.contains("'signet trust revoke registry.local/team/app:1.0'"),
+            "{docker}"
+        );
+        let notary = CliError::from(still()).hint().unwrap();
+        assert!(
+            notary.contains("'signet remove registry.local/team/app 1.0 -r targets -p'"),
+            "{notary}"
+        );
     }
 
     #[test]

@@ -99,8 +99,9 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
              (SIGNET_YUBIHSM_CONNECTOR)"
         ),
         Remedy::DescribeKeyFile => {
-            "encrypted keys need the 'path' header 'signet key export' writes; give the role and \
-             repository with --role and --gun when the file has no headers"
+            "give a PEM private key file, such as 'signet key export' or 'signet key generate \
+             -o NAME' write; give the role and repository with --role and --gun when the file \
+             has no headers"
                 .to_owned()
         }
         Remedy::AssignKeyGun { role } => {
@@ -311,6 +312,27 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
              exists and has no <name>.pub yet"
                 .to_owned()
         }
+        Remedy::RevokeInRole {
+            gun,
+            tag,
+            role,
+            key_ids,
+        } if docker => format!(
+            "{tag} stays trusted until a holder of the {role} key ({}) revokes it: load that \
+             key with 'signet trust key load' and run 'signet trust revoke {gun}:{tag}' again, \
+             or ask its holder to; 'signet trust inspect {gun}' shows who signs it",
+            key_ids.join(" or ")
+        ),
+        Remedy::RevokeInRole {
+            gun,
+            tag,
+            role,
+            key_ids,
+        } => format!(
+            "{tag} stays trusted until a holder of the {role} key ({}) removes it: import that \
+             key with 'signet key import FILE' and run 'signet remove {gun} {tag} -r {role} -p'",
+            key_ids.join(" or ")
+        ),
 
         // A remedy added to the libraries after this was written.
         _ => return None,

@@ -14,6 +14,8 @@ use signet_signer::PassphraseRetriever;
 use signet_signer::passphrase::{EnvRetriever, PromptRetriever, Prompter};
 use zeroize::Zeroizing;
 
+use crate::error::{CliError, Result};
+
 /// Whether standard input is a terminal.
 pub(crate) fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
@@ -77,6 +79,27 @@ pub(crate) fn confirm(question: &str, out: &mut dyn Write) -> io::Result<bool> {
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer)?;
     Ok(is_yes(&answer))
+}
+
+/// Asks `question` unless `yes` was given (`-y`/`--yes`): on standard output as notary asks,
+/// or on standard error when the output is JSON. A refusal, or no answer at all (standard
+/// input is not a terminal and holds no `yes`), is [`CliError::Aborted`], so that a command
+/// that did nothing never exits 0.
+pub(crate) fn confirm_or_abort(question: &str, yes: bool, json_output: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let confirmed = if json_output {
+        confirm(question, &mut io::stderr())
+    } else {
+        confirm(question, &mut io::stdout())
+    }
+    .map_err(CliError::stdio("read the answer"))?;
+    if confirmed {
+        Ok(())
+    } else {
+        Err(CliError::Aborted)
+    }
 }
 
 /// Whether an answer confirms (the first word is `y` or `yes`, any case).

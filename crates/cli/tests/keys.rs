@@ -217,7 +217,11 @@ fn remove_asks_for_confirmation() {
         .write_stdin("no\n")
         .output()
         .unwrap();
-    assert!(declined.status.success());
+    assert_eq!(
+        declined.status.code(),
+        Some(1),
+        "a refused removal is a failure"
+    );
     insta::assert_snapshot!(
         "key_remove_declined",
         sandbox.mask(&String::from_utf8(declined.stdout).unwrap())
@@ -249,6 +253,29 @@ fn remove_asks_for_confirmation() {
 
     let gone = sandbox.fails(&["key", "remove", &alice]);
     insta::assert_snapshot!("key_remove_missing", sandbox.mask(&gone));
+
+    // Without a terminal nor an answer, nothing is removed and the exit status says so;
+    // -y/--yes confirms without a question.
+    let bob = sandbox.generate("bob");
+    let bob_file = sandbox.trust_dir().join(format!("private/{bob}.key"));
+    let out = sandbox.fails(&["key", "remove", &bob]);
+    assert!(out.contains("* fatal: Aborting action."), "{out}");
+    assert!(out.contains("--yes"), "the hint names the flag: {out}");
+    assert!(bob_file.exists());
+    let json_out = sandbox
+        .signet()
+        .args(["--output", "json", "key", "remove", &bob])
+        .output()
+        .unwrap();
+    assert_eq!(json_out.status.code(), Some(1));
+    assert_eq!(
+        json(&String::from_utf8(json_out.stdout).unwrap())["error"]["message"],
+        "Aborting action."
+    );
+    assert!(bob_file.exists());
+    let out = sandbox.ok(&["key", "remove", "--yes", &bob]);
+    assert!(out.contains(&format!("Deleted {bob}")), "{out}");
+    assert!(!bob_file.exists());
 }
 
 #[test]
@@ -336,9 +363,96 @@ fn import_what_export_wrote_and_unencrypted_keys() {
     assert_eq!(block.header("role"), Some("targets"));
     assert_eq!(block.header("gun"), Some("example.com/app"));
     signet_signer::keyfile::decode_key_block(&block, common::TARGETS_PASSPHRASE, "k").unwrap();
+}
 
-    // An encrypted key without the path header export writes cannot be placed.
-    sandbox.ok(&["key", "generate", "-o", "bob", "--role", "bob"]);
-    let refused = sandbox.fails(&["key", "import", "bob-key.pem"]);
-    insta::assert_snapshot!("key_import_encrypted_without_path", refused);
+#[test]
+fn import_what_generate_wrote() {
+    let sandbox = Sandbox::new();
+    let generated = json(&sandbox.ok(&[
+        "--output",
+        "json",
+        "key",
+        "generate",
+        "-o",
+        "bob",
+        "-r",
+        "targets/bob",
+    ]));
+    let key_id = generated["key_id"].as_str().unwrap().to_owned();
+    let out = sandbox.ok(&[
+        "key",
+        "import",
+        "bob-key.pem",
+        "-r",
+        "targets/bob",
+        "--gun",
+        "example.com/app",
+    ]);
+    assert_eq!(out, "", "notary prints nothing on success");
+    let listed = json(&sandbox.ok(&["--output", "json", "key", "list"]));
+    assert_eq!(listed["keys"][0]["key_id"], key_id.as_str());
+    assert_eq!(listed["keys"][0]["role"], "targets/bob");
+    // The stored key is the one generated, readable with the passphrase it was written with.
+    let stored =
+        std::fs::read_to_string(sandbox.trust_dir().join(format!("private/{key_id}.key"))).unwrap();
+    let block = pem::decode_first(&stored).unwrap();
+    let key = signet_signer::keyfile::decode_key_block(&block, DELEGATION_PASSPHRASE, "k").unwrap();
+    assert_eq!(key.key_id().as_str(), key_id);
+
+    // Without its passphrase the file cannot be read: an error, and nothing imported.
+    sandbox.ok(&["key", "generate", "-o", "carol", "-r", "targets/carol"]);
+    let out = sandbox
+        .signet_in("other")
+        .env("NOTARY_DELEGATION_PASSPHRASE", "not-the-passphrase")
+        .args(["key", "import", "carol-key.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("carol-key.pem"), "{text}");
+    let listed = sandbox
+        .signet_in("other")
+        .args(["--output", "json", "key", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&String::from_utf8(listed.stdout).unwrap())["keys"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn import_of_a_file_without_keys_is_an_error() {
+    let sandbox = Sandbox::new();
+    sandbox.file("empty.pem", b"");
+    sandbox.file("garbage.pem", b"\x00\x01 this is not a key\n");
+    let certificate = pem::PemBlock::new(pem::CERTIFICATE, vec![1, 2, 3])
+        .encode()
+        .unwrap();
+    sandbox.file("cert.pem", certificate.as_bytes());
+    for name in ["empty.pem", "garbage.pem"] {
+        let out = sandbox.fails(&["key", "import", name]);
+        assert!(
+            out.contains(&format!("cannot import keys from {name}")),
+            "{out}"
+        );
+        for format in ["ENCRYPTED PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"] {
+            assert!(out.contains(format), "the formats tried are named: {out}");
+        }
+    }
+    let out = sandbox.fails(&["key", "import", "cert.pem"]);
+    assert!(
+        out.contains("cannot import keys from cert.pem: failed to import all keys: CERTIFICATE block is not a private key"),
+        "{out}"
+    );
+    let out = sandbox.fails(&["key", "import", "missing.pem"]);
+    assert!(out.contains("missing.pem"), "{out}");
+    insta::assert_snapshot!(
+        "key_import_garbage",
+        sandbox.mask(&sandbox.fails(&["key", "import", "garbage.pem"]))
+    );
+    assert_eq!(
+        json(&sandbox.ok(&["--output", "json", "key", "list"]))["keys"],
+        serde_json::json!([])
+    );
 }

@@ -7,22 +7,24 @@
 mod common;
 
 use chrono::Timelike;
-use common::{Sandbox, json};
-use signet_e2e::SignetServer;
+use common::{ServerSandbox, json};
 
 const GUN: &str = "example.com/resign";
 
 /// A sandbox with a published repository holding one target.
-struct Env {
-    sandbox: Sandbox,
-    server: SignetServer,
+struct Env(ServerSandbox);
+
+impl std::ops::Deref for Env {
+    type Target = ServerSandbox;
+
+    fn deref(&self) -> &ServerSandbox {
+        &self.0
+    }
 }
 
 impl Env {
     fn new() -> Self {
-        let sandbox = Sandbox::new();
-        let server = SignetServer::start_sqlite().expect("signet-server starts");
-        let env = Self { sandbox, server };
+        let env = Self(ServerSandbox::start());
         env.ok(&["init", GUN]);
         env.sandbox.file("hello.txt", b"hello, world\n");
         env.ok(&["add", GUN, "hello", "hello.txt"]);
@@ -32,31 +34,9 @@ impl Env {
         env
     }
 
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut all = vec!["-s", self.server.url()];
-        all.extend_from_slice(args);
-        all
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.sandbox.ok(&self.args(args))
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        self.sandbox.run(&self.args(args))
-    }
-
     /// `signed.version` and `signed.expires` of the cached `role.json`.
     fn cached(&self, role: &str) -> (u64, String) {
-        let path = self
-            .sandbox
-            .trust_dir()
-            .join("tuf")
-            .join(GUN)
-            .join("metadata")
-            .join(format!("{role}.json"));
-        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap())
-            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        let doc = self.cached_metadata(GUN, role);
         (
             doc["signed"]["version"].as_u64().unwrap(),
             doc["signed"]["expires"].as_str().unwrap().to_owned(),

@@ -59,6 +59,15 @@ impl Env {
         self.cmd().arg("trust").args(args).output().unwrap()
     }
 
+    /// `signet -d <trust_dir> trust <args>`: another user, with a trust dir of their own.
+    fn run_as(&self, trust_dir: &str, args: &[&str]) -> Output {
+        self.cmd()
+            .args(["-d", trust_dir, "trust"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -71,6 +80,31 @@ impl Env {
     }
 
     /// Runs a command that must fail; returns stdout + stderr.
+    /// `notary list GUN` by the Go notary client with trust dir `trust_dir` (under the
+    /// sandbox), when it is installed: the targets it trusts, by name.
+    fn go_list(&self, trust_dir: &str, gun: &str) -> Option<Vec<String>> {
+        let notary = common::go_notary()?;
+        let out = std::process::Command::new(notary)
+            .current_dir(self.sandbox.path())
+            .args(["-d", trust_dir, "-s", self.server.url(), "--tlscacert"])
+            .arg(self.server.ca_cert().unwrap())
+            .args(["list", gun])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "notary list {gun}: {stdout}");
+        if stdout.contains("No targets present in this repository.") {
+            return Some(Vec::new());
+        }
+        Some(
+            stdout
+                .lines()
+                .skip(2)
+                .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+                .collect(),
+        )
+    }
+
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -270,20 +304,7 @@ async fn signers_and_keys() {
         "{text}"
     );
 
-    let bob_pub = keys.join("bob.pub");
-    std::fs::write(
-        &bob_pub,
-        signet_client::trust::keys::public_key_pem(bob.public_key(), "bob", &bob_pub).unwrap(),
-    )
-    .unwrap();
-    env.ok(&[
-        "signer",
-        "add",
-        "--key",
-        &bob_pub.display().to_string(),
-        "bob",
-        &image,
-    ]);
+    add_signer(&env, &keys, "bob", &bob, &image);
     let out = env.ok(&["inspect", &image]);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc[0]["Signers"][0]["Name"], "bob");
@@ -304,6 +325,217 @@ async fn signers_and_keys() {
     assert!(!out.contains("\"alice\""), "{out}");
     let text = env.fails(&["signer", "add", "--key", &alice_pub, "releases", &image]);
     assert!(text.contains("reserved"), "{text}");
+}
+
+/// Standard output and standard error of a run, and whether it succeeded.
+fn texts(out: &Output) -> (bool, String, String) {
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The reproduction: the repository admin signed `1.0` into `targets`; a signer who
+/// holds only their own key revokes it. The tag stays trusted, so the revocation fails naming
+/// `targets` and its key, and nothing is reported deleted. The same for the admin when the
+/// signer's roles still sign it; once every holder has revoked, it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_never_reports_a_tag_that_stays_trusted() {
+    let env = Env::new();
+    let registry = FakeRegistry::start(AuthMode::Open).await;
+    let domain = registry.domain();
+    let image = format!("{domain}/team/app");
+    let tag = format!("{image}:1.0");
+    let v1 = manifest("one");
+    registry.serve("team/app", "1.0", Served::new(&v1, MEDIA_TYPE));
+    let keys = env.sandbox.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+
+    // The admin signs 1.0 into targets and adds bob as a signer.
+    env.ok(&["sign", &tag]);
+    let bob = signet_signer::PrivateKey::generate_ecdsa().unwrap();
+    let bob_file = keys.join("bob.key");
+    write_private(
+        &bob_file,
+        &signet_signer::keyfile::encode_key_file(&bob, "bob", None, REPO_PASS).unwrap(),
+    );
+    add_signer(&env, &keys, "bob", &bob, &image);
+    let doc: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", &image])).unwrap();
+    let targets_key = doc[0]["AdministrativeKeys"][1]["Keys"][0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Bob, with only his key, cannot revoke what the admin signed.
+    let out = env.run_as(
+        "bob-td",
+        &[
+            "key",
+            "load",
+            "--name",
+            "bob",
+            &bob_file.display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{:?}", texts(&out));
+    let (ok, stdout, stderr) = texts(&env.run_as("bob-td", &["revoke", &tag]));
+    assert!(!ok, "the revocation did not take effect:\n{stdout}{stderr}");
+    assert!(!stdout.contains("Successfully"), "{stdout}");
+    assert!(
+        stderr.contains("1.0 is still signed in targets"),
+        "the role is named: {stderr}"
+    );
+    assert!(stderr.contains(&targets_key), "its key is named: {stderr}");
+    assert!(
+        stderr.contains(&format!("signet trust revoke {image}:1.0")),
+        "{stderr}"
+    );
+    let out = env.ok(&["inspect", &image]);
+    assert!(
+        out.contains("\"SignedTag\": \"1.0\""),
+        "still trusted: {out}"
+    );
+    env.ok(&["verify", &tag]);
+    // Go notary agrees (this trust dir also keeps the data trusted before the revocations).
+    if let Some(listed) = env.go_list("go-td", &image) {
+        assert_eq!(listed, vec!["1.0"]);
+    }
+
+    // Bob signs 1.0 too (targets/releases and targets/bob). The admin's revocation removes
+    // it from targets, publishes that, and fails naming bob's roles and key.
+    let out = env.run_as("bob-td", &["sign", &tag]);
+    assert!(out.status.success(), "{:?}", texts(&out));
+    let (ok, stdout, stderr) = texts(&env.run(&["revoke", &tag]));
+    assert!(!ok, "{stdout}{stderr}");
+    assert!(!stdout.contains("Successfully"), "{stdout}");
+    let bob_id = bob.key_id().to_string();
+    assert!(
+        stderr.contains("1.0 is still signed in targets/releases"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1.0 is still signed in targets/bob"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&bob_id), "{stderr}");
+    assert!(
+        stderr.contains("removed and published: 1.0 from targets)"),
+        "{stderr}"
+    );
+    env.ok(&["verify", &tag]);
+
+    // Bob's revocation now takes the last signatures away: reported, and true.
+    let out = env.run_as("bob-td", &["revoke", &tag]);
+    let (ok, stdout, stderr) = texts(&out);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("Successfully deleted signature for {tag}")),
+        "{stdout}"
+    );
+    let text = env.fails(&["verify", &tag]);
+    assert!(text.contains("no signed trust data for tag 1.0"), "{text}");
+    let out = env.ok(&["inspect", &image]);
+    assert!(!out.contains("\"1.0\""), "{out}");
+    // Go notary, with the trust dir that trusted 1.0 and with a fresh one, lists it no more.
+    for trust_dir in ["go-td", "go-fresh-td"] {
+        if let Some(listed) = env.go_list(trust_dir, &image) {
+            assert_eq!(listed, Vec::<String>::new(), "{trust_dir}");
+        }
+    }
+}
+
+/// `signer remove` says which tags lose every signature before asking, fails without a
+/// terminal or on a "no", and removes with `--yes`; a refused whole-repository revocation
+/// fails too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signer_removal_names_the_tags_it_unsigns() {
+    let env = Env::new();
+    let registry = FakeRegistry::start(AuthMode::Open).await;
+    let domain = registry.domain();
+    let image = format!("{domain}/team/lib");
+    for tag in ["v1", "v2"] {
+        registry.serve("team/lib", tag, Served::new(&manifest(tag), MEDIA_TYPE));
+    }
+    let keys = env.sandbox.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let keys_dir = keys.display().to_string();
+    env.ok(&["key", "generate", "alice", "--dir", &keys_dir]);
+    env.ok(&["key", "generate", "carol", "--dir", &keys_dir]);
+    for name in ["alice", "carol"] {
+        let public = keys.join(format!("{name}.pub")).display().to_string();
+        env.ok(&["signer", "add", "--key", &public, name, &image]);
+    }
+    // This trust dir holds both signers' keys: v1 and v2 go into releases, alice and carol.
+    env.ok(&["sign", &format!("{image}:v1")]);
+    env.ok(&["sign", &format!("{image}:v2")]);
+
+    // carol's key still signs releases and carol's role still signs both tags: nothing is
+    // lost by removing alice, so there is no question.
+    let out = env.ok(&["signer", "remove", "alice", &image]);
+    assert!(out.contains("Successfully removed alice"), "{out}");
+
+    // A whole-repository revocation asks first: without a terminal nothing happens, and the
+    // exit status says so.
+    let text = env.fails(&["revoke", &image]);
+    assert!(text.contains("Aborting action."), "{text}");
+    env.ok(&["verify", &format!("{image}:v2")]);
+
+    // carol is now the last signer: both tags would lose every signature.
+    let (ok, stdout, stderr) = texts(&env.run(&["signer", "remove", "carol", &image]));
+    assert!(!ok, "refused without a terminal: {stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Removing signer \"carol\" leaves these tags of {image} without any signature: v1, v2"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pass -f (or --yes)"), "{stderr}");
+    env.ok(&["verify", &format!("{image}:v1")]);
+    // Without a terminal a piped answer is not taken (docker asks only on a terminal).
+    let out = env
+        .cmd()
+        .args(["trust", "signer", "remove", "carol", &image])
+        .write_stdin("no\n")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{:?}", texts(&out));
+    env.ok(&["verify", &format!("{image}:v1")]);
+
+    let out = env
+        .cmd()
+        .args([
+            "--output", "json", "trust", "signer", "remove", "--yes", "carol", &image,
+        ])
+        .output()
+        .unwrap();
+    let (ok, stdout, stderr) = texts(&out);
+    assert!(ok, "{stdout}{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["removed"], serde_json::json!([image.as_str()]));
+    assert_eq!(
+        doc["unsigned_tags"][&image],
+        serde_json::json!(["v1", "v2"])
+    );
+    env.fails(&["verify", &format!("{image}:v1")]);
+}
+
+/// Writes `name`'s public key into `keys` and adds `name` as a signer of `image` with it.
+fn add_signer(env: &Env, keys: &Path, name: &str, key: &signet_signer::PrivateKey, image: &str) {
+    let public = keys.join(format!("{name}.pub"));
+    std::fs::write(
+        &public,
+        signet_client::trust::keys::public_key_pem(key.public_key(), name, &public).unwrap(),
+    )
+    .unwrap();
+    env.ok(&[
+        "signer",
+        "add",
+        "--key",
+        &public.display().to_string(),
+        name,
+        image,
+    ]);
 }
 
 fn write_private(path: &Path, text: &str) {

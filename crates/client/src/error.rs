@@ -635,6 +635,63 @@ pub enum TrustError {
         /// What is wrong, naming the file.
         reason: String,
     },
+
+    /// Docker content trust: `revoke` published what the keys held here could remove, and the
+    /// tag is still signed in roles they cannot sign.
+    #[error("{}", still_signed_message(gun, remaining, removed))]
+    StillSigned {
+        /// The collection.
+        gun: String,
+        /// Every role that still signs a revoked tag, as the server serves it after the
+        /// revocation.
+        remaining: Vec<StillSigned>,
+        /// The `(tag, role)` pairs that were removed and published.
+        removed: Vec<(String, String)>,
+    },
+}
+
+/// A role that still signs a tag after a revocation, and the keys that could remove it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StillSigned {
+    /// The tag (target name).
+    pub tag: String,
+    /// The role that lists it.
+    pub role: String,
+    /// Canonical IDs of the keys that can sign the role.
+    pub key_ids: Vec<String>,
+    /// How many of those keys must sign.
+    pub threshold: i64,
+}
+
+fn still_signed_message(
+    gun: &str,
+    remaining: &[StillSigned],
+    removed: &[(String, String)],
+) -> String {
+    let still = remaining
+        .iter()
+        .map(|s| {
+            format!(
+                "{} is still signed in {} (keys {}, threshold {})",
+                s.tag,
+                s.role,
+                s.key_ids.join(", "),
+                s.threshold
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut message =
+        format!("revocation incomplete for {gun}: {still}, and no key held here can sign it");
+    if !removed.is_empty() {
+        let done = removed
+            .iter()
+            .map(|(tag, role)| format!("{tag} from {role}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        message.push_str(&format!(" (removed and published: {done})"));
+    }
+    message
 }
 
 fn rejected_suffix(response: &ErrorEnvelope) -> String {
@@ -871,6 +928,15 @@ impl Remediable for TrustError {
             Self::SignerNotFound { gun, .. } => Remedy::ListSigners { gun },
             Self::ServerUnreachable { .. } => Remedy::CheckServer,
             Self::KeyFile { .. } => Remedy::FixKeyFile,
+            Self::StillSigned { gun, remaining, .. } => match remaining.first() {
+                Some(first) => Remedy::RevokeInRole {
+                    gun,
+                    tag: &first.tag,
+                    role: &first.role,
+                    key_ids: &first.key_ids,
+                },
+                None => Remedy::ListSignedTags,
+            },
         })
     }
 }

@@ -29,15 +29,19 @@ pub fn role_keeps_gun(role: &str) -> bool {
 
 /// Whether a PEM label is one of the private key formats Notary reads.
 pub fn is_private_key_label(label: &str) -> bool {
-    matches!(
-        label,
-        pem::ENCRYPTED_PRIVATE_KEY
-            | pem::PRIVATE_KEY
-            | pem::EC_PRIVATE_KEY
-            | pem::RSA_PRIVATE_KEY
-            | pem::ED25519_PRIVATE_KEY
-    )
+    PRIVATE_KEY_LABELS.contains(&label)
 }
+
+/// The labels of the PEM blocks that hold a private key: PKCS#8, encrypted PKCS#8, SEC 1
+/// (`EC PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`, possibly with legacy encryption headers) and
+/// Notary's `ED25519 PRIVATE KEY`.
+pub const PRIVATE_KEY_LABELS: [&str; 5] = [
+    pem::ENCRYPTED_PRIVATE_KEY,
+    pem::PRIVATE_KEY,
+    pem::EC_PRIVATE_KEY,
+    pem::RSA_PRIVATE_KEY,
+    pem::ED25519_PRIVATE_KEY,
+];
 
 /// Whether decoding `block` needs a passphrase.
 pub fn is_encrypted(block: &PemBlock) -> bool {

@@ -58,6 +58,11 @@ pub struct RotatedKey {
     pub public_key: PublicKey,
     /// The new root certificate (root rotations only).
     pub certificate: Option<RootCertificate>,
+    /// The ID of the private key this rotation added to a key store (generated, or supplied
+    /// and not held before); `None` for a key a store already held. When the rotation is
+    /// abandoned (its publish failed), remove this key with [`discard`], or it stays behind
+    /// as an orphan.
+    pub created: Option<KeyId>,
 }
 
 impl std::fmt::Debug for RotatedKey {
@@ -149,9 +154,15 @@ pub fn rotate(
     new_key: NewKey,
 ) -> Result<RotatedKey> {
     check_rotation(gun, role, false)?;
-    let signer: Arc<dyn Signer> = match new_key {
-        NewKey::Generate(algorithm) => service.create(algorithm, role, Some(gun))?,
+    let (signer, created): (Arc<dyn Signer>, Option<KeyId>) = match new_key {
+        NewKey::Generate(algorithm) => {
+            let signer = service.create(algorithm, role, Some(gun))?;
+            let id = signer.public_key().key_id();
+            (signer, Some(id))
+        }
         NewKey::Supplied(key) => {
+            let id = key.key_id().clone();
+            let held_before = service.signer_by_id(&id).ok().flatten().is_some();
             let mut last_error = Error::Unsupported {
                 store: "(none)".to_owned(),
                 operation: "adding keys",
@@ -170,11 +181,34 @@ pub fn rotate(
             if !added {
                 return Err(last_error);
             }
-            Arc::new(*key)
+            (Arc::new(*key), (!held_before).then_some(id))
         }
-        NewKey::Held(key_id) => service.require_signer_by_id(&key_id)?,
+        NewKey::Held(key_id) => (service.require_signer_by_id(&key_id)?, None),
     };
-    finish_rotation(signer, gun, role)
+    match finish_rotation(signer, gun, role) {
+        Ok(rotated) => Ok(RotatedKey { created, ..rotated }),
+        Err(e) => {
+            if let Some(id) = &created {
+                discard_key(service, id);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Removes the keys that abandoned rotations added to the stores of `service` (their
+/// [`RotatedKey::created`] IDs), so that a failed rotation leaves no new key behind. A key no
+/// store holds any more is skipped; a store that fails to remove one is passed over, as the
+/// rotation's own error is the one to report.
+pub fn discard(service: &CryptoService, created: &[KeyId]) {
+    for id in created {
+        discard_key(service, id);
+    }
+}
+
+fn discard_key(service: &CryptoService, id: &KeyId) {
+    // Best effort: the caller is already failing with the error that matters.
+    let _ = service.remove_key(id);
 }
 
 /// Creates the new local key for `role` of `gun` in `store`: `new_key` if given, else a fresh
@@ -191,14 +225,29 @@ pub fn rotate_key(
     new_key: Option<PrivateKey>,
 ) -> Result<RotatedKey> {
     check_rotation(gun, role, false)?;
-    let signer: Arc<dyn Signer> = match new_key {
+    let (signer, created): (Arc<dyn Signer>, Option<KeyId>) = match new_key {
         Some(key) => {
+            let id = key.key_id().clone();
+            let held_before = store.key_info(&id).is_ok();
             store.add_key(&key, role, Some(gun))?;
-            Arc::new(key)
+            (Arc::new(key), (!held_before).then_some(id))
         }
-        None => store.generate_key(KeyAlgorithm::Ecdsa, role, Some(gun))?,
+        None => {
+            let signer = store.generate_key(KeyAlgorithm::Ecdsa, role, Some(gun))?;
+            let id = signer.public_key().key_id();
+            (signer, Some(id))
+        }
     };
-    finish_rotation(signer, gun, role)
+    match finish_rotation(signer, gun, role) {
+        Ok(rotated) => Ok(RotatedKey { created, ..rotated }),
+        Err(e) => {
+            if let Some(id) = &created {
+                // Best effort: the certificate error is the one to report.
+                let _ = store.remove_key(id);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The rotation result for `signer`: for root with a new certificate.
@@ -209,6 +258,7 @@ fn finish_rotation(signer: Arc<dyn Signer>, gun: &str, role: &str) -> Result<Rot
             signer,
             public_key,
             certificate: None,
+            created: None,
         });
     }
     let certificate = cert::generate_root_certificate(signer.as_ref(), gun)?;
@@ -217,6 +267,7 @@ fn finish_rotation(signer: Arc<dyn Signer>, gun: &str, role: &str) -> Result<Rot
         public_key: certificate.public_key.clone(),
         signer: Arc::new(certified),
         certificate: Some(certificate),
+        created: None,
     })
 }
 

@@ -513,10 +513,34 @@ fn exported_keys_import_into_another_store() {
         ("snapshot", Some("example.com/app"))
     );
 
-    // Nothing importable at all is an error.
-    let encrypted_without_path = keyfile::encode_key_file(&plain, "alice", None, "pw").unwrap();
-    assert!(matches!(
-        dest.import_keys(&encrypted_without_path, None, None),
-        Err(Error::Import { .. })
-    ));
+    // An encrypted key without a path header is decrypted for its ID (a wrong passphrase is
+    // an error that writes nothing).
+    let other = PrivateKey::generate_ed25519().unwrap();
+    let wrong = keyfile::encode_key_file(&other, "alice", None, "not-pw").unwrap();
+    assert!(dest.import_keys(&wrong, None, None).is_err());
+    assert!(dest.key_info(other.key_id()).is_err());
+    let encrypted_without_path = keyfile::encode_key_file(&other, "alice", None, "pw").unwrap();
+    assert_eq!(
+        dest.import_keys(&encrypted_without_path, None, None)
+            .unwrap(),
+        vec![other.key_id().to_string()]
+    );
+    assert_eq!(dest.key_info(other.key_id()).unwrap().role, "alice");
+
+    // Nothing importable at all is an error naming the formats tried.
+    for text in [
+        "",
+        "not a key",
+        "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n",
+    ] {
+        match dest.import_keys(text, None, None) {
+            Err(Error::Import { reasons }) => {
+                assert!(
+                    reasons.contains("EC PRIVATE KEY") || reasons.contains("CERTIFICATE"),
+                    "{reasons}"
+                );
+            }
+            result => panic!("{text:?}: {result:?}"),
+        }
+    }
 }

@@ -270,6 +270,18 @@ pub enum Remedy<'a> {
     },
     /// A key file or key directory cannot be used: give a usable one.
     FixKeyFile,
+    /// A revoked tag stays signed in a role whose keys are not held here: a holder of one of
+    /// `key_ids` must remove it from `role` (or the key must be loaded here first).
+    RevokeInRole {
+        /// The repository.
+        gun: &'a str,
+        /// The tag (target name).
+        tag: &'a str,
+        /// The role that still signs it.
+        role: &'a str,
+        /// Canonical IDs of the keys that can sign the role.
+        key_ids: &'a [String],
+    },
 }
 
 impl<'a> Remedy<'a> {

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use signet_client::changelist::{Change, FileChangelist, RawJson, TargetMeta};
+use signet_client::remote::Access;
+use signet_client::trust::signatures;
 use signet_client::{Gun, targets};
 use signet_tuf::role;
 
@@ -396,7 +398,32 @@ pub(crate) fn remove(ctx: &mut Context, args: &RemoveArgs) -> Result<()> {
         ))
         .map_err(CliError::stdio("write output"))?;
     let published = repo::maybe_publish(ctx, &gun, args.publish)?;
+    if published.is_some() {
+        warn_still_signed(ctx, &gun, target)?;
+    }
     repo::finish_staging(ctx, doc, published)
+}
+
+/// After `remove -p`: a warning for every role that still signs `target` on the server.
+/// notary's `remove` touches only the roles it is given, so a target can stay trusted
+/// through another role; the published result is read back to say so.
+fn warn_still_signed(ctx: &mut Context, gun: &Gun, target: &str) -> Result<()> {
+    let still = ctx.block_on(async {
+        let mut repository = ctx.repository(gun.clone(), Access::Pull).await?;
+        repository.update().await?;
+        Ok::<_, CliError>(signatures::occurrences(&repository, Some(target))?)
+    })??;
+    for signed in still.iter().map(signatures::still_signed) {
+        ctx.warn(&format!(
+            "{target} is still signed in {} of {gun} (keys {}, threshold {}), so clients still \
+             trust it; 'signet remove {gun} {target} -r {} -p' with one of those keys removes it",
+            signed.role,
+            signed.key_ids.join(", "),
+            signed.threshold,
+            signed.role
+        ));
+    }
+    Ok(())
 }
 
 /// `witness GUN ROLE... [-p]`.

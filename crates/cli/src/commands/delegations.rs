@@ -335,15 +335,7 @@ fn remove(ctx: &mut Context, args: &DelegationRemoveArgs) -> Result<()> {
                 .text(&format!("{question}Confirmed `yes` from flag\n"))
                 .map_err(CliError::stdio("write output"))?;
         } else {
-            let confirmed = if ctx.out.is_json() {
-                terminal::confirm(question, &mut std::io::stderr())
-            } else {
-                terminal::confirm(question, &mut std::io::stdout())
-            }
-            .map_err(CliError::stdio("read the answer"))?;
-            if !confirmed {
-                return Err(CliError::Aborted);
-            }
+            terminal::confirm_or_abort(question, false, ctx.out.is_json())?;
         }
         changelist.add(&Change::remove_delegation(name.as_str()))?;
     } else {

@@ -68,9 +68,9 @@ pub(crate) enum KeyCommand {
     #[command(
         long_about = "Removes the key with the given keyID.  If the key is stored in more than \
                       one location, you will be asked which one to remove.",
-        override_usage = "signet key remove <KEY ID>"
+        override_usage = "signet key remove [OPTIONS] <KEY ID>"
     )]
-    Remove(KeyIdArgs),
+    Remove(KeyRemoveArgs),
 
     /// Rotate a signing (non-root) key of the given type for the given Globally Unique Name and
     /// role.
@@ -130,6 +130,9 @@ pub(crate) struct KeyRotateArgs {
         allow_negative_numbers = true
     )]
     pub(crate) legacy: i64,
+    /// Answer yes to the root rotation question (no confirmation).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
 }
 
 /// `key import`.
@@ -163,12 +166,23 @@ pub(crate) struct KeyExportArgs {
     pub(crate) output: Option<PathBuf>,
 }
 
-/// `key passwd` / `key remove`.
+/// `key passwd`.
 #[derive(Debug, Args)]
 pub(crate) struct KeyIdArgs {
     /// The 64-character key ID.
     #[arg(value_name = "KEY ID")]
     pub(crate) key_id: Option<String>,
+}
+
+/// `key remove`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyRemoveArgs {
+    /// The 64-character key ID.
+    #[arg(value_name = "KEY ID")]
+    pub(crate) key_id: Option<String>,
+    /// Answer yes to the removal question (no confirmation).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
 }
 
 /// notary's key list truncates GUNs to this many characters (from the left).
@@ -207,7 +221,12 @@ fn import(ctx: &mut Context, args: &KeyImportArgs) -> Result<()> {
         progress.step(&path.display().to_string());
         let bytes = crate::context::read_file(path)?;
         let text = String::from_utf8_lossy(&bytes);
-        let locations = store.import_keys(&text, args.role.as_deref(), args.gun.as_deref())?;
+        let locations = store
+            .import_keys(&text, args.role.as_deref(), args.gun.as_deref())
+            .map_err(|source| CliError::ImportFile {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
         imported.push(serde_json::json!({ "file": path, "locations": locations }));
     }
     progress.finish();
@@ -236,21 +255,7 @@ fn rotate(ctx: &mut Context, args: &KeyRotateArgs) -> Result<()> {
         let question = "Warning: you are about to rotate your root key.\n\nYou must use your old \
                         key to sign this root rotation.\nAre you sure you want to proceed?  \
                         (yes/no)  ";
-        let confirmed = if ctx.out.is_json() {
-            terminal::confirm(question, &mut std::io::stderr())
-        } else {
-            terminal::confirm(question, &mut std::io::stdout())
-        }
-        .map_err(CliError::stdio("read the answer"))?;
-        if !confirmed {
-            ctx.out
-                .json(&serde_json::json!({ "gun": gun.as_str(), "role": role, "rotated": false }))
-                .map_err(CliError::stdio("write output"))?;
-            return ctx
-                .out
-                .line("\nAborting action.")
-                .map_err(CliError::stdio("write output"));
-        }
+        terminal::confirm_or_abort(question, args.yes, ctx.out.is_json())?;
     }
     let message = format!("Rotating the {role} key of {gun}");
     let activity = Activity::start(&message);
@@ -528,11 +533,11 @@ fn passwd(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
         .map_err(CliError::stdio("write output"))
 }
 
-fn remove(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
+fn remove(ctx: &mut Context, args: &KeyRemoveArgs) -> Result<()> {
     let Some(key_id) = &args.key_id else {
         return Err(CliError::Arguments {
             message: "must specify the key ID of the key to remove",
-            usage: "signet key remove <KEY ID>",
+            usage: "signet key remove [OPTIONS] <KEY ID>",
         });
     };
     let key_id = key_id_argument(key_id)?;
@@ -540,14 +545,19 @@ fn remove(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
     ctx.out
         .text("\n")
         .map_err(CliError::stdio("write output"))?;
-    let result = remove_interactively(ctx, store.as_ref(), &key_id);
+    let result = remove_interactively(ctx, store.as_ref(), &key_id, args.yes);
     ctx.out
         .text("\n")
         .map_err(CliError::stdio("write output"))?;
     result
 }
 
-fn remove_interactively(ctx: &mut Context, store: &dyn KeyStore, key_id: &KeyId) -> Result<()> {
+fn remove_interactively(
+    ctx: &mut Context,
+    store: &dyn KeyStore,
+    key_id: &KeyId,
+    yes: bool,
+) -> Result<()> {
     let info = match store.key_info(key_id) {
         Ok(info) => info,
         Err(e) if e.is_key_not_found() => {
@@ -559,21 +569,7 @@ fn remove_interactively(ctx: &mut Context, store: &dyn KeyStore, key_id: &KeyId)
     };
     let description = format!("{key_id} (role {}) from {}", info.role, info.location);
     let question = format!("Are you sure you want to remove {description}?  (yes/no)  ");
-    let confirmed = if ctx.out.is_json() {
-        terminal::confirm(&question, &mut std::io::stderr())
-    } else {
-        terminal::confirm(&question, &mut std::io::stdout())
-    }
-    .map_err(CliError::stdio("read the answer"))?;
-    if !confirmed {
-        ctx.out
-            .json(&serde_json::json!({ "key_id": key_id.as_str(), "removed": false }))
-            .map_err(CliError::stdio("write output"))?;
-        return ctx
-            .out
-            .line("\nAborting action.")
-            .map_err(CliError::stdio("write output"));
-    }
+    terminal::confirm_or_abort(&question, yes, ctx.out.is_json())?;
     store.remove_key(key_id)?;
     ctx.out
         .json(&serde_json::json!({

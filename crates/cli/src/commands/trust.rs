@@ -147,8 +147,14 @@ pub(crate) struct SignerAddArgs {
 /// `trust signer remove`.
 #[derive(Debug, Args)]
 pub(crate) struct SignerRemoveArgs {
-    /// Do not prompt for confirmation before removing the most recent signer.
-    #[arg(short = 'f', long = "force")]
+    /// Do not prompt for confirmation before removing the most recent signer, or a signer
+    /// whose removal leaves tags without any signature.
+    #[arg(
+        short = 'f',
+        long = "force",
+        visible_short_alias = 'y',
+        visible_alias = "yes"
+    )]
     pub(crate) force: bool,
     /// The signer name.
     #[arg(value_name = "NAME")]
@@ -443,50 +449,40 @@ fn signer_remove(ctx: &mut Context, args: &SignerRemoveArgs) -> Result<()> {
     })?;
     let mut failed = Vec::new();
     let mut removed = Vec::new();
+    let mut unsigned = serde_json::Map::new();
     for name in &args.images {
         ctx.out
             .line(&format!("Removing signer \"{}\" from {name}...", args.name))
             .map_err(out_err)?;
-        let result = (|| -> Result<bool> {
+        let result = (|| -> Result<Vec<String>> {
             let image = parse_image(name)?;
             let mut repo = ctx.image_repository(&image, Access::PushPull)?;
             let signer = ctx
                 .block_on(ops::find_signer(&mut repo, &args.name))?
                 .map_err(trust_err)?;
-            if signer.last_signer && !args.force {
-                if !terminal::stdin_is_terminal() {
-                    return Err(CliError::TrustConfirmationNeeded {
-                        signer: args.name.clone(),
-                        image: name.clone(),
-                    });
-                }
-                let question = format!(
-                    "The signer \"{}\" signed the last released version of {name}. Removing this signer will make {name} unpullable. Are you sure you want to continue? [y/N] ",
-                    args.name
+            if !signer.unsigned_tags.is_empty() {
+                eprintln!(
+                    "Removing signer \"{}\" leaves these tags of {name} without any signature: {}",
+                    args.name,
+                    signer.unsigned_tags.join(", ")
                 );
-                if !terminal::confirm(&question, &mut std::io::stderr())
-                    .map_err(CliError::stdio("read the answer"))?
-                {
-                    return Ok(false);
-                }
+            }
+            if (signer.last_signer || !signer.unsigned_tags.is_empty()) && !args.force {
+                confirm_signer_removal(&args.name, name, &signer)?;
             }
             let warnings = ctx
                 .block_on(ops::remove_signer(&mut repo, &args.name, &signer))?
                 .map_err(trust_err)?;
             ctx.warn_all(&warnings);
-            Ok(true)
+            Ok(signer.unsigned_tags)
         })();
         match result {
-            Ok(true) => {
+            Ok(unsigned_tags) => {
                 ctx.out
                     .line(&format!("Successfully removed {} from {name}\n", args.name))
                     .map_err(out_err)?;
                 removed.push(name.clone());
-            }
-            Ok(false) => {
-                ctx.out
-                    .line(&format!("Not removing {} from {name}\n", args.name))
-                    .map_err(out_err)?;
+                unsigned.insert(name.clone(), serde_json::json!(unsigned_tags));
             }
             Err(e) => {
                 report_image_failure(&e);
@@ -494,8 +490,43 @@ fn signer_remove(ctx: &mut Context, args: &SignerRemoveArgs) -> Result<()> {
             }
         }
     }
-    let document = serde_json::json!({ "signer": args.name, "removed": removed, "failed": failed });
+    let document = serde_json::json!({
+        "signer": args.name,
+        "removed": removed,
+        "unsigned_tags": unsigned,
+        "failed": failed,
+    });
     finish_per_image(ctx, &document, &failed, "error removing signer from")
+}
+
+/// Asks before removing `signer` from `image` when that makes the last release unpullable or
+/// leaves tags unsigned; without a terminal the removal needs `-f`/`--yes`.
+fn confirm_signer_removal(signer: &str, image: &str, info: &ops::SignerInfo) -> Result<()> {
+    if !terminal::stdin_is_terminal() {
+        return Err(CliError::TrustConfirmationNeeded {
+            signer: signer.to_owned(),
+            image: image.to_owned(),
+            unsigned_tags: info.unsigned_tags.clone(),
+        });
+    }
+    let consequence = if info.last_signer {
+        format!(
+            "The signer \"{signer}\" signed the last released version of {image}. Removing this signer will make {image} unpullable."
+        )
+    } else {
+        format!(
+            "Removing the signer \"{signer}\" leaves {} of {image} without any signature.",
+            info.unsigned_tags.join(", ")
+        )
+    };
+    let question = format!("{consequence} Are you sure you want to continue? [y/N] ");
+    if terminal::confirm(&question, &mut std::io::stderr())
+        .map_err(CliError::stdio("read the answer"))?
+    {
+        Ok(())
+    } else {
+        Err(CliError::Aborted)
+    }
 }
 
 fn key_generate(ctx: &mut Context, args: &KeyGenerateArgs) -> Result<()> {

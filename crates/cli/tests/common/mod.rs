@@ -131,6 +131,53 @@ impl Sandbox {
     }
 }
 
+/// A [`Sandbox`] whose commands talk to a `signet-server` (plain HTTP, SQLite) with `-s`.
+pub struct ServerSandbox {
+    pub sandbox: Sandbox,
+    pub server: signet_e2e::SignetServer,
+}
+
+impl ServerSandbox {
+    pub fn start() -> Self {
+        Self {
+            sandbox: Sandbox::new(),
+            server: signet_e2e::SignetServer::start_sqlite().expect("signet-server starts"),
+        }
+    }
+
+    /// `-s <server>` followed by `args`.
+    pub fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = vec!["-s", self.server.url()];
+        all.extend_from_slice(args);
+        all
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.sandbox.ok(&self.args(args))
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.sandbox.run(&self.args(args))
+    }
+
+    pub fn fails(&self, args: &[&str]) -> String {
+        self.sandbox.fails(&self.args(args))
+    }
+
+    /// The cached `role.json` of `gun` in the trust dir.
+    pub fn cached_metadata(&self, gun: &str, role: &str) -> serde_json::Value {
+        let path = self
+            .sandbox
+            .trust_dir()
+            .join("tuf")
+            .join(gun)
+            .join("metadata")
+            .join(format!("{role}.json"));
+        serde_json::from_slice(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    }
+}
+
 /// Replaces every 64-character lowercase hex string by `[KEY ID]`.
 pub fn mask_key_ids(text: &str) -> String {
     let bytes = text.as_bytes();

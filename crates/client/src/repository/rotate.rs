@@ -20,7 +20,8 @@ impl Repository {
     /// `legacy_versions` root versions before the current one (`<v>.root.json` from the
     /// server; versions or private keys that are missing are skipped). Replaced private keys
     /// of non-root roles are removed from the key stores after the publish succeeded; old
-    /// root keys are kept.
+    /// root keys are kept. A rotation that fails (a wrong passphrase for the old root key, a
+    /// refused upload) removes the keys it added, so that no orphan key is left behind.
     ///
     /// Supplied keys are stored in the first key store that accepts them, and a generated key
     /// is made by the first store that accepts it (a hardware store listed first gets it); see
@@ -71,6 +72,8 @@ impl Repository {
             source: Box::new(source),
         };
         rotation::check_rotation(&gun, role_name, server_managed).map_err(key_error)?;
+        // Keys this rotation adds to the stores: removed again if it fails.
+        let mut created: Vec<KeyId> = Vec::new();
         let new_publics = if server_managed {
             if !new_keys.is_empty() {
                 return Err(key_error(signet_signer::Error::Rotation {
@@ -88,18 +91,30 @@ impl Repository {
             }
             let mut publics = Vec::new();
             for new_key in new_keys {
-                publics.push(
-                    rotation::rotate(&self.crypto, &gun, role_name, new_key)
-                        .map_err(key_error)?
-                        .public_key,
-                );
+                match rotation::rotate(&self.crypto, &gun, role_name, new_key) {
+                    Ok(rotated) => {
+                        created.extend(rotated.created);
+                        publics.push(rotated.public_key);
+                    }
+                    Err(e) => {
+                        rotation::discard(&self.crypto, &created);
+                        return Err(key_error(e));
+                    }
+                }
             }
             publics
         };
         let change = Change::replace_root_role_keys(role_name, new_publics.clone());
-        let (publish, retired) = self
+        let (publish, retired) = match self
             .publish_changes_with_legacy(&[change], legacy_versions)
-            .await?;
+            .await
+        {
+            Ok(published) => published,
+            Err(e) => {
+                self.discard_unpublished(role_name, &created, &e).await;
+                return Err(e);
+            }
+        };
         let old_ids: Vec<KeyId> = retired
             .iter()
             .filter_map(|(_, key)| key.canonical_key_id().ok())
@@ -116,6 +131,33 @@ impl Repository {
             new_keys: new_publics,
             publish,
         })
+    }
+
+    /// After a failed publish of a rotation of `role_name`, removes the keys it `created`
+    /// unless the server's root lists one of them for the role (the upload was accepted
+    /// before the failure). When the server cannot be asked and the failure came from the
+    /// server, the keys are kept: they may be the role's keys now.
+    async fn discard_unpublished(&self, role_name: &str, created: &[KeyId], failure: &Error) {
+        if created.is_empty() {
+            return;
+        }
+        let published = match self
+            .remote
+            .get_meta(&self.gun, role::ROOT, MAX_DOWNLOAD_SIZE)
+            .await
+        {
+            Ok(bytes) => Envelope::<Root>::parse(&bytes).map_or(true, |root| {
+                root.signed().role_keys(role_name).is_some_and(|(keys, _)| {
+                    keys.values()
+                        .any(|key| key.canonical_key_id().is_ok_and(|id| created.contains(&id)))
+                })
+            }),
+            Err(e) if e.is_not_found() => false,
+            Err(_) => matches!(failure, Error::Remote(_)),
+        };
+        if !published {
+            rotation::discard(&self.crypto, created);
+        }
     }
 
     /// Root keys of the `count` root versions before `current` as the server has them

@@ -7,6 +7,7 @@
 //! * [`inspect`]: the `docker trust inspect` document and its `--pretty` tables.
 //! * [`keys`]: `trust key generate` and `trust key load`.
 //! * [`ops`]: sign, revoke, signer add / remove and the pull-time verification.
+//! * [`signatures`]: which roles sign a tag, and what a removal leaves unsigned.
 //!
 //! Helpers here: signer name validation, docker's "signable roles", natural ordering of tags
 //! and the trusted digest of a signed target.
@@ -14,6 +15,7 @@
 pub mod inspect;
 pub mod keys;
 pub mod ops;
+pub mod signatures;
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -131,13 +133,7 @@ pub fn signable_roles(
         if !direct_child || !delegation.allows(tag) || roles.contains(&delegation.name) {
             continue;
         }
-        let holds_key = delegation.keys.iter().any(|(id, key)| {
-            let canonical = key
-                .canonical_key_id()
-                .map_or_else(|_| id.to_string(), |c| c.to_string());
-            held.contains(&canonical)
-        });
-        if holds_key {
+        if inspect::canonical_key_ids(delegation).any(|id| held.contains(&id)) {
             roles.push(delegation.name.clone());
         }
     }

@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use signet_tuf::PublicKey;
 use signet_tuf::role;
-use signet_tuf::update::{self, TargetSigned};
+use signet_tuf::update;
 
 use super::inspect::{self, TrustRepo};
 use super::{
-    PULL_ROLES, RELEASES_ROLE, check_registry_digest, is_released_role, signable_roles,
+    PULL_ROLES, RELEASES_ROLE, check_registry_digest, is_released_role, signable_roles, signatures,
     signer_role, trusted_digest, validate_signer_name,
 };
 use crate::changelist::{Action, Change, DelegationChange, TargetMeta};
-use crate::error::{Error, Result, StagingError, TrustError};
+use crate::error::{Error, Result, StagingError, StillSigned, TrustError};
 use crate::registry::{Digest, ImageReference, RegistryClient};
 use crate::repository::{InitOptions, RepoWarning, Repository};
 
@@ -45,19 +45,6 @@ pub fn held_key_ids(repo: &Repository) -> Result<BTreeSet<String>> {
         source: Box::new(e),
     })?;
     Ok(keys.into_iter().map(|k| k.key_id.to_string()).collect())
-}
-
-/// Every occurrence of `tag` (every target when `None`) in the tree; empty when there is none.
-fn all_targets(repo: &Repository, tag: Option<&str>) -> Result<Vec<TargetSigned>> {
-    match repo.all_target_metadata_by_name(tag.unwrap_or("")) {
-        Ok(targets) => Ok(targets),
-        Err(Error::Update { source, .. })
-            if matches!(*source, update::Error::NoSuchTarget { .. }) =>
-        {
-            Ok(Vec::new())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Initialises the repository as docker does: the existing root key with the smallest ID (or
@@ -187,7 +174,7 @@ pub async fn sign(
     let (digest, size) = match existing_repo {
         Some(found) => {
             warnings.extend(found);
-            let targets = all_targets(repo, Some(&tag))?;
+            let targets = signatures::occurrences(repo, Some(&tag))?;
             let released = targets.iter().find(|t| is_released_role(&t.role.name));
             match released {
                 Some(target) if !options.local => {
@@ -282,52 +269,90 @@ pub struct RevokeReport {
     pub warnings: Vec<RepoWarning>,
 }
 
-/// `trust revoke IMAGE[:TAG]`: removes the tag (every released tag when `tag` is `None`) from
-/// the signable roles and publishes.
+/// `trust revoke IMAGE[:TAG]`: removes the tag (every signed tag when `tag` is `None`) from
+/// every role that lists it and that a key held here can sign (`targets` and delegations at
+/// any depth), publishes, then updates again from the server and checks that no role still
+/// signs it. Unlike docker, it never reports a revocation that did not take effect.
 ///
 /// # Errors
 ///
 /// [`Error::RepositoryNotExist`], [`TrustError::TagNotSigned`], [`TrustError::NoSignedTags`],
-/// [`TrustError::NoSignableRoles`], update and publish errors.
+/// update and publish errors, [`TrustError::ServerUnreachable`] when the published result
+/// cannot be read back, and [`TrustError::StillSigned`] naming each role (and the keys it
+/// needs) that still signs a revoked tag, after what could be removed was published.
 pub async fn revoke(repo: &mut Repository, tag: Option<&str>) -> Result<RevokeReport> {
     let gun = repo.gun().to_string();
     repo.changelist().clear()?;
     let mut warnings = repo.update().await?;
-    let held = held_key_ids(repo)?;
-    let delegations = repo.delegations()?;
-    let names: Vec<String> = match tag {
-        Some(tag) => {
-            let found = repo.lookup(tag, &PULL_ROLES).map_err(|_| {
-                Error::Trust(TrustError::TagNotSigned {
-                    gun: gun.clone(),
-                    tag: tag.to_owned(),
-                })
-            })?;
-            vec![found.name]
-        }
-        None => {
-            let mut names: Vec<String> = repo
-                .list_targets(&PULL_ROLES)?
-                .into_iter()
-                .map(|t| t.name)
-                .collect();
-            names.dedup();
-            if names.is_empty() {
-                return Err(Error::Trust(TrustError::NoSignedTags { gun }));
-            }
-            names
-        }
-    };
-    let mut removed = Vec::new();
-    for name in names {
-        let roles = signable_roles(&gun, &delegations, &name, &held)?;
-        for role_name in &roles {
-            repo.stage(&Change::remove_target(role_name.as_str(), name.as_str()))?;
-        }
-        removed.push((name, roles));
+    let found = signatures::occurrences(repo, tag)?;
+    if found.is_empty() {
+        return Err(Error::Trust(match tag {
+            Some(tag) => TrustError::TagNotSigned {
+                gun,
+                tag: tag.to_owned(),
+            },
+            None => TrustError::NoSignedTags { gun },
+        }));
     }
-    warnings.extend(publish(repo).await?);
+    let held = held_key_ids(repo)?;
+    let mut removed: Vec<(String, Vec<String>)> = Vec::new();
+    for target in found.iter().filter(|t| signatures::can_sign(t, &held)) {
+        let role_name = target.role.name.clone();
+        repo.stage(&Change::remove_target(
+            role_name.as_str(),
+            target.name.as_str(),
+        ))?;
+        match removed.iter_mut().find(|(name, _)| *name == target.name) {
+            Some((_, roles)) if roles.contains(&role_name) => {}
+            Some((_, roles)) => roles.push(role_name),
+            None => removed.push((target.name.clone(), vec![role_name])),
+        }
+    }
+    let remaining: Vec<StillSigned> = if removed.is_empty() {
+        found.iter().map(signatures::still_signed).collect()
+    } else {
+        warnings.extend(publish(repo).await?);
+        warnings.extend(fresh_update(repo).await?);
+        let revoked: BTreeSet<&str> = found.iter().map(|t| t.name.as_str()).collect();
+        signatures::occurrences(repo, tag)?
+            .iter()
+            .filter(|t| revoked.contains(t.name.as_str()))
+            .map(signatures::still_signed)
+            .collect()
+    };
+    if !remaining.is_empty() {
+        return Err(Error::Trust(TrustError::StillSigned {
+            gun,
+            remaining,
+            removed: removed
+                .into_iter()
+                .flat_map(|(tag, roles)| roles.into_iter().map(move |r| (tag.clone(), r)))
+                .collect(),
+        }));
+    }
     Ok(RevokeReport { removed, warnings })
+}
+
+/// An update that must come from the server (a cached copy is not accepted), for the checks
+/// of what was just published.
+async fn fresh_update(repo: &mut Repository) -> Result<Vec<RepoWarning>> {
+    let unreachable = |repo: &Repository, reason: &str| {
+        Error::Trust(TrustError::ServerUnreachable {
+            gun: repo.gun().to_string(),
+            server: repo.remote().server_url().to_string(),
+            reason: reason.to_owned(),
+        })
+    };
+    if let Some(reason) = repo.remote().offline_reason() {
+        return Err(unreachable(repo, reason));
+    }
+    let warnings = repo.update().await?;
+    for warning in &warnings {
+        if let RepoWarning::Offline { reason } = warning {
+            return Err(unreachable(repo, reason));
+        }
+    }
+    Ok(warnings)
 }
 
 /// What `signer add` did.
@@ -391,6 +416,10 @@ pub struct SignerInfo {
     /// Whether removing it leaves `targets/releases` signed by fewer keys than its threshold
     /// (it signed the last released version).
     pub last_signer: bool,
+    /// The tags that lose every signature when the signer goes: those listed only by its role
+    /// (or roles delegated from it) and, when it is the last signer, by `targets/releases`.
+    /// In docker's natural order.
+    pub unsigned_tags: Vec<String>,
 }
 
 /// Updates the repository and finds signer `name` for [`remove_signer`].
@@ -422,19 +451,30 @@ pub async fn find_signer(repo: &mut Repository, name: &str) -> Result<SignerInfo
             .find(|d| d.name == RELEASES_ROLE),
     ) {
         (Some(releases), Some(releases_role)) => {
+            // Signatures by keys the role still lists (a signer removed earlier may have
+            // left its signature behind) and that are not this signer's.
+            let listed: BTreeSet<String> =
+                releases_role.keys.keys().map(ToString::to_string).collect();
             let others: BTreeSet<&str> = releases
                 .signatures()
                 .iter()
                 .map(|s| s.keyid.as_str())
+                .filter(|id| listed.contains(*id))
                 .filter(|id| !raw_ids.contains(*id) && !key_ids.contains(*id))
                 .collect();
             i64::try_from(others.len()).unwrap_or(i64::MAX) < releases_role.threshold
         }
         _ => false,
     };
+    let mut going = vec![role_name];
+    if last_signer {
+        going.push(RELEASES_ROLE.to_owned());
+    }
+    let unsigned_tags = signatures::unsigned_after(&signatures::occurrences(repo, None)?, &going);
     Ok(SignerInfo {
         key_ids: key_ids.into_iter().collect(),
         last_signer,
+        unsigned_tags,
     })
 }
 
@@ -472,7 +512,7 @@ pub async fn remove_signer(
 /// Update errors (the caller reports them as docker does: "no signatures or cannot access").
 pub async fn inspect(repo: &mut Repository, name: &str, tag: Option<&str>) -> Result<TrustRepo> {
     repo.update().await?;
-    let targets = all_targets(repo, tag)?;
+    let targets = signatures::occurrences(repo, tag)?;
     let delegations = repo.delegations()?;
     let root = repo.verified()?.root().signed().clone();
     Ok(inspect::trust_repo(name, &targets, &delegations, &root))
@@ -515,23 +555,7 @@ pub async fn verify(
     image: &ImageReference,
 ) -> Result<VerifiedImage> {
     let gun = repo.gun().to_string();
-    let server = repo.remote().server_url().to_string();
-    let unreachable = |reason: String| {
-        Error::Trust(TrustError::ServerUnreachable {
-            gun: gun.clone(),
-            server: server.clone(),
-            reason,
-        })
-    };
-    if let Some(reason) = repo.remote().offline_reason() {
-        return Err(unreachable(reason.to_owned()));
-    }
-    let warnings = repo.update().await?;
-    for warning in &warnings {
-        if let RepoWarning::Offline { reason } = warning {
-            return Err(unreachable(reason.clone()));
-        }
-    }
+    fresh_update(repo).await?;
     let image = if image.tag().is_none() && image.digest().is_none() {
         image.clone().with_default_tag()
     } else {

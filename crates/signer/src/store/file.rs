@@ -226,7 +226,13 @@ impl FileKeyStore {
                 Err(reason) => skipped.push(reason),
             }
         }
-        if files.is_empty() && !skipped.is_empty() {
+        if files.is_empty() {
+            if skipped.is_empty() {
+                skipped.push(format!(
+                    "no PEM private key block found (formats tried: PEM blocks {})",
+                    keyfile::PRIVATE_KEY_LABELS.join(", ")
+                ));
+            }
             return Err(Error::Import {
                 reasons: skipped.join(", "),
             });

@@ -7,8 +7,10 @@
 //!    else `delegation`.
 //! 3. `targets`, `snapshot` and `timestamp` keys must have a GUN (else the block is skipped);
 //!    for every other role the `gun` header is dropped.
-//! 4. The file location is the `path` header; without one the key must be unencrypted so that
-//!    its ID can be computed (else the block is skipped). The `path` header is then removed.
+//! 4. The file location is the `path` header; without one it is the key's ID, for which an
+//!    encrypted key is decrypted with the passphrase of its role (Notary skips such blocks, so
+//!    that it cannot import the files its own `key generate -o` writes). The `path` header is
+//!    then removed.
 //! 5. Unencrypted keys are encrypted with a passphrase asked for the key's role; encrypted
 //!    blocks are kept as they are, without checking their passphrase.
 //!
@@ -84,11 +86,17 @@ pub(crate) fn prepare(
         Some(path) => path,
         None => match &unencrypted {
             Some(key) => key.key_id().to_string(),
-            None => {
-                return Ok(Err(
-                    "key may be encrypted and does not contain path header".to_owned()
-                ));
+            // An encrypted key without a `path` (as `key generate -o` writes it): its ID is
+            // learnt by decrypting it with the passphrase of its role.
+            None if keyfile::is_encrypted(&block) => {
+                let context = format!("{role} key to import");
+                passphrase::decrypt_with_retries(retriever, &context, &role, |pass| {
+                    keyfile::decode_key_block(&block, pass, &context)
+                })?
+                .key_id()
+                .to_string()
             }
+            None => return Ok(Err(format!("{role} key cannot be decoded"))),
         },
     };
     if !is_inside_store(&location) {
@@ -170,10 +178,26 @@ mod tests {
     }
 
     #[test]
-    fn encrypted_keys_need_a_path_and_are_kept_verbatim() {
+    fn encrypted_keys_without_a_path_are_decrypted_for_their_id() {
+        let key = PrivateKey::generate_ecdsa().unwrap();
+        let block = keyfile::encode_key_block(&key, "targets/bob", None, "pw").unwrap();
+        let out = prepared(block.clone(), Some("targets/bob"), Some("g")).unwrap();
+        assert_eq!(out.location, key.key_id().as_str());
+        let written = pem::decode_first(&out.text).unwrap();
+        assert_eq!(written.contents, block.contents, "kept as it was encrypted");
+        assert_eq!(written.header("role"), Some("targets/bob"));
+        let wrong = prepare(block, None, None, &ConstantRetriever::new("other"));
+        assert!(wrong.is_err(), "a wrong passphrase is an error, not a skip");
+    }
+
+    #[test]
+    fn encrypted_keys_with_a_path_are_kept_verbatim() {
         let key = PrivateKey::generate_ecdsa().unwrap();
         let mut block = keyfile::encode_key_block(&key, "targets", Some("g"), "other").unwrap();
-        assert!(prepared(block.clone(), None, None).is_err());
+        let without_path = prepare(block.clone(), None, None, &ConstantRetriever::new("other"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(without_path.location, key.key_id().as_str());
         block.set_header(
             pem::PATH_HEADER,
             format!("tuf_keys/example.com/app/{}", key.key_id()),
