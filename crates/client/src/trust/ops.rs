@@ -14,7 +14,7 @@ use super::{
     signer_role, trusted_digest, validate_signer_name,
 };
 use crate::changelist::{Action, Change, DelegationChange, TargetMeta};
-use crate::error::{Error, Result, StagingError, TrustError};
+use crate::error::{ConnectFailure, Error, Result, StagingError, TrustError};
 use crate::registry::{Digest, ImageReference, RegistryClient};
 use crate::repository::{InitOptions, RepoWarning, Repository};
 
@@ -516,20 +516,24 @@ pub async fn verify(
 ) -> Result<VerifiedImage> {
     let gun = repo.gun().to_string();
     let server = repo.remote().server_url().to_string();
-    let unreachable = |reason: String| {
+    let unreachable = |reason: String, failure: Option<&ConnectFailure>| {
         Error::Trust(TrustError::ServerUnreachable {
             gun: gun.clone(),
             server: server.clone(),
             reason,
+            failure: failure.map(|f| Box::new(f.clone())),
         })
     };
     if let Some(reason) = repo.remote().offline_reason() {
-        return Err(unreachable(reason.to_owned()));
+        return Err(unreachable(
+            reason.to_owned(),
+            repo.remote().offline_failure(),
+        ));
     }
     let warnings = repo.update().await?;
     for warning in &warnings {
         if let RepoWarning::Offline { reason } = warning {
-            return Err(unreachable(reason.clone()));
+            return Err(unreachable(reason.clone(), None));
         }
     }
     let image = if image.tag().is_none() && image.digest().is_none() {
