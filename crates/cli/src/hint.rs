@@ -66,6 +66,14 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
              NOTARY_TARGETS_PASSPHRASE or NOTARY_SNAPSHOT_PASSPHRASE for those roles, \
              NOTARY_DELEGATION_PASSPHRASE for any other"
         ),
+        Remedy::CheckPassphraseVariable { variable } => format!(
+            "{variable} holds the wrong passphrase for this key: correct it, or unset it to be \
+             asked on a terminal"
+        ),
+        Remedy::LongerPassphraseVariable { variable, min } => format!(
+            "set {variable} to a passphrase of at least {min} characters (a password manager \
+             can generate one)"
+        ),
         Remedy::LongerPassphrase { min } => {
             format!("choose a passphrase of at least {min} characters")
         }

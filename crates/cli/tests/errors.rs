@@ -387,3 +387,122 @@ fn connection_failures_name_the_cause_and_the_fix() {
         .collect();
     insta::assert_snapshot!("connection_failures", sandbox.mask(&text));
 }
+
+/// `signet` (no terminal) with docker's passphrase variables and the key file's own one set as
+/// given, every other passphrase variable cleared.
+fn with_passphrases(sandbox: &Sandbox, vars: &[(&str, &str)]) -> assert_cmd::Command {
+    let cleared = [
+        "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+        "SIGNET_KEY_FILE_PASSPHRASE",
+    ];
+    common::with_env(sandbox.bare(), &cleared, vars)
+}
+
+/// The example delegation key (encrypted with `example-passphrase`), readable only by its
+/// owner as `trust key load` requires.
+fn example_key_file(sandbox: &Sandbox) -> std::path::PathBuf {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../keys-example/delegation-key.pem"
+    ))
+    .unwrap();
+    let path = sandbox.file("delegation-key.pem", &text);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path
+}
+
+/// Passphrases from the environment obey the rules of prompted ones, and a wrong one is
+/// blamed on the one variable that was read.
+#[test]
+fn environment_passphrases_are_checked_and_named() {
+    let sandbox = Sandbox::new();
+    let key_file = example_key_file(&sandbox);
+    let key_file = key_file.to_str().unwrap();
+    let mut text = String::new();
+    let mut run = |title: &str, vars: &[(&str, &str)], args: &[&str]| {
+        let out = with_passphrases(&sandbox, vars)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{title}: {out:?}");
+        text.push_str(&format!("$ {title}\n"));
+        text.push_str(&String::from_utf8(out.stdout).unwrap());
+        text.push_str(&String::from_utf8(out.stderr).unwrap());
+    };
+    // The README's placeholder, taken literally.
+    run(
+        "NOTARY_ROOT_PASSPHRASE=… signet key generate",
+        &[("NOTARY_ROOT_PASSPHRASE", "…")],
+        &["key", "generate"],
+    );
+    run(
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE=short signet trust key generate alice",
+        &[("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "short")],
+        &["trust", "key", "generate", "alice", "--dir", "."],
+    );
+    run(
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE=wrong-passphrase signet trust key load",
+        &[(
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+            "wrong-passphrase",
+        )],
+        &["trust", "key", "load", key_file, "--name", "alice"],
+    );
+    run(
+        "SIGNET_KEY_FILE_PASSPHRASE=wrong-passphrase signet trust key load",
+        &[
+            ("SIGNET_KEY_FILE_PASSPHRASE", "wrong-passphrase"),
+            (
+                "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+                "example-passphrase",
+            ),
+        ],
+        &["trust", "key", "load", key_file, "--name", "alice"],
+    );
+    assert!(!text.contains("chmod"), "{text}");
+    insta::assert_snapshot!("environment_passphrases", sandbox.mask(&text));
+}
+
+/// `trust key load` decrypts the file with `SIGNET_KEY_FILE_PASSPHRASE` and stores the key
+/// under the repository passphrase, so one variable need not hold two values.
+#[test]
+fn key_files_are_loaded_with_their_own_passphrase() {
+    let sandbox = Sandbox::new();
+    let key_file = example_key_file(&sandbox);
+    let out = with_passphrases(
+        &sandbox,
+        &[
+            ("SIGNET_KEY_FILE_PASSPHRASE", "example-passphrase"),
+            (
+                "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+                "repository-passphrase",
+            ),
+        ],
+    )
+    .args(["trust", "key", "load", key_file.to_str().unwrap()])
+    .args(["--name", "alice"])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let private = sandbox.trust_dir().join("private");
+    let stored: Vec<_> = std::fs::read_dir(&private)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "key"))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let text = std::fs::read_to_string(&stored[0]).unwrap();
+    let block = signet_tuf::notary::pem::decode_first(&text).unwrap();
+    assert_eq!(block.header("role"), Some("alice"));
+    assert!(
+        signet_signer::keyfile::decode_key_block(&block, "repository-passphrase", "alice").is_ok()
+    );
+    assert!(
+        signet_signer::keyfile::decode_key_block(&block, "example-passphrase", "alice").is_err()
+    );
+}

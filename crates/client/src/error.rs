@@ -105,7 +105,7 @@ pub enum Error {
     },
 
     /// A key store or signer failed.
-    #[error("{role} key of {gun}: {source}")]
+    #[error("{role} key{}: {source}", of_gun(gun))]
     Key {
         /// The collection.
         gun: String,
@@ -625,6 +625,17 @@ pub enum TrustError {
         failure: Option<Box<ConnectFailure>>,
     },
 
+    /// Docker content trust: `key load` of a key file that does not decrypt or decode (a
+    /// wrong passphrase, a malformed key); the remedy is the key's, not the file's.
+    #[error("cannot load key from provided file {}: {source}", path.display())]
+    KeyFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<signet_signer::Error>,
+    },
+
     /// Docker content trust: a key file that cannot be used by `key load` / `key generate`.
     #[error("{reason}")]
     KeyFile {
@@ -710,6 +721,15 @@ impl ConnectFailure {
             }
             ConnectCause::Other => format!("cannot connect to {server}: {detail}"),
         }
+    }
+}
+
+/// ` of <gun>`, or nothing for a key that belongs to no repository (a signer's key).
+fn of_gun(gun: &str) -> String {
+    if gun.is_empty() {
+        String::new()
+    } else {
+        format!(" of {gun}")
     }
 }
 
@@ -978,6 +998,7 @@ impl Remediable for TrustError {
                 ..
             } => return failure.remedy(),
             Self::ServerUnreachable { .. } => Remedy::CheckServer,
+            Self::KeyFileUnreadable { source, .. } => return source.remedy(),
             Self::KeyFile { .. } => Remedy::FixKeyFile,
         })
     }

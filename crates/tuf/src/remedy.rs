@@ -36,6 +36,19 @@ pub enum Remedy<'a> {
         /// The role (passphrase alias) of the key, when known.
         role: Option<&'a str>,
     },
+    /// The passphrase an environment variable holds did not open a key: check that variable.
+    CheckPassphraseVariable {
+        /// The variable that was read.
+        variable: &'a str,
+    },
+    /// A new passphrase from an environment variable was refused as too short: set a longer
+    /// one.
+    LongerPassphraseVariable {
+        /// The variable that was read.
+        variable: &'a str,
+        /// The minimum length in characters.
+        min: usize,
+    },
     /// A new passphrase was refused as too short: choose a longer one.
     LongerPassphrase {
         /// The minimum length in characters.
