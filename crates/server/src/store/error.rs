@@ -289,7 +289,7 @@ impl StoreError {
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Unavailable { .. } | Self::Storage { .. } => true,
+            Self::Unavailable { .. } | Self::Storage { .. } | Self::Connect { .. } => true,
             Self::Migrate { source } => matches!(
                 source,
                 sqlx::migrate::MigrateError::Execute(e)
