@@ -595,7 +595,12 @@ mod tests {
         let notary = CliError::from(passphrase()).hint().unwrap();
         assert!(notary.starts_with("set NOTARY_ROOT_PASSPHRASE"), "{notary}");
 
-        let offline = || signet_client::Error::Remote(RemoteError::Offline);
+        let offline = || {
+            signet_client::Error::Remote(RemoteError::Offline {
+                reason: "told so".into(),
+                failure: None,
+            })
+        };
         let docker = CliError::Trust(Box::new(offline())).hint().unwrap();
         assert!(docker.contains("DOCKER_CONTENT_TRUST_SERVER"), "{docker}");
         let notary = CliError::from(offline()).hint().unwrap();

@@ -66,6 +66,14 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
              NOTARY_TARGETS_PASSPHRASE or NOTARY_SNAPSHOT_PASSPHRASE for those roles, \
              NOTARY_DELEGATION_PASSPHRASE for any other"
         ),
+        Remedy::CheckPassphraseVariable { variable } => format!(
+            "{variable} holds the wrong passphrase for this key: correct it, or unset it to be \
+             asked on a terminal"
+        ),
+        Remedy::LongerPassphraseVariable { variable, min } => format!(
+            "set {variable} to a passphrase of at least {min} characters (a password manager \
+             can generate one)"
+        ),
         Remedy::LongerPassphrase { min } => {
             format!("choose a passphrase of at least {min} characters")
         }
@@ -210,6 +218,56 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
             "check that the trust server (-s or remote_server.url) is running and reachable"
                 .to_owned()
         }
+        Remedy::TrustServerCa { server } if docker => format!(
+            "give the CA that issued the certificate of {server} with --tlscacert FILE, or put \
+             it in ~/.docker/tls/{server}/ca.crt"
+        ),
+        Remedy::TrustServerCa { server } => format!(
+            "give the CA that issued the certificate of {server} with --tlscacert FILE (or \
+             remote_server.root_ca in config.json)"
+        ),
+        Remedy::CheckServerCertificate { server } => format!(
+            "address the server by a name its certificate holds ({}) and check that the \
+             certificate of {server} is current; --tlscacert gives the CA that issued it",
+            server_setting(docker)
+        ),
+        Remedy::UseScheme { server, scheme } => {
+            let speaks = if scheme == "https" {
+                "expects TLS"
+            } else {
+                "speaks plain HTTP"
+            };
+            if docker {
+                format!("{server} {speaks}: give the server as -s {scheme}://{server}")
+            } else {
+                format!(
+                    "{server} {speaks}: give the server as -s {scheme}://{server} (or set \
+                     remote_server.url in config.json to {scheme}://{server})"
+                )
+            }
+        }
+        Remedy::StartServer { server } => format!(
+            "nothing listens at {server}: start the trust server there, or give its address \
+             ({})",
+            server_setting(docker)
+        ),
+        Remedy::FixServerHost { host } => format!(
+            "the host name {host} does not resolve: check it ({}) and this machine's DNS \
+             settings",
+            server_setting(docker)
+        ),
+        Remedy::CheckNetworkPath { server } => format!(
+            "check that the trust server at {server} runs and that no firewall drops the \
+             connection; a proxy is taken from HTTPS_PROXY, HTTP_PROXY and ALL_PROXY, and \
+             NO_PROXY lists the hosts reached directly"
+        ),
+        Remedy::CheckProxy { proxy, server } => {
+            let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+            format!(
+                "the proxy {proxy} (from HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) failed: fix that \
+                 variable, or add {host} to NO_PROXY to reach the trust server directly"
+            )
+        }
         Remedy::SupplyCredentials => {
             "set NOTARY_AUTH to base64 of 'user:password', or run signet in a terminal to be \
              asked for credentials"
@@ -338,4 +396,14 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
         _ => return None,
     };
     Some(text)
+}
+
+/// Where the trust server's address is set: `-s` for both; notary's configuration file, or
+/// docker's variable.
+fn server_setting(docker: bool) -> &'static str {
+    if docker {
+        "-s or DOCKER_CONTENT_TRUST_SERVER"
+    } else {
+        "-s or remote_server.url in config.json"
+    }
 }

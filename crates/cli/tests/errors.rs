@@ -293,3 +293,216 @@ fn config_file_trust_dir_and_flag_precedence() {
     assert!(out.status.success());
     assert!(sandbox.path().join("home/.notary/private").is_dir());
 }
+
+/// Serves `GET /v2/` on a free loopback port, over TLS with the example server certificate
+/// (whose CA signet is not given) when `tls`, else in plain HTTP.
+fn serve(tls: bool) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../keys-example");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().route("/v2/", axum::routing::get(|| async { "{}" }));
+            if tls {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+                    format!("{examples}/server.crt"),
+                    format!("{examples}/server.key"),
+                )
+                .await
+                .unwrap();
+                axum_server::from_tcp_rustls(listener, config)
+                    .unwrap()
+                    .serve(app.into_make_service())
+                    .await
+                    .unwrap();
+            } else {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            }
+        });
+    });
+    address
+}
+
+/// Each way of failing to reach the trust server names the server, the cause and the flag or
+/// setting that fixes it, against real failing endpoints: a TLS server whose CA is unknown, a
+/// plain-HTTP port spoken to with https, a TLS port spoken to with http, a closed port and a
+/// host name that does not resolve.
+#[test]
+fn connection_failures_name_the_cause_and_the_fix() {
+    let sandbox = Sandbox::new();
+    let tls = serve(true);
+    let plain = serve(false);
+    let servers = [
+        format!("https://{tls}"),
+        format!("http://{tls}"),
+        format!("https://{plain}"),
+        // Nothing listens on the discard port of the loopback address.
+        "http://127.0.0.1:9".to_owned(),
+        // `.invalid` never resolves (RFC 2606).
+        "https://notary.invalid:4443".to_owned(),
+    ];
+    let mut text = String::new();
+    for server in &servers {
+        for args in [
+            &["list", "example.com/app"][..],
+            &["init", "example.com/app"],
+        ] {
+            let out = sandbox
+                .signet()
+                .args(["-s", server])
+                .args(args)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "{server} {args:?}");
+            text.push_str(&format!("$ signet -s {server} {}\n", args.join(" ")));
+            text.push_str(&String::from_utf8(out.stdout).unwrap());
+        }
+    }
+    // docker's wording, for `signet trust`.
+    let out = sandbox
+        .signet()
+        .args(["-s", &servers[0], "trust", "sign", "example.com/app:v1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    text.push_str("$ signet -s https://TLS trust sign example.com/app:v1\n");
+    text.push_str(&String::from_utf8(out.stderr).unwrap());
+    // The resolver's own words differ between systems (no such name, no DNS at all).
+    let resolving = "cannot resolve the host name notary.invalid: ";
+    let text: String = text
+        .replace(&tls.to_string(), "127.0.0.1:TLS")
+        .replace(&plain.to_string(), "127.0.0.1:HTTP")
+        .lines()
+        .map(|line| match line.find(resolving) {
+            Some(at) => format!("{}<resolver error>\n", &line[..at + resolving.len()]),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    insta::assert_snapshot!("connection_failures", sandbox.mask(&text));
+}
+
+/// `signet` (no terminal) with docker's passphrase variables and the key file's own one set as
+/// given, every other passphrase variable cleared.
+fn with_passphrases(sandbox: &Sandbox, vars: &[(&str, &str)]) -> assert_cmd::Command {
+    let cleared = [
+        "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+        "SIGNET_KEY_FILE_PASSPHRASE",
+    ];
+    common::with_env(sandbox.bare(), &cleared, vars)
+}
+
+/// The example delegation key (encrypted with `example-passphrase`), readable only by its
+/// owner as `trust key load` requires.
+fn example_key_file(sandbox: &Sandbox) -> std::path::PathBuf {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../keys-example/delegation-key.pem"
+    ))
+    .unwrap();
+    let path = sandbox.file("delegation-key.pem", &text);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path
+}
+
+/// Passphrases from the environment obey the rules of prompted ones, and a wrong one is
+/// blamed on the one variable that was read.
+#[test]
+fn environment_passphrases_are_checked_and_named() {
+    let sandbox = Sandbox::new();
+    let key_file = example_key_file(&sandbox);
+    let key_file = key_file.to_str().unwrap();
+    let mut text = String::new();
+    let mut run = |title: &str, vars: &[(&str, &str)], args: &[&str]| {
+        let out = with_passphrases(&sandbox, vars)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{title}: {out:?}");
+        text.push_str(&format!("$ {title}\n"));
+        text.push_str(&String::from_utf8(out.stdout).unwrap());
+        text.push_str(&String::from_utf8(out.stderr).unwrap());
+    };
+    // The README's placeholder, taken literally.
+    run(
+        "NOTARY_ROOT_PASSPHRASE=… signet key generate",
+        &[("NOTARY_ROOT_PASSPHRASE", "…")],
+        &["key", "generate"],
+    );
+    run(
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE=short signet trust key generate alice",
+        &[("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "short")],
+        &["trust", "key", "generate", "alice", "--dir", "."],
+    );
+    run(
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE=wrong-passphrase signet trust key load",
+        &[(
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+            "wrong-passphrase",
+        )],
+        &["trust", "key", "load", key_file, "--name", "alice"],
+    );
+    run(
+        "SIGNET_KEY_FILE_PASSPHRASE=wrong-passphrase signet trust key load",
+        &[
+            ("SIGNET_KEY_FILE_PASSPHRASE", "wrong-passphrase"),
+            (
+                "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+                "example-passphrase",
+            ),
+        ],
+        &["trust", "key", "load", key_file, "--name", "alice"],
+    );
+    assert!(!text.contains("chmod"), "{text}");
+    insta::assert_snapshot!("environment_passphrases", sandbox.mask(&text));
+}
+
+/// `trust key load` decrypts the file with `SIGNET_KEY_FILE_PASSPHRASE` and stores the key
+/// under the repository passphrase, so one variable need not hold two values.
+#[test]
+fn key_files_are_loaded_with_their_own_passphrase() {
+    let sandbox = Sandbox::new();
+    let key_file = example_key_file(&sandbox);
+    let out = with_passphrases(
+        &sandbox,
+        &[
+            ("SIGNET_KEY_FILE_PASSPHRASE", "example-passphrase"),
+            (
+                "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+                "repository-passphrase",
+            ),
+        ],
+    )
+    .args(["trust", "key", "load", key_file.to_str().unwrap()])
+    .args(["--name", "alice"])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let private = sandbox.trust_dir().join("private");
+    let stored: Vec<_> = std::fs::read_dir(&private)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "key"))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let text = std::fs::read_to_string(&stored[0]).unwrap();
+    let block = signet_tuf::notary::pem::decode_first(&text).unwrap();
+    assert_eq!(block.header("role"), Some("alice"));
+    assert!(
+        signet_signer::keyfile::decode_key_block(&block, "repository-passphrase", "alice").is_ok()
+    );
+    assert!(
+        signet_signer::keyfile::decode_key_block(&block, "example-passphrase", "alice").is_err()
+    );
+}

@@ -56,20 +56,15 @@ fn signet_in(sandbox: &Sandbox, trust_dir: &str, settings: &[(&str, &str)]) -> C
 }
 
 /// `cmd` with no device settings inherited from the test runner, only `settings`.
-fn with_settings(mut cmd: Command, settings: &[(&str, &str)]) -> Command {
-    for var in [
+fn with_settings(cmd: Command, settings: &[(&str, &str)]) -> Command {
+    let cleared = [
         CONNECTOR,
         PASSWORD,
         KEYS,
         "SIGNET_YUBIHSM_AUTH_KEY",
         "SIGNET_YUBIHSM_DOMAIN",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (name, value) in settings {
-        cmd.env(name, value);
-    }
-    cmd
+    ];
+    common::with_env(cmd, &cleared, settings)
 }
 
 fn text(bytes: &[u8]) -> String {

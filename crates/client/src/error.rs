@@ -116,7 +116,7 @@ pub enum Error {
     },
 
     /// A key store or signer failed.
-    #[error("{role} key of {gun}: {source}")]
+    #[error("{role} key{}: {source}", of_gun(gun))]
     Key {
         /// The collection.
         gun: String,
@@ -225,10 +225,15 @@ pub enum RemoteError {
         reason: String,
     },
 
-    /// The server could not be reached when the remote was set up; every remote operation
-    /// fails with this error.
-    #[error("client is offline")]
-    Offline,
+    /// The server could not be used when the remote was set up (Notary's offline mode); every
+    /// remote operation fails with this error, which says why.
+    #[error("client is offline: {reason}")]
+    Offline {
+        /// Why the server could not be used (`could not reach <url>: <cause>`).
+        reason: String,
+        /// The classified connection failure, when the server gave no HTTP answer.
+        failure: Option<Box<ConnectFailure>>,
+    },
 
     /// A transport-level failure (connection, TLS, timeout).
     #[error("{reason}")]
@@ -237,6 +242,8 @@ pub enum RemoteError {
         url: String,
         /// The transport error with its causes.
         reason: String,
+        /// The classified connection failure, when the request got no HTTP answer.
+        failure: Option<Box<ConnectFailure>>,
     },
 
     /// The server answered 404.
@@ -625,6 +632,19 @@ pub enum TrustError {
         server: String,
         /// Why.
         reason: String,
+        /// The classified connection failure, when the server gave no HTTP answer.
+        failure: Option<Box<ConnectFailure>>,
+    },
+
+    /// Docker content trust: `key load` of a key file that does not decrypt or decode (a
+    /// wrong passphrase, a malformed key); the remedy is the key's, not the file's.
+    #[error("cannot load key from provided file {}: {source}", path.display())]
+    KeyFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<signet_signer::Error>,
     },
 
     /// Docker content trust: a key file that cannot be used by `key load` / `key generate`.
@@ -694,6 +714,93 @@ fn still_signed_message(
     message
 }
 
+/// What kept a request from getting an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectCause {
+    /// The server's TLS certificate is not issued by a CA trusted here.
+    UnknownCa,
+    /// The server's TLS certificate is unusable for other reasons (expired, issued for another
+    /// name, malformed).
+    BadCertificate,
+    /// `https://` was spoken to a port that answers in plain HTTP.
+    NotTls,
+    /// `http://` was spoken to a port that gives no HTTP answer (a TLS alert, or the
+    /// connection closed): a TLS port.
+    NotPlainHttp,
+    /// Nothing accepts connections at the address.
+    Refused,
+    /// The host name does not resolve.
+    Dns,
+    /// The server did not answer in time.
+    Timeout,
+    /// The proxy chosen by the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`) could not
+    /// be used.
+    Proxy {
+        /// The proxy's `host:port`.
+        proxy: String,
+    },
+    /// Anything else (the detail says what).
+    Other,
+}
+
+/// A request to `server` that got no HTTP answer, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct ConnectFailure {
+    /// `host:port` of the server.
+    pub server: String,
+    /// The host name alone.
+    pub host: String,
+    /// The classified cause.
+    pub cause: ConnectCause,
+    /// The innermost error's text (`invalid peer certificate: UnknownIssuer`, …).
+    pub detail: String,
+}
+
+impl ConnectFailure {
+    fn describe(&self) -> String {
+        let Self {
+            server,
+            host,
+            detail,
+            ..
+        } = self;
+        match &self.cause {
+            ConnectCause::UnknownCa => {
+                format!("the TLS certificate of {server} is not issued by a trusted CA ({detail})")
+            }
+            ConnectCause::BadCertificate => {
+                format!("the TLS certificate of {server} cannot be accepted ({detail})")
+            }
+            ConnectCause::NotTls => format!(
+                "{server} does not speak TLS: https:// was answered in plain HTTP ({detail})"
+            ),
+            ConnectCause::NotPlainHttp => format!(
+                "{server} gave no plain HTTP answer to http:// ({detail}): it probably expects TLS"
+            ),
+            ConnectCause::Refused => {
+                format!("connection refused by {server} (nothing listens there)")
+            }
+            ConnectCause::Dns => format!("cannot resolve the host name {host}: {detail}"),
+            ConnectCause::Timeout => format!("{server} did not answer in time ({detail})"),
+            ConnectCause::Proxy { proxy } => {
+                format!("cannot reach {server} through the proxy {proxy}: {detail}")
+            }
+            ConnectCause::Other => format!("cannot connect to {server}: {detail}"),
+        }
+    }
+}
+
+/// ` of <gun>`, or nothing for a key that belongs to no repository (a signer's key).
+fn of_gun(gun: &str) -> String {
+    if gun.is_empty() {
+        String::new()
+    } else {
+        format!(" of {gun}")
+    }
+}
+
 fn rejected_suffix(response: &ErrorEnvelope) -> String {
     let summary = response
         .errors
@@ -749,7 +856,7 @@ impl RemoteError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Self::Offline
+            Self::Offline { .. }
                 | Self::Network { .. }
                 | Self::Unauthorized { .. }
                 | Self::ServerUnavailable { .. }
@@ -845,7 +952,15 @@ impl Remediable for RemoteError {
         match self {
             Self::Tls { .. } => Some(Remedy::CheckTls),
             Self::InvalidCredentials { .. } => Some(Remedy::FixCredentials),
-            Self::Offline | Self::Network { .. } | Self::ServerUnavailable { .. } => {
+            Self::Offline {
+                failure: Some(failure),
+                ..
+            }
+            | Self::Network {
+                failure: Some(failure),
+                ..
+            } => failure.remedy(),
+            Self::Offline { .. } | Self::Network { .. } | Self::ServerUnavailable { .. } => {
                 Some(Remedy::CheckServer)
             }
             Self::MetaNotFound { gun, .. } => Some(Remedy::CreateRepository { gun }),
@@ -858,6 +973,30 @@ impl Remediable for RemoteError {
             }
             Self::MaliciousServer { .. } | Self::BadResponse { .. } => None,
         }
+    }
+}
+
+impl Remediable for ConnectFailure {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        let server = self.server.as_str();
+        Some(match &self.cause {
+            ConnectCause::UnknownCa => Remedy::TrustServerCa { server },
+            ConnectCause::BadCertificate => Remedy::CheckServerCertificate { server },
+            ConnectCause::NotTls => Remedy::UseScheme {
+                server,
+                scheme: "http",
+            },
+            ConnectCause::NotPlainHttp => Remedy::UseScheme {
+                server,
+                scheme: "https",
+            },
+            ConnectCause::Refused => Remedy::StartServer { server },
+            ConnectCause::Dns => Remedy::FixServerHost { host: &self.host },
+            ConnectCause::Timeout => Remedy::CheckNetworkPath { server },
+            ConnectCause::Proxy { proxy } => Remedy::CheckProxy { proxy, server },
+            // Anything unforeseen: the message has the detail.
+            _ => Remedy::CheckServer,
+        })
     }
 }
 
@@ -926,7 +1065,12 @@ impl Remediable for TrustError {
             Self::NoSignedTags { .. } => Remedy::ListSignedTags,
             Self::InvalidName { .. } => Remedy::ChooseValidName,
             Self::SignerNotFound { gun, .. } => Remedy::ListSigners { gun },
+            Self::ServerUnreachable {
+                failure: Some(failure),
+                ..
+            } => return failure.remedy(),
             Self::ServerUnreachable { .. } => Remedy::CheckServer,
+            Self::KeyFileUnreadable { source, .. } => return source.remedy(),
             Self::KeyFile { .. } => Remedy::FixKeyFile,
             Self::StillSigned { gun, remaining, .. } => match remaining.first() {
                 Some(first) => Remedy::RevokeInRole {

@@ -17,7 +17,8 @@
 //!
 //! [`RemoteStore::connect`] pings the server first, like the notary CLI: when the ping fails
 //! (transport error, or a status that is neither 2xx nor 401) the store is **offline** and
-//! every operation returns [`RemoteError::Offline`]; the reason is kept for the caller to show.
+//! every operation returns [`RemoteError::Offline`], which says why: a failed connection is
+//! classified ([`ConnectFailure`]: TLS, wrong scheme, refused, DNS, timeout, proxy).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -30,7 +31,7 @@ use signet_tuf::PublicKey;
 use signet_tuf::notary::{envelope, gojson, multipart};
 
 use crate::config::parse_server_url;
-use crate::error::{Error, RemoteError, Result};
+use crate::error::{ConnectFailure, Error, RemoteError, Result};
 use crate::gun::Gun;
 use crate::http::auth::{
     self, Challenge, CredentialCache, CredentialSource, Credentials, Identity,
@@ -129,7 +130,16 @@ pub enum PingOutcome {
     Unreachable {
         /// Why, for the user ("could not reach <url>: …").
         reason: String,
+        /// The classified connection failure, when the server gave no HTTP answer.
+        failure: Option<Box<ConnectFailure>>,
     },
+}
+
+/// Why a store is offline.
+#[derive(Clone, Debug)]
+struct Offline {
+    reason: String,
+    failure: Option<Box<ConnectFailure>>,
 }
 
 struct AuthState {
@@ -150,7 +160,7 @@ pub struct RemoteStore {
     http: reqwest::Client,
     access: Access,
     ping_timeout: Duration,
-    offline: Option<String>,
+    offline: Option<Offline>,
     auth: Mutex<AuthState>,
     tokens: TokenCache,
 }
@@ -206,8 +216,8 @@ impl RemoteStore {
     /// As [`new`](Self::new).
     pub async fn connect(server: &str, options: RemoteOptions) -> Result<Self> {
         let mut store = Self::new(server, options)?;
-        if let PingOutcome::Unreachable { reason } = store.ping().await {
-            store.offline = Some(reason);
+        if let PingOutcome::Unreachable { reason, failure } = store.ping().await {
+            store.offline = Some(Offline { reason, failure });
         }
         Ok(store)
     }
@@ -219,7 +229,10 @@ impl RemoteStore {
     /// As [`new`](Self::new).
     pub fn offline(server: &str, reason: impl Into<String>) -> Result<Self> {
         let mut store = Self::new(server, RemoteOptions::default())?;
-        store.offline = Some(reason.into());
+        store.offline = Some(Offline {
+            reason: reason.into(),
+            failure: None,
+        });
         Ok(store)
     }
 
@@ -244,7 +257,23 @@ impl RemoteStore {
 
     /// Why the store is offline, if it is.
     pub fn offline_reason(&self) -> Option<&str> {
-        self.offline.as_deref()
+        self.offline.as_ref().map(|o| o.reason.as_str())
+    }
+
+    /// The classified connection failure that made the store offline, if that is why.
+    pub fn offline_failure(&self) -> Option<&ConnectFailure> {
+        self.offline.as_ref()?.failure.as_deref()
+    }
+
+    /// The error every operation of an offline store fails with (`None` when online): it
+    /// says why, and its remedy names the setting that fixes a classified connection failure.
+    pub fn offline_error(&self) -> Option<Error> {
+        self.offline.as_ref().map(|o| {
+            Error::Remote(RemoteError::Offline {
+                reason: o.reason.clone(),
+                failure: o.failure.clone(),
+            })
+        })
     }
 
     /// Whether the store is offline.
@@ -262,9 +291,13 @@ impl RemoteStore {
             .send()
             .await;
         match result {
-            Err(e) => PingOutcome::Unreachable {
-                reason: format!("could not reach {}: {}", self.base, error_chain(&e)),
-            },
+            Err(e) => {
+                let failure = ConnectFailure::classify(&e, &url);
+                PingOutcome::Unreachable {
+                    reason: format!("could not reach {}: {failure}", self.base),
+                    failure: Some(Box::new(failure)),
+                }
+            }
             Ok(resp) => {
                 let status = resp.status();
                 if status == StatusCode::UNAUTHORIZED {
@@ -275,8 +308,17 @@ impl RemoteStore {
                         status: status.as_u16(),
                     }
                 } else {
-                    PingOutcome::Unreachable {
-                        reason: format!("could not reach {}: {}", self.base, status.as_u16()),
+                    let mut resp = resp;
+                    let body = http::read_prefix(&mut resp, 1 << 10).await;
+                    match ConnectFailure::plain_http_refused(&url, &body) {
+                        Some(failure) => PingOutcome::Unreachable {
+                            reason: format!("could not reach {}: {failure}", self.base),
+                            failure: Some(Box::new(failure)),
+                        },
+                        None => PingOutcome::Unreachable {
+                            reason: format!("could not reach {}: {}", self.base, status.as_u16()),
+                            failure: None,
+                        },
                     }
                 }
             }
@@ -388,10 +430,10 @@ impl RemoteStore {
     }
 
     fn ensure_online(&self) -> Result<()> {
-        if self.offline.is_some() {
-            return Err(Error::Remote(RemoteError::Offline));
+        match self.offline_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// `<base>/v2/<segments…>/` (always with a trailing slash when `segments` is empty).
@@ -520,9 +562,11 @@ impl RemoteStore {
                         .body(body.bytes.clone());
                 }
                 let resp = request.send().await.map_err(|e| {
+                    let failure = ConnectFailure::classify(&e, &url);
                     Error::Remote(RemoteError::Network {
                         url: url.to_string(),
-                        reason: error_chain(&e),
+                        reason: failure.to_string(),
+                        failure: Some(Box::new(failure)),
                     })
                 })?;
                 if resp.status() != StatusCode::UNAUTHORIZED {
@@ -545,6 +589,7 @@ impl RemoteStore {
             Error::Remote(RemoteError::Network {
                 url: url.to_string(),
                 reason: "no request was sent".to_owned(),
+                failure: None,
             })
         })
     }
@@ -644,6 +689,7 @@ async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>
             Error::Remote(RemoteError::Network {
                 url: url.clone(),
                 reason: error_chain(&e),
+                failure: None,
             })
         })?;
         let Some(chunk) = chunk else { break };
@@ -666,6 +712,7 @@ fn token_fetch_error(key: &TokenKey, error: TokenError) -> Error {
             return Error::Remote(RemoteError::Network {
                 url: key.realm.clone(),
                 reason,
+                failure: None,
             });
         }
         other => other.to_string(),

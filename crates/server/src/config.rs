@@ -416,8 +416,8 @@ pub struct Config {
     pub auto_migrate: bool,
     /// Key-encryption key file.
     pub kek_file: PathBuf,
-    /// Whether the database and key-encryption key are the built-in local defaults.
-    pub local_defaults: bool,
+    /// Which of the database and the key-encryption key are the built-in local defaults.
+    pub local_defaults: LocalDefaults,
     /// Algorithm of server-created keys.
     pub key_algorithm: ServerKeyAlgorithm,
     /// Where new server keys are generated and held.
@@ -631,6 +631,45 @@ fn resolve(base: Option<&Path>, p: PathBuf) -> PathBuf {
     }
 }
 
+/// Which settings fall back to the built-in local defaults under the data directory: these
+/// are for trying the server out, and the server says so loudly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocalDefaults {
+    /// No `[storage] url`: the SQLite database under the data directory.
+    pub database: bool,
+    /// No `[keys] kek_file`: the key-encryption key under the data directory.
+    pub kek: bool,
+}
+
+impl LocalDefaults {
+    /// Whether anything is defaulted.
+    #[must_use]
+    pub fn any(self) -> bool {
+        self.database || self.kek
+    }
+
+    /// What is defaulted, in words, and the settings that replace it (`None` when nothing
+    /// is): only what really is defaulted is named.
+    #[must_use]
+    pub fn describe(self, config: &Config) -> Option<String> {
+        let database = format!("the SQLite database under {}", config.data_dir.display());
+        let kek = format!("the key-encryption key {}", config.kek_file.display());
+        let (what, settings) = match (self.database, self.kek) {
+            (true, true) => (
+                format!("{database} and {kek}"),
+                "[storage] url and [keys] kek_file",
+            ),
+            (true, false) => (database, "[storage] url"),
+            (false, true) => (kek, "[keys] kek_file"),
+            (false, false) => return None,
+        };
+        Some(format!(
+            "LOCAL DEFAULTS: {what}. This is for trying signet-server out only: \
+             configure {settings} for real use."
+        ))
+    }
+}
+
 /// The URL of the built-in local SQLite database under `data_dir`.
 fn local_database_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("signet.db").display())
@@ -640,7 +679,7 @@ impl Config {
     /// Whether the database is the built-in local SQLite one (no `storage.url` configured).
     #[must_use]
     pub fn uses_local_database(&self) -> bool {
-        self.local_defaults && self.database_url == local_database_url(&self.data_dir)
+        self.local_defaults.database
     }
 
     /// Reads `path` (if given) and applies `overrides`.
@@ -683,7 +722,10 @@ impl Config {
         })?;
         let explicit_db = o.database_url.or(file.storage.url);
         let explicit_kek = o.kek_file.or_else(|| path(file.keys.kek_file));
-        let local_defaults = explicit_db.is_none() || explicit_kek.is_none();
+        let local_defaults = LocalDefaults {
+            database: explicit_db.is_none(),
+            kek: explicit_kek.is_none(),
+        };
         let database_url = explicit_db.unwrap_or_else(|| local_database_url(&data_dir));
         let kek_file = explicit_kek.unwrap_or_else(|| data_dir.join("kek"));
         let alg = o
@@ -901,7 +943,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:4443");
         assert_eq!(c.database_url, "sqlite://d/signet.db?mode=rwc");
         assert_eq!(c.kek_file, PathBuf::from("d/kek"));
-        assert!(c.local_defaults);
+        assert!(c.local_defaults.database && c.local_defaults.kek);
         assert!(c.uses_local_database());
         assert!(c.tls.is_none());
         assert!(c.auth.is_none());
@@ -932,6 +974,40 @@ mod tests {
         assert!(!resolve("[ui]\nenabled = true", Some(false)));
         assert!(resolve("[ui]\nenabled = false", Some(true)));
         assert!(toml::from_str::<FileConfig>("[ui]\nenable = true").is_err());
+    }
+
+    #[test]
+    fn local_defaults_name_only_what_is_defaulted() {
+        let with = |url: Option<&str>, kek: Option<&str>| {
+            Config::resolve(
+                FileConfig::default(),
+                None,
+                Overrides {
+                    data_dir: Some("d".into()),
+                    database_url: url.map(str::to_owned),
+                    kek_file: kek.map(PathBuf::from),
+                    ..Overrides::default()
+                },
+            )
+            .unwrap()
+        };
+        let c = with(Some("postgres://db:5432/signet"), None);
+        let text = c.local_defaults.describe(&c).unwrap();
+        assert_eq!(
+            text,
+            "LOCAL DEFAULTS: the key-encryption key d/kek. This is for trying \
+             signet-server out only: configure [keys] kek_file for real use."
+        );
+        assert!(!text.contains("SQLite"));
+        let c = with(None, Some("/etc/kek"));
+        let text = c.local_defaults.describe(&c).unwrap();
+        assert!(text.contains("the SQLite database under d."), "{text}");
+        assert!(!text.contains("key-encryption"), "{text}");
+        let c = with(None, None);
+        let text = c.local_defaults.describe(&c).unwrap();
+        assert!(text.contains("SQLite database under d and the key-encryption key d/kek"));
+        let c = with(Some("postgres://db/signet"), Some("/etc/kek"));
+        assert_eq!(c.local_defaults.describe(&c), None);
     }
 
     #[test]
@@ -971,7 +1047,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:1");
-        assert!(!c.local_defaults);
+        assert!(!c.local_defaults.any());
         assert!(!c.uses_local_database());
         assert_eq!(c.kek_file, PathBuf::from("/etc/signet/kek"));
         assert_eq!(c.tls.unwrap().cert_file, PathBuf::from("/etc/signet/c.pem"));

@@ -474,12 +474,8 @@ async fn trusted_by(
 
 /// Says loudly that the built-in local database or key is in use.
 fn warn_local_defaults(config: &Config) {
-    if config.local_defaults {
-        tracing::warn!(
-            data_dir = %config.data_dir.display(),
-            "using the LOCAL DEFAULT database or key-encryption key: configure [storage] url \
-             and [keys] kek_file to work on a real deployment"
-        );
+    if let Some(defaults) = config.local_defaults.describe(config) {
+        tracing::warn!("{defaults}");
     }
 }
 

@@ -46,7 +46,7 @@ pub fn init_logging(level: &str, json: bool) {
 
 /// Opens the database named by the configuration.
 pub async fn open_store(config: &Config, migrate: bool) -> Result<Store, RunError> {
-    if config.database_url.starts_with("sqlite:") && config.local_defaults {
+    if config.database_url.starts_with("sqlite:") && config.local_defaults.database {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -88,7 +88,7 @@ fn startup_store_error(url: &str, source: crate::store::StoreError) -> RunError 
 /// Loads the key-encryption key; the built-in local default is created when missing, a
 /// configured file must exist.
 pub fn load_kek(config: &Config) -> Result<Kek, RunError> {
-    if config.local_defaults {
+    if config.local_defaults.kek {
         let (kek, created) = crate::kek::load_or_create(&config.kek_file)?;
         if created {
             tracing::warn!(path = %config.kek_file.display(), "generated a local key-encryption key");
@@ -280,13 +280,8 @@ async fn shutdown_signal() {
 /// grace period) and closes the database.
 pub async fn run(config: Config) -> Result<(), RunError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if config.local_defaults {
-        tracing::warn!(
-            "!!! signet-server is running with LOCAL DEFAULTS (SQLite database and key-encryption \
-             key under {}). This is for trying it out only: configure [storage] url and \
-             [keys] kek_file for real use. !!!",
-            config.data_dir.display()
-        );
+    if let Some(defaults) = config.local_defaults.describe(&config) {
+        tracing::warn!("!!! signet-server is running with {defaults} !!!");
     }
     let store = open_store(&config, config.auto_migrate).await?;
     let kek = load_kek(&config)?;

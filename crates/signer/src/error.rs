@@ -48,6 +48,30 @@ pub enum Error {
         min: usize,
     },
 
+    /// The passphrase an environment variable holds did not decrypt the key.
+    #[error("incorrect passphrase for key {key}: {variable} does not open it")]
+    WrongEnvPassphrase {
+        /// Key ID or file the passphrase was tried on.
+        key: String,
+        /// The variable the passphrase was read from.
+        variable: &'static str,
+    },
+
+    /// A new passphrase from an environment variable is shorter than the minimum a prompted
+    /// one must have.
+    #[error(
+        "the passphrase in {variable} for the new {role} key is too short: at least {min} \
+         characters are required"
+    )]
+    EnvPassphraseTooShort {
+        /// The variable.
+        variable: &'static str,
+        /// Role (passphrase alias).
+        role: String,
+        /// Minimum length in characters.
+        min: usize,
+    },
+
     /// The confirmation of a new passphrase did not match.
     #[error("the entered passphrases for the new {role} key do not match")]
     PassphraseMismatch {
@@ -292,7 +316,16 @@ impl Remediable for Error {
                 key,
                 role: Some(role),
             }),
+            Self::WrongEnvPassphrase { variable, .. } => {
+                Some(Remedy::CheckPassphraseVariable { variable })
+            }
             Self::PassphraseTooShort { min, .. } => Some(Remedy::LongerPassphrase { min: *min }),
+            Self::EnvPassphraseTooShort { variable, min, .. } => {
+                Some(Remedy::LongerPassphraseVariable {
+                    variable,
+                    min: *min,
+                })
+            }
             Self::PassphraseMismatch { .. } => Some(Remedy::RepeatPassphrase),
             Self::KeyNotFound { key_id } => Some(Remedy::ImportKey {
                 role: None,

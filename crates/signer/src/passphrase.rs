@@ -13,9 +13,16 @@
 //! * [`EnvRetriever::docker`]: `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` for `root`,
 //!   `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` for every other alias.
 //!
-//!   Both return an environment value on attempts 0 and 1 and give up afterwards, as Notary does;
-//!   empty variables count as unset; without a value they defer to an optional fallback
-//!   retriever, else fail with [`Error::NoPassphraseInput`].
+//!   Both return an environment value on attempts 0 and 1 and give up afterwards, as Notary does,
+//!   with [`Error::WrongEnvPassphrase`] naming the one variable read; empty variables count as
+//!   unset; without a value they defer to an optional fallback retriever, else fail with
+//!   [`Error::NoPassphraseInput`]. A value for a new key obeys the rule a prompted passphrase
+//!   does (at least [`MIN_PASSPHRASE_LEN`] characters, else [`Error::EnvPassphraseTooShort`]).
+//!
+//!   Both also read [`KEY_FILE_PASSPHRASE_VARIABLE`] (`SIGNET_KEY_FILE_PASSPHRASE`) for the
+//!   alias [`KEY_FILE_ALIAS`]: the passphrase that decrypts a key file being loaded
+//!   (`signet trust key load`), separate from the one the key is stored with. When it is not
+//!   set, the flavour's variable for that alias applies, as in docker.
 //! * [`PromptRetriever`]: Notary's interactive behaviour (messages, confirmation, minimum length
 //!   8, per-alias cache, at most 3 retries) over a [`Prompter`] that the CLI implements for the
 //!   terminal.
@@ -30,7 +37,7 @@ use crate::error::{Error, Result};
 
 /// How many times a key store asks a retriever before giving up (Notary uses 10).
 pub const MAX_ATTEMPTS: u32 = 10;
-/// Minimum length of a new passphrase entered interactively.
+/// Minimum length of a new passphrase, entered interactively or from the environment.
 pub const MIN_PASSPHRASE_LEN: usize = 8;
 /// How many wrong passphrases the interactive prompt accepts before giving up.
 pub const MAX_PROMPT_RETRIES: u32 = 3;
@@ -44,6 +51,14 @@ passphrase and keep it safe. There will be no\nway to recover this key. You can 
 your config directory.";
 
 const BASE_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+
+/// The passphrase alias under which a key file being loaded is decrypted (docker's
+/// `encrypted`).
+pub const KEY_FILE_ALIAS: &str = "encrypted";
+
+/// The variable holding the passphrase that decrypts a key file being loaded (alias
+/// [`KEY_FILE_ALIAS`]); docker has none, and uses its repository passphrase for both.
+pub const KEY_FILE_PASSPHRASE_VARIABLE: &str = "SIGNET_KEY_FILE_PASSPHRASE";
 
 /// What a passphrase is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +186,7 @@ impl EnvRetriever {
         let values = flavour
             .variables()
             .iter()
+            .chain(&[KEY_FILE_PASSPHRASE_VARIABLE])
             .filter_map(|var| {
                 lookup(var)
                     .filter(|v| !v.is_empty())
@@ -190,19 +206,30 @@ impl EnvRetriever {
         self
     }
 
-    /// The environment value that applies to `alias`, if any.
-    fn value_for(&self, alias: &str) -> Option<&Zeroizing<String>> {
-        self.values.get(self.flavour.variable(alias)?)
+    /// The variable that applies to `alias` (the key file's own one when set), and its value.
+    fn value_for(&self, alias: &str) -> Option<(&'static str, &Zeroizing<String>)> {
+        let variable = match self.values.get(KEY_FILE_PASSPHRASE_VARIABLE) {
+            Some(_) if alias == KEY_FILE_ALIAS => KEY_FILE_PASSPHRASE_VARIABLE,
+            _ => self.flavour.variable(alias)?,
+        };
+        self.values.get(variable).map(|value| (variable, value))
     }
 }
 
 impl PassphraseRetriever for EnvRetriever {
     fn passphrase(&self, request: &PassphraseRequest<'_>) -> Result<Zeroizing<String>> {
-        if let Some(value) = self.value_for(request.alias) {
-            if request.attempt > 1 {
-                return Err(Error::PassphraseAttemptsExceeded {
-                    key: request.key_name.to_owned(),
+        if let Some((variable, value)) = self.value_for(request.alias) {
+            if request.create_new && value.chars().count() < MIN_PASSPHRASE_LEN {
+                return Err(Error::EnvPassphraseTooShort {
+                    variable,
                     role: request.alias.to_owned(),
+                    min: MIN_PASSPHRASE_LEN,
+                });
+            }
+            if request.attempt > 1 {
+                return Err(Error::WrongEnvPassphrase {
+                    key: request.key_name.to_owned(),
+                    variable,
                 });
             }
             return Ok(value.clone());
@@ -529,12 +556,15 @@ mod tests {
     }
 
     #[test]
-    fn env_values_give_up_after_two_attempts() {
+    fn env_values_give_up_after_two_attempts_naming_their_variable() {
         let r = env(EnvFlavour::Notary, &[("NOTARY_ROOT_PASSPHRASE", "r")]);
         assert!(r.passphrase(&request("root", 1)).is_ok());
         assert!(matches!(
             r.passphrase(&request("root", 2)),
-            Err(Error::PassphraseAttemptsExceeded { .. })
+            Err(Error::WrongEnvPassphrase {
+                variable: "NOTARY_ROOT_PASSPHRASE",
+                ..
+            })
         ));
         let mut tries = 0;
         let result: Result<()> = decrypt_with_retries(&r, "k", "root", |p| {
@@ -542,8 +572,64 @@ mod tests {
             assert_eq!(p, "r");
             Err(Error::WrongPassphrase { key: "k".into() })
         });
-        assert!(matches!(result, Err(Error::WrongPassphrase { key }) if key == "k"));
+        let err = result.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "incorrect passphrase for key k: NOTARY_ROOT_PASSPHRASE does not open it"
+        );
+        assert_eq!(
+            signet_tuf::remedy::Remediable::remedy(&err),
+            Some(signet_tuf::remedy::Remedy::CheckPassphraseVariable {
+                variable: "NOTARY_ROOT_PASSPHRASE"
+            })
+        );
         assert_eq!(tries, 2);
+    }
+
+    #[test]
+    fn env_values_for_new_keys_obey_the_minimum_length() {
+        let r = env(
+            EnvFlavour::Docker,
+            &[
+                ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "…"),
+                ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "long enough"),
+            ],
+        );
+        let err = new_key_passphrase(&r, "k", "root").unwrap_err();
+        assert!(matches!(
+            err,
+            Error::EnvPassphraseTooShort {
+                variable: "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+                min: MIN_PASSPHRASE_LEN,
+                ..
+            }
+        ));
+        assert_eq!(
+            new_key_passphrase(&r, "k", "targets").unwrap().as_str(),
+            "long enough"
+        );
+        // An existing key may have any passphrase (Go notary sets no minimum).
+        assert_eq!(get(&r, "root").as_deref(), Some("…"));
+    }
+
+    #[test]
+    fn key_files_are_decrypted_with_their_own_variable_when_set() {
+        let docker = [("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "repository")];
+        let r = env(EnvFlavour::Docker, &docker);
+        assert_eq!(get(&r, KEY_FILE_ALIAS).as_deref(), Some("repository"));
+        let r = env(
+            EnvFlavour::Docker,
+            &[docker[0], (KEY_FILE_PASSPHRASE_VARIABLE, "key file")],
+        );
+        assert_eq!(get(&r, KEY_FILE_ALIAS).as_deref(), Some("key file"));
+        assert_eq!(get(&r, "signer").as_deref(), Some("repository"));
+        assert!(matches!(
+            r.passphrase(&request(KEY_FILE_ALIAS, 2)),
+            Err(Error::WrongEnvPassphrase {
+                variable: KEY_FILE_PASSPHRASE_VARIABLE,
+                ..
+            })
+        ));
     }
 
     #[test]

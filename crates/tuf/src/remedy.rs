@@ -36,6 +36,19 @@ pub enum Remedy<'a> {
         /// The role (passphrase alias) of the key, when known.
         role: Option<&'a str>,
     },
+    /// The passphrase an environment variable holds did not open a key: check that variable.
+    CheckPassphraseVariable {
+        /// The variable that was read.
+        variable: &'a str,
+    },
+    /// A new passphrase from an environment variable was refused as too short: set a longer
+    /// one.
+    LongerPassphraseVariable {
+        /// The variable that was read.
+        variable: &'a str,
+        /// The minimum length in characters.
+        min: usize,
+    },
     /// A new passphrase was refused as too short: choose a longer one.
     LongerPassphrase {
         /// The minimum length in characters.
@@ -161,6 +174,47 @@ pub enum Remedy<'a> {
     },
     /// The trust server could not be used: check that it runs and is reachable.
     CheckServer,
+    /// The trust server's TLS certificate is not issued by a CA trusted here: trust the CA
+    /// that issued it.
+    TrustServerCa {
+        /// `host:port` of the server.
+        server: &'a str,
+    },
+    /// The trust server's TLS certificate cannot be accepted (expired, issued for another
+    /// name): check the name the server is addressed by, or its certificate.
+    CheckServerCertificate {
+        /// `host:port` of the server.
+        server: &'a str,
+    },
+    /// The server at this address speaks the other protocol: address it with `scheme`.
+    UseScheme {
+        /// `host:port` of the server.
+        server: &'a str,
+        /// The scheme that fits (`http` or `https`).
+        scheme: &'a str,
+    },
+    /// Nothing accepts connections at the address: start the server, or give its address.
+    StartServer {
+        /// `host:port` tried.
+        server: &'a str,
+    },
+    /// The server's host name does not resolve: give a name that does.
+    FixServerHost {
+        /// The host name.
+        host: &'a str,
+    },
+    /// No answer in time: check the network path to the server (firewall, proxy).
+    CheckNetworkPath {
+        /// `host:port` of the server.
+        server: &'a str,
+    },
+    /// The proxy chosen by the environment failed: fix it, or bypass it for the server.
+    CheckProxy {
+        /// `host:port` of the proxy.
+        proxy: &'a str,
+        /// `host:port` of the server.
+        server: &'a str,
+    },
     /// The server wants credentials: supply them.
     SupplyCredentials,
     /// The supplied credentials are malformed: fix them.

@@ -229,3 +229,14 @@ pub fn go_notary() -> Option<PathBuf> {
     }
     found
 }
+
+/// `cmd` with none of the variables `cleared` inherited from the test runner, and `set` set.
+pub fn with_env(mut cmd: Command, cleared: &[&str], set: &[(&str, &str)]) -> Command {
+    for var in cleared {
+        cmd.env_remove(var);
+    }
+    for (var, value) in set {
+        cmd.env(var, value);
+    }
+    cmd
+}

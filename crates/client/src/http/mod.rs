@@ -5,10 +5,13 @@
 //!   provider;
 //! * [`auth`]: credentials, where they come from, and `WWW-Authenticate` challenges;
 //! * [`token`]: docker-distribution bearer tokens and their cache, one session per client;
+//! * [`failure`]: why a request got no answer (TLS, wrong scheme, refused, DNS, timeout,
+//!   proxy), classified from the typed errors under `reqwest`;
 //! * [`client`]: the `reqwest` client both APIs send with, and the helpers that turn transport
 //!   failures and bodies into text for errors.
 
 pub mod auth;
+pub mod failure;
 pub mod tls;
 pub mod token;
 
@@ -41,6 +44,7 @@ pub(crate) fn client(
         .use_preconfigured_tls(tls_config)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(user_agent)
+        .dns_resolver(failure::Resolver::shared())
         .connect_timeout(connect_timeout);
     if let Some(timeout) = request_timeout {
         builder = builder.timeout(timeout);

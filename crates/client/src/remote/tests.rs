@@ -13,7 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::*;
-use crate::error::{RemoteError, ValidationError};
+use crate::error::{ConnectCause, RemoteError, ValidationError};
+use signet_tuf::remedy::{Remediable as _, Remedy};
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -663,12 +664,32 @@ async fn ping_decides_offline_mode() {
             .unwrap()
             .starts_with("could not reach http://127.0.0.1:")
     );
+    assert_eq!(
+        remote.offline_failure().map(|f| &f.cause),
+        Some(&ConnectCause::Refused)
+    );
     let err = remote.get_meta(&gun(), "timestamp", 10).await.unwrap_err();
-    assert_eq!(err.to_string(), "client is offline");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "client is offline: could not reach http://127.0.0.1:{port}/: connection refused \
+             by 127.0.0.1:{port} (nothing listens there)"
+        )
+    );
     assert!(err.is_unavailable());
+    let server = format!("127.0.0.1:{port}");
+    assert_eq!(
+        err.remedy(),
+        Some(Remedy::StartServer {
+            server: server.as_str()
+        })
+    );
     assert!(matches!(
         remote.publish(&gun(), &[]).await.unwrap_err(),
-        Error::Remote(RemoteError::Offline)
+        Error::Remote(RemoteError::Offline {
+            failure: Some(_),
+            ..
+        })
     ));
 
     let server = TestServer::start(|seen| {
@@ -719,10 +740,30 @@ async fn network_errors_are_unavailable() {
     .unwrap();
     let err = remote.get_meta(&gun(), "timestamp", 10).await.unwrap_err();
     assert!(
-        matches!(err, Error::Remote(RemoteError::Network { .. })),
+        matches!(
+            &err,
+            Error::Remote(RemoteError::Network { failure: Some(failure), .. })
+                if failure.cause == ConnectCause::Refused
+        ),
         "{err:?}"
     );
     assert!(err.is_unavailable());
+}
+
+#[tokio::test]
+async fn unresolvable_hosts_are_dns_failures() {
+    let remote = RemoteStore::connect("https://notary.invalid:4443", RemoteOptions::default())
+        .await
+        .unwrap();
+    let failure = remote.offline_failure().unwrap();
+    assert_eq!(failure.cause, ConnectCause::Dns);
+    assert_eq!(failure.server, "notary.invalid:4443");
+    assert_eq!(
+        failure.remedy(),
+        Some(Remedy::FixServerHost {
+            host: "notary.invalid"
+        })
+    );
 }
 
 mod tls_tests;

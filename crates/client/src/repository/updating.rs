@@ -93,21 +93,15 @@ impl Repository {
     /// [`ConfigError::PinnedCa`](crate::error::ConfigError::PinnedCa) for an unusable pinned CA.
     pub async fn update(&mut self) -> Result<Vec<RepoWarning>> {
         let mut warnings = Vec::new();
-        if let Some(reason) = self.remote.offline_reason() {
-            warnings.push(RepoWarning::Offline {
-                reason: reason.to_owned(),
-            });
+        if let Some(offline) = self.remote.offline_error() {
+            if let Some(reason) = self.remote.offline_reason() {
+                warnings.push(RepoWarning::Offline {
+                    reason: reason.to_owned(),
+                });
+            }
             return match self.update_from_cache(&mut warnings)? {
                 true => Ok(warnings),
-                false => Err(Error::Update {
-                    gun: self.gun.to_string(),
-                    source: Box::new(update::Error::Unavailable {
-                        gun: self.gun.to_string(),
-                        role: role::ROOT.to_owned(),
-                        file: format!("{}.json", role::ROOT),
-                        reason: "client is offline".to_owned(),
-                    }),
-                }),
+                false => Err(offline),
             };
         }
         match self.update_online(&mut warnings).await {

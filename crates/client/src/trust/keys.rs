@@ -17,8 +17,9 @@ use crate::fsutil;
 /// Largest key file `key load` reads.
 pub const MAX_KEY_FILE_SIZE: u64 = 1 << 20;
 
-/// The alias passphrases of encrypted files given to `key load` are asked under.
-pub const ENCRYPTED_ALIAS: &str = "encrypted";
+/// The alias passphrases of encrypted files given to `key load` are asked under: the
+/// environment's `SIGNET_KEY_FILE_PASSPHRASE` when set, else docker's repository passphrase.
+pub const ENCRYPTED_ALIAS: &str = signet_signer::passphrase::KEY_FILE_ALIAS;
 
 /// What `key generate` produced.
 #[derive(Debug, Clone)]
@@ -139,8 +140,9 @@ pub fn check_private_permissions(path: &Path) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`TrustError::InvalidName`], [`TrustError::KeyFile`] for permissions, a file without a
-/// private key, or a key that cannot be decrypted; key store errors.
+/// [`TrustError::InvalidName`], [`TrustError::KeyFile`] for permissions or a file without a
+/// private key, [`TrustError::KeyFileUnreadable`] for a key that cannot be decrypted or
+/// decoded; key store errors.
 pub fn load(
     store: &dyn KeyStore,
     retriever: &dyn PassphraseRetriever,
@@ -166,9 +168,9 @@ pub fn load(
     }
     let context = path.display().to_string();
     let cannot_load = |e: signet_signer::Error| {
-        Error::Trust(TrustError::KeyFile {
+        Error::Trust(TrustError::KeyFileUnreadable {
             path: path.to_path_buf(),
-            reason: format!("cannot load key from provided file {context}: {e}"),
+            source: Box::new(e),
         })
     };
     let key = if keyfile::is_encrypted(&block) {

@@ -14,7 +14,7 @@ use super::{
     signer_role, trusted_digest, validate_signer_name,
 };
 use crate::changelist::{Action, Change, DelegationChange, TargetMeta};
-use crate::error::{Error, Result, StagingError, StillSigned, TrustError};
+use crate::error::{ConnectFailure, Error, Result, StagingError, StillSigned, TrustError};
 use crate::registry::{Digest, ImageReference, RegistryClient};
 use crate::repository::{InitOptions, RepoWarning, Repository};
 
@@ -336,20 +336,21 @@ pub async fn revoke(repo: &mut Repository, tag: Option<&str>) -> Result<RevokeRe
 /// An update that must come from the server (a cached copy is not accepted), for the checks
 /// of what was just published.
 async fn fresh_update(repo: &mut Repository) -> Result<Vec<RepoWarning>> {
-    let unreachable = |repo: &Repository, reason: &str| {
+    let unreachable = |repo: &Repository, reason: &str, failure: Option<&ConnectFailure>| {
         Error::Trust(TrustError::ServerUnreachable {
             gun: repo.gun().to_string(),
             server: repo.remote().server_url().to_string(),
             reason: reason.to_owned(),
+            failure: failure.map(|f| Box::new(f.clone())),
         })
     };
     if let Some(reason) = repo.remote().offline_reason() {
-        return Err(unreachable(repo, reason));
+        return Err(unreachable(repo, reason, repo.remote().offline_failure()));
     }
     let warnings = repo.update().await?;
     for warning in &warnings {
         if let RepoWarning::Offline { reason } = warning {
-            return Err(unreachable(repo, reason));
+            return Err(unreachable(repo, reason, None));
         }
     }
     Ok(warnings)

@@ -86,6 +86,18 @@ pub enum StoreError {
         scheme: String,
     },
 
+    /// The database refused or never answered the first connection (start-up, before the
+    /// migrations). Names the address, never the URL (which may hold a password).
+    #[error("cannot connect to {backend} at {address}: {reason}")]
+    Connect {
+        /// The database (`Postgres`).
+        backend: &'static str,
+        /// `host:port`, or the Unix socket.
+        address: String,
+        /// The driver's error (`connection refused`, `password authentication failed …`).
+        reason: String,
+    },
+
     /// The database URL or options could not be parsed.
     #[error("invalid database configuration: {source}")]
     Config {
@@ -277,7 +289,7 @@ impl StoreError {
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Unavailable { .. } | Self::Storage { .. } => true,
+            Self::Unavailable { .. } | Self::Storage { .. } | Self::Connect { .. } => true,
             Self::Migrate { source } => matches!(
                 source,
                 sqlx::migrate::MigrateError::Execute(e)

@@ -145,7 +145,12 @@ impl Store {
     /// `opts.run_migrations` is set.
     pub async fn connect_with(url: &str, opts: &StoreOptions) -> StoreResult<Self> {
         let store = match Backend::from_url(url)? {
-            Backend::Postgres => Self::Postgres(PgStore::open(url, opts)?),
+            Backend::Postgres => {
+                if opts.run_migrations {
+                    PgStore::probe(url, opts.acquire_timeout).await?;
+                }
+                Self::Postgres(PgStore::open(url, opts)?)
+            }
             Backend::Sqlite => Self::Sqlite(SqliteStore::open(url, opts)?),
         };
         if opts.run_migrations {

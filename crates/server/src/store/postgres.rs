@@ -420,6 +420,35 @@ impl PgStore {
         })
     }
 
+    /// Opens one connection to the database of `url` and closes it, so that a database that
+    /// cannot be reached is reported with its address and the driver's error (the pool would
+    /// only say that it timed out waiting for a connection).
+    pub(crate) async fn probe(url: &str, timeout: Duration) -> StoreResult<()> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|source| StoreError::Config { source })?;
+        let address = match options.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => format!("{}:{}", options.get_host(), options.get_port()),
+        };
+        let failed = |reason: String| StoreError::Connect {
+            backend: "Postgres",
+            address: address.clone(),
+            reason,
+        };
+        match tokio::time::timeout(timeout, sqlx::PgConnection::connect_with(&options)).await {
+            Err(_) => Err(failed(format!(
+                "no answer within {} s",
+                timeout.as_secs_f32()
+            ))),
+            Ok(Err(e)) => Err(failed(connect_reason(&e))),
+            Ok(Ok(connection)) => {
+                // The probe was all it was for; a failure to say goodbye is no failure.
+                let _ = connection.close().await;
+                Ok(())
+            }
+        }
+    }
+
     /// The embedded migrations.
     pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
         &MIGRATOR
@@ -1496,6 +1525,18 @@ fn key_from_row(row: &PgRow) -> StoreResult<ServerKey> {
 
 fn key_decode(e: sqlx::Error) -> StoreError {
     StoreError::from_sqlx("decode of a server key row", e)
+}
+
+/// The driver's error on connecting, in words: an I/O error by its kind where that says it all.
+fn connect_reason(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (nothing listens there)".to_owned()
+        }
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

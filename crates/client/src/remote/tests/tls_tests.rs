@@ -133,7 +133,22 @@ async fn exclusive_ca_bundle_and_skip_verify() {
     // System roots do not know the test CA.
     let outcome = ping_with(&url, TlsOptions::default()).await;
     assert!(
-        matches!(outcome, PingOutcome::Unreachable { .. }),
+        matches!(
+            &outcome,
+            PingOutcome::Unreachable { failure: Some(failure), .. }
+                if failure.cause == ConnectCause::UnknownCa
+        ),
+        "{outcome:?}"
+    );
+    // The TLS port spoken to in plain HTTP.
+    let plain = url.replacen("https://", "http://", 1);
+    let outcome = ping_with(&plain, TlsOptions::default()).await;
+    assert!(
+        matches!(
+            &outcome,
+            PingOutcome::Unreachable { failure: Some(failure), .. }
+                if failure.cause == ConnectCause::NotPlainHttp
+        ),
         "{outcome:?}"
     );
 
