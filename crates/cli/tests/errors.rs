@@ -365,6 +365,18 @@ fn connection_failures_name_the_cause_and_the_fix() {
             text.push_str(&String::from_utf8(out.stdout).unwrap());
         }
     }
+    // A proxy chosen by the environment that cannot be used.
+    let out = sandbox
+        .signet()
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .args(["-s", &servers[0], "list", "example.com/app"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    text.push_str("$ HTTPS_PROXY=http://127.0.0.1:9 signet -s https://TLS list example.com/app\n");
+    text.push_str(&String::from_utf8(out.stdout).unwrap());
     // docker's wording, for `signet trust`.
     let out = sandbox
         .signet()

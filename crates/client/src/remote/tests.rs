@@ -766,6 +766,31 @@ async fn unresolvable_hosts_are_dns_failures() {
     );
 }
 
+#[tokio::test]
+async fn servers_that_never_answer_are_timeouts() {
+    // Accepts connections and never answers them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let options = RemoteOptions {
+        request_timeout: Some(std::time::Duration::from_millis(300)),
+        ..RemoteOptions::default()
+    };
+    let remote = RemoteStore::connect(&format!("http://{address}"), options)
+        .await
+        .unwrap();
+    let failure = remote.offline_failure().unwrap();
+    assert_eq!(failure.cause, ConnectCause::Timeout, "{failure}");
+    assert_eq!(failure.server, address.to_string());
+    assert!(failure.remedy().is_some());
+    held.abort();
+}
+
 mod tls_tests;
 
 #[test]
