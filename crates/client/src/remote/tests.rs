@@ -778,7 +778,7 @@ async fn servers_that_never_answer_are_timeouts() {
         }
     });
     let options = RemoteOptions {
-        request_timeout: Some(std::time::Duration::from_millis(300)),
+        request_timeout: Some(Duration::from_millis(300)),
         ..RemoteOptions::default()
     };
     let remote = RemoteStore::connect(&format!("http://{address}"), options)
