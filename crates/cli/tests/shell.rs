@@ -9,8 +9,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Sandbox, json};
-use signet_e2e::{SignetServer, require_tool};
+use common::{Sandbox, ServerSandbox, json};
+use signet_e2e::require_tool;
 
 const GUN: &str = "example.com/shell";
 
@@ -222,22 +222,9 @@ fn unknown_config_keys_are_a_warning_naming_them() {
 
 #[test]
 fn an_unknown_role_to_list_is_an_error_naming_the_roles() {
-    let server = SignetServer::start_sqlite().expect("signet-server starts");
-    let sandbox = Sandbox::new();
-    let run = |args: &[&str]| {
-        let mut all = vec!["-s", server.url()];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
-    let ok = |args: &[&str]| {
-        let out = run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let env = ServerSandbox::start();
+    let ok = |args: &[&str]| env.ok(args);
+    let run = |args: &[&str]| env.run(args);
     let cert = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../keys-example/delegation.pem");
     ok(&["init", GUN]);
     ok(&[
