@@ -4,6 +4,8 @@
 //! `key generate`, `verify`) an `--output FILE` of their own, so it cannot be a clap global
 //! argument. Instead, for every other command, an `--output` written after the subcommand is
 //! moved in front of it, which makes `signet list GUN --output json` mean what it says.
+//! The same walk over the subcommand words names the command of a line that did not parse
+//! ([`command_path`]).
 
 use std::ffi::{OsStr, OsString};
 
@@ -66,7 +68,28 @@ pub(crate) fn hoist_output(args: Vec<OsString>) -> Vec<OsString> {
 /// The index in `args` of the first subcommand word, and the innermost subcommand named.
 /// Values of options that take one are skipped, so `-d list` is not the `list` command.
 fn subcommand_path<'c>(root: &'c Command, args: &[OsString]) -> Option<(usize, &'c Command)> {
+    let (first, path) = walk_subcommands(root, args);
+    Some((first?, path.last().copied().unwrap_or(root)))
+}
+
+/// The command path of `args` (program name first) as `signet key list`: the subcommand
+/// words, with the values of options skipped, up to the first word that names none. This is
+/// what a parse error's hint calls the command when clap gives no usage line.
+pub(crate) fn command_path(args: &[OsString]) -> String {
+    let mut root = Cli::command();
+    root.build();
+    let (_, path) = walk_subcommands(&root, args);
+    std::iter::once(root.get_name())
+        .chain(path.iter().map(|command| command.get_name()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The index in `args` of the first subcommand word, and every subcommand named, outermost
+/// first.
+fn walk_subcommands<'c>(root: &'c Command, args: &[OsString]) -> (Option<usize>, Vec<&'c Command>) {
     let mut command = root;
+    let mut path = Vec::new();
     let mut first = None;
     let mut skip_value = false;
     for (index, arg) in args.iter().enumerate().skip(1) {
@@ -94,12 +117,13 @@ fn subcommand_path<'c>(root: &'c Command, args: &[OsString]) -> Option<(usize, &
             Some(sub) => {
                 first.get_or_insert(index);
                 command = sub;
+                path.push(sub);
             }
             None if first.is_some() => break,
             None => {}
         }
     }
-    first.map(|index| (index, command))
+    (first, path)
 }
 
 /// Whether the argument of `command` that `matches` takes a value.
@@ -140,6 +164,24 @@ mod tests {
             hoist(&["delegation", "list", "g", "--output", "json", "-D"]),
             ["--output", "json", "delegation", "list", "g", "-D"]
         );
+    }
+
+    #[test]
+    fn command_paths_of_unparsable_lines() {
+        let path = |a: &[&str]| {
+            let args: Vec<OsString> = std::iter::once("signet")
+                .chain(a.iter().copied())
+                .map(OsString::from)
+                .collect();
+            command_path(&args)
+        };
+        assert_eq!(path(&["reset", "gun", "-n", "x"]), "signet reset");
+        assert_eq!(path(&["-d", "td", "key", "list", "--x"]), "signet key list");
+        // `-d list`: `list` is the trust dir, not the command.
+        assert_eq!(path(&["-d", "list", "key", "lst"]), "signet key");
+        // The first word that names no subcommand ends the path.
+        assert_eq!(path(&["key", "foo", "list"]), "signet key");
+        assert_eq!(path(&["frobnicate"]), "signet");
     }
 
     #[test]

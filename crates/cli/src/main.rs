@@ -21,6 +21,7 @@ mod progress;
 mod suggest;
 mod terminal;
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -141,8 +142,8 @@ fn parse_failure(error: &clap::Error) -> ExitCode {
         .unwrap_or_default()
         .trim_start_matches("error: ")
         .to_owned();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = usage_command(error).unwrap_or_else(|| command_path(&args));
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let command = usage_command(error).unwrap_or_else(|| argv::command_path(&args));
     let cli_error = CliError::Parse {
         message,
         command,
@@ -182,24 +183,6 @@ fn usage_command(error: &clap::Error) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-/// The command path (`signet key list`) named by a command line that did not parse: the
-/// leading words that are subcommand names.
-fn command_path(args: &[String]) -> String {
-    let mut command = Cli::command();
-    let mut path = vec!["signet".to_owned()];
-    for arg in args {
-        if arg.starts_with('-') {
-            continue;
-        }
-        let Some(sub) = command.find_subcommand(arg).cloned() else {
-            continue;
-        };
-        path.push(sub.get_name().to_owned());
-        command = sub;
-    }
-    path.join(" ")
-}
-
 /// The output format asked for on a command line that did not parse.
 fn requested_format() -> OutputFormat {
     let args: Vec<String> = std::env::args().collect();
@@ -212,24 +195,5 @@ fn requested_format() -> OutputFormat {
         OutputFormat::Json
     } else {
         OutputFormat::Text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn command_paths_of_unparsable_lines() {
-        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(
-            command_path(&args(&["reset", "gun", "-n", "x"])),
-            "signet reset"
-        );
-        assert_eq!(
-            command_path(&args(&["-d", "td", "key", "list", "--x"])),
-            "signet key list"
-        );
-        assert_eq!(command_path(&args(&["frobnicate"])), "signet");
     }
 }
