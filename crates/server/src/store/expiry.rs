@@ -165,8 +165,9 @@ pub(crate) const EARLIEST: &str = "\
      UNION ALL SELECT 'delegation', (SELECT MIN(expires) FROM signet_metadata_expiry WHERE kind = 'delegation') \
      UNION ALL SELECT 'snapshot', (SELECT MIN(expires) FROM signet_metadata_expiry WHERE kind = 'snapshot')";
 
-/// Server-held keys of one (role, state, custody), for the key gauges.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Server-held keys of one (role, state, custody), for the key gauges: a row of the key count
+/// query (`role`, `state`, `on_device`, `sealed`, `n`), on either backend.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct ServerKeyCount {
     /// The role the keys sign for (`timestamp` or `snapshot`).
     pub role: String,
@@ -177,28 +178,8 @@ pub struct ServerKeyCount {
     /// Whether the row holds a sealed copy of the private key.
     pub sealed: bool,
     /// How many keys.
+    #[sqlx(rename = "n", try_from = "i64")]
     pub count: u64,
-}
-
-impl ServerKeyCount {
-    /// A row of the key count query (`role`, `state`, `on_device`, `sealed`, `n`), on either
-    /// backend.
-    pub(crate) fn from_row<R>(r: &R) -> Result<Self, sqlx::Error>
-    where
-        R: sqlx::Row,
-        for<'a> &'a str: sqlx::ColumnIndex<R>,
-        String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    {
-        Ok(Self {
-            role: r.try_get("role")?,
-            state: r.try_get("state")?,
-            on_device: r.try_get("on_device")?,
-            sealed: r.try_get("sealed")?,
-            count: u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
-        })
-    }
 }
 
 /// Connections of one database pool, for the pool gauges.

@@ -38,8 +38,9 @@ const MAX_NAME: usize = 255;
 /// The most entries one page of [`super::Store::trusted_by`] returns.
 pub const MAX_TRUST_PAGE: u32 = 1000;
 
-/// One role of one repository whose current metadata trusts a key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// One role of one repository whose current metadata trusts a key (a row of the page query:
+/// `gun`, `role`, `listed_key_id`, on either backend).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::FromRow)]
 pub struct TrustingRole {
     /// The repository.
     pub gun: String,
@@ -69,8 +70,9 @@ pub struct TrustCursor {
     pub role: String,
 }
 
-/// One row of `signet_key_trust` for a GUN.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// One row of `signet_key_trust` for a GUN (`role`, `key_id`, `listed_key_id`, `source`), on
+/// either backend.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::FromRow)]
 pub(crate) struct KeyRow {
     /// The role that trusts the key.
     pub(crate) role: String,
@@ -80,40 +82,6 @@ pub(crate) struct KeyRow {
     pub(crate) listed_key_id: String,
     /// The role whose file lists the key.
     pub(crate) source: String,
-}
-
-impl TrustingRole {
-    /// A row of the page query (`gun`, `role`, `listed_key_id`), on either backend.
-    pub(crate) fn from_row<R>(r: &R) -> Result<Self, sqlx::Error>
-    where
-        R: sqlx::Row,
-        for<'a> &'a str: sqlx::ColumnIndex<R>,
-        String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    {
-        Ok(Self {
-            gun: r.try_get("gun")?,
-            role: r.try_get("role")?,
-            listed_key_id: r.try_get("listed_key_id")?,
-        })
-    }
-}
-
-impl KeyRow {
-    /// A row of `signet_key_trust` (`role`, `key_id`, `listed_key_id`, `source`), on either
-    /// backend.
-    pub(crate) fn from_row<R>(r: &R) -> Result<Self, sqlx::Error>
-    where
-        R: sqlx::Row,
-        for<'a> &'a str: sqlx::ColumnIndex<R>,
-        String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    {
-        Ok(Self {
-            role: r.try_get("role")?,
-            key_id: r.try_get("key_id")?,
-            listed_key_id: r.try_get("listed_key_id")?,
-            source: r.try_get("source")?,
-        })
-    }
 }
 
 /// Where the backfill goes on, from its state row (`done`, `last_gun`): after the GUN it

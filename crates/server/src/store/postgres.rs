@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection as _, Executor as _, Row as _};
+use sqlx::{Connection as _, Executor as _, FromRow as _, Row as _};
 
 use super::checks::hsm_ref;
 use super::checks::{self as batch, check_key_names, found_key};
