@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use signet_e2e::{SignetServer, TrustDir, http_get, in_ci};
+use signet_e2e::{SignetServer, TrustDir, http_get, in_ci, run_tool as run};
 
 use crate::client_support::Signet;
 
@@ -34,24 +34,6 @@ const READ_ONLY_DETAIL: &str =
 
 /// The roles whose every version the tests fetch.
 const ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
-
-/// Runs a program, returning its stderr on failure.
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program} {}: {}: {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
 
 /// Skips the test (a failure under CI) when a mount cannot be made.
 fn cannot_mount(why: &str) {

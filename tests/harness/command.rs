@@ -45,6 +45,28 @@ impl CommandOutput {
     }
 }
 
+/// Runs the tool `program` with `args` (setup steps such as `mount` or `pg_ctl`) under
+/// [`DEFAULT_COMMAND_TIMEOUT`]; unless it exits 0, an error naming the command line, its status
+/// and its standard error.
+pub fn run_tool(program: &str, args: &[&str]) -> std::result::Result<(), String> {
+    let output = run_command(
+        Command::new(program).args(args),
+        None,
+        DEFAULT_COMMAND_TIMEOUT,
+    )
+    .map_err(|e| e.to_string())?;
+    if output.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}: {}",
+            output.command,
+            output.status,
+            output.stderr.trim()
+        ))
+    }
+}
+
 /// Renders a command line for messages.
 fn describe(command: &Command) -> String {
     std::iter::once(command.get_program())

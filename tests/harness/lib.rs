@@ -38,7 +38,7 @@ mod signet;
 mod tls;
 mod trust_dir;
 
-pub use command::{CommandOutput, DEFAULT_COMMAND_TIMEOUT, run_command};
+pub use command::{CommandOutput, DEFAULT_COMMAND_TIMEOUT, run_command, run_tool};
 pub use error::{HarnessError, Result};
 pub use go_server::GoNotaryServer;
 pub use go_signer::{GoNotarySigner, GoStorage, SignerTls, passphrase_variable};
