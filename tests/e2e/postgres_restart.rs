@@ -1,9 +1,11 @@
 //! PostgreSQL restarted under steady read and publish load: signet-server keeps running,
 //! reads recover within 5 seconds of the database being back, and no publish the client saw
-//! acknowledged is lost.
+//! acknowledged is lost. And PostgreSQL turned read-only under a running server: writes get
+//! 503 naming the cause, reads keep working, health reports the write path down, and writes
+//! resume as soon as the database takes them again, with no restart.
 //!
-//! The database is a private PostgreSQL cluster of this test (its own data directory and
-//! port), so restarting it disturbs no other test.
+//! The database is a private PostgreSQL cluster of each test (its own data directory and
+//! port), so restarting it or changing its settings disturbs no other test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,6 +100,42 @@ impl PrivateCluster {
         self.pg("pg_ctl", &args)
     }
 
+    /// Runs one SQL statement with `psql`, in a session that may write whatever the cluster's
+    /// defaults say.
+    fn sql(&self, statement: &str) -> Result<(), String> {
+        let psql = Some(self.bin.join("psql"))
+            .filter(|path| path.is_file())
+            .or_else(|| find_tool("psql"))
+            .ok_or("psql is not installed")?
+            .display()
+            .to_string();
+        let port = self.port.to_string();
+        let mut args = vec![
+            "PGOPTIONS=-c default_transaction_read_only=off",
+            psql.as_str(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            statement,
+        ];
+        if is_root() {
+            args.splice(0..0, ["-u", "postgres", "--", "env"]);
+            run("runuser", &args)
+        } else {
+            run("env", &args)
+        }
+    }
+
     /// Runs a PostgreSQL program as the cluster's owner.
     fn pg(&self, program: &str, args: &[&str]) -> Result<(), String> {
         let path = self.bin.join(program).display().to_string();
@@ -107,6 +145,18 @@ impl PrivateCluster {
             run("runuser", &all)
         } else {
             run(&path, args)
+        }
+    }
+}
+
+/// A private cluster, or `None` (a skip notice; a failure under CI) when one cannot run here.
+fn private_cluster() -> Option<PrivateCluster> {
+    match PrivateCluster::start() {
+        Ok(cluster) => Some(cluster),
+        Err(why) => {
+            assert!(!in_ci(), "cannot run a private PostgreSQL cluster: {why}");
+            eprintln!("SKIPPED: cannot run a private PostgreSQL cluster: {why}");
+            None
         }
     }
 }
@@ -129,13 +179,8 @@ fn postgres_restart_under_load_loses_nothing() {
     if !go_notary_available() {
         return;
     }
-    let cluster = match PrivateCluster::start() {
-        Ok(c) => c,
-        Err(why) => {
-            assert!(!in_ci(), "cannot run a private PostgreSQL cluster: {why}");
-            eprintln!("SKIPPED: cannot run a private PostgreSQL cluster: {why}");
-            return;
-        }
+    let Some(cluster) = private_cluster() else {
+        return;
     };
     let server = SignetServer::start_on(&cluster.url()).unwrap();
     let gun = "restart.example/app";
@@ -217,4 +262,81 @@ fn postgres_restart_under_load_loses_nothing() {
         );
     }
     assert!(listed.contains(&"after".to_owned()));
+}
+
+/// Polls the health check until its status is `want`, for up to [`RECOVERY`]; the last answer.
+fn health_becomes(server: &str, want: u16) -> (u16, String) {
+    let deadline = Instant::now() + RECOVERY;
+    loop {
+        let got = http_get(&format!("{server}/_notary_server/health")).unwrap();
+        if got.status == want || Instant::now() >= deadline {
+            return (got.status, got.text());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Makes every transaction of the cluster read-only (`on`) or not (`off`), without a
+/// restart: what a database switched to read-only under the server looks like.
+fn set_read_only(cluster: &PrivateCluster, on: bool) {
+    let statement = if on {
+        "ALTER SYSTEM SET default_transaction_read_only = on"
+    } else {
+        "ALTER SYSTEM RESET default_transaction_read_only"
+    };
+    cluster.sql(statement).unwrap();
+    cluster.sql("SELECT pg_reload_conf()").unwrap();
+}
+
+#[test]
+fn postgres_read_only_refuses_writes_and_resumes_without_a_restart() {
+    let Some(cluster) = private_cluster() else {
+        return;
+    };
+    let server = SignetServer::start_on(&cluster.url()).unwrap();
+    let gun = "read-only.example/app";
+    let owner = Signet::new(server.url());
+    owner.run_ok(&["init", "-p", gun]);
+    let first = owner.write_file("first", b"first");
+    owner.run_ok(&["add", "-p", gun, "first", &first.display().to_string()]);
+
+    set_read_only(&cluster, true);
+    let (status, body) = health_becomes(server.url(), 503);
+    assert_eq!(status, 503, "health on a read-only database: {body}");
+    assert!(
+        body.contains("read-only"),
+        "health does not name the cause: {body}"
+    );
+
+    // A publish is refused, naming the cause, and stores nothing; reads keep working.
+    let second = owner.write_file("second", b"second");
+    owner.run_ok(&["add", gun, "second", &second.display().to_string()]);
+    let refused = owner.run(&["publish", gun]);
+    assert!(
+        !refused.success(),
+        "publish on a read-only database succeeded"
+    );
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        said.contains("read-only"),
+        "the client was not told why: {said}"
+    );
+    assert!(
+        server.process().logs().contains("storage read-only"),
+        "the server log does not name the cause:\n{}",
+        server.process().logs()
+    );
+    let names = |listing: Vec<signet_e2e::TargetRow>| -> Vec<String> {
+        listing.into_iter().map(|row| row.name).collect()
+    };
+    assert_eq!(names(Signet::new(server.url()).list(gun)), ["first"]);
+
+    // Writable again: the staged change publishes, with no restart of signet-server.
+    set_read_only(&cluster, false);
+    let (status, body) = health_becomes(server.url(), 200);
+    assert_eq!(status, 200, "health once the database is writable: {body}");
+    owner.run_ok(&["publish", gun]);
+    let mut listed = names(Signet::new(server.url()).list(gun));
+    listed.sort();
+    assert_eq!(listed, ["first", "second"]);
 }

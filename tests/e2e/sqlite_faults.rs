@@ -1,8 +1,9 @@
-//! Database faults on SQLite: a full disk and a read-only file system under a running
-//! signet-server.
+//! Database faults on SQLite: a full disk, a read-only file system and write-protected
+//! database files under a running signet-server.
 //!
-//! The database lives on a small tmpfs (or, for the read-only case while the server runs, an
-//! ext4 image on a loop device) that the test mounts, fills and remounts. Mounting needs root:
+//! The database lives on a small tmpfs (or, for the read-only and write-protected cases while
+//! the server runs, an ext4 image on a loop device) that the test mounts, fills, remounts or
+//! `chattr +i`s. Mounting needs root:
 //! without it the tests fail under CI and skip with a notice otherwise. Every mount is
 //! unmounted when the test ends, also when it panics.
 //!
@@ -33,6 +34,9 @@ const READ_ONLY_DETAIL: &str =
     "storage read-only: the server's database cannot be written; nothing was stored";
 
 /// The roles whose every version the tests fetch.
+/// What a client is told when the database files cannot be written.
+const IO_DETAIL: &str =
+    "storage I/O error: the server's database files could not be read or written";
 const ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
 
 /// Skips the test (a failure under CI) when a mount cannot be made.
@@ -354,6 +358,16 @@ fn health(server: &str) -> (u16, String) {
     (got.status, got.text())
 }
 
+/// A server on `signet.sqlite` in `mount`, a recording relay in front of it and a client that
+/// speaks through the relay; with the database path.
+fn serve_from(mount: &Mounted) -> (PathBuf, SignetServer, Recorder, Signet) {
+    let db = mount.path().join("signet.sqlite");
+    let server = SignetServer::start_on(&sqlite_url(&db)).unwrap();
+    let recorder = Recorder::start(server.url());
+    let owner = Signet::new(&recorder.url);
+    (db, server, recorder, owner)
+}
+
 /// Publishes target `name` of `gun`; returns whether the publish was acknowledged, with what
 /// the client printed.
 fn publish(owner: &Signet, gun: &str, name: &str) -> (bool, String) {
@@ -384,10 +398,7 @@ fn sqlite_disk_full_refuses_writes_clearly_and_recovers() {
         Ok(m) => m,
         Err(why) => return cannot_mount(&why),
     };
-    let db = mount.path().join("signet.sqlite");
-    let server = SignetServer::start_on(&sqlite_url(&db)).unwrap();
-    let recorder = Recorder::start(server.url());
-    let owner = Signet::new(&recorder.url);
+    let (db, server, recorder, owner) = serve_from(&mount);
     let guns = ["full.example/one", "full.example/two", "full.example/three"];
     let mut acked: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for gun in guns {
@@ -589,4 +600,84 @@ fn sqlite_start_on_read_only_file_system_fails_clearly() {
     );
     drop(server);
     assert_eq!(integrity_check(&db), "ok");
+}
+
+/// Database files made immutable (`chattr +i`) for as long as it lives, also when the test
+/// panics (the mount could not be cleaned up otherwise).
+struct WriteProtected(Vec<PathBuf>);
+
+impl WriteProtected {
+    /// `chattr +i` on every file of `files` that exists.
+    fn new(files: Vec<PathBuf>) -> Self {
+        let files: Vec<PathBuf> = files.into_iter().filter(|f| f.exists()).collect();
+        for file in &files {
+            run("chattr", &["+i", &file.display().to_string()]).unwrap();
+        }
+        Self(files)
+    }
+}
+
+impl Drop for WriteProtected {
+    fn drop(&mut self) {
+        for file in &self.0 {
+            let _ = run("chattr", &["-i", &file.display().to_string()]);
+        }
+    }
+}
+
+/// The database files write-protected under the running server (`chattr +i`: what an operator
+/// protecting a volume does, and the only way to make files SQLite holds open refuse writes
+/// without unmounting). Writes answer 503 naming the cause, reads keep working, health reports
+/// the write path down, nothing stored changes; once the files are writable again, the staged
+/// change publishes and health recovers, with no restart.
+#[test]
+fn sqlite_write_protected_database_refuses_writes_and_resumes() {
+    let mount = match Mounted::ext4(64) {
+        Ok(m) => m,
+        Err(why) => return cannot_mount(&why),
+    };
+    let (db, server, recorder, owner) = serve_from(&mount);
+    let gun = "protected.example/app";
+    owner.run_ok(&["init", "-p", gun]);
+    let (ok, said) = publish(&owner, gun, "before");
+    assert!(ok, "publish before: {said}");
+    let before = fetch_all(server.url(), &[gun]);
+
+    let files: Vec<PathBuf> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| mount.path().join(format!("signet.sqlite{suffix}")))
+        .collect();
+    let protected = WriteProtected::new(files);
+    recorder.take();
+    let (ok, said) = publish(&owner, gun, "during");
+    let answer = recorder.take();
+    assert!(
+        !ok,
+        "publish to write-protected database files succeeded: {said}"
+    );
+    assert!(answer.contains("HTTP/1.1 503"), "server answer: {answer}");
+    assert!(
+        answer.contains(r#""code":"UNAVAILABLE""#) && answer.contains(IO_DETAIL),
+        "server answer: {answer}"
+    );
+    let (status, body) = health(server.url());
+    assert_eq!(status, 503, "health with the files write-protected: {body}");
+    assert_kept(&before, &fetch_all(server.url(), &[gun]), "write-protected");
+    assert_listed(server.url(), gun, &["before".to_owned()]);
+
+    drop(protected);
+    let (status, body) = health(server.url());
+    assert_eq!(status, 200, "health once the files are writable: {body}");
+    owner.run_ok(&["publish", gun]);
+    let (ok, said) = publish(&owner, gun, "after");
+    assert!(ok, "publish once the files are writable: {said}");
+    assert_kept(&before, &fetch_all(server.url(), &[gun]), "writable again");
+    assert_listed(
+        server.url(),
+        gun,
+        &["before".to_owned(), "during".to_owned(), "after".to_owned()],
+    );
+    drop(recorder);
+    drop(server);
+    assert_eq!(integrity_check(&db), "ok", "after the server stopped");
 }

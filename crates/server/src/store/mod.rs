@@ -484,7 +484,8 @@ impl Store {
 
     /// Checks that a write could start now (health checks): takes the write path as an
     /// update would (SQLite: the writer connection and the database write lock; PostgreSQL: a
-    /// pooled connection and a transaction) and rolls back at once. A write path wedged by a
+    /// pooled connection and a transaction that updates no rows, refused when the database is
+    /// read-only) and rolls back at once. A write path wedged by a
     /// stuck transaction or an exhausted pool fails here while reads still answer.
     pub async fn write_probe(&self) -> StoreResult<()> {
         let store = self.clone();

@@ -390,6 +390,10 @@ pub struct PgStore {
     attempts: u32,
 }
 
+/// The health check's write: an update of no rows, which still needs a writable transaction.
+const WRITE_PROBE: &str =
+    "UPDATE signet_metadata_expiry_cursor SET change_id = change_id WHERE false";
+
 impl PgStore {
     /// A lazily connecting pool for `url`; nothing is sent to the database yet.
     pub(crate) fn open(url: &str, opts: &StoreOptions) -> StoreResult<Self> {
@@ -526,7 +530,9 @@ impl PgStore {
     pub(crate) async fn write_probe(&self) -> StoreResult<()> {
         let err = |e| StoreError::from_sqlx("write probe", e);
         let mut tx = self.begin().await.map_err(err)?;
-        sqlx::query("SELECT 1")
+        // A write of no rows: PostgreSQL refuses it (`25006`) when transactions are read-only
+        // (`default_transaction_read_only`, a hot standby), as it would refuse an update.
+        sqlx::query(WRITE_PROBE)
             .execute(&mut *tx)
             .await
             .map_err(err)?;

@@ -337,13 +337,21 @@ impl SqliteStore {
         connect = connect
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(opts.acquire_timeout);
+        let write_fault: Arc<AtomicBool> = Arc::default();
+        let faulted = Arc::clone(&write_fault);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
             .test_before_acquire(false)
             // A connection that comes back inside a transaction (a write cut short) is closed,
             // which rolls the transaction back, instead of being handed to the next writer.
-            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            // So is every connection while the storage refuses writes: SQLite opens a file it
+            // cannot write read-only and keeps it so, and the next write must open the files
+            // again to see whether they take writes.
+            .after_release(move |conn, _| {
+                let keep = !conn.is_in_transaction() && !faulted.load(Ordering::Relaxed);
+                Box::pin(async move { Ok(keep) })
+            })
             .connect_lazy_with(connect.clone());
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.max_connections)
@@ -353,7 +361,7 @@ impl SqliteStore {
         Ok(Self {
             reader,
             writer,
-            write_fault: Arc::default(),
+            write_fault,
             path,
         })
     }
