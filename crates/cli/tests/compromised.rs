@@ -500,3 +500,53 @@ fn an_untrusted_key_is_an_error_naming_the_trusted_keys() {
     let out = env.fails(&["key", "compromised", GUN, "--key-id", "abc"]);
     assert!(out.contains("invalid key ID provided: abc"), "{out}");
 }
+
+#[test]
+fn a_leaked_snapshot_key_can_go_to_the_server_with_a_new_timestamp_key() {
+    let env = published(false);
+    let snapshot = key_of(&env, "snapshot");
+    let role_keys = |role: &str| -> Vec<String> {
+        let root: Envelope<Root> = Envelope::parse(&server_file(&env, "root").unwrap()).unwrap();
+        let (keys, _) = root.signed().role_keys(role).unwrap();
+        keys.keys().map(ToString::to_string).collect()
+    };
+    let old_timestamp = role_keys("timestamp");
+
+    let report = recover(&env, &["--key-id", &snapshot, "-r", "--timestamp", "--yes"]);
+    let rotated: Vec<(&str, bool)> = report["rotated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["role"].as_str().unwrap(),
+                r["server_managed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rotated, [("snapshot", true), ("timestamp", true)]);
+
+    // Both keys are the server's now: none is held here, root lists new ones.
+    let new_snapshot = role_keys("snapshot");
+    assert_eq!(new_snapshot.len(), 1);
+    assert_ne!(new_snapshot[0], snapshot);
+    assert_eq!(
+        report["rotated"][0]["new_key_ids"][0],
+        new_snapshot[0].as_str()
+    );
+    assert!(!keys_by_role(&env).contains_key("snapshot"));
+    assert_ne!(role_keys("timestamp"), old_timestamp);
+    assert!(
+        quarantine_folders(&env)[0]
+            .join(format!("{snapshot}.key"))
+            .is_file()
+    );
+
+    // The server signs the snapshot from now on.
+    env.ok(&["add", GUN, "after", "a.txt", "-p"]);
+    let listed = fresh_list(&env, "fresh");
+    assert!(
+        listed.contains("base") && listed.contains("after"),
+        "{listed}"
+    );
+}
