@@ -110,9 +110,15 @@ pub(crate) fn run(ctx: &mut Context, args: &KeyCompromisedArgs) -> Result<()> {
     let (mut repository, mut plan) = planned?;
 
     let json_output = ctx.out.is_json();
+    // `--yes` answers the re-signing question too, unless `--resign` does.
+    let resign_choice = if args.resign == "ask" && args.yes {
+        "yes"
+    } else {
+        args.resign.as_str()
+    };
     if args.dry_run {
         ctx.out
-            .text(&plan_text(&plan, &args.resign))
+            .text(&plan_text(&plan, resign_choice))
             .map_err(CliError::stdio("write output"))?;
         return ctx
             .out
@@ -124,13 +130,12 @@ pub(crate) fn run(ctx: &mut Context, args: &KeyCompromisedArgs) -> Result<()> {
             .map_err(CliError::stdio("write output"));
     }
     ctx.out
-        .text(&plan_text(&plan, &args.resign))
+        .text(&plan_text(&plan, resign_choice))
         .map_err(CliError::stdio("write output"))?;
     if !plan.orphaned.is_empty() {
-        plan.resign_orphans = match args.resign.as_str() {
+        plan.resign_orphans = match resign_choice {
             "yes" => true,
             "no" => false,
-            _ if args.yes => true,
             _ if terminal::stdin_is_terminal() => {
                 let question = format!(
                     "Re-sign the {} target(s) above with the keys still trusted, so that they \
