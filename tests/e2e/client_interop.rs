@@ -1,19 +1,17 @@
 //! `signet` (the CLI) and Go `notary` on the same servers and trust dirs: what one publishes,
 //! the other reads identically; a trust dir can be used by both alternately.
 
-use signet_e2e::{DelegationPaths, GoNotaryServer, NotaryCli, SignetServer, TargetRow};
+use signet_e2e::{
+    DelegationKey, DelegationPaths, GoNotaryServer, NotaryCli, SignetServer, TargetRow,
+};
 
 use crate::client_support::{Signet, delegation_private_pem};
+use crate::server_shared::shared_servers;
 use crate::support::{go_notary_available, sorted};
 
-/// Go notary publishes targets, a delegation and a root rotation; `signet` from a fresh trust
-/// dir prints the same `list`, `lookup`, `verify` and `delegation list`.
-fn go_publishes_signet_reads(server: &GoNotaryServer) {
-    let gun = "example.com/client-e2e/go-published";
-    let go = NotaryCli::new(server.url()).unwrap();
-    go.init(gun, true).unwrap();
-    go.add_bytes(gun, "alpha.txt", b"alpha\n", &[], true)
-        .unwrap();
+/// Go notary publishes a delegation `targets/releases` (every path, a new key of its trust
+/// dir) signing `rel.bin` ("release one"); returns the key.
+fn go_delegates_releases(go: &NotaryCli, gun: &str) -> DelegationKey {
     let key = go.generate_delegation_key("targets/releases").unwrap();
     go.delegation_add(
         gun,
@@ -25,6 +23,18 @@ fn go_publishes_signet_reads(server: &GoNotaryServer) {
     .unwrap();
     go.add_bytes(gun, "rel.bin", b"release one", &["targets/releases"], true)
         .unwrap();
+    key
+}
+
+/// Go notary publishes targets, a delegation and a root rotation; `signet` from a fresh trust
+/// dir prints the same `list`, `lookup`, `verify` and `delegation list`.
+fn go_publishes_signet_reads(server: &GoNotaryServer) {
+    let gun = "example.com/client-e2e/go-published";
+    let go = NotaryCli::new(server.url()).unwrap();
+    go.init(gun, true).unwrap();
+    go.add_bytes(gun, "alpha.txt", b"alpha\n", &[], true)
+        .unwrap();
+    let key = go_delegates_releases(&go, gun);
     go.key_rotate(gun, "root", false).unwrap();
     go.add_bytes(gun, "beta.txt", b"beta\n", &[], true).unwrap();
 
@@ -274,4 +284,53 @@ fn signet_lists_identically_on_go_and_signet_servers() {
     let on_signet = script(signet_server.url());
     assert_eq!(on_go, on_signet);
     assert_eq!(signet_e2e::parse_target_list(&on_go.0).unwrap().len(), 3);
+}
+
+/// `signet key compromised --all-local` on a trust dir the Go notary CLI made (every key of it
+/// leaked: root, targets, snapshot and a delegation's): a Go client that trusted the old root
+/// and a newcomer both list the targets afterwards, the delegation's target re-signed by the
+/// new targets key, and the Go CLI goes on publishing with the recovered trust dir.
+#[test]
+fn go_notary_follows_a_recovery_from_a_leaked_trust_dir() {
+    let Some(servers) = shared_servers() else {
+        return;
+    };
+    let url = servers.signet.url();
+    let gun = "example.com/client-e2e/compromised";
+    let owner = NotaryCli::new(url).unwrap();
+    owner.init(gun, true).unwrap();
+    owner
+        .add_bytes(gun, "alpha.txt", b"alpha\n", &[], true)
+        .unwrap();
+    go_delegates_releases(&owner, gun);
+    // A reader that trusts the root of before the recovery.
+    let old_reader = owner.fresh().unwrap();
+    assert_eq!(old_reader.list(gun).unwrap().len(), 2);
+
+    let signet = Signet::sharing(&owner);
+    let out = signet.run_ok(&[
+        "key",
+        "compromised",
+        gun,
+        "--all-local",
+        "--yes",
+        "--resign",
+        "yes",
+    ]);
+    assert!(out.stdout.contains("Recovered"), "{out:?}");
+
+    let expected = sorted(vec![
+        TargetRow::for_contents("alpha.txt", b"alpha\n", "targets"),
+        TargetRow::for_contents("rel.bin", b"release one", "targets"),
+    ]);
+    assert_eq!(sorted(old_reader.list(gun).unwrap()), expected);
+    assert_eq!(sorted(owner.fresh().unwrap().list(gun).unwrap()), expected);
+    assert!(owner.delegation_list(gun).unwrap().is_empty());
+
+    owner
+        .add_bytes(gun, "beta.txt", b"beta\n", &[], true)
+        .unwrap();
+    let mut expected = expected;
+    expected.push(TargetRow::for_contents("beta.txt", b"beta\n", "targets"));
+    assert_eq!(sorted(old_reader.list(gun).unwrap()), sorted(expected));
 }

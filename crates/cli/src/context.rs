@@ -414,11 +414,16 @@ impl Context {
 
     /// Runs `future` to completion on a single-threaded runtime.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        Ok(Self::runtime()?.block_on(future))
+    }
+
+    /// A single-threaded runtime, for a command that talks to the server in several steps
+    /// with questions in between (connections stay usable from one step to the next).
+    pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(CliError::stdio("start the network runtime"))?;
-        Ok(runtime.block_on(future))
+            .map_err(CliError::stdio("start the network runtime"))
     }
 }
 

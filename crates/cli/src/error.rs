@@ -244,6 +244,18 @@ pub(crate) enum CliError {
     #[error("Aborting action.")]
     Aborted,
 
+    /// `key compromised`: targets only leaked keys signed, and nobody to ask whether they are
+    /// re-signed (no terminal, no `--resign`, no `--yes`).
+    #[error(
+        "{count} target(s) of {gun} were signed only by the leaked keys: choose whether they are re-signed (stay trusted) or not (no longer trusted); nothing was changed"
+    )]
+    ResignUndecided {
+        /// The collection.
+        gun: String,
+        /// How many targets.
+        count: usize,
+    },
+
     /// A file could not be read or written.
     #[error("{action} {}: {}", path.display(), io_reason(source))]
     File {
@@ -439,6 +451,10 @@ impl CliError {
                 Some("the --custom file must hold exactly one JSON value".to_owned())
             }
             Self::InvalidChangeNumber { .. } => hint::render(Remedy::ListChanges, notary),
+            Self::ResignUndecided { gun, .. } => Some(format!(
+                "pass --resign yes to re-sign them with the keys still trusted, or --resign no to \
+                 leave them untrusted; 'signet key compromised {gun} --dry-run' lists them"
+            )),
             Self::Aborted => Some(
                 "nothing was changed; answer yes when asked, or pass -y/--yes to confirm without \
                  a prompt"

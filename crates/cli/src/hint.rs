@@ -392,6 +392,20 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
             key_ids.join(" or ")
         ),
 
+        Remedy::NameLeakedKey { gun, trusted: [] } => format!(
+            "{gun} trusts no key that could be named; 'signet delegation list {gun}' and \
+             'signet key list' show the keys"
+        ),
+        Remedy::NameLeakedKey { gun, trusted } => format!(
+            "name the leaked keys with --key-id, among the keys {gun} trusts: {}; or use \
+             --all-local when the whole trust dir leaked",
+            trusted.join(", ")
+        ),
+        Remedy::RecoverAgain { gun } => format!(
+            "run 'signet key compromised {gun} --dry-run' again to see the plan for the \
+             repository as it is now, then run the recovery again"
+        ),
+
         // A remedy added to the libraries after this was written.
         _ => return None,
     };

@@ -1,9 +1,12 @@
-//! Options every command shares: notary's global flags, the output format and the GUN
-//! argument.
+//! Options every command shares: notary's global flags, the output format, the GUN and
+//! key ID arguments.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use signet_tuf::KeyId;
+
+use crate::error::{CliError, Result};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -101,4 +104,19 @@ pub(crate) struct GunArgs {
     /// Globally Unique Name of the trusted collection.
     #[arg(value_name = "GUN")]
     pub(crate) gun: Option<String>,
+}
+
+/// Length of a key ID in hex.
+const KEY_ID_LEN: usize = 64;
+
+/// A key ID argument: 64 hexadecimal characters.
+pub(crate) fn key_id_argument(key_id: &str) -> Result<KeyId> {
+    if key_id.len() != KEY_ID_LEN {
+        return Err(CliError::InvalidKeyId {
+            key_id: key_id.to_owned(),
+        });
+    }
+    key_id.parse().map_err(|_| CliError::InvalidKeyId {
+        key_id: key_id.to_owned(),
+    })
 }

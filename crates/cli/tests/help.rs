@@ -42,7 +42,14 @@ fn repository_command_help() {
 fn key_command_help() {
     insta::assert_snapshot!("help_key", help(&["key", "-h"]));
     for command in [
-        "export", "generate", "import", "list", "passwd", "remove", "rotate",
+        "export",
+        "generate",
+        "import",
+        "list",
+        "passwd",
+        "remove",
+        "rotate",
+        "compromised",
     ] {
         insta::assert_snapshot!(format!("help_key_{command}"), help(&["key", command, "-h"]));
     }

@@ -14,17 +14,7 @@ fn remove_warns_about_roles_that_still_sign_the_target() {
     let env = ServerSandbox::start();
     env.ok(&["init", GUN, "-p"]);
     env.sandbox.file("a.txt", b"a\n");
-    env.ok(&["key", "generate", "-o", "rel", "-r", "targets/releases"]);
-    env.ok(&["key", "import", "rel-key.pem", "-r", "targets/releases"]);
-    env.ok(&[
-        "delegation",
-        "add",
-        GUN,
-        "targets/releases",
-        "rel.pem",
-        "--all-paths",
-        "-p",
-    ]);
+    env.delegate_to_new_key(GUN, "targets/releases", "rel");
     env.ok(&["add", GUN, "a", "a.txt", "-p"]);
     env.ok(&["add", GUN, "a", "a.txt", "-r", "targets/releases", "-p"]);
 

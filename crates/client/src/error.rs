@@ -3,7 +3,7 @@
 //! [`Error`] keeps the errors any part of the crate can have (GUN and role names, files,
 //! metadata, keys, the update) at its top level and wraps one enum per area: [`ConfigError`],
 //! [`RemoteError`], [`ChangelistError`], [`StagingError`], [`PublishError`], [`ResignError`],
-//! [`TrustError`], and [`RegistryError`](crate::registry::RegistryError). The wrappers are
+//! [`RecoveryError`], [`TrustError`], and [`RegistryError`](crate::registry::RegistryError). The wrappers are
 //! transparent: messages are the area's own.
 //!
 //! Variants name the GUN, role, file or server response involved. Where the Go notary client
@@ -88,6 +88,10 @@ pub enum Error {
     /// `resign` cannot re-sign what was asked for.
     #[error(transparent)]
     Resign(ResignError),
+
+    /// The recovery from leaked keys cannot be planned or carried out.
+    #[error(transparent)]
+    Recovery(RecoveryError),
 
     /// Docker content trust cannot do what was asked.
     #[error(transparent)]
@@ -533,6 +537,49 @@ pub enum ResignError {
     },
 }
 
+/// The recovery from leaked keys (`key compromised`) cannot be planned or carried out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecoveryError {
+    /// A key named as leaked that the repository does not trust.
+    #[error(
+        "{gun} does not trust key {key_id}; the keys it trusts are: {}",
+        if trusted.is_empty() { "none".to_owned() } else { trusted.join(", ") }
+    )]
+    UntrustedKey {
+        /// The collection.
+        gun: String,
+        /// The key ID as given.
+        key_id: String,
+        /// The keys the repository trusts, each as `<canonical key ID> (<roles>)`.
+        trusted: Vec<String>,
+    },
+
+    /// No leaked key was named, or none of the keys held here is trusted by the repository.
+    #[error("no key trusted by {gun} was named as leaked{}", if *held_here { " (none of the keys of this trust dir is trusted by it)" } else { "" })]
+    NothingLeaked {
+        /// The collection.
+        gun: String,
+        /// Whether the keys of the trust dir were searched (`--all-local`).
+        held_here: bool,
+        /// The keys the repository trusts, each as `<canonical key ID> (<roles>)`.
+        trusted: Vec<String>,
+    },
+
+    /// The repository changed on the server between the plan and the recovery.
+    #[error(
+        "{gun} changed on the server since the recovery was planned (root version {planned_root} then, {current_root} now); nothing was published"
+    )]
+    Changed {
+        /// The collection.
+        gun: String,
+        /// The root version the plan was made from.
+        planned_root: i64,
+        /// The root version found when publishing.
+        current_root: i64,
+    },
+}
+
 /// Docker content trust (`docker trust` semantics, [`crate::trust`]) cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -903,6 +950,7 @@ wrap_area!(
     Staging(StagingError),
     Publish(PublishError),
     Resign(ResignError),
+    Recovery(RecoveryError),
     Trust(TrustError),
 );
 
@@ -921,6 +969,7 @@ impl Remediable for Error {
             Self::Staging(e) => e.remedy(),
             Self::Publish(e) => e.remedy(),
             Self::Resign(e) => e.remedy(),
+            Self::Recovery(e) => e.remedy(),
             Self::Trust(e) => e.remedy(),
             Self::Update { source, .. } => source.remedy(),
             Self::Metadata { gun, source, .. } => {
@@ -1051,6 +1100,17 @@ impl Remediable for ResignError {
                 None
             }
         }
+    }
+}
+
+impl Remediable for RecoveryError {
+    fn remedy(&self) -> Option<Remedy<'_>> {
+        Some(match self {
+            Self::UntrustedKey { gun, trusted, .. } | Self::NothingLeaked { gun, trusted, .. } => {
+                Remedy::NameLeakedKey { gun, trusted }
+            }
+            Self::Changed { gun, .. } => Remedy::RecoverAgain { gun },
+        })
     }
 }
 

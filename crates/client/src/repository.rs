@@ -14,10 +14,13 @@
 //!   multipart POST, then clear the applied changes. After the upload the cache is refreshed
 //!   with the server's new trust data, verified (`refresh.rs`; Notary leaves it as it was).
 //! * [`Repository::initialize`], [`Repository::rotate_key`], [`Repository::delete`].
+//! * [`Repository::plan_recovery`] and [`Repository::recover_from_leak`]: replacing leaked keys
+//!   everywhere the repository trusts them, in one upload (`recovery.rs`).
 
 mod init;
 mod publish;
 mod reads;
+mod recovery;
 mod refresh;
 mod renewal;
 mod resign;
@@ -26,6 +29,10 @@ mod updating;
 mod warning;
 mod working;
 
+pub use recovery::{
+    DelegationRepair, KeyDisposal, LeakedKey, MANIFEST, OrphanedTarget, PlannedRotation,
+    QUARANTINE_DIR, RecoveryOptions, RecoveryPlan, RecoveryReport, RoleVersions, RotatedRole,
+};
 pub use resign::{Lifetime, MAX_LIFETIME, MIN_LIFETIME, ResignReport, ResignedRole, SignedBy};
 pub use warning::RepoWarning;
 

@@ -273,3 +273,47 @@ fn root_rotation_generates_on_the_yubihsm_first_in_the_chain() {
         ],
     );
 }
+
+#[test]
+fn quarantined_keys_leave_the_trust_dir_and_device_keys_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path());
+    let key = PrivateKey::generate_ecdsa().unwrap();
+    let info = store.add_key(&key, "targets", Some(GUN)).unwrap();
+    let quarantine = dir.path().join("quarantine").join("now");
+
+    let moved = store
+        .quarantine_key(&info.key_id, &quarantine)
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved, quarantine.join(format!("{}.key", info.key_id)));
+    assert!(moved.is_file());
+    assert!(store.key_info(&info.key_id).is_err(), "no longer listed");
+    assert!(
+        !dir.path()
+            .join("private")
+            .join(format!("{}.key", info.key_id))
+            .exists()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&quarantine).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    // A fresh store of the same trust dir does not see it either.
+    assert!(file_store(dir.path()).key_info(&info.key_id).is_err());
+    assert!(matches!(
+        store.quarantine_key(&info.key_id, &quarantine),
+        Err(Error::KeyNotFound { .. })
+    ));
+
+    // A device cannot hand its keys over: the key stays, and the caller is told so.
+    let device = mock_store();
+    let signer = device
+        .generate_key(KeyAlgorithm::Ecdsa, "targets", Some(GUN))
+        .unwrap();
+    let id = signer.public_key().canonical_key_id().unwrap();
+    assert_eq!(device.quarantine_key(&id, &quarantine).unwrap(), None);
+    assert!(device.key_info(&id).is_ok());
+}

@@ -324,6 +324,19 @@ pub enum Remedy<'a> {
     },
     /// A key file or key directory cannot be used: give a usable one.
     FixKeyFile,
+    /// A key named as leaked is not trusted by the repository (or none was named): name one of
+    /// the keys it trusts.
+    NameLeakedKey {
+        /// The repository.
+        gun: &'a str,
+        /// The keys it trusts, each as `<canonical key ID> (<roles>)`.
+        trusted: &'a [String],
+    },
+    /// The repository changed while a recovery from leaked keys was prepared: plan it again.
+    RecoverAgain {
+        /// The repository.
+        gun: &'a str,
+    },
     /// A revoked tag stays signed in a role whose keys are not held here: a holder of one of
     /// `key_ids` must remove it from `role` (or the key must be loaded here first).
     RevokeInRole {

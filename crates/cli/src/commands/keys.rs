@@ -1,4 +1,4 @@
-//! `key list | generate | export | passwd | remove | import | rotate`.
+//! `key list | generate | export | passwd | remove | import | rotate | compromised`.
 
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use crate::commands::repo;
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::files;
+use crate::options::key_id_argument;
 use crate::output::{Table, truncate_with_ellipsis};
 use crate::progress::{Activity, Progress};
 use crate::terminal;
@@ -84,6 +85,21 @@ pub(crate) enum KeyCommand {
         override_usage = "signet key rotate [OPTIONS] <GUN> <KEY ROLE>"
     )]
     Rotate(KeyRotateArgs),
+
+    /// Recovers a repository from leaked keys: new keys for every role that trusted them, in
+    /// one publish.
+    #[command(
+        long_about = "Recovers the Globally Unique Name from the leak of the given keys \
+                      (--key-id), or of every key of this trust directory (--all-local): \
+                      works out which roles trust them, replaces the leaked root, targets and \
+                      snapshot keys (the new root is also signed by the old root key, so \
+                      clients follow), removes the leaked keys from every delegation, asks \
+                      whether the targets only they signed are re-signed, and publishes all of \
+                      it in one upload. The leaked private keys are then moved to the trust \
+                      directory's quarantine folder. --dry-run only shows the plan.",
+        override_usage = "signet key compromised [OPTIONS] <GUN> (--key-id <KEY ID>... | --all-local)"
+    )]
+    Compromised(crate::commands::compromised::KeyCompromisedArgs),
 }
 
 /// `key generate`.
@@ -189,8 +205,6 @@ pub(crate) struct KeyRemoveArgs {
 const MAX_GUN_WIDTH: usize = 25;
 /// notary's key list truncates locations to this many characters (from the left).
 const MAX_LOCATION_WIDTH: usize = 40;
-/// Length of a key ID in hex.
-const KEY_ID_LEN: usize = 64;
 
 /// Runs a `key` subcommand.
 pub(crate) fn run(ctx: &mut Context, command: KeyCommand) -> Result<()> {
@@ -202,6 +216,7 @@ pub(crate) fn run(ctx: &mut Context, command: KeyCommand) -> Result<()> {
         KeyCommand::Remove(args) => remove(ctx, &args),
         KeyCommand::Import(args) => import(ctx, &args),
         KeyCommand::Rotate(args) => rotate(ctx, &args),
+        KeyCommand::Compromised(args) => crate::commands::compromised::run(ctx, &args),
     }
 }
 
@@ -492,17 +507,6 @@ fn export(ctx: &mut Context, args: &KeyExportArgs) -> Result<()> {
 }
 
 /// Parses a key ID argument as notary checks it (64 characters), then as hex.
-fn key_id_argument(key_id: &str) -> Result<KeyId> {
-    if key_id.len() != KEY_ID_LEN {
-        return Err(CliError::InvalidKeyId {
-            key_id: key_id.to_owned(),
-        });
-    }
-    key_id.parse().map_err(|_| CliError::InvalidKeyId {
-        key_id: key_id.to_owned(),
-    })
-}
-
 fn passwd(ctx: &mut Context, args: &KeyIdArgs) -> Result<()> {
     let Some(key_id) = &args.key_id else {
         return Err(CliError::Arguments {

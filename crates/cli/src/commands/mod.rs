@@ -5,6 +5,7 @@
 //! the others), which gives it the trust dir, key stores, passphrases and trust server.
 
 pub(crate) mod changes;
+pub(crate) mod compromised;
 pub(crate) mod delegations;
 pub(crate) mod keys;
 pub(crate) mod repo;

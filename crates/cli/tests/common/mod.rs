@@ -164,6 +164,17 @@ impl ServerSandbox {
         self.sandbox.fails(&self.args(args))
     }
 
+    /// Makes a new key for delegation `role` (`<prefix>.pem` and `<prefix>-key.pem` in the
+    /// sandbox), imports it into the trust dir and publishes `role` of `gun` with it, for every
+    /// path.
+    pub fn delegate_to_new_key(&self, gun: &str, role: &str, prefix: &str) {
+        let public = format!("{prefix}.pem");
+        let private = format!("{prefix}-key.pem");
+        self.ok(&["key", "generate", "-o", prefix, "-r", role]);
+        self.ok(&["key", "import", &private, "-r", role]);
+        self.ok(&["delegation", "add", gun, role, &public, "--all-paths", "-p"]);
+    }
+
     /// The cached `role.json` of `gun` in the trust dir.
     pub fn cached_metadata(&self, gun: &str, role: &str) -> serde_json::Value {
         let path = self

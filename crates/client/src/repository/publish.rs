@@ -141,6 +141,22 @@ impl Repository {
         changes: &[Change],
         legacy_versions: u32,
     ) -> Result<(PublishReport, Vec<(String, PublicKey)>)> {
+        self.publish_edited(changes, legacy_versions, |_, _, _| Ok(()))
+            .await
+    }
+
+    /// As [`publish_changes_with_legacy`](Self::publish_changes_with_legacy), with `edit` run
+    /// on the repository after the changes were applied and before it is signed (an edit that
+    /// fails stops the publish before anything is uploaded).
+    pub(super) async fn publish_edited<F>(
+        &mut self,
+        changes: &[Change],
+        legacy_versions: u32,
+        edit: F,
+    ) -> Result<(PublishReport, Vec<(String, PublicKey)>)>
+    where
+        F: FnOnce(&mut Working, &CryptoService, &mut Vec<RepoWarning>) -> Result<()>,
+    {
         let mut warnings = Vec::new();
         let initial = match self
             .remote
@@ -175,6 +191,7 @@ impl Repository {
         for change in changes {
             working.apply(change, &self.crypto, &mut warnings)?;
         }
+        edit(&mut working, &self.crypto, &mut warnings)?;
         self.prepare_root(&mut working, initial, &mut warnings)
             .await?;
         let signed = working.sign(&self.crypto, initial)?;

@@ -137,7 +137,12 @@ impl Repository {
     /// unless the server's root lists one of them for the role (the upload was accepted
     /// before the failure). When the server cannot be asked and the failure came from the
     /// server, the keys are kept: they may be the role's keys now.
-    async fn discard_unpublished(&self, role_name: &str, created: &[KeyId], failure: &Error) {
+    pub(super) async fn discard_unpublished(
+        &self,
+        role_name: &str,
+        created: &[KeyId],
+        failure: &Error,
+    ) {
         if created.is_empty() {
             return;
         }

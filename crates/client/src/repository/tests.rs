@@ -19,15 +19,15 @@ use super::*;
 use crate::changelist::{Action, DelegationChange, TargetMeta};
 use crate::error::{Error, PublishError};
 
-const GUN: &str = "example.com/unit";
+pub(super) const GUN: &str = "example.com/unit";
 
-struct Fixture {
-    crypto: CryptoService,
-    working: Working,
+pub(super) struct Fixture {
+    pub(super) crypto: CryptoService,
+    pub(super) working: Working,
 }
 
 /// root (x509), targets and snapshot keys held in memory; a foreign timestamp key.
-fn fixture(hold_targets_key: bool) -> Fixture {
+pub(super) fn fixture(hold_targets_key: bool) -> Fixture {
     let crypto = CryptoService::new(vec![Arc::new(MemoryKeyStore::new())]);
     let now = Utc::now();
     let root_signer = crypto.create(KeyAlgorithm::Ecdsa, "root", None).unwrap();
@@ -94,7 +94,7 @@ fn fixture(hold_targets_key: bool) -> Fixture {
     Fixture { crypto, working }
 }
 
-fn meta(len: i64) -> TargetMeta {
+pub(super) fn meta(len: i64) -> TargetMeta {
     let mut hashes = BTreeMap::new();
     hashes.insert("sha256".to_owned(), vec![1; 32]);
     TargetMeta {
@@ -104,13 +104,13 @@ fn meta(len: i64) -> TargetMeta {
     }
 }
 
-fn apply(f: &mut Fixture, change: &Change) -> Result<Vec<RepoWarning>> {
+pub(super) fn apply(f: &mut Fixture, change: &Change) -> Result<Vec<RepoWarning>> {
     let mut warnings = Vec::new();
     f.working.apply(change, &f.crypto, &mut warnings)?;
     Ok(warnings)
 }
 
-fn add_delegation(f: &mut Fixture, role: &str, paths: &[&str]) -> PublicKey {
+pub(super) fn add_delegation(f: &mut Fixture, role: &str, paths: &[&str]) -> PublicKey {
     let key = f
         .crypto
         .create(KeyAlgorithm::Ecdsa, role, None)

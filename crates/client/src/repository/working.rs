@@ -193,7 +193,7 @@ impl Working {
         }
     }
 
-    fn ensure_doc(&mut self, role_name: &str) -> Result<()> {
+    pub(super) fn ensure_doc(&mut self, role_name: &str) -> Result<()> {
         if !self.targets.contains_key(role_name) {
             let expires = authoring::default_expires(role_name, self.now)
                 .map_err(|e| self.metadata_error(role_name, e))?;
@@ -846,7 +846,7 @@ pub(super) fn holds_key(crypto: &CryptoService, key_id: &KeyId) -> bool {
 }
 
 /// Removes keys no role of the document's delegations uses (Notary's `RemoveUnusedKeys`).
-fn remove_unused_keys(doc: &mut Targets) {
+pub(super) fn remove_unused_keys(doc: &mut Targets) {
     let used: BTreeSet<KeyId> = doc
         .delegations
         .roles

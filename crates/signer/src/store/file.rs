@@ -353,6 +353,26 @@ impl KeyStore for FileKeyStore {
         Ok(())
     }
 
+    /// Moves `private/<…>/<id>.key` to `into/<id>.key` (`into` created 0700; an existing file
+    /// there is never overwritten). The key is no longer listed by the store.
+    fn quarantine_key(&self, key_id: &KeyId, into: &Path) -> Result<Option<PathBuf>> {
+        let entry = self.entry(key_id)?;
+        let path = self.private_dir.join(&entry.relative);
+        private_fs::create_private_dir(into)?;
+        let target = into.join(format!("{key_id}.{KEY_EXTENSION}"));
+        if target.exists() {
+            return Err(Error::io(
+                &target,
+                std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
+        }
+        fs::rename(&path, &target).map_err(|e| Error::io(&path, e))?;
+        let mut state = self.lock();
+        state.entries.remove(key_id);
+        state.cache.remove(key_id);
+        Ok(Some(target))
+    }
+
     /// Every PEM block of the key file verbatim (still encrypted), each with a `path` header
     /// holding the file's path under `private/` without `.key`.
     fn export_key(&self, key_id: &KeyId) -> Result<String> {

@@ -1,6 +1,7 @@
 //! A key store opened on first use: a hardware store whose device is only contacted (and whose
 //! password is only asked for) when a command actually needs keys.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use signet_tuf::key::KeyId;
@@ -115,6 +116,10 @@ impl KeyStore for LazyKeyStore {
 
     fn remove_key(&self, key_id: &KeyId) -> Result<()> {
         self.store()?.remove_key(key_id)
+    }
+
+    fn quarantine_key(&self, key_id: &KeyId, into: &Path) -> Result<Option<PathBuf>> {
+        self.store()?.quarantine_key(key_id, into)
     }
 
     /// Reloads the store if it is open; an unopened store has nothing to forget.

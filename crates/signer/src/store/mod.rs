@@ -17,6 +17,7 @@ mod lazy;
 mod memory;
 mod migrate;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use file::{FileKeyStore, PRIVATE_DIR};
@@ -102,6 +103,18 @@ pub trait KeyStore: Send + Sync {
             store: format!("{} (key {key_id})", self.name()),
             operation: "exporting keys",
         })
+    }
+
+    /// Moves the key out of the store into directory `into` (created 0700 if missing) instead
+    /// of deleting it, for keys that leaked and must no longer be used but are kept as
+    /// evidence. Returns where the key now is, or `None` when the store cannot move keys out
+    /// (a hardware store: the key stays where it is and must be deleted with the device's
+    /// tools or [`remove_key`](KeyStore::remove_key)). [`Error::KeyNotFound`] when the store
+    /// does not hold it.
+    fn quarantine_key(&self, key_id: &KeyId, into: &std::path::Path) -> Result<Option<PathBuf>> {
+        let _ = into;
+        self.key_info(key_id)?;
+        Ok(None)
     }
 
     /// Forgets what the store remembers about which keys it holds, so that keys another
