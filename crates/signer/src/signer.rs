@@ -51,6 +51,16 @@ impl Signer for PrivateKey {
 /// signature (an Ed25519 or RSA key).
 pub fn sign_ecdsa_der(signer: &dyn Signer, msg: &[u8]) -> Result<Vec<u8>> {
     let signature = signer.sign(msg)?;
+    // An Ed25519 signature is 64 bytes too: the method tells them apart.
+    if signature.method != "ecdsa" {
+        return Err(Error::Signing {
+            key_id: signature.keyid.to_string(),
+            reason: format!(
+                "a {} signature is not a raw P-256 ECDSA signature",
+                signature.method
+            ),
+        });
+    }
     let raw = p256::ecdsa::Signature::from_slice(&signature.sig).map_err(|e| Error::Signing {
         key_id: signature.keyid.to_string(),
         reason: format!("not a raw P-256 ECDSA signature: {e}"),
