@@ -24,4 +24,5 @@ mod sqlite_faults;
 mod support;
 mod trust_docker;
 mod trust_registry;
+mod trust_sigstore;
 mod trust_support;

@@ -150,6 +150,10 @@ pub enum Error {
     /// An image registry request failed.
     #[error(transparent)]
     Registry(Box<crate::registry::RegistryError>),
+
+    /// Carrying signatures over to sigstore.
+    #[error(transparent)]
+    Sigstore(crate::sigstore::SigstoreError),
 }
 
 /// The configuration is unusable: the config file, its values, the server URL and TLS client
@@ -979,6 +983,7 @@ impl Remediable for Error {
             Self::RepositoryNotExist { gun, .. } => Some(Remedy::CreateRepository { gun }),
             Self::NotInitialized { gun } => Some(Remedy::InitializeRepository { gun }),
             Self::Registry(e) => e.remedy(),
+            Self::Sigstore(e) => e.remedy(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! * [`progress`]: fetch and sign counts reported to a caller's callback.
 //! * [`repository`]: update, lookups, initialisation, publish and key rotation.
 //! * [`trust`]: docker content trust (`docker trust` semantics) over a repository.
+//! * [`sigstore`]: cosign signatures of signed tags, made with the same signer keys.
 #![forbid(unsafe_code)]
 
 pub mod changelist;
@@ -27,6 +28,7 @@ pub mod progress;
 pub mod registry;
 pub mod remote;
 pub mod repository;
+pub mod sigstore;
 pub mod targets;
 pub mod trust;
 pub mod trust_dir;

@@ -23,7 +23,7 @@ use ring::rand::SecureRandom as _;
 use signet_tuf::key::{KeyType, PublicKey};
 
 use crate::error::{Error, Result};
-use crate::signer::Signer;
+use crate::signer::{Signer, sign_ecdsa_der};
 use signet_tuf::notary::pem::{self, PemBlock};
 
 /// Validity of a root certificate: 10 × 365 days, as Notary.
@@ -172,14 +172,7 @@ impl rcgen::PublicKeyData for RcgenKey<'_> {
 
 impl rcgen::SigningKey for RcgenKey<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        let der = self.signer.sign(msg).and_then(|sig| {
-            let raw = p256::ecdsa::Signature::from_slice(&sig.sig).map_err(|e| Error::Signing {
-                key_id: sig.keyid.to_string(),
-                reason: format!("not a raw P-256 ECDSA signature: {e}"),
-            })?;
-            Ok(raw.to_der().as_bytes().to_vec())
-        });
-        der.map_err(|e| {
+        sign_ecdsa_der(self.signer, msg).map_err(|e| {
             *self
                 .error
                 .lock()

@@ -41,6 +41,33 @@ impl Signer for PrivateKey {
     }
 }
 
+/// Signs `msg` with an ECDSA P-256 `signer` (SHA-256) and returns the signature as ASN.1 DER
+/// (`SEQUENCE { r INTEGER, s INTEGER }`), the form X.509, sigstore/cosign and most tools
+/// expect, converted from the raw `r‖s` of Notary's format.
+///
+/// # Errors
+///
+/// The signer's own errors; [`Error::Signing`] when its signature is not a raw P-256 ECDSA
+/// signature (an Ed25519 or RSA key).
+pub fn sign_ecdsa_der(signer: &dyn Signer, msg: &[u8]) -> Result<Vec<u8>> {
+    let signature = signer.sign(msg)?;
+    // An Ed25519 signature is 64 bytes too: the method tells them apart.
+    if signature.method != "ecdsa" {
+        return Err(Error::Signing {
+            key_id: signature.keyid.to_string(),
+            reason: format!(
+                "a {} signature is not a raw P-256 ECDSA signature",
+                signature.method
+            ),
+        });
+    }
+    let raw = p256::ecdsa::Signature::from_slice(&signature.sig).map_err(|e| Error::Signing {
+        key_id: signature.keyid.to_string(),
+        reason: format!("not a raw P-256 ECDSA signature: {e}"),
+    })?;
+    Ok(raw.to_der().as_bytes().to_vec())
+}
+
 /// A signer presented under an x509 certificate key (`ecdsa-x509`/`rsa-x509`) whose canonical
 /// key ID is the inner signer's key ID: signatures carry the certificate key's TUF ID.
 pub struct CertifiedSigner {
@@ -105,5 +132,41 @@ impl Signer for CertifiedSigner {
         let mut signature = self.inner.sign(msg)?;
         signature.keyid = self.key_id.clone();
         Ok(signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::DecodePublicKey as _;
+
+    use super::*;
+    use crate::private_key::KeyAlgorithm;
+
+    #[test]
+    fn der_signature_verifies_with_p256() {
+        let key = PrivateKey::generate(KeyAlgorithm::Ecdsa).unwrap();
+        let msg = b"payload bytes";
+        let der = sign_ecdsa_der(&key, msg).unwrap();
+        // SEQUENCE of two INTEGERs, at most 72 bytes.
+        assert_eq!(der[0], 0x30, "{der:?}");
+        assert!(der.len() <= 72 && der.len() >= 8, "{}", der.len());
+        let verifying =
+            p256::ecdsa::VerifyingKey::from_public_key_der(key.public_key().public()).unwrap();
+        let signature = p256::ecdsa::Signature::from_der(&der).unwrap();
+        verifying.verify(msg, &signature).unwrap();
+        assert!(verifying.verify(b"other bytes", &signature).is_err());
+        // The raw form of the same signature is Notary's.
+        let raw = key.sign(msg).unwrap();
+        assert_eq!(raw.sig.len(), 64);
+        key.public_key().verify(&raw.method, msg, &raw.sig).unwrap();
+    }
+
+    #[test]
+    fn der_signature_refuses_other_key_types() {
+        let key = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let error = sign_ecdsa_der(&key, b"x").unwrap_err();
+        assert!(matches!(error, Error::Signing { .. }), "{error}");
+        assert!(error.to_string().contains("P-256"), "{error}");
     }
 }

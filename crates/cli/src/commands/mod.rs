@@ -11,4 +11,5 @@ pub(crate) mod keys;
 pub(crate) mod repo;
 pub(crate) mod resign;
 pub(crate) mod shell;
+pub(crate) mod sigstore;
 pub(crate) mod trust;

@@ -1,6 +1,7 @@
 //! `trust sign | inspect | revoke | signer add | signer remove | key generate | key load |
 //! verify`: docker content trust with `docker trust`'s semantics (see
-//! `signet_client::trust`).
+//! `signet_client::trust`); `export-sigstore` and `key export-public` are in
+//! `commands::sigstore`.
 //!
 //! The commands run in the docker flavour of the [`Context`] ([`crate::context::Flavour`]),
 //! which resolves the settings as docker does:
@@ -64,6 +65,19 @@ pub(crate) enum TrustCommand {
         override_usage = "signet trust verify [OPTIONS] IMAGE[:TAG]"
     )]
     Verify(ImageArgs),
+
+    /// Write a sigstore (cosign) signature of each signed tag, made with the signer key.
+    #[command(
+        name = "export-sigstore",
+        long_about = "Carries the Notary signatures of IMAGE (every tag signed in \
+                      targets/releases or targets, or only TAG) over to sigstore: for each tag \
+                      whose signature verifies and whose registry content is still the signed \
+                      manifest, a cosign signature made with the signer key held here is added \
+                      to IMAGE:sha256-<digest>.sig. Verify them with 'cosign verify --key' and \
+                      the key from 'signet trust key export-public NAME'.",
+        override_usage = "signet trust export-sigstore [OPTIONS] IMAGE[:TAG]"
+    )]
+    ExportSigstore(super::sigstore::ExportSigstoreArgs),
 }
 
 /// `trust signer …`.
@@ -86,6 +100,12 @@ pub(crate) enum KeyCommand {
     /// Load a private key file for signing.
     #[command(override_usage = "signet trust key load [OPTIONS] KEYFILE")]
     Load(KeyLoadArgs),
+    /// Print the public key of a signer key as PEM, for 'cosign verify --key'.
+    #[command(
+        name = "export-public",
+        override_usage = "signet trust key export-public [OPTIONS] NAME"
+    )]
+    ExportPublic(super::sigstore::ExportPublicArgs),
 }
 
 /// `trust sign`.
@@ -197,7 +217,18 @@ pub(crate) fn run(ctx: &mut Context, command: TrustCommand) -> Result<()> {
         TrustCommand::Key(KeyCommand::Generate(args)) => key_generate(ctx, &args),
         TrustCommand::Key(KeyCommand::Load(args)) => key_load(ctx, &args),
         TrustCommand::Verify(args) => verify(ctx, &args),
+        TrustCommand::ExportSigstore(args) => export_sigstore(ctx, &args),
+        TrustCommand::Key(KeyCommand::ExportPublic(args)) => {
+            super::sigstore::export_public(ctx, &args)
+        }
     }
+}
+
+/// `trust export-sigstore`, with the image and its registry resolved as for the other commands.
+fn export_sigstore(ctx: &mut Context, args: &super::sigstore::ExportSigstoreArgs) -> Result<()> {
+    let image = parse_image(&args.image)?;
+    let registry = registry(ctx, &image)?;
+    super::sigstore::export_sigstore(ctx, args, &image, &registry)
 }
 
 fn out_err(e: std::io::Error) -> CliError {

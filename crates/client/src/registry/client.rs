@@ -84,7 +84,7 @@ pub struct Manifest {
 
 /// A client for one registry.
 pub struct RegistryClient {
-    session: Session,
+    pub(super) session: Session,
     verify_with_get: bool,
 }
 
@@ -277,7 +277,7 @@ impl RegistryClient {
         }))
     }
 
-    fn check_registry(&self, image: &ImageReference) -> Result<(), RegistryError> {
+    pub(super) fn check_registry(&self, image: &ImageReference) -> Result<(), RegistryError> {
         if image.domain() == self.session.domain {
             Ok(())
         } else {
@@ -340,7 +340,7 @@ impl RegistryClient {
         })
     }
 
-    fn announced_digest(
+    pub(super) fn announced_digest(
         &self,
         response: &Response,
         image: &ImageReference,
@@ -362,7 +362,7 @@ impl RegistryClient {
     }
 
     /// Reads a body, failing when it (or its announced length) exceeds `limit`.
-    async fn read_capped(
+    pub(super) async fn read_capped(
         &self,
         mut response: Response,
         limit: u64,

@@ -269,6 +269,41 @@ pub enum RegistryError {
         actual: String,
     },
 
+    /// The repository has no such blob (404).
+    #[error(
+        "blob {digest} of {image} not found on registry {registry}{}",
+        message_suffix(message)
+    )]
+    BlobNotFound {
+        /// The image.
+        image: String,
+        /// The registry.
+        registry: String,
+        /// The blob's digest.
+        digest: String,
+        /// What the registry said, possibly empty.
+        message: String,
+    },
+
+    /// The registry refused a write (a blob upload or a manifest) with a status other than
+    /// 401 and 403.
+    #[error(
+        "registry {registry} refused the {what} for {image} ({status}){}",
+        message_suffix(message)
+    )]
+    PushRefused {
+        /// The image.
+        image: String,
+        /// The registry.
+        registry: String,
+        /// What was written (`blob upload`, `manifest`).
+        what: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// What the registry said, possibly empty.
+        message: String,
+    },
+
     /// A response that cannot be used (bad `Docker-Content-Digest`, bad `Content-Length`).
     #[error("bad response from registry {registry} for {image}: {reason}")]
     BadResponse {

@@ -7,6 +7,7 @@
 //! * [`client`]: resolving a tag to its manifest digest and size (token and basic auth,
 //!   `certs.d` CAs, size caps, digest verification).
 //! * [`docker_config`]: registry credentials from docker's `config.json`.
+//! * [`push`]: writing blobs and manifests (with the `pull,push` token scope).
 //! * [`error`]: [`ReferenceError`] (docker's texts) and [`RegistryError`].
 //!
 //! ```no_run
@@ -27,6 +28,7 @@ pub mod client;
 pub mod digest;
 pub mod docker_config;
 pub mod error;
+pub mod push;
 pub mod reference;
 mod session;
 

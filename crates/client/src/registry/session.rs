@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use bytes::Bytes;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode, Url};
 use serde::Deserialize;
 
@@ -155,6 +156,30 @@ enum Authorization {
     Refused(String),
 }
 
+/// A request to send: what [`Session::send_with`] needs beyond the image.
+pub(super) struct Outgoing<'a> {
+    pub(super) method: Method,
+    pub(super) url: Url,
+    pub(super) accept: &'a str,
+    /// The body and its `Content-Type`.
+    pub(super) body: Option<(&'a str, Bytes)>,
+    /// Whether the request writes to the repository (token scope `pull,push`).
+    pub(super) push: bool,
+}
+
+impl<'a> Outgoing<'a> {
+    /// A request without a body, under the `pull` scope.
+    pub(super) fn read(method: Method, url: Url, accept: &'a str) -> Self {
+        Self {
+            method,
+            url,
+            accept,
+            body: None,
+            push: false,
+        }
+    }
+}
+
 /// A response and whether credentials were sent with it.
 pub(super) struct Sent {
     pub(super) response: Response,
@@ -290,7 +315,26 @@ impl Session {
         accept: &str,
         image: &ImageReference,
     ) -> Result<Sent, RegistryError> {
-        let scope = format!("repository:{}:pull", image.path());
+        self.send_with(Outgoing::read(method, url, accept), image)
+            .await
+    }
+
+    /// Sends `outgoing` as [`send`](Self::send) does; a push asks the token service for the
+    /// `pull,push` scope.
+    pub(super) async fn send_with(
+        &self,
+        outgoing: Outgoing<'_>,
+        image: &ImageReference,
+    ) -> Result<Sent, RegistryError> {
+        let Outgoing {
+            method,
+            url,
+            accept,
+            body,
+            push,
+        } = outgoing;
+        let actions = if push { "pull,push" } else { "pull" };
+        let scope = format!("repository:{}:{actions}", image.path());
         let (mut credentials, helper) = match self
             .docker_config
             .as_ref()
@@ -321,6 +365,11 @@ impl Session {
                         .header(ACCEPT, accept);
                     if let Some(header) = header {
                         request = request.header(AUTHORIZATION, header);
+                    }
+                    if let Some((content_type, bytes)) = &body {
+                        request = request
+                            .header(CONTENT_TYPE, *content_type)
+                            .body(bytes.clone());
                     }
                     let response = request.send().await.map_err(|e| RegistryError::Network {
                         registry: self.domain.clone(),
