@@ -3,7 +3,8 @@
 //! [`Error`] keeps the errors any part of the crate can have (GUN and role names, files,
 //! metadata, keys, the update) at its top level and wraps one enum per area: [`ConfigError`],
 //! [`RemoteError`], [`ChangelistError`], [`StagingError`], [`PublishError`], [`ResignError`],
-//! [`TrustError`], and [`RegistryError`](crate::registry::RegistryError). The wrappers are
+//! [`TrustError`], [`PolicyError`](crate::policy::PolicyError) and
+//! [`RegistryError`](crate::registry::RegistryError). The wrappers are
 //! transparent: messages are the area's own.
 //!
 //! Variants name the GUN, role, file or server response involved. Where the Go notary client
@@ -92,6 +93,10 @@ pub enum Error {
     /// Docker content trust cannot do what was asked.
     #[error(transparent)]
     Trust(TrustError),
+
+    /// A trust policy cannot be loaded.
+    #[error(transparent)]
+    Policy(crate::policy::PolicyError),
 
     /// The update (fetch and verification of the repository) failed.
     #[error("{source}")]
@@ -904,6 +909,7 @@ wrap_area!(
     Publish(PublishError),
     Resign(ResignError),
     Trust(TrustError),
+    Policy(crate::policy::PolicyError),
 );
 
 impl Remediable for Error {
@@ -922,6 +928,7 @@ impl Remediable for Error {
             Self::Publish(e) => e.remedy(),
             Self::Resign(e) => e.remedy(),
             Self::Trust(e) => e.remedy(),
+            Self::Policy(e) => e.remedy(),
             Self::Update { source, .. } => source.remedy(),
             Self::Metadata { gun, source, .. } => {
                 source.remedy().map(|remedy| remedy.in_repository(gun))

@@ -13,6 +13,8 @@
 //! * [`progress`]: fetch and sign counts reported to a caller's callback.
 //! * [`repository`]: update, lookups, initialisation, publish and key rotation.
 //! * [`trust`]: docker content trust (`docker trust` semantics) over a repository.
+//! * [`policy`]: trust policies (pinned roots, required signers, digest pinning) and the
+//!   decision they take about an image.
 #![forbid(unsafe_code)]
 
 pub mod changelist;
@@ -23,6 +25,7 @@ mod fsutil;
 pub mod gun;
 pub mod http;
 pub mod pinning;
+pub mod policy;
 pub mod progress;
 pub mod registry;
 pub mod remote;

@@ -7,6 +7,8 @@
 //! * [`client`]: resolving a tag to its manifest digest and size (token and basic auth,
 //!   `certs.d` CAs, size caps, digest verification).
 //! * [`docker_config`]: registry credentials from docker's `config.json`.
+//! * [`index`]: OCI image indexes and Docker manifest lists, platforms, and picking the
+//!   manifest of one platform.
 //! * [`error`]: [`ReferenceError`] (docker's texts) and [`RegistryError`].
 //!
 //! ```no_run
@@ -27,6 +29,7 @@ pub mod client;
 pub mod digest;
 pub mod docker_config;
 pub mod error;
+pub mod index;
 pub mod reference;
 mod session;
 
@@ -34,4 +37,5 @@ pub use client::{Manifest, ManifestDescriptor, RegistryClient, RegistryOptions, 
 pub use digest::{Digest, DigestAlgorithm, DigestError};
 pub use docker_config::{DockerConfig, StoredCredentials};
 pub use error::{ReferenceError, RegistryError};
+pub use index::{ImageIndex, IndexEntry, Platform, PlatformManifest};
 pub use reference::ImageReference;
