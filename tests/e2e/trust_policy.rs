@@ -400,6 +400,30 @@ fn pinned_roots_refuse_a_swapped_root() {
     assert!(ok, "{decision}");
     assert_eq!(decision["reference"], format!("{image}@{digest}").as_str());
 
+    // The root certificate itself, as the owner's cache holds it, pins too.
+    let cached = owner
+        .trust_dir()
+        .join("tuf")
+        .join(&image)
+        .join("metadata")
+        .join("root.json");
+    let root_doc = signet_tuf::metadata::Envelope::<signet_tuf::metadata::Root>::parse(
+        &std::fs::read(&cached).unwrap(),
+    )
+    .unwrap();
+    let certificate = root_doc.signed().keys[&root.parse::<signet_tuf::KeyId>().unwrap()]
+        .public()
+        .to_vec();
+    let by_certificate = policy(&[format!(
+        "[[rule]]\nimage = {image:?}\nserver = {:?}\nserver_ca = {:?}\n\
+         root = {{ certificates = \"root.crt\" }}\nall = [\"targets\"]\n",
+        servers.server.url(),
+        servers.server.ca_cert().unwrap().to_str().unwrap(),
+    )]);
+    std::fs::write(by_certificate.path.with_file_name("root.crt"), &certificate).unwrap();
+    let (ok, decision) = decide_one(&verifier, &by_certificate, &tagged);
+    assert!(ok, "{decision}");
+
     // Pinned to another root: refused, although a plain verify trusts (and caches) the
     // server's root on first use.
     signet_ok(&verifier, &["trust", "verify", &tagged]);
@@ -445,6 +469,9 @@ fn pinned_roots_refuse_a_swapped_root() {
     let new_root = root_id(&usurper, &image);
     assert_ne!(new_root, root);
     let (ok, decision) = decide_one(&servers.env(), &pinned, &tagged);
+    assert!(!ok, "{decision}");
+    assert_eq!(reasons(&decision), vec!["root_not_pinned"], "{decision}");
+    let (ok, decision) = decide_one(&servers.env(), &by_certificate, &tagged);
     assert!(!ok, "{decision}");
     assert_eq!(reasons(&decision), vec!["root_not_pinned"], "{decision}");
     assert!(
