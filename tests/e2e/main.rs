@@ -23,6 +23,7 @@ mod server_shared;
 mod sqlite_faults;
 mod support;
 mod trust_docker;
+mod trust_policy;
 mod trust_registry;
 mod trust_sigstore;
 mod trust_support;

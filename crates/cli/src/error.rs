@@ -309,6 +309,14 @@ pub(crate) enum CliError {
         message: String,
     },
 
+    /// `signet trust verify --policy` denied an image; the decisions are already printed (the
+    /// JSON document holds them all, so nothing more is printed in JSON mode).
+    #[error("{message}")]
+    PolicyDenied {
+        /// The message printed on standard error in text mode.
+        message: String,
+    },
+
     /// `signet trust signer remove` of the signer of the last released version, or of a
     /// signer whose removal leaves tags unsigned, without `-f` and without a terminal to
     /// confirm on.
@@ -490,7 +498,7 @@ impl CliError {
                 "--legacy takes the number of older root versions to sign with (0 or more)"
                     .to_owned(),
             ),
-            Self::TrustReported { .. } => None,
+            Self::TrustReported { .. } | Self::PolicyDenied { .. } => None,
             Self::TrustConfirmationNeeded { signer, image, .. } => Some(format!(
                 "pass -f (or --yes) to remove {signer} from {image} anyway, or run the command on a terminal to confirm"
             )),

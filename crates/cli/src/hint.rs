@@ -289,6 +289,10 @@ pub(crate) fn render(remedy: Remedy<'_>, wording: Wording) -> Option<String> {
         }
 
         // Configuration.
+        Remedy::FixTrustPolicy { path } => format!(
+            "fix {} (the trust policy schema is in docs/trust-policy.md)",
+            path.display()
+        ),
         Remedy::FixConfigFile { path } => format!(
             "check {} (given with -c, or the default in the trust directory)",
             path.display()

@@ -93,10 +93,17 @@ fn report(error: &CliError, format: OutputFormat, to_stderr: bool) {
     // If standard output is gone there is nowhere left to report to; the exit status still
     // tells the caller.
     let _ = match format {
+        // The decisions document already says which images were denied and why.
+        OutputFormat::Json if matches!(error, CliError::PolicyDenied { .. }) => Ok(()),
         OutputFormat::Json => output::write_json(&mut stdout, &error.to_json()),
         // `trust inspect` printed its document; its message goes to standard error as
         // docker prints it.
-        OutputFormat::Text if matches!(error, CliError::TrustReported { .. }) => {
+        OutputFormat::Text
+            if matches!(
+                error,
+                CliError::TrustReported { .. } | CliError::PolicyDenied { .. }
+            ) =>
+        {
             let mut stderr = std::io::stderr().lock();
             writeln!(stderr, "{}", error.message()).and_then(|()| stderr.flush())
         }

@@ -3,8 +3,10 @@
 //! [`Error`] keeps the errors any part of the crate can have (GUN and role names, files,
 //! metadata, keys, the update) at its top level and wraps one enum per area: [`ConfigError`],
 //! [`RemoteError`], [`ChangelistError`], [`StagingError`], [`PublishError`], [`ResignError`],
-//! [`RecoveryError`], [`TrustError`], and [`RegistryError`](crate::registry::RegistryError). The wrappers are
-//! transparent: messages are the area's own.
+//! [`RecoveryError`], [`TrustError`], [`PolicyError`](crate::policy::PolicyError),
+//! [`SigstoreError`](crate::sigstore::SigstoreError) and
+//! [`RegistryError`](crate::registry::RegistryError). The wrappers are transparent: messages
+//! are the area's own.
 //!
 //! Variants name the GUN, role, file or server response involved. Where the Go notary client
 //! has a well-known message, the same text is used so that scripts and users see familiar
@@ -96,6 +98,10 @@ pub enum Error {
     /// Docker content trust cannot do what was asked.
     #[error(transparent)]
     Trust(TrustError),
+
+    /// A trust policy cannot be loaded.
+    #[error(transparent)]
+    Policy(crate::policy::PolicyError),
 
     /// The update (fetch and verification of the repository) failed.
     #[error("{source}")]
@@ -956,6 +962,7 @@ wrap_area!(
     Resign(ResignError),
     Recovery(RecoveryError),
     Trust(TrustError),
+    Policy(crate::policy::PolicyError),
 );
 
 impl Remediable for Error {
@@ -975,6 +982,7 @@ impl Remediable for Error {
             Self::Resign(e) => e.remedy(),
             Self::Recovery(e) => e.remedy(),
             Self::Trust(e) => e.remedy(),
+            Self::Policy(e) => e.remedy(),
             Self::Update { source, .. } => source.remedy(),
             Self::Metadata { gun, source, .. } => {
                 source.remedy().map(|remedy| remedy.in_repository(gun))

@@ -14,6 +14,8 @@
 //! * [`repository`]: update, lookups, initialisation, publish and key rotation.
 //! * [`trust`]: docker content trust (`docker trust` semantics) over a repository.
 //! * [`sigstore`]: cosign signatures of signed tags, made with the same signer keys.
+//! * [`policy`]: trust policies (pinned roots, required signers, digest pinning) and the
+//!   decision they take about an image.
 #![forbid(unsafe_code)]
 
 pub mod changelist;
@@ -24,6 +26,7 @@ mod fsutil;
 pub mod gun;
 pub mod http;
 pub mod pinning;
+pub mod policy;
 pub mod progress;
 pub mod registry;
 pub mod remote;

@@ -67,15 +67,25 @@ impl PinnedCa {
             })
         };
         let pem = fs::read(path).map_err(|_| error("could not load root cert from CA path"))?;
-        let certs =
-            x509::parse_bundle(&pem).map_err(|_| error("could not load root cert from CA path"))?;
+        Self::from_pem(&pem, now).map_err(error)
+    }
+
+    /// The bundle in `pem`, keeping only CA certificates that pass Notary's certificate checks
+    /// at `now`.
+    ///
+    /// # Errors
+    ///
+    /// Notary's reason: "could not load root cert from CA path" when the text does not parse,
+    /// "invalid CA certs provided" when no certificate is valid.
+    pub fn from_pem(pem: &[u8], now: DateTime<Utc>) -> std::result::Result<Self, &'static str> {
+        let certs = x509::parse_bundle(pem).map_err(|_| "could not load root cert from CA path")?;
         let roots: Vec<CertificateDer<'static>> = certs
             .iter()
             .filter(|c| c.validate(Some(now)).is_ok())
             .map(|c| CertificateDer::from(c.der().to_vec()))
             .collect();
         if roots.is_empty() {
-            return Err(error("invalid CA certs provided"));
+            return Err("invalid CA certs provided");
         }
         Ok(Self { roots })
     }

@@ -239,6 +239,11 @@ pub enum Remedy<'a> {
         /// The file.
         path: &'a Path,
     },
+    /// A trust policy file cannot be loaded: fix it (its schema is documented).
+    FixTrustPolicy {
+        /// The policy file.
+        path: &'a Path,
+    },
     /// A configuration value has the wrong type: fix it.
     FixConfigValue,
     /// Only one of the TLS client certificate and key was given: give both, or neither.

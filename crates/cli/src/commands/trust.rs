@@ -22,6 +22,8 @@
 //! Failures are [`CliError::Trust`], whose hints speak of docker's settings, and are reported
 //! on standard error.
 
+mod verify;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -61,10 +63,15 @@ pub(crate) enum TrustCommand {
         long_about = "Checks IMAGE[:TAG] (default tag latest) as a trusted pull does: the tag \
                       must be signed in targets/releases or targets, the trust data must be \
                       valid and current, and the registry must serve the signed manifest. On \
-                      success prints IMAGE@sha256:<digest>, the reference to pull.",
-        override_usage = "signet trust verify [OPTIONS] IMAGE[:TAG]"
+                      success prints IMAGE@sha256:<digest>, the reference to pull. With \
+                      --platform, a signed index is resolved to that platform's manifest. \
+                      With --policy, each image is decided by the trust policy's most \
+                      specific matching rule instead (pinned root, required signers, digest \
+                      pinning, enforce or audit); the command fails if any image is denied \
+                      by an enforcing rule.",
+        override_usage = "signet trust verify [OPTIONS] IMAGE[:TAG]..."
     )]
-    Verify(ImageArgs),
+    Verify(verify::VerifyArgs),
 
     /// Write a sigstore (cosign) signature of each signed tag, made with the signer key.
     #[command(
@@ -142,14 +149,6 @@ pub(crate) struct RevokeArgs {
     pub(crate) image: String,
 }
 
-/// One image.
-#[derive(Debug, Args)]
-pub(crate) struct ImageArgs {
-    /// The image.
-    #[arg(value_name = "IMAGE[:TAG]")]
-    pub(crate) image: String,
-}
-
 /// `trust signer add`.
 #[derive(Debug, Args)]
 pub(crate) struct SignerAddArgs {
@@ -216,7 +215,7 @@ pub(crate) fn run(ctx: &mut Context, command: TrustCommand) -> Result<()> {
         TrustCommand::Signer(SignerCommand::Remove(args)) => signer_remove(ctx, &args),
         TrustCommand::Key(KeyCommand::Generate(args)) => key_generate(ctx, &args),
         TrustCommand::Key(KeyCommand::Load(args)) => key_load(ctx, &args),
-        TrustCommand::Verify(args) => verify(ctx, &args),
+        TrustCommand::Verify(args) => verify::run(ctx, &args),
         TrustCommand::ExportSigstore(args) => export_sigstore(ctx, &args),
         TrustCommand::Key(KeyCommand::ExportPublic(args)) => {
             super::sigstore::export_public(ctx, &args)
@@ -609,33 +608,6 @@ fn key_load(ctx: &mut Context, args: &KeyLoadArgs) -> Result<()> {
             "name": args.name,
             "key_id": key_id.to_string(),
             "file": args.file,
-        }))
-        .map_err(out_err)
-}
-
-fn verify(ctx: &mut Context, args: &ImageArgs) -> Result<()> {
-    let image = parse_image(&args.image)?;
-    if image.digest().is_some() {
-        return Err(trust_err(
-            signet_client::error::TrustError::DigestReference {
-                reference: args.image.clone(),
-            },
-        ));
-    }
-    let mut repo = ctx.image_repository(&image, Access::Pull)?;
-    let registry = registry(ctx, &image)?;
-    let verified = ctx
-        .block_on(ops::verify(&mut repo, &registry, &image))?
-        .map_err(trust_err)?;
-    ctx.out.line(&verified.pinned()).map_err(out_err)?;
-    ctx.out
-        .json(&serde_json::json!({
-            "reference": verified.pinned(),
-            "name": verified.name,
-            "tag": verified.tag,
-            "digest": verified.digest.to_string(),
-            "size": verified.size,
-            "role": verified.role,
         }))
         .map_err(out_err)
 }

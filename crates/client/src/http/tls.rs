@@ -240,7 +240,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| tls_error(path, &e.to_string()))
 }
 
-fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let pem = read(path)?;
     CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<Vec<_>, _>>()

@@ -314,6 +314,54 @@ pub enum RegistryError {
         /// Why.
         reason: String,
     },
+
+    /// A platform that is not `os/arch[/variant]`.
+    #[error("invalid platform {platform:?}: expected os/arch[/variant], such as linux/amd64")]
+    InvalidPlatform {
+        /// The text given.
+        platform: String,
+    },
+
+    /// A platform was asked for, and the signed manifest is a single-platform manifest.
+    #[error(
+        "{image}@{digest} is a single-platform manifest, not an index: there is no {platform} \
+         manifest to pick"
+    )]
+    NotAnIndex {
+        /// The image name.
+        image: String,
+        /// The manifest's digest.
+        digest: String,
+        /// The platform asked for.
+        platform: String,
+    },
+
+    /// The index has no manifest for the platform asked for.
+    #[error(
+        "{image}@{digest} has no manifest for {platform}; its platforms are: {}",
+        if available.is_empty() { "none".to_owned() } else { available.join(", ") }
+    )]
+    NoSuchPlatform {
+        /// The image name.
+        image: String,
+        /// The index's digest.
+        digest: String,
+        /// The platform asked for.
+        platform: String,
+        /// The platforms it lists.
+        available: Vec<String>,
+    },
+
+    /// An image index (or manifest list) that cannot be read.
+    #[error("image index {image} ({digest}) cannot be read: {reason}")]
+    BadIndex {
+        /// The image.
+        image: String,
+        /// The index's digest.
+        digest: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 fn message_suffix(message: &str) -> String {
@@ -343,9 +391,15 @@ impl RegistryError {
 
 impl Remediable for RegistryError {
     fn remedy(&self) -> Option<Remedy<'_>> {
-        // The image reference, the registry's reachability and its credentials are all the
-        // user can check, whichever failed.
-        Some(Remedy::CheckRegistry)
+        match self {
+            // The message names the platforms there are.
+            Self::InvalidPlatform { .. }
+            | Self::NotAnIndex { .. }
+            | Self::NoSuchPlatform { .. } => None,
+            // The image reference, the registry's reachability and its credentials are all
+            // the user can check, whichever failed.
+            _ => Some(Remedy::CheckRegistry),
+        }
     }
 }
 

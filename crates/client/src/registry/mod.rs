@@ -8,6 +8,8 @@
 //!   `certs.d` CAs, size caps, digest verification).
 //! * [`docker_config`]: registry credentials from docker's `config.json`.
 //! * [`push`]: writing blobs and manifests (with the `pull,push` token scope).
+//! * [`index`]: OCI image indexes and Docker manifest lists, platforms, and picking the
+//!   manifest of one platform.
 //! * [`error`]: [`ReferenceError`] (docker's texts) and [`RegistryError`].
 //!
 //! ```no_run
@@ -29,6 +31,7 @@ pub mod digest;
 pub mod docker_config;
 pub mod error;
 pub mod push;
+pub mod index;
 pub mod reference;
 mod session;
 
@@ -36,4 +39,5 @@ pub use client::{Manifest, ManifestDescriptor, RegistryClient, RegistryOptions, 
 pub use digest::{Digest, DigestAlgorithm, DigestError};
 pub use docker_config::{DockerConfig, StoredCredentials};
 pub use error::{ReferenceError, RegistryError};
+pub use index::{ImageIndex, IndexEntry, Platform, PlatformManifest};
 pub use reference::ImageReference;
