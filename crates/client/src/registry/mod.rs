@@ -30,8 +30,8 @@ pub mod client;
 pub mod digest;
 pub mod docker_config;
 pub mod error;
-pub mod push;
 pub mod index;
+pub mod push;
 pub mod reference;
 mod session;
 
