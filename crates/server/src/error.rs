@@ -938,7 +938,9 @@ pub enum RotateKekError {
         reason: String,
     },
     /// Sealing under the new key-encryption key failed.
-    #[error("cannot seal the {role} key {key_id} of {gun} under the new key-encryption key: {reason}")]
+    #[error(
+        "cannot seal the {role} key {key_id} of {gun} under the new key-encryption key: {reason}"
+    )]
     Seal {
         /// The GUN of the key.
         gun: String,

@@ -200,8 +200,14 @@ pub async fn rotate(
             .map_err(|e| failed(format!("invalid key ID: {e}")))?;
         // Checks the blob opens and holds the row's key; the plaintext below is what is
         // sealed again, so that the PKCS#8 bytes stay exactly as they were.
-        open_private_key(current, &row.sealed_private_key, &row.gun, &row.role, &key_id)
-            .map_err(|e| failed(e.to_string()))?;
+        open_private_key(
+            current,
+            &row.sealed_private_key,
+            &row.gun,
+            &row.role,
+            &key_id,
+        )
+        .map_err(|e| failed(e.to_string()))?;
         let aad = key_aad(&row.gun, &row.role, &key_id);
         let plaintext =
             open(current, &row.sealed_private_key, &aad).map_err(|e| failed(e.to_string()))?;
@@ -254,7 +260,10 @@ pub async fn rotate(
     if !done {
         return Err(RotateKekError::Changed);
     }
-    tracing::info!(keys = resealed.len(), "server keys re-sealed under the new key-encryption key");
+    tracing::info!(
+        keys = resealed.len(),
+        "server keys re-sealed under the new key-encryption key"
+    );
     Ok(report)
 }
 

@@ -91,10 +91,24 @@ async fn rotate_on(store: Store, dir: &Path, server_on: impl Fn([u8; 32]) -> Tes
     // A wrong current key: refused, nothing changed, no new key file written.
     let new_file = dir.join("kek.new");
     let wrong = kek::rotate(&store, &Kek::from_bytes([9; 32]), &new_file, false).await;
-    assert!(matches!(wrong, Err(RotateKekError::Open { .. })), "{wrong:?}");
-    assert!(wrong.unwrap_err().to_string().contains("nothing was changed"));
-    assert!(!new_file.exists(), "a refused rotation wrote the new key file");
-    assert_eq!(sealed(&store.all_server_keys().await.unwrap()), sealed(&before));
+    assert!(
+        matches!(wrong, Err(RotateKekError::Open { .. })),
+        "{wrong:?}"
+    );
+    assert!(
+        wrong
+            .unwrap_err()
+            .to_string()
+            .contains("nothing was changed")
+    );
+    assert!(
+        !new_file.exists(),
+        "a refused rotation wrote the new key file"
+    );
+    assert_eq!(
+        sealed(&store.all_server_keys().await.unwrap()),
+        sealed(&before)
+    );
 
     // A dry run lists the keys and changes nothing.
     std::fs::write(&new_file, format!("{}\n", hex::encode(NEW))).unwrap();
@@ -102,8 +116,14 @@ async fn rotate_on(store: Store, dir: &Path, server_on: impl Fn([u8; 32]) -> Tes
         .await
         .unwrap();
     assert_eq!((dry.resealed(), dry.keys.len()), (3, 3));
-    assert!(dry.to_string().contains("3 server key(s) would be re-sealed"));
-    assert_eq!(sealed(&store.all_server_keys().await.unwrap()), sealed(&before));
+    assert!(
+        dry.to_string()
+            .contains("3 server key(s) would be re-sealed")
+    );
+    assert_eq!(
+        sealed(&store.all_server_keys().await.unwrap()),
+        sealed(&before)
+    );
 
     let report = kek::rotate(&store, &Kek::from_bytes(OLD), &new_file, false)
         .await
@@ -116,7 +136,10 @@ async fn rotate_on(store: Store, dir: &Path, server_on: impl Fn([u8; 32]) -> Tes
         "{text}"
     );
     for k in &before {
-        assert!(text.contains(&format!("{} {}: re-sealed", k.gun, k.key_id)), "{text}");
+        assert!(
+            text.contains(&format!("{} {}: re-sealed", k.gun, k.key_id)),
+            "{text}"
+        );
     }
     let after = store.all_server_keys().await.unwrap();
     assert_eq!(after.len(), 3);
@@ -156,7 +179,10 @@ async fn rotate_on(store: Store, dir: &Path, server_on: impl Fn([u8; 32]) -> Tes
     // The new key given as the new one again: refused, nothing changed.
     let resealed = sealed(&store.all_server_keys().await.unwrap());
     let same = kek::rotate(&store, &Kek::from_bytes(NEW), &new_file, false).await;
-    assert!(matches!(same, Err(RotateKekError::SameKek { .. })), "{same:?}");
+    assert!(
+        matches!(same, Err(RotateKekError::SameKek { .. })),
+        "{same:?}"
+    );
     assert_eq!(sealed(&store.all_server_keys().await.unwrap()), resealed);
 }
 
@@ -229,7 +255,10 @@ async fn the_subcommand_reseals_and_refuses_a_wrong_key() {
 
     let wrong = run(&wrong_file);
     assert!(!wrong.status.success());
-    assert!(!new_file.exists(), "a refused rotation wrote the new key file");
+    assert!(
+        !new_file.exists(),
+        "a refused rotation wrote the new key file"
+    );
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(
         stderr.contains("does not open with the current key-encryption key"),
@@ -244,7 +273,10 @@ async fn the_subcommand_reseals_and_refuses_a_wrong_key() {
         "{stdout}{}",
         String::from_utf8_lossy(&done.stderr)
     );
-    assert!(stdout.contains("new key-encryption key file created"), "{stdout}");
+    assert!(
+        stdout.contains("new key-encryption key file created"),
+        "{stdout}"
+    );
     assert!(stdout.contains("3 server key(s) re-sealed"), "{stdout}");
     #[cfg(unix)]
     {

@@ -40,8 +40,8 @@ pub use sqlite::SqliteStore;
 pub(crate) use types::sha256_hex;
 pub use types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, CopiedChange, CopiedFile, CopyOutcome,
-    DEFAULT_CHANGE_RECORDS, FileUpdate, HsmKeyRef, KeyState, NewServerKey, ResealedKey, ServerKey, StoredFile,
-    StoredRoot, TIMESTAMP_ROLE,
+    DEFAULT_CHANGE_RECORDS, FileUpdate, HsmKeyRef, KeyState, NewServerKey, ResealedKey, ServerKey,
+    StoredFile, StoredRoot, TIMESTAMP_ROLE,
 };
 
 /// A server-held key that signed a file of an update (see

@@ -31,8 +31,7 @@ use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome,
     KeyState, NewServerKey, ResealedKey, ServerKey, StoredFile, StoredRoot, checksum_of,
-    is_sha256_hex,
-    stored_sha256, zero_time,
+    is_sha256_hex, stored_sha256, zero_time,
 };
 use super::{FileUpdate, KeyUse, StoreOptions};
 
