@@ -120,9 +120,15 @@ impl Wire {
         file["signed"].clone()
     }
 
-    fn upload(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> signet_client::Result<()> {
+    fn upload(
+        &self,
+        gun: &str,
+        parts: &[(String, Vec<u8>)],
+    ) -> Result<(), Box<signet_client::Error>> {
         let gun = Gun::new(gun).unwrap();
-        self.runtime.block_on(self.remote.publish(&gun, parts))
+        self.runtime
+            .block_on(self.remote.publish(&gun, parts))
+            .map_err(Box::new)
     }
 }
 
@@ -402,10 +408,11 @@ impl Repo {
             }),
         };
         let mut parts = vec![(role.to_owned(), file.clone())];
-        if role != "snapshot" && role != "timestamp" {
-            if let Some(snapshot) = self.snapshot_over(&[(role, &file)]) {
-                parts.push(("snapshot".to_owned(), snapshot));
-            }
+        if role != "snapshot"
+            && role != "timestamp"
+            && let Some(snapshot) = self.snapshot_over(&[(role, &file)])
+        {
+            parts.push(("snapshot".to_owned(), snapshot));
         }
         parts
     }
@@ -448,10 +455,14 @@ impl Repo {
                 continue;
             }
             match outcome {
-                Err(signet_client::Error::Remote(
-                    signet_client::error::RemoteError::ServerValidation { .. }
-                    | signet_client::error::RemoteError::ServerRejected { .. },
-                )) => {}
+                Err(e)
+                    if matches!(
+                        *e,
+                        signet_client::Error::Remote(
+                            signet_client::error::RemoteError::ServerValidation { .. }
+                                | signet_client::error::RemoteError::ServerRejected { .. },
+                        )
+                    ) => {}
                 other => panic!(
                     "{}: upload signed with the leaked {} key {}: {other:?}",
                     self.gun, key.role, key.listed_id
