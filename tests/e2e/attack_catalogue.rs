@@ -16,7 +16,7 @@
 //! CI=true cargo test -p signet-e2e --test e2e -- attack_catalogue --nocapture
 //! ```
 
-mod fixture;
+pub(crate) mod fixture;
 mod http;
 mod names;
 mod report;

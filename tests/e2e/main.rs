@@ -10,6 +10,7 @@ mod crash_consistency;
 mod go_migration;
 mod go_notary_memory;
 mod go_notary_postgres;
+mod key_compromise;
 mod postgres_restart;
 mod publish_at_scale;
 mod registry;

@@ -13,7 +13,8 @@
 //!   it: [`MoveKeysError`];
 //! - listing the repositories that trust a key, [`crate::trusted_by`]: [`TrustedByError`];
 //! - token authentication, [`crate::auth`]: [`TokenError`];
-//! - the key-encryption key, [`crate::kek`]: [`KekError`];
+//! - the key-encryption key, [`crate::kek`]: [`KekError`]; re-sealing the server keys under a
+//!   new one: [`RotateKekError`];
 //! - the configuration file, [`crate::config`]: [`ConfigError`];
 //! - starting and running the server, [`crate::server`]: [`RunError`].
 //!
@@ -903,6 +904,75 @@ pub enum KekError {
     /// No randomness was available.
     #[error("cannot generate a key-encryption key: no system randomness")]
     Random,
+}
+
+/// Why `signet-server rotate-kek` changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateKekError {
+    /// A key-encryption key file could not be read or created.
+    #[error(transparent)]
+    Kek(#[from] KekError),
+    /// signet's store failed.
+    #[error("signet database, {context}: {source}")]
+    Store {
+        /// The operation.
+        context: String,
+        /// The store error.
+        #[source]
+        source: StoreError,
+    },
+    /// A sealed key does not open with the current key-encryption key (the wrong file, or a
+    /// damaged row): nothing was re-sealed.
+    #[error(
+        "the {role} key {key_id} of {gun} does not open with the current key-encryption key \
+         ({reason}); nothing was changed: give the key-encryption key the server runs with"
+    )]
+    Open {
+        /// The GUN of the key.
+        gun: String,
+        /// The role of the key.
+        role: String,
+        /// The key ID.
+        key_id: String,
+        /// Why it does not open.
+        reason: String,
+    },
+    /// Sealing under the new key-encryption key failed.
+    #[error(
+        "cannot seal the {role} key {key_id} of {gun} under the new key-encryption key: {reason}"
+    )]
+    Seal {
+        /// The GUN of the key.
+        gun: String,
+        /// The role of the key.
+        role: String,
+        /// The key ID.
+        key_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The new key-encryption key opens the keys already: it is the current one.
+    #[error(
+        "the new key-encryption key {path} is the current one (it opens the {role} key \
+         {key_id} of {gun}); nothing was changed"
+    )]
+    SameKek {
+        /// The new key file.
+        path: std::path::PathBuf,
+        /// The GUN of the key that opened.
+        gun: String,
+        /// Its role.
+        role: String,
+        /// Its key ID.
+        key_id: String,
+    },
+    /// The server keys changed while they were re-sealed (a running server created or rotated
+    /// one): the transaction was rolled back.
+    #[error(
+        "the server keys changed while they were re-sealed; nothing was changed: stop every \
+         signet-server using this database and run rotate-kek again"
+    )]
+    Changed,
 }
 
 /// Why the configuration could not be loaded.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use signet_server::config::{Config, Overrides};
-use signet_server::error::{MoveKeysError, NotaryServerError, NotarySignerError, TrustedByError};
+use signet_server::error::{
+    MoveKeysError, NotaryServerError, NotarySignerError, RotateKekError, TrustedByError,
+};
 use signet_server::hsm::{self, MoveOptions};
 use signet_server::kek::Kek;
 use signet_server::notary_server::{self, ServerDb, ServerImportOptions};
@@ -198,6 +200,21 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         output: OutputFormat,
     },
+    /// Re-seal every server-held private key under a new key-encryption key.
+    ///
+    /// Each sealed key is opened with the current key-encryption key (keys.kek_file or
+    /// --kek-file) and sealed again under the key of --new-kek-file (created, mode 0600, when
+    /// the file does not exist), all in one transaction: if any key does not open, nothing
+    /// changes. Keys held only in the YubiHSM 2 are listed and left alone. Stop every server
+    /// using the database first; afterwards point keys.kek_file at the new file.
+    RotateKek {
+        /// The new key-encryption key (64 hex digits); created when missing.
+        #[arg(long, value_name = "FILE")]
+        new_kek_file: PathBuf,
+        /// Print what would be re-sealed; change nothing (and create no file).
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Make server keys held in the YubiHSM 2 sign with their sealed copies again.
     ///
     /// Only keys that still have a sealed copy can go back; the copy must open with the
@@ -319,6 +336,10 @@ fn main() -> ExitCode {
                 move_to_device(&config, &opts).await
             }
             Command::MoveKeysOffYubihsm { dry_run } => move_off_device(&config, dry_run).await,
+            Command::RotateKek {
+                new_kek_file,
+                dry_run,
+            } => rotate_kek(&config, &new_kek_file, dry_run).await,
             Command::TrustedBy {
                 key_id,
                 key_file,
@@ -364,6 +385,8 @@ enum MainError {
     MoveKeys(#[from] MoveKeysError),
     #[error(transparent)]
     TrustedBy(#[from] TrustedByError),
+    #[error(transparent)]
+    RotateKek(#[from] RotateKekError),
     #[error(
         "move-keys-to-yubihsm needs a YubiHSM 2: configure [keys.yubihsm] (or \
          --yubihsm-connector) and its password"
@@ -405,6 +428,22 @@ async fn move_off_device(config: &Config, dry_run: bool) -> Result<(), MainError
         }
     };
     let outcome = hsm::move_keys_off_device(&store, &kek, dry_run).await;
+    store.close().await;
+    print!("{}", outcome?);
+    Ok(())
+}
+
+/// Opens the store and the current key-encryption key, re-seals every sealed server key
+/// under the key of `new_kek_file` and prints the report.
+async fn rotate_kek(
+    config: &Config,
+    new_kek_file: &std::path::Path,
+    dry_run: bool,
+) -> Result<(), MainError> {
+    warn_local_defaults(config);
+    let current = server::load_kek(config)?;
+    let store = server::open_store(config, config.auto_migrate).await?;
+    let outcome = signet_server::kek::rotate(&store, &current, new_kek_file, dry_run).await;
     store.close().await;
     print!("{}", outcome?);
     Ok(())

@@ -121,17 +121,7 @@ impl Ctx {
         let host_port = url.trim_start_matches("http://").to_owned();
         let cli = NotaryCli::new(url).unwrap();
         publish_with_cli(&cli);
-        let passphrases = cli.passphrases().clone();
-        let retriever = EnvRetriever::from_lookup(EnvFlavour::Notary, move |var| {
-            Some(match var {
-                "NOTARY_ROOT_PASSPHRASE" => passphrases.root.clone(),
-                "NOTARY_TARGETS_PASSPHRASE" => passphrases.targets.clone(),
-                "NOTARY_SNAPSHOT_PASSPHRASE" => passphrases.snapshot.clone(),
-                "NOTARY_DELEGATION_PASSPHRASE" => passphrases.delegation.clone(),
-                _ => return None,
-            })
-        });
-        let store = Arc::new(FileKeyStore::open(cli.trust_dir(), Arc::new(retriever)).unwrap());
+        let store = trust_dir_keys(&cli);
         let memory = Arc::new(MemoryKeyStore::new());
         let former_snapshot_key = store
             .list_keys()
@@ -249,25 +239,11 @@ impl Ctx {
     /// The signers this test holds for `role` of `gun`, as the current metadata lists its
     /// keys (root for base roles, the parent's delegations for delegations).
     pub(crate) fn signers(&self, gun: &str, role: &str) -> Vec<Arc<dyn Signer>> {
-        let (keys, role_entry) = match signet_tuf::role::parent(role) {
-            Some(parent) if role.starts_with("targets/") => {
-                let parent = self.signed(gun, parent);
-                let delegations = &parent["delegations"];
-                let entry = delegations["roles"]
-                    .as_array()
-                    .and_then(|roles| roles.iter().find(|r| r["name"] == role).cloned())
-                    .unwrap_or(Value::Null);
-                (delegations["keys"].clone(), entry)
-            }
-            _ => {
-                let root = self.signed(gun, "root");
-                (root["keys"].clone(), root["roles"][role].clone())
-            }
+        let listing = match signet_tuf::role::parent(role) {
+            Some(parent) if role.starts_with("targets/") => self.signed(gun, parent),
+            _ => self.signed(gun, "root"),
         };
-        let keys: BTreeMap<KeyId, PublicKey> = serde_json::from_value(keys).unwrap_or_default();
-        let ids: Vec<KeyId> =
-            serde_json::from_value(role_entry["keyids"].clone()).unwrap_or_default();
-        self.keys.signers_for_ids(&ids, &keys).unwrap()
+        listed_signers(&self.keys, &listing, role)
     }
 
     /// Signatures over `msg` by each signer.
@@ -577,6 +553,43 @@ impl Ctx {
             public,
         )
     }
+}
+
+/// The key store of the trust dir `cli` publishes with, unlocked with its passphrases.
+pub(crate) fn trust_dir_keys(cli: &NotaryCli) -> Arc<FileKeyStore> {
+    let passphrases = cli.passphrases().clone();
+    let retriever = EnvRetriever::from_lookup(EnvFlavour::Notary, move |var| {
+        Some(match var {
+            "NOTARY_ROOT_PASSPHRASE" => passphrases.root.clone(),
+            "NOTARY_TARGETS_PASSPHRASE" => passphrases.targets.clone(),
+            "NOTARY_SNAPSHOT_PASSPHRASE" => passphrases.snapshot.clone(),
+            "NOTARY_DELEGATION_PASSPHRASE" => passphrases.delegation.clone(),
+            _ => return None,
+        })
+    });
+    Arc::new(FileKeyStore::open(cli.trust_dir(), Arc::new(retriever)).unwrap())
+}
+
+/// The signers `keys` holds for `role`, as `listing` lists the role's keys: the `signed` part
+/// of root for a base role, of the delegating role for a delegation.
+pub(crate) fn listed_signers(
+    keys: &CryptoService,
+    listing: &Value,
+    role: &str,
+) -> Vec<Arc<dyn Signer>> {
+    let (keys_json, role_entry) = if role.starts_with("targets/") {
+        let delegations = &listing["delegations"];
+        let entry = delegations["roles"]
+            .as_array()
+            .and_then(|roles| roles.iter().find(|r| r["name"] == role).cloned())
+            .unwrap_or(Value::Null);
+        (delegations["keys"].clone(), entry)
+    } else {
+        (listing["keys"].clone(), listing["roles"][role].clone())
+    };
+    let public: BTreeMap<KeyId, PublicKey> = serde_json::from_value(keys_json).unwrap_or_default();
+    let ids: Vec<KeyId> = serde_json::from_value(role_entry["keyids"].clone()).unwrap_or_default();
+    keys.signers_for_ids(&ids, &public).unwrap()
 }
 
 /// Adds one to `signed.version`.

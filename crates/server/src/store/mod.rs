@@ -40,8 +40,8 @@ pub use sqlite::SqliteStore;
 pub(crate) use types::sha256_hex;
 pub use types::{
     CATEGORY_DELETION, CATEGORY_UPDATE, Change, CopiedChange, CopiedFile, CopyOutcome,
-    DEFAULT_CHANGE_RECORDS, FileUpdate, HsmKeyRef, KeyState, NewServerKey, ServerKey, StoredFile,
-    StoredRoot, TIMESTAMP_ROLE,
+    DEFAULT_CHANGE_RECORDS, FileUpdate, HsmKeyRef, KeyState, NewServerKey, ResealedKey, ServerKey,
+    StoredFile, StoredRoot, TIMESTAMP_ROLE,
 };
 
 /// A server-held key that signed a file of an update (see
@@ -440,6 +440,24 @@ impl Store {
     /// creation time and key ID.
     pub async fn all_server_keys(&self) -> StoreResult<Vec<ServerKey>> {
         dispatch!(self, s => s.all_server_keys().await)
+    }
+
+    /// Replaces the sealed private key of every key of `keys` (`signet-server rotate-kek`), in
+    /// one transaction. Returns `false`, having changed nothing, when a row no longer holds
+    /// the sealed bytes it was read with, or when the table holds a sealed key `keys` leaves
+    /// out (a key was created or changed since they were read).
+    pub async fn reseal_server_keys(&self, keys: &[ResealedKey]) -> StoreResult<bool> {
+        for k in keys {
+            if unstorable(&k.gun) || unstorable(&k.role) || unstorable(&k.key_id) {
+                return Ok(false);
+            }
+        }
+        let (store, owned) = (self.clone(), keys.to_vec());
+        let context = format!("re-sealing of {} server keys", keys.len());
+        detached(context, async move {
+            dispatch!(&store, s => s.reseal_server_keys(&owned).await)
+        })
+        .await
     }
 
     /// Stores server-held keys as they are given (with their `state`, `created_at` and

@@ -26,8 +26,8 @@ use super::listing::RepositoryQuery;
 use super::types::HsmKeyRef;
 use super::types::{
     CATEGORY_DELETION, Change, ChangeQuery, CopiedChange, CopiedFile, CopyOutcome, KeyState,
-    NewServerKey, ServerKey, StoredFile, StoredRoot, checksum_of, is_sha256_hex, stored_sha256,
-    zero_time,
+    NewServerKey, ResealedKey, ServerKey, StoredFile, StoredRoot, checksum_of, is_sha256_hex,
+    stored_sha256, zero_time,
 };
 use super::{FileUpdate, KeyUse, StoreOptions};
 
@@ -999,6 +999,59 @@ impl PgStore {
             )
             .await?;
         rows.iter().map(key_from_row).collect()
+    }
+
+    pub(crate) async fn reseal_server_keys(&self, keys: &[ResealedKey]) -> StoreResult<bool> {
+        for k in keys {
+            check_key_names(&k.gun, &k.role, &k.key_id)?;
+        }
+        let ctx = || format!("re-sealing of {} server keys", keys.len());
+        // Not retried: a transaction whose connection broke at its commit may have committed.
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        // No key is created or changed while the keys are replaced and counted.
+        sqlx::query("LOCK TABLE signet_server_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        for k in keys {
+            let done = sqlx::query(
+                "UPDATE signet_server_keys SET sealed_private_key = $5 \
+                 WHERE gun = $1 AND role = $2 AND key_id = $3 AND sealed_private_key = $4",
+            )
+            .bind(&k.gun)
+            .bind(&k.role)
+            .bind(&k.key_id)
+            .bind(k.current.as_ref())
+            .bind(k.resealed.as_ref())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                StoreError::from_sqlx(
+                    format!("re-sealing of {} {} key {}", k.gun, k.role, k.key_id),
+                    e,
+                )
+            })?;
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        let sealed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM signet_server_keys WHERE octet_length(sealed_private_key) > 0",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        if usize::try_from(sealed).ok() != Some(keys.len()) {
+            return Ok(false);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_sqlx(ctx(), e))?;
+        Ok(true)
     }
 
     pub(crate) async fn put_server_keys_if_absent(

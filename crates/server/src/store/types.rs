@@ -170,6 +170,32 @@ impl fmt::Debug for NewServerKey {
     }
 }
 
+/// A server key's sealed private key sealed again under another key-encryption key
+/// (`signet-server rotate-kek`): the bytes the row must hold now and the bytes to put there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResealedKey {
+    /// The GUN the key signs for.
+    pub gun: String,
+    /// The role the key signs.
+    pub role: String,
+    /// The TUF key ID.
+    pub key_id: String,
+    /// The sealed private key the row holds now (under the current key-encryption key).
+    pub current: Bytes,
+    /// The same private key sealed under the new key-encryption key.
+    pub resealed: Bytes,
+}
+
+impl fmt::Debug for ResealedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResealedKey")
+            .field("gun", &self.gun)
+            .field("role", &self.role)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A stored server-held key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerKey {
