@@ -543,6 +543,12 @@ fn targets_with_signet(repo: &Repo, leaked: &[Leaked]) {
     let signet = repo.signet();
     signet.run_ok(&["key", "rotate", &repo.gun, "targets"]);
     assert_gone(repo, leaked);
+    remove_unsigned(repo);
+}
+
+/// `signet list GUN`, and `signet remove -p GUN NAME` for each target the owner did not sign.
+fn remove_unsigned(repo: &Repo) {
+    let signet = repo.signet();
     for row in signet.list(&repo.gun) {
         if !repo.rows.contains(&row) {
             signet.run_ok(&["remove", "-p", &repo.gun, &row.name]);
@@ -654,6 +660,21 @@ fn trust_dir_with_signet(repo: &Repo, leaked: &[Leaked]) {
     for key in leaked {
         assert!(!listed.contains(&key.canonical_id), "{listed}");
     }
+}
+
+/// The guide's one step: `signet key compromised GUN --key-id ID… -y --resign yes` (every
+/// rotation, removal and re-signing in one publish, the leaked keys moved to the quarantine
+/// folder), then, as after any rotation of a key that signed targets, `signet remove -p` of
+/// what the owner did not sign.
+fn one_step_with_signet(repo: &Repo, leaked: &[Leaked]) {
+    let mut args = vec!["key", "compromised", repo.gun.as_str()];
+    for key in leaked {
+        args.extend(["--key-id", key.listed_id.as_str()]);
+    }
+    args.extend(["-y", "--resign", "yes"]);
+    repo.signet().run_ok(&args);
+    assert_gone(repo, leaked);
+    remove_unsigned(repo);
 }
 
 /// The rotation removed the replaced private key from the trust dir: `signet key list` does
@@ -892,4 +913,33 @@ fn lost_root_key_means_starting_again() {
     old_signet.run_ok(&["delete", gun]);
     std::fs::remove_dir_all(repo.old_docker.trust_dir().join("tuf").join(gun)).unwrap();
     repo.check_clients();
+}
+
+// The same cases recovered in one step.
+
+#[test]
+fn root_key_recovered_in_one_step() {
+    client_key_case("root-one-step", "root", false, true, one_step_with_signet);
+}
+
+#[test]
+fn targets_key_recovered_in_one_step() {
+    client_key_case(
+        "targets-one-step",
+        "targets",
+        false,
+        true,
+        one_step_with_signet,
+    );
+}
+
+#[test]
+fn client_snapshot_key_recovered_in_one_step() {
+    client_key_case(
+        "snapshot-one-step",
+        "snapshot",
+        false,
+        true,
+        one_step_with_signet,
+    );
 }
