@@ -669,6 +669,29 @@ async fn the_move_subcommand_moves_reports_and_reruns_as_a_no_op() {
         "{stdout}"
     );
 
+    // What the key-compromise guide runs when the device is lost: the keys on it, by GUN,
+    // role and key ID, with nothing changed.
+    let on_device = {
+        let store = Store::connect(&url).await.unwrap();
+        let mut keys = Vec::new();
+        for role in ["timestamp", "snapshot"] {
+            keys.push((role, only_key(&store, gun, role).await.key_id));
+        }
+        store.close().await;
+        keys
+    };
+    let (ok, stdout, stderr) = run(&["move-keys-off-yubihsm", "--dry-run"], MOCK_PASSWORD);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("dry run"), "{stdout}");
+    for (role, id) in &on_device {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(gun) && l.contains(role) && l.contains(id.as_str())),
+            "{role} key {id} of {gun} not listed: {stdout}"
+        );
+    }
+
     let (ok, stdout, stderr) = run(&["move-keys-to-yubihsm", "--remove-sealed"], MOCK_PASSWORD);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("2 sealed copies removed"), "{stdout}");
