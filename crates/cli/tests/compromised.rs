@@ -310,6 +310,10 @@ fn targets_not_resigned_are_reported_as_no_longer_trusted() {
     assert!(text.contains("rel-app"), "{text}");
     assert!(text.contains("--resign yes"), "{text}");
     assert!(text.contains("--resign no"), "{text}");
+    // `--yes` confirms the plan, but does not decide for the user that targets an attacker
+    // may have signed stay trusted.
+    let text = env.fails(&["key", "compromised", GUN, "--key-id", &leaked, "--yes"]);
+    assert!(text.contains("--resign yes"), "{text}");
 
     let out = env.ok(&[
         "key",

@@ -41,8 +41,8 @@ pub(crate) struct KeyCompromisedArgs {
     /// Only print the plan; change nothing.
     #[arg(long = "dry-run")]
     pub(crate) dry_run: bool,
-    /// Carry out the plan without asking (and re-sign the targets only leaked keys signed,
-    /// unless --resign no).
+    /// Carry out the plan without asking for confirmation. Whether the targets only leaked
+    /// keys signed stay trusted is never assumed: without a terminal, --resign must say it.
     #[arg(short = 'y', long = "yes")]
     pub(crate) yes: bool,
     /// Whether the targets that only leaked keys signed are re-signed with the keys still
@@ -110,12 +110,9 @@ pub(crate) fn run(ctx: &mut Context, args: &KeyCompromisedArgs) -> Result<()> {
     let (mut repository, mut plan) = planned?;
 
     let json_output = ctx.out.is_json();
-    // `--yes` answers the re-signing question too, unless `--resign` does.
-    let resign_choice = if args.resign == "ask" && args.yes {
-        "yes"
-    } else {
-        args.resign.as_str()
-    };
+    // `--yes` confirms the plan, not the targets an attacker may have signed with a leaked
+    // key: whether they stay trusted is asked, or given with `--resign`.
+    let resign_choice = args.resign.as_str();
     if args.dry_run {
         ctx.out
             .text(&plan_text(&plan, resign_choice))
