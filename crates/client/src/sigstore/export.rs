@@ -100,7 +100,7 @@ pub async fn export(
             reference: image.to_string(),
         }));
     }
-    let held = held_keys(repo)?;
+    let held = ops::held_keys(repo)?;
     let mut report = ExportReport::default();
     if let Some(tag) = image.tag() {
         let exported = export_tag(repo, registry, image, tag, &held, options).await?;
@@ -128,20 +128,6 @@ pub async fn export(
         }
     }
     Ok(report)
-}
-
-/// The keys the repository's key stores hold: canonical ID → name.
-fn held_keys(repo: &Repository) -> Result<BTreeMap<String, String>> {
-    repo.crypto().reload();
-    let keys = repo.crypto().list_keys().map_err(|e| Error::Key {
-        gun: repo.gun().to_string(),
-        role: String::new(),
-        source: Box::new(e),
-    })?;
-    Ok(keys
-        .into_iter()
-        .map(|k| (k.key_id.to_string(), k.role))
-        .collect())
 }
 
 async fn export_tag(

@@ -38,13 +38,26 @@ pub async fn update_if_exists(repo: &mut Repository) -> Result<Option<Vec<RepoWa
 ///
 /// Key store errors.
 pub fn held_key_ids(repo: &Repository) -> Result<BTreeSet<String>> {
+    Ok(held_keys(repo)?.into_keys().collect())
+}
+
+/// Every key the repository's key stores hold (read again from the stores): canonical ID →
+/// the name (role) it is stored under.
+///
+/// # Errors
+///
+/// Key store errors.
+pub fn held_keys(repo: &Repository) -> Result<BTreeMap<String, String>> {
     repo.crypto().reload();
     let keys = repo.crypto().list_keys().map_err(|e| Error::Key {
         gun: repo.gun().to_string(),
         role: String::new(),
         source: Box::new(e),
     })?;
-    Ok(keys.into_iter().map(|k| k.key_id.to_string()).collect())
+    Ok(keys
+        .into_iter()
+        .map(|k| (k.key_id.to_string(), k.role))
+        .collect())
 }
 
 /// Initialises the repository as docker does: the existing root key with the smallest ID (or
