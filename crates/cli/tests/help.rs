@@ -26,7 +26,10 @@ fn top_level_help() {
 #[test]
 fn admission_command_help() {
     insta::assert_snapshot!("help_admission", help(&["admission", "-h"]));
-    insta::assert_snapshot!("help_admission_serve", help(&["admission", "serve", "--help"]));
+    insta::assert_snapshot!(
+        "help_admission_serve",
+        help(&["admission", "serve", "--help"])
+    );
 }
 
 #[test]
