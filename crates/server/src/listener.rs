@@ -95,6 +95,38 @@ where
     }
 }
 
+/// An acceptor that turns off Nagle's algorithm on each TCP connection before handing it on.
+/// A response written in more than one segment (headers, then body; TLS records) would
+/// otherwise wait for the client's delayed acknowledgement, up to 40 ms on Linux, whenever the
+/// client keeps the connection alive.
+#[derive(Debug, Clone)]
+pub struct NoDelayAcceptor<A> {
+    inner: A,
+}
+
+impl<A> NoDelayAcceptor<A> {
+    /// Sets `TCP_NODELAY`, then hands each connection to `inner`.
+    pub fn new(inner: A) -> Self {
+        Self { inner }
+    }
+}
+
+impl<A, S> Accept<tokio::net::TcpStream, S> for NoDelayAcceptor<A>
+where
+    A: Accept<tokio::net::TcpStream, S>,
+{
+    type Stream = A::Stream;
+    type Service = A::Service;
+    type Future = A::Future;
+
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
+        self.inner.accept(stream, service)
+    }
+}
+
 /// A connection's service, holding the connection's permit until the connection closes.
 #[derive(Debug, Clone)]
 pub struct Permitted<S> {
@@ -141,6 +173,21 @@ mod tests {
         drop(clone);
         assert_eq!(acceptor.available(), 2);
         assert!(acceptor.accept((), ()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn connections_are_handed_on_without_nagle() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        assert!(!stream.nodelay().unwrap());
+        let (stream, ()) = NoDelayAcceptor::new(DefaultAcceptor::new())
+            .accept(stream, ())
+            .await
+            .unwrap();
+        assert!(stream.nodelay().unwrap());
     }
 
     #[test]

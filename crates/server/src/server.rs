@@ -16,7 +16,7 @@ pub use crate::error::RunError;
 use crate::hsm::ServerHsm;
 use crate::http::{AppState, router};
 use crate::kek::Kek;
-use crate::listener::{ConnectionSettings, LimitAcceptor};
+use crate::listener::{ConnectionSettings, LimitAcceptor, NoDelayAcceptor};
 use crate::service::{KeyDevice, MetadataService, ServiceSettings};
 use crate::store::{Store, StoreOptions};
 
@@ -355,7 +355,10 @@ pub async fn serve_with(
         source,
     })?;
     let listen_err = |source| RunError::Listen { addr, source };
-    let limited = LimitAcceptor::new(DefaultAcceptor::new(), limits.max_connections);
+    let limited = LimitAcceptor::new(
+        NoDelayAcceptor::new(DefaultAcceptor::new()),
+        limits.max_connections,
+    );
     let max_connections = limits.max_connections;
     let header_read_timeout_secs = limits.header_read_timeout.as_secs_f64();
     match tls {
