@@ -578,7 +578,11 @@ fn every_kind_and_container_list_is_judged() {
             let position = denied_lists[which].len();
             denied_lists[which].push(("bad", f.unsigned.clone()));
             let object = workload(kind, spec(&denied_lists));
-            let location = format!("{list}[{position}] \"bad\"");
+            // Where it is, as the interface words it: `spec.template.spec.containers[2] "bad"`.
+            let location = format!(
+                "{}.{list}[{position}] \"bad\"",
+                kind.spec.trim_start_matches('/').replace('/', ".")
+            );
             for (endpoint, operation) in [
                 ("/validate", "CREATE"),
                 ("/mutate", "CREATE"),
@@ -804,6 +808,14 @@ fn operations_kinds_and_bodies_it_does_not_judge() {
         ),
         ("v1beta1", serde_json::to_vec(&v1beta1).unwrap()),
     ];
+    let errors = |text: &str| {
+        metric(
+            text,
+            "signet_admission_reviews_total",
+            &[("result", "error")],
+        )
+    };
+    let errors_before = errors(&metrics(&f.webhook));
     for endpoint in ["/validate", "/mutate"] {
         for (what, body) in &bodies {
             let answer = f.webhook.post(endpoint, body).unwrap();
@@ -814,6 +826,11 @@ fn operations_kinds_and_bodies_it_does_not_judge() {
             );
         }
     }
+    let text = metrics(&f.webhook);
+    assert!(
+        errors(&text) >= errors_before + 10.0,
+        "each unusable body counts as result=\"error\":\n{text}"
+    );
 }
 
 /// An OCI index with two platform manifests, signed: pods naming the index digest and a child
@@ -992,7 +1009,7 @@ fn a_revocation_drops_the_cached_decision() {
 
     signet_ok(&f.owner, &["trust", "revoke", &image]);
     let revoked_at = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(CHANGEFEED_INTERVAL * 1.5));
+    std::thread::sleep(Duration::from_secs_f64(CHANGEFEED_INTERVAL * 2.0));
     let response = decide(&webhook, "/validate", &review(POD, "CREATE", object));
     assert_denied(&response, &[&image, "containers[0] \"app\""]);
     let text = metrics(&webhook);
