@@ -12,7 +12,7 @@ use crate::commands::keys::KeyCommand;
 use crate::commands::repo::{DeleteArgs, InitArgs, ListArgs, LookupArgs, VerifyArgs};
 use crate::commands::resign::ResignArgs;
 use crate::commands::shell::{CompletionArgs, ManArgs};
-use crate::commands::{changes, delegations, keys, repo, resign, trust};
+use crate::commands::{admission, changes, delegations, keys, repo, resign, trust};
 use crate::context::{Context, Flavour};
 use crate::error::Result;
 use crate::options::{GlobalOptions, GunArgs, OutputFormat};
@@ -59,6 +59,16 @@ pub(crate) enum Command {
         override_usage = "signet add [OPTIONS] <GUN> <TARGET> <FILE>"
     )]
     Add(AddArgs),
+
+    /// Enforces a trust policy where images run: a Kubernetes admission webhook.
+    #[command(
+        subcommand,
+        long_about = "Kubernetes admission: `signet admission serve` answers the API server's \
+                      AdmissionReviews for Pods and workloads, judging every image with a \
+                      trust policy (the one `signet trust verify --policy` applies). See \
+                      docs/admission.md for the deployment."
+    )]
+    Admission(admission::AdmissionCommand),
 
     /// Adds the byte size and hash(es) as a target to the trusted collection.
     #[command(
@@ -215,7 +225,7 @@ impl Command {
     /// notary's for every other.
     pub(crate) fn flavour(&self) -> Flavour {
         match self {
-            Self::Trust(_) => Flavour::Docker,
+            Self::Trust(_) | Self::Admission(_) => Flavour::Docker,
             _ => Flavour::Notary,
         }
     }
@@ -240,6 +250,7 @@ impl Command {
             Self::Key(command) => keys::run(ctx, command),
             Self::Delegation(command) => delegations::run(ctx, command),
             Self::Trust(command) => trust::run(ctx, command),
+            Self::Admission(command) => admission::run(ctx, command),
             // Handled before a context exists.
             Self::Version | Self::Completion(_) | Self::Man(_) => Ok(()),
         }

@@ -285,6 +285,10 @@ pub(crate) enum CliError {
         value: i64,
     },
 
+    /// `signet admission serve` could not start or stopped serving.
+    #[error("admission webhook: {0}")]
+    Admission(Box<signet_admission::AdmissionError>),
+
     /// An error from the client library (trust dir, changelist, config, server).
     #[error(transparent)]
     Client(Box<signet_client::Error>),
@@ -334,6 +338,12 @@ pub(crate) enum CliError {
 impl From<signet_client::Error> for CliError {
     fn from(error: signet_client::Error) -> Self {
         Self::Client(Box::new(error))
+    }
+}
+
+impl From<signet_admission::AdmissionError> for CliError {
+    fn from(error: signet_admission::AdmissionError) -> Self {
+        Self::Admission(Box::new(error))
     }
 }
 
@@ -499,6 +509,14 @@ impl CliError {
                     .to_owned(),
             ),
             Self::TrustReported { .. } | Self::PolicyDenied { .. } => None,
+            Self::Admission(error) => match &**error {
+                signet_admission::AdmissionError::Policy { path, .. } => Some(format!(
+                    "the schema is in docs/trust-policy.md; 'signet trust verify --policy {} \
+                     IMAGE' checks a policy before it is deployed",
+                    path.display()
+                )),
+                _ => None,
+            },
             Self::TrustConfirmationNeeded { signer, image, .. } => Some(format!(
                 "pass -f (or --yes) to remove {signer} from {image} anyway, or run the command on a terminal to confirm"
             )),

@@ -24,6 +24,12 @@ fn top_level_help() {
 }
 
 #[test]
+fn admission_command_help() {
+    insta::assert_snapshot!("help_admission", help(&["admission", "-h"]));
+    insta::assert_snapshot!("help_admission_serve", help(&["admission", "serve", "--help"]));
+}
+
+#[test]
 fn running_without_a_command_prints_the_help() {
     assert_eq!(help(&[]), help(&["--help"]));
 }

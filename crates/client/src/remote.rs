@@ -8,6 +8,7 @@
 //! | [`rotate_key`](RemoteStore::rotate_key) | `POST …/_trust/tuf/<role>.key` |
 //! | [`publish`](RemoteStore::publish) | `POST …/_trust/tuf/`, multipart |
 //! | [`delete_repo`](RemoteStore::delete_repo) | `DELETE …/_trust/tuf/` |
+//! | [`changes_after`](RemoteStore::changes_after), [`changefeed_head`](RemoteStore::changefeed_head) | `GET <server>/v2/_trust/changefeed` |
 //!
 //! Status mapping (as the Go client): 200 is success; 404 → [`RemoteError::MetaNotFound`]; 400 →
 //! [`RemoteError::ServerValidation`] when the error envelope carries a validation error, else
@@ -338,7 +339,9 @@ impl RemoteStore {
         self.ensure_online()?;
         check_meta_name(gun, name)?;
         let url = self.tuf_url(gun, &format!("{name}.json"));
-        let resp = self.execute(gun, Method::GET, url, None).await?;
+        let resp = self
+            .execute(&self.access.scope(gun.as_str()), Method::GET, url, None)
+            .await?;
         let resp = check_status(resp, gun, name).await?;
         if let Some(length) = content_length(&resp)
             && length > max_len
@@ -383,7 +386,9 @@ impl RemoteStore {
         }
         let resource = format!("{role} key");
         let url = self.tuf_url(gun, &format!("{role}.key"));
-        let resp = self.execute(gun, method, url, None).await?;
+        let resp = self
+            .execute(&self.access.scope(gun.as_str()), method, url, None)
+            .await?;
         let resp = check_status(resp, gun, &resource).await?;
         let body = read_limited(resp, MAX_KEY_SIZE).await?;
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
@@ -411,7 +416,14 @@ impl RemoteStore {
             bytes: Bytes::from(multipart.body),
         };
         let url = self.tuf_url(gun, "");
-        let resp = self.execute(gun, Method::POST, url, Some(body)).await?;
+        let resp = self
+            .execute(
+                &self.access.scope(gun.as_str()),
+                Method::POST,
+                url,
+                Some(body),
+            )
+            .await?;
         check_status(resp, gun, "POST metadata endpoint").await?;
         Ok(())
     }
@@ -424,7 +436,9 @@ impl RemoteStore {
     pub async fn delete_repo(&self, gun: &Gun) -> Result<()> {
         self.ensure_online()?;
         let url = self.tuf_url(gun, "");
-        let resp = self.execute(gun, Method::DELETE, url, None).await?;
+        let resp = self
+            .execute(&self.access.scope(gun.as_str()), Method::DELETE, url, None)
+            .await?;
         check_status(resp, gun, "DELETE metadata for GUN endpoint").await?;
         Ok(())
     }
@@ -490,7 +504,7 @@ impl RemoteStore {
     /// the header carries a bearer token.
     async fn authorization(
         &self,
-        gun: &Gun,
+        scope: &str,
         identity: Identity,
     ) -> Result<(Option<String>, Option<TokenKey>)> {
         let challenges = self.lock_auth().challenges.clone();
@@ -503,12 +517,7 @@ impl RemoteStore {
                 Identity::Anonymous => None,
                 Identity::User => self.credentials(),
             };
-            let key = TokenKey::new(
-                &realm,
-                service.as_deref(),
-                self.access.scope(gun.as_str()),
-                creds.as_ref(),
-            );
+            let key = TokenKey::new(&realm, service.as_deref(), scope.to_owned(), creds.as_ref());
             return match self
                 .tokens
                 .get_or_fetch(&self.http, &key, creds.as_ref())
@@ -533,7 +542,7 @@ impl RemoteStore {
     /// then with credentials. Returns the last response (possibly a 401).
     async fn execute(
         &self,
-        gun: &Gun,
+        scope: &str,
         method: Method,
         url: Url,
         body: Option<Body>,
@@ -551,7 +560,7 @@ impl RemoteStore {
                 break;
             }
             for attempt in 0..2 {
-                let (header, token_key) = self.authorization(gun, identity).await?;
+                let (header, token_key) = self.authorization(scope, identity).await?;
                 let mut request = self.http.request(method.clone(), url.clone());
                 if let Some(header) = header {
                     request = request.header(AUTHORIZATION, header);
@@ -727,6 +736,9 @@ fn token_fetch_error(key: &TokenKey, error: TokenError) -> Error {
 fn random_boundary() -> String {
     hex::encode(crate::fsutil::random_bytes::<30>())
 }
+
+mod changefeed;
+pub use changefeed::Change;
 
 #[cfg(test)]
 mod tests;

@@ -255,7 +255,8 @@ async fn sync_expiry_forever(store: &Store) {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM (SIGINT only off Unix).
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -4,6 +4,7 @@
 //! a [`Context`](crate::context::Context) of its flavour (docker's for `trust`, notary's for
 //! the others), which gives it the trust dir, key stores, passphrases and trust server.
 
+pub(crate) mod admission;
 pub(crate) mod changes;
 pub(crate) mod compromised;
 pub(crate) mod delegations;

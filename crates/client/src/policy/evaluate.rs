@@ -287,6 +287,56 @@ impl Evaluator {
         }
     }
 
+    /// How `rule`'s trust server is reached: over the rule's CA, else docker's TLS files for
+    /// the server (when a docker config dir is set); with the credentials docker stores for
+    /// `domain` (the image's registry), read-only.
+    fn remote_options(&self, rule: &Rule, domain: &str) -> crate::Result<RemoteOptions> {
+        let tls = match (&rule.server_ca, &self.docker_config_dir) {
+            (Some(certs), _) => TlsOptions {
+                exclusive_roots: Some(certs.clone()),
+                ..TlsOptions::default()
+            },
+            (None, Some(dir)) => crate::trust::docker_tls_options(dir, &rule.server)?,
+            (None, None) => TlsOptions::default(),
+        };
+        let credentials =
+            self.registry
+                .docker_config
+                .as_ref()
+                .and_then(|config| match config.lookup(domain) {
+                    StoredCredentials::Found(credentials) => {
+                        Some(Arc::new(credentials) as Arc<dyn CredentialSource>)
+                    }
+                    _ => None,
+                });
+        Ok(RemoteOptions {
+            tls,
+            access: Access::Pull,
+            credentials,
+            ..RemoteOptions::default()
+        })
+    }
+
+    /// A client of `rule`'s trust server, not yet contacted, reached as evaluations reach it
+    /// (credentials: those docker stores for the server's own host): for reading its
+    /// changefeed.
+    ///
+    /// # Errors
+    ///
+    /// An unusable server URL or TLS configuration.
+    pub fn trust_server(&self, rule: &Rule) -> crate::Result<RemoteStore> {
+        let host = reqwest::Url::parse(&rule.server)
+            .ok()
+            .and_then(|url| {
+                url.host_str().map(|host| match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                })
+            })
+            .unwrap_or_default();
+        RemoteStore::new(&rule.server, self.remote_options(rule, &host)?)
+    }
+
     /// Fetches and verifies the repository's trust data from the rule's server, from nothing,
     /// with the rule's root pin and trust on first use refused.
     async fn trusted_metadata(
@@ -296,29 +346,9 @@ impl Evaluator {
     ) -> Result<TrustedMetadata, Denial> {
         let trust_data = |message: String| Denial::TrustData { message };
         let gun = image.gun().map_err(|e| trust_data(e.to_string()))?;
-        let tls = match (&rule.server_ca, &self.docker_config_dir) {
-            (Some(certs), _) => TlsOptions {
-                exclusive_roots: Some(certs.clone()),
-                ..TlsOptions::default()
-            },
-            (None, Some(dir)) => crate::trust::docker_tls_options(dir, &rule.server)
-                .map_err(|e| trust_data(e.to_string()))?,
-            (None, None) => TlsOptions::default(),
-        };
-        let credentials = self.registry.docker_config.as_ref().and_then(|config| {
-            match config.lookup(image.domain()) {
-                StoredCredentials::Found(credentials) => {
-                    Some(Arc::new(credentials) as Arc<dyn CredentialSource>)
-                }
-                _ => None,
-            }
-        });
-        let options = RemoteOptions {
-            tls,
-            access: Access::Pull,
-            credentials,
-            ..RemoteOptions::default()
-        };
+        let options = self
+            .remote_options(rule, image.domain())
+            .map_err(|e| trust_data(e.to_string()))?;
         let remote = RemoteStore::connect(&rule.server, options)
             .await
             .map_err(|e| trust_data(e.to_string()))?;

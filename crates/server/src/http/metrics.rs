@@ -40,20 +40,25 @@ const SERVED_EXPIRED_ROLES: [&str; 2] = ["timestamp", "snapshot"];
 /// another recorder is already installed, the handle renders an empty page.
 pub fn metrics_handle() -> MetricsHandle {
     HANDLE
-        .get_or_init(|| {
-            let builder = match PrometheusBuilder::new().set_buckets(&DURATION_BUCKETS) {
-                Ok(b) => b,
-                Err(_) => PrometheusBuilder::new(),
-            };
-            match builder.install_recorder() {
-                Ok(h) => {
-                    describe();
-                    h
-                }
-                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-            }
-        })
+        .get_or_init(|| install_recorder(&DURATION_BUCKETS, describe))
         .clone()
+}
+
+/// Installs the process-wide Prometheus recorder, with `buckets` for every histogram, and
+/// then runs `describe` (the families' help texts and initial values). When another recorder
+/// is already installed, the handle renders an empty page. Call it once per process.
+pub fn install_recorder(buckets: &[f64], describe: fn()) -> PrometheusHandle {
+    let builder = match PrometheusBuilder::new().set_buckets(buckets) {
+        Ok(b) => b,
+        Err(_) => PrometheusBuilder::new(),
+    };
+    match builder.install_recorder() {
+        Ok(h) => {
+            describe();
+            h
+        }
+        Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+    }
 }
 
 fn describe() {

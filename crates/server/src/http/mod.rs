@@ -7,7 +7,7 @@
 pub mod error;
 mod handlers;
 mod headers;
-mod metrics;
+pub mod metrics;
 mod trusted_by;
 pub mod ui;
 pub mod upload;
