@@ -1027,7 +1027,7 @@ fn a_revocation_drops_the_cached_decision() {
 
 /// A trust server that cannot be reached: the webhook serves (/healthz), is not ready
 /// (/readyz 503 naming the server), denies the images it would need the server for, and never
-/// caches those denials.
+/// caches those denials; SIGTERM still stops it promptly.
 #[test]
 fn an_unreachable_trust_server_fails_closed() {
     let port = free_port().unwrap();
@@ -1093,5 +1093,22 @@ fn an_unreachable_trust_server_fails_closed() {
     assert!(
         up[0].contains(&format!("127.0.0.1:{port}")) && up[0].ends_with(" 0"),
         "{up:?}"
+    );
+
+    // SIGTERM: a graceful shutdown, bounded although a changefeed is still being retried.
+    let mut webhook = webhook;
+    let took = webhook
+        .process_mut()
+        .terminate(Duration::from_secs(20))
+        .unwrap();
+    assert!(
+        took.is_some(),
+        "still running 20 s after SIGTERM:\n{}",
+        webhook.logs()
+    );
+    assert!(
+        webhook.logs().contains("shutting down"),
+        "{}",
+        webhook.logs()
     );
 }
