@@ -276,7 +276,7 @@ impl std::fmt::Display for Row {
         let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
         write!(
             f,
-            "| {} | {} | {} | {} | {} | {} | {} | {} / {} | < {} {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} / {} | < {} ms: {} |",
             self.name,
             self.reviews,
             ms(self.p50),
@@ -286,7 +286,7 @@ impl std::fmt::Display for Row {
             ms(self.mean),
             self.hits,
             self.misses,
-            ms(self.target),
+            self.target.as_millis(),
             if self.met { "met" } else { "**missed**" },
         )
     }
