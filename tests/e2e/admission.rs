@@ -1036,6 +1036,60 @@ fn a_revocation_drops_the_cached_decision() {
     eprintln!("denied {:?} after the revocation", revoked_at.elapsed());
 }
 
+/// `--cache-size` bounds the cache (the oldest decision goes first), `--cache-ttl` bounds how
+/// long a decision is used, and `--cache-size 0` keeps nothing. (Their own webhooks: the
+/// counters are exact.)
+#[test]
+fn the_cache_is_bounded_in_size_and_time() {
+    let Some(f) = fixture() else {
+        return;
+    };
+    let webhook = start_webhook(&f.policy, &["--cache-size", "2", "--cache-ttl", "1"]);
+    let counts = || {
+        let text = metrics(&webhook);
+        (
+            image_decisions(&text, &[("verdict", "allow"), ("cache", "miss")]),
+            image_decisions(&text, &[("verdict", "allow"), ("cache", "hit")]),
+            metric(&text, "signet_admission_cache_entries", &[]),
+        )
+    };
+    let pod_of = |image: String| workload(POD, pod_spec(&[("app", &image)], &[], &[]));
+    let (app, sidecar, loose) = (
+        pod_of(f.app.tagged()),
+        pod_of(f.sidecar.tagged()),
+        pod_of(f.loose.tagged()),
+    );
+    admitted(&webhook, "/validate", POD, &app);
+    admitted(&webhook, "/validate", POD, &app);
+    assert_eq!(counts(), (1.0, 1.0, 1.0), "(misses, hits, entries)");
+    admitted(&webhook, "/validate", POD, &sidecar);
+    admitted(&webhook, "/validate", POD, &loose);
+    assert_eq!(counts(), (3.0, 1.0, 2.0), "two entries at most");
+    admitted(&webhook, "/validate", POD, &loose);
+    admitted(&webhook, "/validate", POD, &app);
+    assert_eq!(counts(), (4.0, 2.0, 2.0), "the oldest (app) was evicted");
+    std::thread::sleep(Duration::from_millis(1300));
+    admitted(&webhook, "/validate", POD, &app);
+    assert_eq!(
+        counts().0,
+        5.0,
+        "a decision older than --cache-ttl is taken afresh"
+    );
+
+    let uncached = start_webhook(&f.policy, &["--cache-size", "0"]);
+    for _ in 0..3 {
+        admitted(&uncached, "/validate", POD, &app);
+    }
+    let text = metrics(&uncached);
+    assert_eq!(image_decisions(&text, &[("cache", "hit")]), 0.0, "{text}");
+    assert_eq!(image_decisions(&text, &[("cache", "miss")]), 3.0, "{text}");
+    assert_eq!(
+        metric(&text, "signet_admission_cache_entries", &[]),
+        0.0,
+        "{text}"
+    );
+}
+
 /// A trust server that cannot be reached: the webhook serves (/healthz), is not ready
 /// (/readyz 503 naming the server), denies the images it would need the server for, and never
 /// caches those denials; SIGTERM still stops it promptly.
