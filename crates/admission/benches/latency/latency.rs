@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `$SIGNET_BIN` and `$SIGNET_SERVER_BIN` name the binaries (the `run` script builds release
-//! ones). Prints a Markdown table; exits 1 when a review is not the expected answer or a target
+//! ones); with `$LATENCY_RAW_DIR` every review's time goes to `cold.txt` and `warm.txt` there. Prints a Markdown table; exits 1 when a review is not the expected answer or a target
 //! is missed.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -139,6 +139,15 @@ fn main() -> ExitCode {
         let metrics = webhook.get("/metrics").unwrap().text();
         let hits = counter(&metrics, "cache=\"hit\"");
         let misses = counter(&metrics, "cache=\"miss\"");
+        if let Some(dir) = std::env::var_os("LATENCY_RAW_DIR") {
+            // Every review's time in ms, in the order sent, for plots.
+            let file = PathBuf::from(dir).join(format!("{}.txt", name.split(' ').next().unwrap()));
+            let lines: Vec<String> = times
+                .iter()
+                .map(|t| format!("{:.3}", t.as_secs_f64() * 1000.0))
+                .collect();
+            std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        }
         times.sort();
         let row = Row::new(name, &times, target, hits, misses);
         ok &= row.met;
