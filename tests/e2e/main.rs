@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admission;
 mod attack_catalogue;
 mod client_compat;
 mod client_interop;

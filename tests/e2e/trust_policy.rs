@@ -18,19 +18,19 @@ use crate::trust_support::{
 };
 
 /// A policy file in its own directory.
-struct PolicyFile {
+pub(crate) struct PolicyFile {
     _dir: TempDir,
     path: PathBuf,
 }
 
 impl PolicyFile {
-    fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.path.to_str().unwrap()
     }
 }
 
 /// Writes `rules` (each a `[[rule]]` table) as a policy.
-fn policy(rules: &[String]) -> PolicyFile {
+pub(crate) fn policy(rules: &[String]) -> PolicyFile {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.toml");
     std::fs::write(&path, format!("version = 1\n\n{}", rules.join("\n"))).unwrap();
@@ -39,7 +39,7 @@ fn policy(rules: &[String]) -> PolicyFile {
 
 /// One rule for `image` on the shared trust server, pinned to `root_ids`, with the signer
 /// lines given (`all = [...]` or `threshold`/`signers`, `keys`, `mode`, …).
-fn rule(servers: &TrustServers, image: &str, root_ids: &[&str], body: &str) -> String {
+pub(crate) fn rule(servers: &TrustServers, image: &str, root_ids: &[&str], body: &str) -> String {
     let ids: Vec<String> = root_ids.iter().map(|id| format!("{id:?}")).collect();
     format!(
         "[[rule]]\nimage = {image:?}\nserver = {:?}\nserver_ca = {:?}\nroot = {{ key_ids = [{}] }}\n{body}\n",
@@ -87,7 +87,7 @@ fn reasons(decision: &Value) -> Vec<String> {
 }
 
 /// The root key ID (as the root lists it) of the first inspected image.
-fn root_id(env: &DockerEnv, image: &str) -> String {
+pub(crate) fn root_id(env: &DockerEnv, image: &str) -> String {
     let inspected = signet_inspect(env, &[image]);
     let admin = inspected[0]["AdministrativeKeys"].as_array().unwrap();
     let root = admin.iter().find(|k| k["Name"] == "Root").unwrap();

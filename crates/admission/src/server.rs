@@ -182,6 +182,9 @@ async fn render_metrics(State(state): State<Arc<AppState>>) -> Response {
 pub async fn run(settings: Settings) -> Result<(), AdmissionError> {
     let _ = rustls_provider();
     settings.check()?;
+    // The recorder before anything records: the changefeed watchers set their gauges once per
+    // change of state, and a value recorded before the recorder exists is lost.
+    let _ = metrics::handle();
     let policy = Policy::load(&settings.policy, chrono::Utc::now()).map_err(|source| {
         AdmissionError::Policy {
             path: settings.policy.clone(),

@@ -76,14 +76,10 @@ impl Webhook {
     /// [`ReviewError`] when `body` is not an `AdmissionReview` v1 with a request.
     pub async fn review(&self, body: &[u8], endpoint: Endpoint) -> Result<Value, ReviewError> {
         let started = Instant::now();
-        let request = match review::parse(body) {
-            Ok(request) => request,
-            Err(e) => {
-                // Operation and kind are unknown: empty labels.
-                metrics::review(endpoint.as_str(), "", "", "error", started.elapsed());
-                return Err(e);
-            }
-        };
+        let request = review::parse(body).inspect_err(|_| {
+            // Not a review: counted as an error, its operation and kind unknown.
+            metrics::review(endpoint.as_str(), "", "", "error", started.elapsed());
+        })?;
         let response = self.answer(&request, endpoint).await;
         let result = if response.allowed { "allow" } else { "deny" };
         metrics::review(
