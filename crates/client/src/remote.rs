@@ -244,11 +244,7 @@ impl RemoteStore {
 
     /// `host[:port]` of the server, as Notary names it in messages.
     pub fn server_host(&self) -> String {
-        match (self.base.host_str(), self.base.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            _ => self.base.to_string(),
-        }
+        host_of(&self.base)
     }
 
     /// The permission used in token scopes.
@@ -601,6 +597,15 @@ impl RemoteStore {
                 failure: None,
             })
         })
+    }
+}
+
+/// `host[:port]` of a server URL (the URL itself when it names no host).
+pub(crate) fn host_of(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => url.to_string(),
     }
 }
 

@@ -325,15 +325,7 @@ impl Evaluator {
     ///
     /// An unusable server URL or TLS configuration.
     pub fn trust_server(&self, rule: &Rule) -> crate::Result<RemoteStore> {
-        let host = reqwest::Url::parse(&rule.server)
-            .ok()
-            .and_then(|url| {
-                url.host_str().map(|host| match url.port() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host.to_owned(),
-                })
-            })
-            .unwrap_or_default();
+        let host = crate::remote::host_of(&crate::config::parse_server_url(&rule.server)?);
         RemoteStore::new(&rule.server, self.remote_options(rule, &host)?)
     }
 
